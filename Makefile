@@ -1,0 +1,92 @@
+# focalgrad — build, test, demo, bench.
+#
+#   make                  library (build/libfocalgrad.a) + every examples/*.cpp and bench/*.cpp
+#   make test             build and run all tests; ends with "tests: N passed, M failed"
+#   make test SANITIZE=1  the same under AddressSanitizer + UBSan, in build-asan/
+#   make demo             the imbalanced-MNIST study (examples/imbalanced_mnist.cpp)
+#   make bench            focalgrad's own benchmarks, one table
+#   make clean
+#
+# Sources are found by glob: a new .cpp in core/ nn/ losses/ optim/ data/ joins the
+# library, a new tests/*.cpp joins the test binary, a new examples/*.cpp or bench/*.cpp
+# becomes a program. Missing system packages are installed by scripts/setup.sh.
+
+SANITIZE ?= 0
+ifeq ($(SANITIZE),1)
+  BUILD    := build-asan
+  OPT      := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+  SAN_LD   := -fsanitize=address,undefined
+  # Leak checking on; OpenBLAS and OpenMP keep thread pools alive until exit, not leaks.
+  RUN_ENV  := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1
+else
+  BUILD    := build
+  OPT      := -O3 -march=native
+  SAN_LD   :=
+  RUN_ENV  :=
+endif
+
+CXX      ?= g++
+CXXFLAGS := -std=c++17 $(OPT) -fopenmp -Wall -Wextra -I. -MMD -MP
+LIB      := $(BUILD)/libfocalgrad.a
+BIN      := $(BUILD)/bin
+
+LIB_SRC   := $(wildcard core/*.cpp nn/*.cpp losses/*.cpp optim/*.cpp data/*.cpp)
+TEST_SRC  := $(wildcard tests/*.cpp)
+PROG_SRC  := $(wildcard examples/*.cpp bench/*.cpp)
+LIB_OBJ   := $(LIB_SRC:%.cpp=$(BUILD)/obj/%.o)
+TEST_OBJ  := $(TEST_SRC:%.cpp=$(BUILD)/obj/%.o)
+PROG_OBJ  := $(PROG_SRC:%.cpp=$(BUILD)/obj/%.o)
+PROGRAMS  := $(addprefix $(BIN)/,$(notdir $(PROG_SRC:.cpp=)))
+TEST_BIN  := $(BIN)/focalgrad_tests
+
+# Compiler and linker flags of the system libraries, written by the rule below once
+# scripts/setup.sh has made sure the packages are there.
+CONFIG := $(BUILD)/config.mk
+ifeq ($(filter clean,$(MAKECMDGOALS)),)
+  -include $(CONFIG)
+endif
+LDLIBS = $(BLAS_LIBS) -lz -fopenmp $(SAN_LD)
+
+.PHONY: all test demo bench clean setup
+.DEFAULT_GOAL := all
+
+all: $(LIB) $(PROGRAMS)
+
+$(CONFIG): scripts/setup.sh
+	@bash scripts/setup.sh
+	@mkdir -p $(@D)
+	@echo "BLAS_CFLAGS := $$(pkg-config --cflags openblas)" > $@.tmp
+	@echo "BLAS_LIBS := $$(pkg-config --libs openblas)" >> $@.tmp
+	@mv $@.tmp $@
+
+setup:
+	@bash scripts/setup.sh
+
+$(BUILD)/obj/%.o: %.cpp $(CONFIG)
+	@mkdir -p $(@D)
+	$(CXX) $(CXXFLAGS) $(BLAS_CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(@D)
+	@rm -f $@
+	ar rcs $@ $^
+
+# Every examples/NAME.cpp and bench/NAME.cpp becomes $(BIN)/NAME.
+define program_rule
+$(BIN)/$(notdir $(1:.cpp=)): $(BUILD)/obj/$(1:.cpp=.o) $(LIB)
+	@mkdir -p $$(@D)
+	$$(CXX) $$(CXXFLAGS) $$< $(LIB) $$(LDLIBS) -o $$@
+endef
+$(foreach src,$(PROG_SRC),$(eval $(call program_rule,$(src))))
+
+$(TEST_BIN): $(TEST_OBJ) $(LIB)
+	@mkdir -p $(@D)
+	$(CXX) $(CXXFLAGS) $(TEST_OBJ) $(LIB) $(LDLIBS) -o $@
+
+test: $(TEST_BIN)
+	@$(RUN_ENV) $(TEST_BIN)
+
+clean:
+	rm -rf build build-asan
+
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(PROG_OBJ:.o=.d)

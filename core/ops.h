@@ -1,0 +1,84 @@
+// ops.h — the differentiable primitives. Each is a free function whose forward is
+// followed, in its .cpp, directly by its backward closure; the math sits above each.
+// Semantics follow NumPy/PyTorch: binary ops broadcast (shapes are aligned from the
+// right; a size-1 or missing dimension stretches), reductions take an optional dim
+// (negative counts from the end) and keepdim.
+// Files: ops_elementwise.cpp, ops_reduce.cpp, ops_shape.cpp, ops_linalg.cpp, ops_conv.cpp.
+// Shape legend: N batch, C classes/channels, D features, M/K/P matrix sizes.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace focalgrad {
+
+// ---- Elementwise, binary (broadcasting) -------------------------------------------
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor sub(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);
+
+// With a scalar: x + s, x - s, s - x, x * s, x / s, s / x.
+Tensor add(const Tensor& x, float s);
+Tensor sub(const Tensor& x, float s);
+Tensor rsub(float s, const Tensor& x);
+Tensor mul(const Tensor& x, float s);
+Tensor div(const Tensor& x, float s);
+Tensor rdiv(float s, const Tensor& x);
+
+inline Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
+inline Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
+inline Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
+inline Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
+inline Tensor operator+(const Tensor& x, float s) { return add(x, s); }
+inline Tensor operator+(float s, const Tensor& x) { return add(x, s); }
+inline Tensor operator-(const Tensor& x, float s) { return sub(x, s); }
+inline Tensor operator-(float s, const Tensor& x) { return rsub(s, x); }
+inline Tensor operator*(const Tensor& x, float s) { return mul(x, s); }
+inline Tensor operator*(float s, const Tensor& x) { return mul(x, s); }
+inline Tensor operator/(const Tensor& x, float s) { return div(x, s); }
+inline Tensor operator/(float s, const Tensor& x) { return rdiv(s, x); }
+
+// ---- Elementwise, unary -----------------------------------------------------------
+Tensor neg(const Tensor& x);
+inline Tensor operator-(const Tensor& x) { return neg(x); }
+Tensor exp(const Tensor& x);
+Tensor log(const Tensor& x);
+Tensor sqrt(const Tensor& x);
+Tensor pow(const Tensor& x, float p);
+Tensor abs(const Tensor& x);
+Tensor clamp(const Tensor& x, float lo, float hi);  // lo <= hi; use +-INFINITY for one side
+Tensor relu(const Tensor& x);
+Tensor leaky_relu(const Tensor& x, float negative_slope = 0.01f);
+Tensor sigmoid(const Tensor& x);
+Tensor tanh(const Tensor& x);
+
+// ---- Reductions --------------------------------------------------------------------
+Tensor sum(const Tensor& x);   // over all elements -> 0-d
+Tensor mean(const Tensor& x);
+Tensor max(const Tensor& x);
+Tensor sum(const Tensor& x, int64_t dim, bool keepdim = false);
+Tensor mean(const Tensor& x, int64_t dim, bool keepdim = false);
+Tensor max(const Tensor& x, int64_t dim, bool keepdim = false);
+Tensor softmax(const Tensor& x, int64_t dim);
+Tensor log_softmax(const Tensor& x, int64_t dim);
+// Not differentiable: indices of the maxima (first one on ties).
+int64_t argmax(const Tensor& x);                          // flat index over all elements
+std::vector<int> argmax(const Tensor& x, int64_t dim);    // one per position of the other dims
+
+// ---- Shape -------------------------------------------------------------------------
+Tensor reshape(const Tensor& x, const std::vector<int64_t>& sizes);  // one may be -1; shares data
+Tensor flatten(const Tensor& x, int64_t start_dim = 0, int64_t end_dim = -1);
+Tensor transpose(const Tensor& x);                        // 2-D: [M, K] -> [K, M]
+Tensor permute(const Tensor& x, const std::vector<int64_t>& dims);
+Tensor concat(const std::vector<Tensor>& xs, int64_t dim = 0);
+Tensor index_select(const Tensor& x, int64_t dim, const std::vector<int64_t>& index);
+Tensor gather(const Tensor& x, const std::vector<int>& index);  // [N, C] -> [N]: x[i, index[i]]
+
+// ---- Linear algebra ---------------------------------------------------------------
+Tensor matmul(const Tensor& a, const Tensor& b);  // [M,K]x[K,P]; [B,M,K]x[B,K,P]; [B,M,K]x[K,P]
+Tensor linear(const Tensor& x, const Tensor& W, const Tensor& b = Tensor());  // x W^T + b
+
+}  // namespace focalgrad

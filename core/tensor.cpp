@@ -1,0 +1,233 @@
+// tensor.cpp — Shape, Storage, Tensor factories, accessors and printing.
+#include "core/tensor.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <iomanip>
+#include <ostream>
+#include <sstream>
+
+#include "core/autograd.h"
+#include "core/error.h"
+#include "core/memory.h"
+
+namespace focalgrad {
+
+// ---- Shape -----------------------------------------------------------------------
+
+Shape::Shape(std::initializer_list<int64_t> dims) {
+    for (int64_t v : dims) push_back(v);
+}
+
+Shape::Shape(const std::vector<int64_t>& dims) {
+    for (int64_t v : dims) push_back(v);
+}
+
+void Shape::push_back(int64_t v) {
+    FG_CHECK(n_ < kMaxDims, "Shape: at most ", kMaxDims, " dimensions are supported");
+    FG_CHECK(v >= 0, "Shape: sizes must be >= 0, got ", v, " in dimension ", n_);
+    d_[n_++] = v;
+}
+
+int64_t Shape::numel() const {
+    int64_t n = 1;
+    for (int i = 0; i < n_; ++i) n *= d_[i];
+    return n;
+}
+
+bool Shape::operator==(const Shape& o) const {
+    return n_ == o.n_ && std::equal(begin(), end(), o.begin());
+}
+
+std::ostream& operator<<(std::ostream& os, const Shape& s) {
+    os << '[';
+    for (int i = 0; i < s.size(); ++i) os << (i ? ", " : "") << s[i];
+    return os << ']';
+}
+
+int normalize_dim(int64_t dim, int ndim, const char* op) {
+    FG_CHECK(dim >= -ndim && dim < ndim, op, ": dim ", dim, " is out of range for a ", ndim,
+             "-d tensor (expected ", -ndim, " <= dim < ", ndim, ")");
+    return static_cast<int>(dim < 0 ? dim + ndim : dim);
+}
+
+// ---- Storage ---------------------------------------------------------------------
+
+Storage::Storage(int64_t n) : data(alloc_floats(n)), size(n) {}
+Storage::~Storage() { free_floats(data, size); }
+
+// ---- Factories -------------------------------------------------------------------
+
+Tensor Tensor::empty(const Shape& shape) {
+    auto impl = std::make_shared<TensorImpl>();
+    impl->shape = shape;
+    impl->storage = std::make_shared<Storage>(shape.numel());
+    impl->data = impl->storage->data;
+    return Tensor(std::move(impl));
+}
+
+Tensor Tensor::full(const Shape& shape, float value) {
+    Tensor t = empty(shape);
+    std::fill_n(t.data(), t.numel(), value);
+    return t;
+}
+
+Tensor Tensor::zeros(const Shape& shape) { return full(shape, 0.0f); }
+Tensor Tensor::ones(const Shape& shape) { return full(shape, 1.0f); }
+Tensor Tensor::scalar(float value) { return full(Shape{}, value); }
+
+Tensor Tensor::from(const std::vector<float>& values, const Shape& shape) {
+    FG_CHECK(int64_t(values.size()) == shape.numel(), "Tensor::from: ", values.size(),
+             " values cannot fill shape ", shape, " (", shape.numel(), " elements)");
+    Tensor t = empty(shape);
+    std::copy(values.begin(), values.end(), t.data());
+    return t;
+}
+
+Tensor Tensor::from(std::initializer_list<float> values, const Shape& shape) {
+    return from(std::vector<float>(values), shape);
+}
+
+Tensor Tensor::from(std::initializer_list<float> values) {
+    return from(std::vector<float>(values), Shape{int64_t(values.size())});
+}
+
+Tensor Tensor::arange(float stop) { return arange(0.0f, stop, 1.0f); }
+
+Tensor Tensor::arange(float start, float stop, float step) {
+    FG_CHECK(step != 0 && std::isfinite(start) && std::isfinite(stop) && std::isfinite(step),
+             "arange: start, stop, step must be finite and step non-zero, got ", start, ", ", stop,
+             ", ", step);
+    // Same count rule as numpy: ceil((stop - start) / step), never negative.
+    double count = std::ceil((double(stop) - double(start)) / double(step));
+    Tensor t = empty(Shape{count > 0 ? int64_t(count) : 0});
+    for (int64_t i = 0; i < t.numel(); ++i) t.data()[i] = float(double(start) + double(i) * step);
+    return t;
+}
+
+Tensor Tensor::rand(const Shape& shape, Generator& gen) { return uniform(shape, 0.0f, 1.0f, gen); }
+
+Tensor Tensor::uniform(const Shape& shape, float lo, float hi, Generator& gen) {
+    FG_CHECK(lo <= hi, "Tensor::uniform: lo must be <= hi, got lo=", lo, " hi=", hi);
+    Tensor t = empty(shape);
+    for (int64_t i = 0; i < t.numel(); ++i) t.data()[i] = gen.uniform(lo, hi);
+    return t;
+}
+
+Tensor Tensor::randn(const Shape& shape, Generator& gen) { return normal(shape, 0.0f, 1.0f, gen); }
+
+Tensor Tensor::normal(const Shape& shape, float mean, float std, Generator& gen) {
+    FG_CHECK(std >= 0, "Tensor::normal: std must be >= 0, got ", std);
+    Tensor t = empty(shape);
+    for (int64_t i = 0; i < t.numel(); ++i) t.data()[i] = mean + std * gen.normal();
+    return t;
+}
+
+// ---- Accessors -------------------------------------------------------------------
+
+TensorImpl& Tensor::impl() const {
+    FG_CHECK(impl_, "Tensor: use of an undefined tensor (a default-constructed handle)");
+    return *impl_;
+}
+
+int64_t Tensor::size(int64_t d) const { return shape()[normalize_dim(d, dim(), "Tensor::size")]; }
+
+float Tensor::item() const {
+    FG_CHECK(numel() == 1, "item: tensor of shape ", shape(), " has ", numel(),
+             " elements; item() needs exactly one");
+    return data()[0];
+}
+
+float Tensor::at(std::initializer_list<int64_t> index) const {
+    FG_CHECK(int(index.size()) == dim(), "at: ", index.size(), " indices for a tensor of shape ",
+             shape());
+    int64_t offset = 0;
+    int d = 0;
+    for (int64_t i : index) {
+        FG_CHECK(i >= 0 && i < shape()[d], "at: index ", i, " is out of range for dimension ", d,
+                 " of shape ", shape());
+        offset = offset * shape()[d] + i;
+        ++d;
+    }
+    return data()[offset];
+}
+
+std::vector<float> Tensor::to_vector() const { return {data(), data() + numel()}; }
+
+Tensor& Tensor::set_requires_grad(bool on) {
+    FG_CHECK(is_leaf(), "set_requires_grad: only leaf tensors can change requires_grad; this one "
+                        "was computed by an op (use detach() to get a leaf)");
+    impl().requires_grad = on;
+    return *this;
+}
+
+Tensor Tensor::grad() const {
+    FG_CHECK(has_grad(), "grad: this tensor of shape ", shape(), " has no gradient",
+             requires_grad() ? " yet (call backward() on a loss that depends on it)"
+                             : " (it does not require grad)");
+    return Tensor(impl().grad);
+}
+
+void Tensor::backward() const { focalgrad::backward(*this); }
+void Tensor::backward(const Tensor& dy) const { focalgrad::backward(*this, dy); }
+
+Tensor Tensor::detach() const {
+    auto impl = std::make_shared<TensorImpl>();
+    impl->shape = shape();
+    impl->storage = this->impl().storage;
+    impl->data = this->impl().data;
+    return Tensor(std::move(impl));
+}
+
+Tensor Tensor::clone() const {
+    Tensor t = empty(shape());
+    std::copy_n(data(), numel(), t.data());
+    return t;
+}
+
+// ---- Printing --------------------------------------------------------------------
+namespace {
+
+constexpr int64_t kPrintThreshold = 1000;  // above this many elements, elide
+constexpr int64_t kEdgeItems = 3;          // values kept at each end of an elided dim
+
+void print_dim(std::ostream& os, const float* data, const Shape& shape, int d, int64_t offset,
+               bool elide, int indent) {
+    int64_t n = shape[d];
+    int64_t stride = 1;
+    for (int k = d + 1; k < shape.size(); ++k) stride *= shape[k];
+    os << '[';
+    for (int64_t i = 0; i < n; ++i) {
+        if (elide && n > 2 * kEdgeItems && i == kEdgeItems) {
+            os << (d + 1 == shape.size() ? "..., " : "...,\n" + std::string(indent + 1, ' '));
+            i = n - kEdgeItems;
+        }
+        if (d + 1 == shape.size()) {
+            os << std::setw(9) << data[offset + i];
+        } else {
+            print_dim(os, data, shape, d + 1, offset + i * stride, elide, indent + 1);
+        }
+        if (i + 1 < n) os << (d + 1 == shape.size() ? ", " : ",\n" + std::string(indent + 1, ' '));
+    }
+    os << ']';
+}
+
+}  // namespace
+
+std::ostream& operator<<(std::ostream& os, const Tensor& t) {
+    if (!t.defined()) return os << "Tensor(undefined)";
+    std::ostringstream body;
+    body << std::setprecision(4);
+    if (t.dim() == 0) {
+        body << t.data()[0];
+    } else {
+        bool elide = t.numel() > kPrintThreshold;
+        print_dim(body, t.data(), t.shape(), 0, 0, elide, int(sizeof("tensor(") - 1));
+    }
+    os << "tensor(" << body.str() << ", shape=" << t.shape();
+    if (t.requires_grad()) os << ", requires_grad";
+    return os << ')';
+}
+
+}  // namespace focalgrad

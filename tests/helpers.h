@@ -1,0 +1,56 @@
+// helpers.h — shared test utilities: error-message checks, closeness checks against
+// double-precision references, and a gradcheck assertion that explains failures.
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "core/gradcheck.h"
+#include "core/tensor.h"
+
+namespace fgtest {
+
+// The message of the focalgrad::Error that f throws, or "<no exception>".
+template <class F>
+std::string error_of(F&& f) {
+    try {
+        f();
+    } catch (const focalgrad::Error& e) {
+        return e.what();
+    }
+    return "<no exception>";
+}
+
+inline void check_contains(const std::string& message, std::initializer_list<std::string> parts) {
+    for (const std::string& p : parts)
+        CHECK_MESSAGE(message.find(p) != std::string::npos, "expected \"", p, "\" in: ", message);
+}
+
+// |a - b| <= atol + rtol * |b| for every element, with b a double-precision reference.
+inline void check_close(const focalgrad::Tensor& a, const std::vector<double>& b,
+                        double rtol = 1e-5, double atol = 1e-6) {
+    REQUIRE(a.numel() == int64_t(b.size()));
+    for (size_t i = 0; i < b.size(); ++i) {
+        double v = a.data()[i];
+        CHECK_MESSAGE(std::fabs(v - b[i]) <= atol + rtol * std::fabs(b[i]), "element ", i, ": got ",
+                      v, ", expected ", b[i]);
+    }
+}
+
+inline void check_gradcheck(const focalgrad::GradcheckFn& f,
+                            const std::vector<focalgrad::Tensor>& inputs,
+                            const focalgrad::GradcheckOptions& options = {}) {
+    focalgrad::GradcheckResult r = focalgrad::gradcheck(f, inputs, options);
+    CHECK_MESSAGE(r.ok, r.message());
+}
+
+}  // namespace fgtest
+
+// CHECK_ERROR(expr, "part1", "part2"): expr throws focalgrad::Error mentioning every part.
+#define CHECK_ERROR(expr, ...) \
+    ::fgtest::check_contains(::fgtest::error_of([&] { (void)(expr); }), {__VA_ARGS__})
