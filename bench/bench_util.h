@@ -1,0 +1,52 @@
+// bench_util.h — timing helpers shared by the benchmark programs: median wall time of
+// repeated runs, and a markdown table row printer so that `make bench` output reads as
+// one table. Machines are shared and noisy: compare ratios from the same run.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace fgbench {
+
+inline double now_seconds() {
+    using clock = std::chrono::steady_clock;
+    return std::chrono::duration<double>(clock::now().time_since_epoch()).count();
+}
+
+// Median of `reps` timings of f(), in seconds, after `warmup` untimed calls.
+template <class F>
+double median_seconds(F&& f, int reps, int warmup = 1) {
+    for (int i = 0; i < warmup; ++i) f();
+    std::vector<double> t;
+    for (int i = 0; i < reps; ++i) {
+        double start = now_seconds();
+        f();
+        t.push_back(now_seconds() - start);
+    }
+    std::sort(t.begin(), t.end());
+    return t[t.size() / 2];
+}
+
+inline void table_header() {
+    std::printf("| benchmark | measured | reference | ratio | target |\n");
+    std::printf("|---|---|---|---|---|\n");
+}
+
+inline void table_row(const std::string& name, const std::string& measured,
+                      const std::string& reference, const std::string& ratio,
+                      const std::string& target) {
+    std::printf("| %s | %s | %s | %s | %s |\n", name.c_str(), measured.c_str(), reference.c_str(),
+                ratio.c_str(), target.c_str());
+    std::fflush(stdout);
+}
+
+inline std::string fmt(const char* format, double v) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, format, v);
+    return buf;
+}
+
+}  // namespace fgbench

@@ -1,0 +1,101 @@
+// test_ops_linalg.cpp — matmul and linear against a naive triple loop in double, on odd
+// sizes, and their gradients.
+#include <cmath>
+
+#include "core/autograd.h"
+#include "core/ops.h"
+#include "helpers.h"
+
+using namespace focalgrad;
+
+namespace {
+
+Tensor randn(const Shape& s, uint64_t seed) {
+    Generator g(seed);
+    return Tensor::randn(s, g);
+}
+
+// C[i, j] = sum_k A[i, k] B[k, j] (with B given transposed when b_t), in double.
+std::vector<double> naive(const float* A, const float* B, int64_t M, int64_t K, int64_t P, bool b_t) {
+    std::vector<double> C(size_t(M * P), 0.0);
+    for (int64_t i = 0; i < M; ++i)
+        for (int64_t j = 0; j < P; ++j) {
+            double acc = 0;
+            for (int64_t k = 0; k < K; ++k) acc += double(A[i * K + k]) * (b_t ? B[j * K + k] : B[k * P + j]);
+            C[size_t(i * P + j)] = acc;
+        }
+    return C;
+}
+
+// |a - b| <= 1e-5 * (|b| + scale): relative to the size of the terms being summed.
+void check_product(const Tensor& c, const std::vector<double>& ref, int64_t K) {
+    REQUIRE(c.numel() == int64_t(ref.size()));
+    double scale = std::sqrt(double(K));  // typical magnitude of a sum of K products of N(0,1)
+    for (size_t i = 0; i < ref.size(); ++i)
+        CHECK_MESSAGE(std::fabs(c.data()[i] - ref[i]) <= 1e-5 * (std::fabs(ref[i]) + scale),
+                      "element ", i, ": ", c.data()[i], " vs ", ref[i]);
+}
+
+}  // namespace
+
+TEST_CASE("matmul and linear agree with a naive triple loop on odd sizes") {
+    struct Size { int64_t M, K, P; };
+    for (Size s : {Size{1, 1, 1}, Size{3, 7, 5}, Size{127, 129, 65}}) {
+        Tensor a = randn({s.M, s.K}, 1), b = randn({s.K, s.P}, 2);
+        check_product(matmul(a, b), naive(a.data(), b.data(), s.M, s.K, s.P, false), s.K);
+        Tensor W = randn({s.P, s.K}, 3), bias = randn({s.P}, 4);
+        std::vector<double> ref = naive(a.data(), W.data(), s.M, s.K, s.P, true);
+        for (int64_t i = 0; i < s.M; ++i)
+            for (int64_t j = 0; j < s.P; ++j) ref[size_t(i * s.P + j)] += bias.data()[j];
+        check_product(linear(a, W, bias), ref, s.K);
+        check_product(linear(a, W), naive(a.data(), W.data(), s.M, s.K, s.P, true), s.K);
+    }
+}
+
+TEST_CASE("batched matmul: [B,M,K]x[B,K,P] and [B,M,K]x[K,P]") {
+    Tensor a = randn({3, 4, 5}, 5), b = randn({3, 5, 2}, 6), b2 = randn({5, 2}, 7);
+    Tensor c = matmul(a, b), c2 = matmul(a, b2);
+    REQUIRE(c.shape() == Shape{3, 4, 2});
+    for (int64_t i = 0; i < 3; ++i) {
+        std::vector<double> ref = naive(a.data() + i * 20, b.data() + i * 10, 4, 5, 2, false);
+        std::vector<double> ref2 = naive(a.data() + i * 20, b2.data(), 4, 5, 2, false);
+        for (int64_t j = 0; j < 8; ++j) {
+            CHECK(c.data()[i * 8 + j] == doctest::Approx(ref[size_t(j)]).epsilon(1e-5));
+            CHECK(c2.data()[i * 8 + j] == doctest::Approx(ref2[size_t(j)]).epsilon(1e-5));
+        }
+    }
+}
+
+TEST_CASE("matmul and linear gradients") {
+    fgtest::check_gradcheck([](const std::vector<Tensor>& in) { return matmul(in[0], in[1]); },
+                            {randn({3, 4}, 8), randn({4, 2}, 9)});
+    fgtest::check_gradcheck([](const std::vector<Tensor>& in) { return matmul(in[0], in[1]); },
+                            {randn({2, 3, 4}, 10), randn({2, 4, 2}, 11)});
+    fgtest::check_gradcheck([](const std::vector<Tensor>& in) { return matmul(in[0], in[1]); },
+                            {randn({2, 3, 4}, 12), randn({4, 2}, 13)});
+    fgtest::check_gradcheck([](const std::vector<Tensor>& in) { return linear(in[0], in[1], in[2]); },
+                            {randn({5, 4}, 14), randn({3, 4}, 15), randn({3}, 16)});
+    fgtest::check_gradcheck([](const std::vector<Tensor>& in) { return linear(in[0], in[1]); },
+                            {randn({2, 5, 4}, 17), randn({3, 4}, 18)});
+    // Only the weight requires grad (a first layer): dx is skipped, dW and db are right.
+    Tensor x = randn({4, 3}, 19);
+    Tensor W = randn({2, 3}, 20).set_requires_grad(), b = Tensor::zeros({2}).set_requires_grad();
+    sum(linear(x, W, b)).backward();
+    fgtest::check_close(b.grad(), {4, 4});
+    std::vector<double> col_sums(3, 0.0);
+    for (int i = 0; i < 4; ++i)
+        for (int k = 0; k < 3; ++k) col_sums[size_t(k)] += x.at({i, k});
+    std::vector<double> dW;
+    for (int j = 0; j < 2; ++j)
+        for (int k = 0; k < 3; ++k) dW.push_back(col_sums[size_t(k)]);
+    fgtest::check_close(W.grad(), dW, 1e-5, 1e-6);
+}
+
+TEST_CASE("matmul and linear shape errors name both shapes") {
+    CHECK_ERROR(matmul(Tensor::ones({32, 784}), Tensor::ones({100, 10})), "matmul", "inner dimensions differ",
+                "[32, 784]", "[100, 10]");
+    CHECK_ERROR(matmul(Tensor::ones({2, 3, 4}), Tensor::ones({5, 4, 2})), "matmul", "batch", "[2, 3, 4]", "[5, 4, 2]");
+    CHECK_ERROR(matmul(Tensor::ones({4}), Tensor::ones({4, 2})), "matmul", "[4]", "[4, 2]");
+    CHECK_ERROR(linear(Tensor::ones({2, 5}), Tensor::ones({3, 4})), "linear", "[2, 5]", "[3, 4]");
+    CHECK_ERROR(linear(Tensor::ones({2, 4}), Tensor::ones({3, 4}), Tensor::ones({2})), "linear", "bias", "[2]");
+}
