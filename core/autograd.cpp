@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/parallel.h"
 
 namespace focalgrad {
 
@@ -190,7 +191,9 @@ void accumulate_grad(const Tensor& x, Tensor dx) {
     }
     float* g = xi.grad->data;
     const float* d = dx.data();
-    for (int64_t i = 0, n = x.numel(); i < n; ++i) g[i] += d[i];
+    parallel_for(x.numel(), kGrain, [g, d](int64_t lo, int64_t hi) {
+        for (int64_t i = lo; i < hi; ++i) g[i] += d[i];
+    });
 }
 
 // ---- Backward --------------------------------------------------------------------

@@ -17,7 +17,6 @@ for p in "${packages[@]}"; do
 done
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 
-echo "setup: installing missing packages: ${missing[*]}"
 if [[ $(id -u) -eq 0 ]]; then
     as_root=()
 elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
@@ -28,6 +27,7 @@ else
     exit 1
 fi
 
+echo "setup: installing missing packages: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 # Try with the package lists we have; refresh them only if that fails (a fresh machine).
 if ! "${as_root[@]}" apt-get install -y -q "${missing[@]}" >/tmp/focalgrad-setup.log 2>&1; then
