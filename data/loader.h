@@ -64,6 +64,7 @@ public:
 
     // One epoch's batches, made one at a time as the loop advances:
     //   for (const Batch& batch : loader.epoch(e)) { ... }
+    // An Epoch refers to its loader, so it is used while the loader lives.
     class Epoch {
     public:
         class Iterator {
