@@ -1,0 +1,163 @@
+// image.cpp — load_image and save_png, and the one place the stb implementations are
+// compiled (stb headers are single-file libraries: exactly one .cpp may define them).
+#define STB_IMAGE_IMPLEMENTATION
+#define STBI_FAILURE_USERMSG  // "corrupt PNG" rather than "bad zlib header"
+#define STB_IMAGE_WRITE_IMPLEMENTATION
+#define STB_IMAGE_RESIZE_IMPLEMENTATION
+#include <stb/stb_image.h>
+#include <stb/stb_image_resize.h>
+#include <stb/stb_image_write.h>
+
+#include "data/image.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <vector>
+
+#include "core/error.h"
+
+namespace focalgrad {
+
+namespace {
+
+// Larger images are refused before decoding: a photo of a digit needs nothing near this,
+// and a decoded 8k x 8k image already takes 128 MB.
+constexpr int64_t kMaxPixels = int64_t(1) << 25;
+
+// The mean of the outermost rows and columns of an [h, w] image.
+double border_mean(const float* img, int w, int h) {
+    double sum = 0.0;
+    int64_t n = 0;
+    for (int y = 0; y < h; ++y)
+        for (int x = 0; x < w; ++x)
+            if (y == 0 || y == h - 1 || x == 0 || x == w - 1) {
+                sum += img[int64_t(y) * w + x];
+                ++n;
+            }
+    return sum / double(n);
+}
+
+}  // namespace
+
+Tensor load_image(const std::string& path, const ImageOptions& options) {
+    FG_CHECK(options.width >= 1 && options.height >= 1 && options.width <= 4096 &&
+                 options.height <= 4096,
+             "load_image: output size must be between 1 x 1 and 4096 x 4096, got ",
+             options.width, " x ", options.height);
+    std::error_code ec;
+    FG_CHECK(std::filesystem::exists(path, ec), "load_image: ", path, ": no such file");
+    FG_CHECK(std::filesystem::is_regular_file(path, ec), "load_image: ", path,
+             ": not a regular file");
+
+    int w = 0, h = 0, channels = 0;
+    FG_CHECK(stbi_info(path.c_str(), &w, &h, &channels), "load_image: ", path,
+             ": cannot read it as an image (", stbi_failure_reason(),
+             "); supported formats: PNG, JPEG, BMP, GIF, TGA, PSD, HDR, PIC, PNM");
+    FG_CHECK(int64_t(w) * h <= kMaxPixels, "load_image: ", path, ": ", w, " x ", h,
+             " pixels is larger than the ", kMaxPixels, "-pixel limit; scale it down first");
+
+    // Two channels: luma and alpha (opaque formats get alpha = 255).
+    std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
+        stbi_load(path.c_str(), &w, &h, &channels, 2), stbi_image_free);
+    FG_CHECK(pixels, "load_image: ", path, ": cannot decode it (", stbi_failure_reason(), ")");
+
+    // Composite over white paper: v = (luma * alpha + 255 * (255 - alpha)) / 255^2.
+    std::vector<float> grey(size_t(int64_t(w) * h));  // [h, w]
+    const stbi_uc* p = pixels.get();
+    for (size_t i = 0; i < grey.size(); ++i) {
+        float luma = p[2 * i], alpha = p[2 * i + 1];
+        grey[i] = (luma * alpha + 255.0f * (255.0f - alpha)) / (255.0f * 255.0f);
+    }
+
+    Tensor out = Tensor::empty({options.height, options.width});  // [H, W]
+    float* o = out.data();
+    if (w == options.width && h == options.height) {
+        std::copy(grey.begin(), grey.end(), o);
+    } else {
+        // Per axis: a box filter when shrinking (each output pixel averages the input pixels
+        // it covers), a triangle (bilinear) filter when enlarging; edges repeat outward.
+        stbir_filter fx = options.width < w ? STBIR_FILTER_BOX : STBIR_FILTER_TRIANGLE;
+        stbir_filter fy = options.height < h ? STBIR_FILTER_BOX : STBIR_FILTER_TRIANGLE;
+        int ok = stbir_resize(grey.data(), w, h, 0, o, options.width, options.height, 0,
+                              STBIR_TYPE_FLOAT, 1, STBIR_ALPHA_CHANNEL_NONE, 0, STBIR_EDGE_CLAMP,
+                              STBIR_EDGE_CLAMP, fx, fy, STBIR_COLORSPACE_LINEAR, nullptr);
+        FG_CHECK(ok, "load_image: ", path, ": resizing ", w, " x ", h, " to ", options.width,
+                 " x ", options.height, " failed (out of memory?)");
+        // Box and triangle weights are non-negative, so only float rounding can step
+        // outside [0, 1]; clamp so callers can rely on the range.
+        for (int64_t i = 0; i < out.numel(); ++i) o[i] = std::min(1.0f, std::max(0.0f, o[i]));
+    }
+
+    bool invert = options.invert == Invert::yes ||
+                  (options.invert == Invert::if_light_background &&
+                   border_mean(o, options.width, options.height) > 0.5);
+    if (invert)
+        for (int64_t i = 0; i < out.numel(); ++i) o[i] = 1.0f - o[i];
+    return out;
+}
+
+void save_png(const std::string& path, const uint8_t* pixels, int width, int height,
+              int channels) {
+    FG_CHECK(pixels, "save_png: ", path, ": pixels is null");
+    FG_CHECK(width >= 1 && height >= 1 && int64_t(width) * height <= kMaxPixels, "save_png: ",
+             path, ": size must be at least 1 x 1 and at most ", kMaxPixels, " pixels, got ",
+             width, " x ", height);
+    FG_CHECK(channels >= 1 && channels <= 4, "save_png: ", path, ": channels must be 1 (grey), "
+             "2 (grey + alpha), 3 (RGB) or 4 (RGBA), got ", channels);
+
+    // Encode in memory first: nothing touches the disk unless the encoding succeeded.
+    std::vector<uint8_t> png;
+    auto append = [](void* context, void* data, int size) {
+        auto* out = static_cast<std::vector<uint8_t>*>(context);
+        auto* bytes = static_cast<const uint8_t*>(data);
+        out->insert(out->end(), bytes, bytes + size);
+    };
+    FG_CHECK(stbi_write_png_to_func(append, &png, width, height, channels, pixels,
+                                    width * channels),
+             "save_png: ", path, ": PNG encoding failed (out of memory?)");
+
+    // Same directory as the target, so the rename cannot cross file systems; the pid keeps
+    // two processes writing the same file from sharing a temporary.
+    const std::string tmp = path + "." + std::to_string(::getpid()) + ".tmp";
+    FILE* f = std::fopen(tmp.c_str(), "wb");
+    FG_CHECK(f, "save_png: ", path, ": cannot create ", tmp, ": ", std::strerror(errno));
+    int err = 0;
+    if (std::fwrite(png.data(), 1, png.size(), f) != png.size()) err = errno ? errno : EIO;
+    if (std::fclose(f) != 0 && err == 0) err = errno ? errno : EIO;  // e.g. a full disk
+    if (err) {
+        std::remove(tmp.c_str());
+        throw Error(str("save_png: ", path, ": writing ", tmp, " failed: ", std::strerror(err)));
+    }
+    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+        int rename_errno = errno;
+        std::remove(tmp.c_str());
+        throw Error(str("save_png: ", path, ": cannot move ", tmp, " into place: ",
+                        std::strerror(rename_errno)));
+    }
+}
+
+void save_png(const std::string& path, const Tensor& image) {
+    const Shape& s = image.shape();
+    FG_CHECK(s.size() == 2 || (s.size() == 3 && (s[2] == 1 || s[2] == 3 || s[2] == 4)),
+             "save_png: ", path, ": expected a [H, W] or [H, W, C] tensor with C = 1, 3 or 4, "
+             "got ", s);
+    FG_CHECK(s[0] >= 1 && s[1] >= 1 && s[0] * s[1] <= kMaxPixels, "save_png: ", path,
+             ": image size ", s, " is empty or too large");
+    const int channels = s.size() == 3 ? int(s[2]) : 1;
+    std::vector<uint8_t> bytes(size_t(image.numel()));
+    const float* v = image.data();
+    for (size_t i = 0; i < bytes.size(); ++i) {
+        FG_CHECK(!std::isnan(v[i]), "save_png: ", path, ": value ", i, " is NaN");
+        bytes[i] = uint8_t(std::lround(255.0f * std::min(1.0f, std::max(0.0f, v[i]))));
+    }
+    save_png(path, bytes.data(), int(s[1]), int(s[0]), channels);
+}
+
+}  // namespace focalgrad

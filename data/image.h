@@ -1,0 +1,44 @@
+// image.h — user images in, PNG files out. load_image reads PNG, JPEG, BMP, GIF, TGA, PNM
+// (stb_image) as a grayscale float image resized to 28 x 28 (stb_image_resize), ready to
+// feed a model trained on MNIST; save_png writes a PNG atomically (stb_image_write).
+// Not here: MNIST's own preprocessing (fitting the digit in a 20 x 20 box and centring
+// it by mass), colour output of load_image, other output formats.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/tensor.h"
+
+namespace focalgrad {
+
+// MNIST digits are white on black; photos and scans of ink on paper are the opposite.
+enum class Invert {
+    no,
+    yes,
+    if_light_background,  // invert when the mean of the border pixels is above 0.5
+};
+
+struct ImageOptions {
+    int width = 28;   // output size; when it equals the file's size, pixels are not resampled
+    int height = 28;
+    Invert invert = Invert::no;
+};
+
+// The image as a [height, width] tensor in [0, 1], 0 = black. Colour becomes luma
+// (0.30 R + 0.59 G + 0.11 B, stb_image's integer weights); transparent pixels count as
+// white paper. Shrinking averages the covered pixels (a box filter, which is how a
+// digit's strokes keep their ink); enlarging interpolates linearly.
+Tensor load_image(const std::string& path, const ImageOptions& options = {});
+
+// Writes 8-bit pixels, row-major [height][width][channels] with channels 1 (grey),
+// 2 (grey + alpha), 3 (RGB) or 4 (RGBA), as a PNG. Atomic: the PNG is written to a
+// temporary file next to `path` and renamed over it, so `path` is never half-written.
+void save_png(const std::string& path, const uint8_t* pixels, int width, int height,
+              int channels);
+
+// A [H, W] (grey) or [H, W, C] (C = 1, 3, 4) tensor with values in [0, 1], as a PNG; each
+// value becomes round(255 * clamp(v, 0, 1)).
+void save_png(const std::string& path, const Tensor& image);
+
+}  // namespace focalgrad

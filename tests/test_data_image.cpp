@@ -1,0 +1,177 @@
+// test_data_image.cpp — load_image reads back PNGs this test writes with stb_image_write:
+// exact values without resizing, box averages when halving, constants kept when
+// resampling; colour, alpha and inversion rules; clear errors; atomic save_png.
+#include <doctest/doctest.h>
+
+#include <stb/stb_image.h>
+#include <stb/stb_image_write.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include "data/image.h"
+#include "tests/helpers.h"
+#include "tests/test_data_helpers.h"
+
+using namespace focalgrad;
+using fgtest::Bytes;
+using fgtest::TempDir;
+
+namespace {
+
+std::string write_png(const TempDir& dir, const std::string& name, const Bytes& pixels, int w,
+                      int h, int channels) {
+    std::string path = dir / name;
+    REQUIRE(stbi_write_png(path.c_str(), w, h, channels, pixels.data(), w * channels));
+    return path;
+}
+
+Bytes read_file(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    return Bytes(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+}
+
+size_t files_in(const std::string& dir) {
+    size_t n = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(dir)) n += entry.is_regular_file();
+    return n;
+}
+
+}  // namespace
+
+TEST_CASE("load_image reads a 28 x 28 grey PNG back exactly") {
+    TempDir dir;
+    Bytes pixels = fgtest::pattern_bytes(28 * 28, 9);
+    pixels[0] = 0;
+    pixels[1] = 255;
+    std::string path = write_png(dir, "digit.png", pixels, 28, 28, 1);
+    Tensor img = load_image(path);
+    REQUIRE(img.shape() == Shape{28, 28});
+    for (int i = 0; i < 28 * 28; ++i) {
+        CAPTURE(i);
+        CHECK(img.data()[i] == float(pixels[size_t(i)]) / 255.0f);
+    }
+    ImageOptions invert;
+    invert.invert = Invert::yes;
+    Tensor inv = load_image(path, invert);
+    for (int i = 0; i < 28 * 28; ++i) CHECK(inv.data()[i] == 1.0f - img.data()[i]);
+}
+
+TEST_CASE("load_image: colour becomes stb_image's integer luma, transparency becomes white") {
+    TempDir dir;
+    // RGB: the documented weights (77 R + 150 G + 29 B) >> 8.
+    Bytes rgb = {255, 0, 0, 0, 255, 0, 0, 0, 255, 10, 200, 90};
+    Tensor c = load_image(write_png(dir, "rgb.png", rgb, 2, 2, 3), {2, 2, Invert::no});
+    for (int i = 0; i < 4; ++i) {
+        int r = rgb[size_t(3 * i)], g = rgb[size_t(3 * i + 1)], b = rgb[size_t(3 * i + 2)];
+        CHECK(c.data()[i] == float((77 * r + 150 * g + 29 * b) >> 8) / 255.0f);
+    }
+    // Grey + alpha over white paper: v = (g a + 255 (255 - a)) / 255^2.
+    Bytes ga = {0, 0, 0, 255, 100, 51, 255, 128};
+    Tensor t = load_image(write_png(dir, "ga.png", ga, 2, 2, 2), {2, 2, Invert::no});
+    CHECK(t.data()[0] == 1.0f);                                   // fully transparent
+    CHECK(t.data()[1] == 0.0f);                                   // opaque black
+    CHECK(t.data()[2] == doctest::Approx((100.0 * 51 + 255.0 * 204) / 65025.0).epsilon(1e-6));
+    CHECK(t.data()[3] == doctest::Approx((255.0 * 128 + 255.0 * 127) / 65025.0).epsilon(1e-6));
+}
+
+TEST_CASE("load_image: halving is an exact 2 x 2 average; resampling keeps a constant") {
+    TempDir dir;
+    Bytes big = fgtest::pattern_bytes(56 * 56, 10);
+    Tensor half = load_image(write_png(dir, "big.png", big, 56, 56, 1));
+    REQUIRE(half.shape() == Shape{28, 28});
+    for (int y = 0; y < 28; ++y)
+        for (int x = 0; x < 28; ++x) {
+            double sum = 0.0;
+            for (int dy = 0; dy < 2; ++dy)
+                for (int dx = 0; dx < 2; ++dx) sum += big[size_t((2 * y + dy) * 56 + 2 * x + dx)];
+            CAPTURE(x);
+            CAPTURE(y);
+            CHECK(half.at({y, x}) == doctest::Approx(sum / 4.0 / 255.0).epsilon(1e-5));
+        }
+    // Box and triangle weights sum to 1: shrinking, enlarging, or both, a flat grey stays
+    // the same grey.
+    for (auto [w, h] : {std::pair{40, 30}, std::pair{9, 13}, std::pair{100, 7}}) {
+        CAPTURE(w);
+        CAPTURE(h);
+        Tensor flat = load_image(write_png(dir, "flat.png", Bytes(size_t(w * h), 77), w, h, 1));
+        REQUIRE(flat.shape() == Shape{28, 28});
+        for (int64_t i = 0; i < flat.numel(); ++i)
+            CHECK(flat.data()[i] == doctest::Approx(77.0 / 255.0).epsilon(1e-5));
+    }
+    // Other output sizes; values stay in [0, 1].
+    ImageOptions opt;
+    opt.width = 5;
+    opt.height = 3;
+    Tensor small = load_image(dir / "big.png", opt);
+    CHECK(small.shape() == Shape{3, 5});
+    for (float v : small.to_vector()) CHECK((v >= 0.0f && v <= 1.0f));
+}
+
+TEST_CASE("load_image: Invert::if_light_background inverts ink on paper, not MNIST style") {
+    TempDir dir;
+    Bytes paper(28 * 28, 240), night(28 * 28, 0);
+    for (int i = 300; i < 320; ++i) {
+        paper[size_t(i)] = 10;    // dark stroke on light paper
+        night[size_t(i)] = 250;   // light stroke on black
+    }
+    ImageOptions opt;
+    opt.invert = Invert::if_light_background;
+    Tensor a = load_image(write_png(dir, "paper.png", paper, 28, 28, 1), opt);
+    Tensor b = load_image(write_png(dir, "night.png", night, 28, 28, 1), opt);
+    CHECK(a.data()[0] == 1.0f - 240.0f / 255.0f);
+    CHECK(a.data()[310] == 1.0f - 10.0f / 255.0f);
+    CHECK(b.data()[0] == 0.0f);
+    CHECK(b.data()[310] == 250.0f / 255.0f);
+}
+
+TEST_CASE("load_image: missing, unreadable and damaged files are clear errors") {
+    TempDir dir;
+    CHECK_ERROR(load_image(dir / "none.png"), "load_image: ", dir / "none.png", "no such file");
+    CHECK_ERROR(load_image(dir.path()), dir.path(), "not a regular file");
+    fgtest::write_file(dir / "text.png", {'h', 'e', 'l', 'l', 'o'});
+    CHECK_ERROR(load_image(dir / "text.png"), dir / "text.png", "cannot read it as an image",
+                "supported formats: PNG, JPEG");
+    fgtest::write_file(dir / "empty.jpg", {});
+    CHECK_ERROR(load_image(dir / "empty.jpg"), dir / "empty.jpg", "cannot read it as an image");
+    // A PNG cut short after its header: recognised, but it cannot be decoded.
+    Bytes png = read_file(write_png(dir, "ok.png", fgtest::pattern_bytes(64 * 64, 3), 64, 64, 1));
+    fgtest::write_file(dir / "cut.png", Bytes(png.begin(), png.begin() + long(png.size() / 2)));
+    CHECK_ERROR(load_image(dir / "cut.png"), dir / "cut.png", "cannot decode it", "Corrupt PNG");
+    ImageOptions bad;
+    bad.width = 0;
+    CHECK_ERROR(load_image(dir / "ok.png", bad), "output size must be between 1 x 1");
+}
+
+TEST_CASE("save_png writes a PNG atomically and round-trips exactly") {
+    TempDir dir;
+    Bytes rgb = fgtest::pattern_bytes(7 * 5 * 3, 4);
+    std::string path = dir / "chart.png";
+    save_png(path, rgb.data(), 7, 5, 3);
+    int w = 0, h = 0, c = 0;
+    stbi_uc* back = stbi_load(path.c_str(), &w, &h, &c, 3);
+    REQUIRE(back);
+    CHECK(w == 7);
+    CHECK(h == 5);
+    CHECK(Bytes(back, back + rgb.size()) == rgb);
+    stbi_image_free(back);
+    CHECK(files_in(dir.path()) == 1);  // no temporary left behind
+
+    // Overwriting replaces the file; a float tensor is clamped and rounded.
+    Tensor t = Tensor::from({-0.5f, 0.0f, 0.5f, 1.0f, 2.0f, 0.2f}, {2, 3});
+    save_png(path, t);
+    Tensor r = load_image(path, {3, 2, Invert::no});
+    std::vector<float> expected = {0, 0, 128 / 255.0f, 1, 1, 51 / 255.0f};
+    CHECK(r.to_vector() == expected);
+    CHECK(files_in(dir.path()) == 1);
+
+    // Failures leave nothing behind, not even a half-written file.
+    CHECK_ERROR(save_png(dir / "no/such/dir/x.png", rgb.data(), 7, 5, 3), "save_png",
+                "cannot create");
+    CHECK_ERROR(save_png(path, rgb.data(), 7, 5, 5), "channels must be 1 (grey)");
+    CHECK_ERROR(save_png(path, rgb.data(), 0, 5, 3), "size must be at least 1 x 1");
+    CHECK_ERROR(save_png(path, Tensor::zeros({2, 3, 2})), "expected a [H, W] or [H, W, C]");
+    CHECK_ERROR(save_png(path, Tensor::from({0.0f, std::nanf("")}, {1, 2})), "value 1 is NaN");
+    CHECK(files_in(dir.path()) == 1);
+}
