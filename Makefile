@@ -90,3 +90,6 @@ clean:
 	rm -rf build build-asan
 
 -include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(PROG_OBJ:.o=.d)
+
+# Optional targets (fuzzing, peer benchmarks) live in their own fragments.
+include $(wildcard mk/*.mk)
