@@ -1,4 +1,5 @@
-// module.cpp — parameter registration and naming, train/eval, the summary table.
+// module.cpp — parameter registration and hierarchical naming, train/eval, the summary
+// table (which watches Module::operator() during one forward) and the printed tree.
 #include "nn/module.h"
 
 #include <algorithm>

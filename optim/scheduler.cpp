@@ -1,4 +1,5 @@
-// scheduler.cpp — the closed-form schedules of scheduler.h.
+// scheduler.cpp — the closed-form schedules of scheduler.h. Each constructor checks its
+// arguments and ends with apply(), so the optimizer holds lr_at(0) from the start.
 #include "optim/scheduler.h"
 
 #include <algorithm>

@@ -7,6 +7,7 @@
 
 #include "core/autograd.h"
 #include "core/ops.h"
+#include "core/parallel.h"
 #include "core/random.h"
 #include "tests/helpers.h"
 
@@ -201,4 +202,30 @@ TEST_CASE("max_pool2d: NaN propagates; bad arguments give clear errors") {
     CHECK_ERROR(max_pool2d(Tensor::zeros({2, 4, 4}), 2, 2), "max_pool2d", "[N, C, H, W]");
     CHECK_ERROR(max_pool2d(Tensor::zeros({1, 1, 4, 4}), 5, 1), "max_pool2d", "kernel 5", "4x4");
     CHECK_ERROR(max_pool2d(Tensor::zeros({1, 1, 4, 4}), 2, 0), "max_pool2d", "stride");
+}
+
+TEST_CASE("conv2d and max_pool2d: batches large enough to run in parallel chunks, on 1 and 2 threads") {
+    // 16 images x 3 channels of 32x32: im2col, col2im and pooling split into several chunks.
+    // Pooling is bit-identical on any thread count. conv2d is checked against the direct
+    // definition on each: OpenBLAS's sgemm itself rounds differently on 1 and 2 threads.
+    Generator gen(13);
+    Tensor x0 = Tensor::randn({16, 3, 32, 32}, gen);
+    Tensor W0 = Tensor::randn({4, 3, 3, 3}, gen);
+    Tensor b0 = Tensor::randn({4}, gen);
+    Tensor dp = Tensor::randn({16, 3, 16, 16}, gen);
+    int before = num_threads();
+    std::vector<std::vector<float>> pooled;
+    for (int threads : {1, 2}) {
+        CAPTURE(threads);
+        set_num_threads(threads);
+        fgtest::check_close(conv2d(x0, W0, b0, 2, 1), naive_conv2d(x0, W0, b0, 2, 1), 1e-5, 1e-5);
+        Tensor x = x0.clone().set_requires_grad();
+        Tensor p = max_pool2d(x, 2, 2);
+        p.backward(dp);
+        pooled.push_back(p.to_vector());
+        pooled.push_back(x.grad().to_vector());
+    }
+    set_num_threads(before);
+    CHECK(pooled[0] == pooled[2]);
+    CHECK(pooled[1] == pooled[3]);
 }
