@@ -81,4 +81,13 @@ Tensor gather(const Tensor& x, const std::vector<int>& index);  // [N, C] -> [N]
 Tensor matmul(const Tensor& a, const Tensor& b);  // [M,K]x[K,P]; [B,M,K]x[B,K,P]; [B,M,K]x[K,P]
 Tensor linear(const Tensor& x, const Tensor& W, const Tensor& b = Tensor());  // x W^T + b
 
+// ---- Convolution (ops_conv.cpp) ---------------------------------------------------
+// x [N, C, H, W], W [O, C, kH, kW], b [O] or undefined -> [N, O, Ho, Wo] with
+// Ho = (H + 2 padding - kH) / stride + 1 (likewise Wo); zero padding on all four sides.
+Tensor conv2d(const Tensor& x, const Tensor& W, const Tensor& b, int64_t stride = 1,
+              int64_t padding = 0);
+// x [N, C, H, W] -> [N, C, (H - kernel) / stride + 1, (W - kernel) / stride + 1]: the
+// maximum of each kernel x kernel window (no padding; a window must fit the image).
+Tensor max_pool2d(const Tensor& x, int64_t kernel, int64_t stride);
+
 }  // namespace focalgrad

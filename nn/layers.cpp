@@ -1,0 +1,133 @@
+// layers.cpp — construction (shape checks, PyTorch's default initialisation) and the
+// forward of each layer: one or two calls to core ops.
+#include "nn/layers.h"
+
+#include <cmath>
+
+#include "core/error.h"
+#include "core/ops.h"
+#include "nn/init.h"
+
+namespace focalgrad {
+
+// ---- Linear -----------------------------------------------------------------------
+
+Linear::Linear(int64_t in_features, int64_t out_features, bool with_bias, Generator& gen)
+    : in_features(in_features), out_features(out_features) {
+    FG_CHECK(in_features >= 1 && out_features >= 1, "Linear: in_features and out_features must be >= 1, got ",
+             in_features, " and ", out_features);
+    // PyTorch: kaiming_uniform_(a = sqrt(5)) for W, which is U(+-1/sqrt(fan_in)), and the same
+    // bound for b. Writing the bound directly avoids sqrt(3) * sqrt(1/3) != 1 in floating point.
+    double bound = 1.0 / std::sqrt(double(in_features));
+    weight = Tensor::empty({out_features, in_features});
+    init::uniform_(weight, -bound, bound, gen);
+    register_parameter("weight", weight);
+    if (with_bias) {
+        bias = Tensor::empty({out_features});
+        init::uniform_(bias, -bound, bound, gen);
+        register_parameter("bias", bias);
+    }
+}
+
+Tensor Linear::forward(const Tensor& x) { return linear(x, weight, bias); }
+
+std::string Linear::describe() const {
+    return str("Linear(", in_features, ", ", out_features, bias.defined() ? ")" : ", bias=false)");
+}
+
+// ---- Conv2d -----------------------------------------------------------------------
+
+Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, int64_t stride,
+               int64_t padding, bool with_bias, Generator& gen)
+    : in_channels(in_channels), out_channels(out_channels), kernel_size(kernel_size), stride(stride),
+      padding(padding) {
+    FG_CHECK(in_channels >= 1 && out_channels >= 1 && kernel_size >= 1 && stride >= 1 && padding >= 0,
+             "Conv2d: channels, kernel_size and stride must be >= 1 and padding >= 0, got in_channels ",
+             in_channels, ", out_channels ", out_channels, ", kernel_size ", kernel_size, ", stride ",
+             stride, ", padding ", padding);
+    double bound = 1.0 / std::sqrt(double(in_channels * kernel_size * kernel_size));  // 1/sqrt(fan_in)
+    weight = Tensor::empty({out_channels, in_channels, kernel_size, kernel_size});
+    init::uniform_(weight, -bound, bound, gen);
+    register_parameter("weight", weight);
+    if (with_bias) {
+        bias = Tensor::empty({out_channels});
+        init::uniform_(bias, -bound, bound, gen);
+        register_parameter("bias", bias);
+    }
+}
+
+Tensor Conv2d::forward(const Tensor& x) { return conv2d(x, weight, bias, stride, padding); }
+
+std::string Conv2d::describe() const {
+    return str("Conv2d(", in_channels, ", ", out_channels, ", kernel=", kernel_size, ", stride=", stride,
+               ", padding=", padding, bias.defined() ? ")" : ", bias=false)");
+}
+
+// ---- MaxPool2d --------------------------------------------------------------------
+
+MaxPool2d::MaxPool2d(int64_t kernel_size, int64_t stride) : kernel_size(kernel_size), stride(stride) {
+    FG_CHECK(kernel_size >= 1 && stride >= 1, "MaxPool2d: kernel_size and stride must be >= 1, got ",
+             kernel_size, " and ", stride);
+}
+
+Tensor MaxPool2d::forward(const Tensor& x) { return max_pool2d(x, kernel_size, stride); }
+
+std::string MaxPool2d::describe() const { return str("MaxPool2d(kernel=", kernel_size, ", stride=", stride, ")"); }
+
+// ---- Activations ------------------------------------------------------------------
+
+Tensor ReLU::forward(const Tensor& x) { return relu(x); }
+Tensor LeakyReLU::forward(const Tensor& x) { return leaky_relu(x, negative_slope); }
+std::string LeakyReLU::describe() const { return str("LeakyReLU(", negative_slope, ")"); }
+Tensor Sigmoid::forward(const Tensor& x) { return sigmoid(x); }
+Tensor Tanh::forward(const Tensor& x) { return tanh(x); }
+
+// ---- Dropout ----------------------------------------------------------------------
+
+Dropout::Dropout(float p) : Dropout(p, default_generator().next_u32()) {}
+
+Dropout::Dropout(float p, uint64_t seed) : p(p), gen_(seed) {
+    FG_CHECK(p >= 0.0f && p <= 1.0f, "Dropout: p must be in [0, 1], got ", p);
+}
+
+// y = x * m,  m_i = 1[u_i >= p] / (1 - p),  u_i ~ U[0, 1)        dx = dy * m (from mul)
+Tensor Dropout::forward(const Tensor& x) {
+    if (!is_training() || p == 0.0f) return x;
+    Tensor mask = Tensor::empty(x.shape());  // same shape as x: one draw per element
+    float keep_scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;  // p = 1 drops everything
+    float* m = mask.data();
+    for (int64_t i = 0; i < mask.numel(); ++i) m[i] = gen_.uniform() >= p ? keep_scale : 0.0f;
+    return mul(x, mask);
+}
+
+std::string Dropout::describe() const { return str("Dropout(p=", p, ")"); }
+
+// ---- Flatten ----------------------------------------------------------------------
+
+Tensor Flatten::forward(const Tensor& x) { return flatten(x, start_dim, end_dim); }
+std::string Flatten::describe() const { return str("Flatten(", start_dim, ", ", end_dim, ")"); }
+
+// ---- Sequential -------------------------------------------------------------------
+
+Sequential::Sequential(const std::vector<std::shared_ptr<Module>>& modules) {
+    for (const auto& m : modules) add_shared(m);
+}
+
+Sequential& Sequential::add_shared(std::shared_ptr<Module> module) {
+    register_module(std::to_string(children().size()), std::move(module));
+    return *this;
+}
+
+Tensor Sequential::forward(const Tensor& x) {
+    Tensor y = x;
+    for (const auto& child : children()) y = (*child.second)(y);
+    return y;
+}
+
+Module& Sequential::operator[](size_t i) const {
+    FG_CHECK(i < children().size(), "Sequential: index ", i, " is out of range for ", children().size(),
+             " layers");
+    return *children()[i].second;
+}
+
+}  // namespace focalgrad

@@ -1,0 +1,55 @@
+// sgd.cpp — stochastic gradient descent with momentum, dampening, Nesterov momentum and
+// weight decay, exactly as torch.optim.SGD (the update rule is in optimizer.h).
+#include <cmath>
+
+#include "core/autograd.h"
+#include "core/error.h"
+#include "core/parallel.h"
+#include "optim/optimizer.h"
+
+namespace focalgrad {
+
+SGD::SGD(std::vector<Tensor> params, double lr, double momentum, double dampening, double weight_decay,
+         bool nesterov)
+    : Optimizer(std::move(params), lr, "SGD"), momentum(momentum), dampening(dampening),
+      weight_decay(weight_decay), nesterov(nesterov), momentum_buffer_(params_.size()) {
+    FG_CHECK(std::isfinite(momentum) && momentum >= 0, "SGD: invalid momentum ", momentum, " (expected >= 0)");
+    FG_CHECK(std::isfinite(dampening), "SGD: invalid dampening ", dampening);
+    FG_CHECK(std::isfinite(weight_decay) && weight_decay >= 0, "SGD: invalid weight_decay ", weight_decay,
+             " (expected >= 0)");
+    FG_CHECK(!nesterov || (momentum > 0 && dampening == 0),
+             "SGD: Nesterov momentum requires a momentum > 0 and zero dampening, got momentum ", momentum,
+             ", dampening ", dampening);
+}
+
+void SGD::step() {
+    NoGradGuard no_grad;
+    const float lr = float(lr_), mu = float(momentum), wd = float(weight_decay);
+    const float keep = float(1.0 - dampening);  // weight of the new gradient in the buffer
+    const bool nest = nesterov;
+    for (size_t k = 0; k < params_.size(); ++k) {
+        Tensor& p = params_[k];
+        if (!p.has_grad()) continue;
+        float* w = p.data();
+        const float* g = p.grad().data();
+        if (mu == 0.0f) {
+            parallel_for(p.numel(), kGrain, [=](int64_t begin, int64_t end) {
+                for (int64_t i = begin; i < end; ++i) w[i] -= lr * (g[i] + wd * w[i]);
+            });
+            continue;
+        }
+        bool first = !momentum_buffer_[k].defined();
+        if (first) momentum_buffer_[k] = Tensor::empty(p.shape());
+        float* buf = momentum_buffer_[k].data();
+        parallel_for(p.numel(), kGrain, [=](int64_t begin, int64_t end) {
+            for (int64_t i = begin; i < end; ++i) {
+                float d = g[i] + wd * w[i];
+                float b = first ? d : mu * buf[i] + keep * d;
+                buf[i] = b;
+                w[i] -= lr * (nest ? d + mu * b : b);
+            }
+        });
+    }
+}
+
+}  // namespace focalgrad

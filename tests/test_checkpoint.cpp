@@ -1,0 +1,279 @@
+// test_checkpoint.cpp — save/load (nn/checkpoint.h): an exact round trip in the
+// documented format; every kind of bad file (truncated at each length, each byte
+// flipped, wrong shape, missing or extra tensor, wrong magic or version) gives a clear
+// error and leaves the model bit-for-bit unchanged; a save that fails part-way (a
+// simulated full disk, and a real file-size limit) leaves an existing checkpoint intact
+// and no temporary file behind.
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <zlib.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/random.h"
+#include "nn/checkpoint.h"
+#include "nn/layers.h"
+#include "tests/helpers.h"
+
+using namespace focalgrad;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct TempDir {
+    fs::path path;
+    TempDir() {
+        char tmpl[] = "/tmp/focalgrad-ckpt-XXXXXX";
+        REQUIRE(::mkdtemp(tmpl) != nullptr);
+        path = tmpl;
+    }
+    ~TempDir() { fs::remove_all(path); }
+    std::string file(const std::string& name) const { return (path / name).string(); }
+    std::vector<std::string> entries() const {
+        std::vector<std::string> names;
+        for (const auto& e : fs::directory_iterator(path)) names.push_back(e.path().filename().string());
+        return names;
+    }
+};
+
+std::vector<unsigned char> read_bytes(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void write_bytes(const std::string& path, const std::vector<unsigned char>& bytes) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+}
+
+std::unique_ptr<Sequential> small_model(uint64_t seed, int64_t hidden = 3, bool bias = true) {
+    Generator gen(seed);
+    return std::make_unique<Sequential>(std::make_shared<Linear>(2, hidden, bias, gen), ReLU(),
+                                        std::make_shared<Linear>(hidden, 1, true, gen));
+}
+
+// Every parameter's bits, for bit-for-bit comparisons.
+std::vector<std::vector<uint32_t>> snapshot(const Module& m) {
+    std::vector<std::vector<uint32_t>> out;
+    for (const auto& [name, t] : m.named_parameters()) {
+        std::vector<uint32_t> bits(size_t(t.numel()));
+        std::memcpy(bits.data(), t.data(), bits.size() * 4);
+        out.push_back(bits);
+    }
+    return out;
+}
+
+uint32_t u32_at(const std::vector<unsigned char>& b, size_t at) {
+    return uint32_t(b[at]) | uint32_t(b[at + 1]) << 8 | uint32_t(b[at + 2]) << 16 | uint32_t(b[at + 3]) << 24;
+}
+
+void set_u32(std::vector<unsigned char>& b, size_t at, uint32_t v) {
+    for (int i = 0; i < 4; ++i) b[at + size_t(i)] = static_cast<unsigned char>(v >> (8 * i));
+}
+
+// Re-seals an edited file with a correct CRC, so that only the edit itself is wrong.
+void reseal(std::vector<unsigned char>& b) {
+    set_u32(b, b.size() - 4, uint32_t(::crc32(0, b.data(), uInt(b.size() - 4))));
+}
+
+// load() must throw an Error containing every part, and leave `m` exactly as it was.
+void check_load_fails(Module& m, const std::string& path, std::initializer_list<std::string> parts) {
+    auto before = snapshot(m);
+    fgtest::check_contains(fgtest::error_of([&] { load(m, path); }), parts);
+    CHECK(snapshot(m) == before);
+}
+
+}  // namespace
+
+TEST_CASE("checkpoint: a round trip is exact, in the documented format") {
+    TempDir dir;
+    std::string path = dir.file("model.fgc");
+    auto a = small_model(1);
+    save(*a, path);
+    CHECK(dir.entries() == std::vector<std::string>{"model.fgc"});  // no temporary left
+
+    auto b = small_model(2);
+    CHECK(snapshot(*a) != snapshot(*b));
+    load(*b, path);
+    CHECK(snapshot(*a) == snapshot(*b));
+
+    // The layout of checkpoint.h, read back independently.
+    std::vector<unsigned char> f = read_bytes(path);
+    CHECK(std::string(f.begin(), f.begin() + 8) == "FOCALGRD");
+    CHECK(u32_at(f, 8) == 1);
+    CHECK(u32_at(f, 12) == 4);
+    CHECK(u32_at(f, 16) == 8);
+    CHECK(std::string(f.begin() + 20, f.begin() + 28) == "0.weight");
+    CHECK(u32_at(f, 28) == 2);                 // rank
+    CHECK(u32_at(f, 32) == 3);                 // sizes [3, 2] as int64
+    CHECK(u32_at(f, 36) == 0);
+    CHECK(u32_at(f, 40) == 2);
+    float first;
+    uint32_t bits = u32_at(f, 48);
+    std::memcpy(&first, &bits, 4);
+    CHECK(first == a->named_parameters()[0].second.data()[0]);
+    size_t expected_size = 16 + 4;             // header + CRC
+    for (const auto& [name, t] : a->named_parameters())
+        expected_size += 4 + name.size() + 4 + 8 * size_t(t.dim()) + 4 * size_t(t.numel());
+    CHECK(f.size() == expected_size);
+    CHECK(u32_at(f, f.size() - 4) == uint32_t(::crc32(0, f.data(), uInt(f.size() - 4))));
+
+    // Saving again replaces the file; larger models with conv layers round-trip too.
+    Generator gen(3);
+    Sequential cnn(Conv2d(1, 4, 3, 1, 1, true, gen), ReLU(), MaxPool2d(2), Flatten(), Linear(64, 10, true, gen));
+    save(cnn, path);
+    Generator gen2(4);
+    Sequential cnn2(Conv2d(1, 4, 3, 1, 1, true, gen2), ReLU(), MaxPool2d(2), Flatten(), Linear(64, 10, true, gen2));
+    load(cnn2, path);
+    CHECK(snapshot(cnn) == snapshot(cnn2));
+}
+
+TEST_CASE("checkpoint: a file truncated at any length is refused and the model is unchanged") {
+    TempDir dir;
+    std::string good = dir.file("good.fgc"), cut = dir.file("cut.fgc");
+    auto a = small_model(1);
+    save(*a, good);
+    std::vector<unsigned char> f = read_bytes(good);
+    auto m = small_model(5);
+    for (size_t n = 0; n < f.size(); ++n) {
+        CAPTURE(n);
+        write_bytes(cut, std::vector<unsigned char>(f.begin(), f.begin() + long(n)));
+        check_load_fails(*m, cut, {"load: '" + cut + "'"});
+    }
+    // Cut 2 bytes short: the last tensor's data runs into what must be the CRC.
+    write_bytes(cut, std::vector<unsigned char>(f.begin(), f.end() - 2));
+    check_load_fails(*m, cut, {"truncated", "tensor #3 ('2.bias') of shape [1] needs 4 bytes of data", "only 2 remain"});
+    write_bytes(cut, std::vector<unsigned char>(f.begin(), f.begin() + 5));
+    check_load_fails(*m, cut, {"not a focalgrad checkpoint", "only 5 bytes"});
+}
+
+TEST_CASE("checkpoint: any flipped byte is refused and the model is unchanged") {
+    TempDir dir;
+    std::string good = dir.file("good.fgc"), bad = dir.file("bad.fgc");
+    auto a = small_model(1);
+    save(*a, good);
+    std::vector<unsigned char> f = read_bytes(good);
+    auto m = small_model(5);
+    for (size_t at = 0; at < f.size(); ++at) {
+        CAPTURE(at);
+        std::vector<unsigned char> g = f;
+        g[at] ^= 0x10;
+        write_bytes(bad, g);
+        check_load_fails(*m, bad, {"load: '" + bad + "'"});
+    }
+    std::vector<unsigned char> g = f;
+    g[f.size() - 6] ^= 0x01;  // inside the last float: only the CRC can tell
+    write_bytes(bad, g);
+    check_load_fails(*m, bad, {"corrupt", "CRC-32 mismatch"});
+}
+
+TEST_CASE("checkpoint: wrong magic, wrong version, not a file: clear errors, model unchanged") {
+    TempDir dir;
+    std::string path = dir.file("x.fgc");
+    auto a = small_model(1);
+    save(*a, path);
+    std::vector<unsigned char> f = read_bytes(path);
+    auto m = small_model(5);
+
+    std::vector<unsigned char> g = f;
+    std::memcpy(g.data(), "PK\x03\x04", 4);
+    reseal(g);
+    write_bytes(path, g);
+    check_load_fails(*m, path, {"not a focalgrad checkpoint", "FOCALGRD"});
+
+    g = f;
+    set_u32(g, 8, 2);
+    reseal(g);
+    write_bytes(path, g);
+    check_load_fails(*m, path, {"format version 2", "reads version 1"});
+
+    check_load_fails(*m, dir.file("missing.fgc"), {"cannot open", "missing.fgc", "No such file"});
+    check_load_fails(*m, dir.path.string(), {"not a regular file"});
+}
+
+TEST_CASE("checkpoint: a wrong shape, a missing or an extra tensor is named; the model is unchanged") {
+    TempDir dir;
+    std::string path = dir.file("x.fgc");
+    save(*small_model(1, 3), path);
+
+    auto wider = small_model(5, 4);
+    check_load_fails(*wider, path, {"tensor '0.weight' has shape [3, 2] in the file but [4, 2] in the model",
+                                    "tensor '0.bias' has shape [3] in the file but [4] in the model",
+                                    "tensor '2.weight' has shape [1, 3] in the file but [1, 4] in the model",
+                                    "the model is unchanged"});
+
+    save(*small_model(1, 3, false), path);  // no bias in the first layer
+    auto with_bias = small_model(5, 3, true);
+    check_load_fails(*with_bias, path, {"tensor '0.bias' of shape [3] is in the model but missing from the file"});
+
+    save(*small_model(1, 3, true), path);
+    auto without_bias = small_model(5, 3, false);
+    check_load_fails(*without_bias, path, {"tensor '0.bias' of shape [3] is in the file but not in the model"});
+
+    // A duplicated name (a hand-made file) is refused too: rename "2.weight" to "0.weight".
+    std::vector<unsigned char> f = read_bytes(path);
+    size_t third_name = 16 + (4 + 8 + 4 + 16 + 4 * 6) + (4 + 6 + 4 + 8 + 4 * 3) + 4;
+    REQUIRE(std::string(f.begin() + long(third_name), f.begin() + long(third_name) + 8) == "2.weight");
+    f[third_name] = '0';
+    reseal(f);
+    write_bytes(path, f);
+    auto m = small_model(5);
+    check_load_fails(*m, path, {"tensor #2 ('0.weight') appears twice in the file"});
+}
+
+TEST_CASE("checkpoint: a save that fails part-way keeps the old checkpoint and leaves no temporary") {
+    TempDir dir;
+    std::string path = dir.file("model.fgc");
+    auto old_model = small_model(1);
+    save(*old_model, path);
+    const std::vector<unsigned char> old_bytes = read_bytes(path);
+
+    Generator gen(8);
+    Sequential bigger(Linear(20, 30, true, gen), ReLU(), Linear(30, 5, true, gen));  // ~3 KB file
+    SUBCASE("a disk that fills up after n bytes, for many n") {
+        for (int64_t n : {0, 1, 15, 16, 17, 100, 1000, 2500}) {
+            CAPTURE(n);
+            detail::set_save_fault_after_bytes(n);
+            CHECK_ERROR(save(bigger, path), "save", "No space left on device", "was left as it was");
+            detail::set_save_fault_after_bytes(-1);
+            CHECK(read_bytes(path) == old_bytes);
+            CHECK(dir.entries() == std::vector<std::string>{"model.fgc"});
+        }
+        auto m = small_model(5);
+        load(*m, path);
+        CHECK(snapshot(*m) == snapshot(*old_model));
+    }
+    SUBCASE("a real file-size limit (RLIMIT_FSIZE)") {
+        // The kernel refuses writes past the limit with EFBIG (SIGXFSZ ignored for the test).
+        struct rlimit saved;
+        REQUIRE(::getrlimit(RLIMIT_FSIZE, &saved) == 0);
+        struct sigaction ignore {}, previous {};
+        ignore.sa_handler = SIG_IGN;
+        REQUIRE(::sigaction(SIGXFSZ, &ignore, &previous) == 0);
+        struct rlimit limited = saved;
+        limited.rlim_cur = 1000;
+        REQUIRE(::setrlimit(RLIMIT_FSIZE, &limited) == 0);
+        std::string message = fgtest::error_of([&] { save(bigger, path); });
+        ::setrlimit(RLIMIT_FSIZE, &saved);
+        ::sigaction(SIGXFSZ, &previous, nullptr);
+        fgtest::check_contains(message, {"save", "File too large", "was left as it was"});
+        CHECK(read_bytes(path) == old_bytes);
+        CHECK(dir.entries() == std::vector<std::string>{"model.fgc"});
+    }
+    SUBCASE("a directory that does not exist") {
+        CHECK_ERROR(save(bigger, dir.file("no/such/dir.fgc")), "save: cannot create", "No such file or directory");
+    }
+    // Afterwards a normal save works and replaces the old file.
+    save(bigger, path);
+    Generator gen2(9);
+    Sequential again(Linear(20, 30, true, gen2), ReLU(), Linear(30, 5, true, gen2));
+    load(again, path);
+    CHECK(snapshot(again) == snapshot(bigger));
+}

@@ -1,0 +1,231 @@
+// test_conv.cpp — conv2d and max_pool2d (core/ops_conv.cpp): forward against direct
+// loops in double, gradients against central differences, and argument errors.
+#include <algorithm>
+#include <cmath>
+#include <utility>
+#include <vector>
+
+#include "core/autograd.h"
+#include "core/ops.h"
+#include "core/parallel.h"
+#include "core/random.h"
+#include "tests/helpers.h"
+
+using namespace focalgrad;
+
+namespace {
+
+// The definition of a convolution, one output element at a time, in double.
+std::vector<double> naive_conv2d(const Tensor& x, const Tensor& W, const Tensor& b, int64_t s,
+                                 int64_t pad) {
+    int64_t N = x.size(0), C = x.size(1), H = x.size(2), Wd = x.size(3);
+    int64_t O = W.size(0), kH = W.size(2), kW = W.size(3);
+    int64_t Ho = (H + 2 * pad - kH) / s + 1, Wo = (Wd + 2 * pad - kW) / s + 1;
+    std::vector<double> y;
+    for (int64_t n = 0; n < N; ++n)
+        for (int64_t o = 0; o < O; ++o)
+            for (int64_t oh = 0; oh < Ho; ++oh)
+                for (int64_t ow = 0; ow < Wo; ++ow) {
+                    double acc = b.defined() ? b.data()[o] : 0.0;
+                    for (int64_t c = 0; c < C; ++c)
+                        for (int64_t i = 0; i < kH; ++i)
+                            for (int64_t j = 0; j < kW; ++j) {
+                                int64_t ih = oh * s - pad + i, iw = ow * s - pad + j;
+                                if (ih < 0 || ih >= H || iw < 0 || iw >= Wd) continue;
+                                acc += double(W.at({o, c, i, j})) * double(x.at({n, c, ih, iw}));
+                            }
+                    y.push_back(acc);
+                }
+    return y;
+}
+
+std::vector<double> naive_max_pool2d(const Tensor& x, int64_t k, int64_t s) {
+    int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
+    int64_t Ho = (H - k) / s + 1, Wo = (W - k) / s + 1;
+    std::vector<double> y;
+    for (int64_t n = 0; n < N; ++n)
+        for (int64_t c = 0; c < C; ++c)
+            for (int64_t oh = 0; oh < Ho; ++oh)
+                for (int64_t ow = 0; ow < Wo; ++ow) {
+                    double m = -INFINITY;
+                    for (int64_t i = 0; i < k; ++i)
+                        for (int64_t j = 0; j < k; ++j)
+                            m = std::max(m, double(x.at({n, c, oh * s + i, ow * s + j})));
+                    y.push_back(m);
+                }
+    return y;
+}
+
+// Values 0.1 * (a random permutation of 0..n-1), minus an offset: all distinct, at least
+// 0.1 apart, so the finite-difference steps of gradcheck never change which one is largest.
+Tensor distinct_values(const Shape& shape, uint64_t seed) {
+    std::vector<float> v(size_t(shape.numel()));
+    for (size_t i = 0; i < v.size(); ++i) v[i] = 0.1f * float(i) - 0.05f * float(v.size());
+    Generator gen(seed);
+    shuffle(v, gen);
+    return Tensor::from(v, shape);
+}
+
+}  // namespace
+
+TEST_CASE("conv2d: forward equals the direct definition, for every stride/padding/bias") {
+    Generator gen(11);
+    Tensor x = Tensor::randn({3, 2, 7, 6}, gen);
+    Tensor W = Tensor::randn({4, 2, 3, 2}, gen);  // non-square kernel
+    Tensor b = Tensor::randn({4}, gen);
+    for (int64_t s : {1, 2, 3})
+        for (int64_t pad : {0, 1, 2})
+            for (bool with_bias : {true, false}) {
+                CAPTURE(s);
+                CAPTURE(pad);
+                CAPTURE(with_bias);
+                Tensor bias = with_bias ? b : Tensor();
+                Tensor y = conv2d(x, W, bias, s, pad);
+                int64_t Ho = (7 + 2 * pad - 3) / s + 1, Wo = (6 + 2 * pad - 2) / s + 1;
+                CHECK(y.shape() == Shape{3, 4, Ho, Wo});
+                fgtest::check_close(y, naive_conv2d(x, W, bias, s, pad), 1e-5, 1e-5);
+            }
+}
+
+TEST_CASE("conv2d: a 1x1 kernel is a per-pixel matrix product; a kernel covering the image is linear") {
+    Generator gen(3);
+    Tensor x = Tensor::randn({2, 3, 4, 5}, gen);
+    Tensor W = Tensor::randn({2, 3, 1, 1}, gen);
+    Tensor y = conv2d(x, W, Tensor(), 1, 0);
+    for (int64_t n = 0; n < 2; ++n)
+        for (int64_t o = 0; o < 2; ++o)
+            for (int64_t h = 0; h < 4; ++h)
+                for (int64_t w = 0; w < 5; ++w) {
+                    double ref = 0;
+                    for (int64_t c = 0; c < 3; ++c) ref += double(W.at({o, c, 0, 0})) * x.at({n, c, h, w});
+                    CHECK(y.at({n, o, h, w}) == doctest::Approx(ref).epsilon(1e-5));
+                }
+    // Full-image kernel: conv2d == linear on the flattened image.
+    Tensor Wf = Tensor::randn({5, 3, 4, 5}, gen);
+    Tensor bf = Tensor::randn({5}, gen);
+    Tensor yc = conv2d(x, Wf, bf);
+    Tensor yl = linear(reshape(x, {2, 60}), reshape(Wf, {5, 60}), bf);
+    std::vector<float> yl_values = yl.to_vector();
+    std::vector<double> ref(yl_values.begin(), yl_values.end());
+    CHECK(yc.shape() == Shape{2, 5, 1, 1});
+    fgtest::check_close(yc, ref, 1e-5, 1e-5);
+}
+
+TEST_CASE("conv2d: gradcheck for stride 1 and 2, padding 0 and 1, with and without bias") {
+    Generator gen(5);
+    Tensor x = Tensor::randn({2, 2, 5, 6}, gen);
+    Tensor W = Tensor::randn({3, 2, 3, 2}, gen);
+    Tensor b = Tensor::randn({3}, gen);
+    for (int64_t s : {1, 2})
+        for (int64_t pad : {0, 1}) {
+            CAPTURE(s);
+            CAPTURE(pad);
+            fgtest::check_gradcheck(
+                [s, pad](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], in[2], s, pad); },
+                {x, W, b});
+            fgtest::check_gradcheck(
+                [s, pad](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], Tensor(), s, pad); },
+                {x, W});
+        }
+}
+
+TEST_CASE("conv2d: only the inputs that require grad receive one; nothing is recorded without grad") {
+    Generator gen(8);
+    Tensor x = Tensor::randn({1, 1, 4, 4}, gen);
+    Tensor W = Tensor::randn({2, 1, 3, 3}, gen).set_requires_grad();
+    Tensor b = Tensor::randn({2}, gen);
+    Tensor y = conv2d(x, W, b, 1, 1);
+    sum(y).backward();
+    CHECK(W.has_grad());
+    CHECK_FALSE(x.has_grad());
+    CHECK_FALSE(b.has_grad());
+    // dW[o, 0, i, j] = sum over output pixels of the input pixel under tap (i, j).
+    for (int64_t i = 0; i < 3; ++i)
+        for (int64_t j = 0; j < 3; ++j) {
+            double ref = 0;
+            for (int64_t oh = 0; oh < 4; ++oh)
+                for (int64_t ow = 0; ow < 4; ++ow) {
+                    int64_t ih = oh - 1 + i, iw = ow - 1 + j;
+                    if (ih >= 0 && ih < 4 && iw >= 0 && iw < 4) ref += x.at({0, 0, ih, iw});
+                }
+            CHECK(W.grad().at({1, 0, i, j}) == doctest::Approx(ref).epsilon(1e-5));
+        }
+    size_t before = tape_size();
+    {
+        NoGradGuard guard;
+        conv2d(x, W, b, 1, 1);
+    }
+    CHECK(tape_size() == before);
+}
+
+TEST_CASE("conv2d: bad shapes and arguments give clear errors") {
+    Tensor x = Tensor::zeros({2, 3, 5, 5});
+    CHECK_ERROR(conv2d(Tensor::zeros({3, 5, 5}), Tensor::zeros({4, 3, 3, 3}), Tensor()), "conv2d",
+                "[N, C, H, W]", "[3, 5, 5]");
+    CHECK_ERROR(conv2d(x, Tensor::zeros({4, 2, 3, 3}), Tensor()), "conv2d", "3 channels",
+                "[4, 2, 3, 3]");
+    CHECK_ERROR(conv2d(x, Tensor::zeros({4, 3, 3, 3}), Tensor::zeros({3})), "conv2d", "bias", "[4]",
+                "[3]");
+    CHECK_ERROR(conv2d(x, Tensor::zeros({4, 3, 7, 7}), Tensor()), "conv2d", "does not fit", "7x7");
+    CHECK_ERROR(conv2d(x, Tensor::zeros({4, 3, 3, 3}), Tensor(), 0, 0), "conv2d", "stride", ">= 1");
+    CHECK_ERROR(conv2d(x, Tensor::zeros({4, 3, 3, 3}), Tensor(), 1, -1), "conv2d", "padding");
+}
+
+TEST_CASE("max_pool2d: forward equals the direct definition; gradcheck with distinct values") {
+    Tensor x = distinct_values({2, 3, 6, 7}, 21);
+    for (auto [k, s] : std::vector<std::pair<int64_t, int64_t>>{{2, 2}, {3, 2}, {2, 1}, {3, 3}}) {
+        CAPTURE(k);
+        CAPTURE(s);
+        Tensor y = max_pool2d(x, k, s);
+        CHECK(y.shape() == Shape{2, 3, (6 - k) / s + 1, (7 - k) / s + 1});
+        fgtest::check_close(y, naive_max_pool2d(x, k, s), 0, 0);
+        fgtest::check_gradcheck(
+            [k = k, s = s](const std::vector<Tensor>& in) { return max_pool2d(in[0], k, s); }, {x});
+    }
+}
+
+TEST_CASE("max_pool2d: overlapping windows accumulate into a shared maximum") {
+    // One 3x3 image whose centre is the largest: with kernel 2, stride 1, all four windows
+    // pick the centre, so its gradient is the sum of the four upstream values.
+    Tensor x = Tensor::from({1, 2, 3, 4, 9, 5, 6, 7, 8}, {1, 1, 3, 3}).set_requires_grad();
+    Tensor y = max_pool2d(x, 2, 1);
+    CHECK(y.to_vector() == std::vector<float>{9, 9, 9, 9});
+    y.backward(Tensor::from({1, 10, 100, 1000}, {1, 1, 2, 2}));
+    std::vector<float> expected(9, 0.0f);
+    expected[4] = 1111;
+    CHECK(x.grad().to_vector() == expected);
+}
+
+TEST_CASE("max_pool2d: NaN propagates; bad arguments give clear errors") {
+    Tensor x = Tensor::from({1, NAN, 3, 4}, {1, 1, 2, 2});
+    CHECK(std::isnan(max_pool2d(x, 2, 2).item()));
+    CHECK_ERROR(max_pool2d(Tensor::zeros({2, 4, 4}), 2, 2), "max_pool2d", "[N, C, H, W]");
+    CHECK_ERROR(max_pool2d(Tensor::zeros({1, 1, 4, 4}), 5, 1), "max_pool2d", "kernel 5", "4x4");
+    CHECK_ERROR(max_pool2d(Tensor::zeros({1, 1, 4, 4}), 2, 0), "max_pool2d", "stride");
+}
+
+TEST_CASE("conv2d and max_pool2d: batches large enough to run in parallel chunks, on 1 and 2 threads") {
+    // 16 images x 3 channels of 32x32: im2col, col2im and pooling split into several chunks.
+    // Pooling is bit-identical on any thread count. conv2d is checked against the direct
+    // definition on each: OpenBLAS's sgemm itself rounds differently on 1 and 2 threads.
+    Generator gen(13);
+    Tensor x0 = Tensor::randn({16, 3, 32, 32}, gen);
+    Tensor W0 = Tensor::randn({4, 3, 3, 3}, gen);
+    Tensor b0 = Tensor::randn({4}, gen);
+    Tensor dp = Tensor::randn({16, 3, 16, 16}, gen);
+    int before = num_threads();
+    std::vector<std::vector<float>> pooled;
+    for (int threads : {1, 2}) {
+        CAPTURE(threads);
+        set_num_threads(threads);
+        fgtest::check_close(conv2d(x0, W0, b0, 2, 1), naive_conv2d(x0, W0, b0, 2, 1), 1e-5, 1e-5);
+        Tensor x = x0.clone().set_requires_grad();
+        Tensor p = max_pool2d(x, 2, 2);
+        p.backward(dp);
+        pooled.push_back(p.to_vector());
+        pooled.push_back(x.grad().to_vector());
+    }
+    set_num_threads(before);
+    CHECK(pooled[0] == pooled[2]);
+    CHECK(pooled[1] == pooled[3]);
+}
