@@ -4,8 +4,10 @@
 // Prints one markdown table; compare ratios, not absolute numbers.
 #include <cblas.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <thread>
 
 #include "bench_util.h"
 #include "core/autograd.h"
@@ -16,6 +18,13 @@ using namespace focalgrad;
 using fgbench::fmt;
 
 namespace {
+
+// Back to focalgrad's setting after a reference run: OpenBLAS single-threaded, and a
+// pause so that its worker threads stop spin-waiting before the next measurement.
+void quiet_openblas() {
+    openblas_set_num_threads(1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+}
 
 void bench_small_op() {
     Tensor x = Tensor::from({1, 2, 3, 4}).set_requires_grad();
@@ -46,15 +55,21 @@ void bench_gemm(const char* name, int64_t M, int64_t K, int64_t N, int reps) {
     Tensor a = Tensor::randn({M, K}, g), b = Tensor::randn({K, N}, g), W = Tensor::randn({N, K}, g);
     Tensor c = Tensor::empty({M, N});
     double flops = 2.0 * double(M) * double(N) * double(K);
+    // The reference: cblas_sgemm threaded by OpenBLAS itself with the same thread count
+    // (focalgrad keeps OpenBLAS single-threaded and partitions the product itself).
+    openblas_set_num_threads(num_threads());
     double raw = fgbench::median_seconds([&] {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(M), int(N), int(K), 1.0f, a.data(),
                     int(K), b.data(), int(N), 0.0f, c.data(), int(N));
     }, reps, 3);
+    quiet_openblas();
     double mm = fgbench::median_seconds([&] { Tensor y = matmul(a, b); }, reps, 3);
+    openblas_set_num_threads(num_threads());
     double raw_t = fgbench::median_seconds([&] {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(M), int(N), int(K), 1.0f, a.data(),
                     int(K), W.data(), int(K), 0.0f, c.data(), int(N));
     }, reps, 3);
+    quiet_openblas();
     double lin = fgbench::median_seconds([&] { Tensor y = linear(a, W); }, reps, 3);
     fgbench::table_row(std::string("matmul ") + name, fmt("%.1f GFLOP/s", flops / mm / 1e9),
                        fmt("sgemm %.1f GFLOP/s", flops / raw / 1e9), fmt("%.1f %%", 100 * raw / mm),

@@ -144,7 +144,7 @@ void push_node(const char* op, const Tensor* begin, const Tensor* end, Tensor& y
 
 // ---- Accumulation ----------------------------------------------------------------
 
-void accumulate_grad(const Tensor& x, Tensor dx) {
+void accumulate_grad(const Tensor& x, Tensor&& dx) {
     if (!x.requires_grad()) return;
     Tape& t = tape();
     const char* op = t.running ? t.running->op : "backward";
@@ -195,6 +195,8 @@ void accumulate_grad(const Tensor& x, Tensor dx) {
         for (int64_t i = lo; i < hi; ++i) g[i] += d[i];
     });
 }
+
+void accumulate_grad(const Tensor& x, const Tensor& dx) { accumulate_grad(x, Tensor(dx)); }
 
 // ---- Backward --------------------------------------------------------------------
 

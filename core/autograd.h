@@ -88,10 +88,16 @@ inline bool needs_grad(std::initializer_list<Tensor> inputs) {
 }
 
 // Adds dx into x's gradient (x.grad += dx). Backward closures only ever accumulate, so
-// a tensor used twice receives both contributions. If x has no gradient yet, dx's
-// buffer becomes the gradient without a copy. Checks the shape and, under anomaly
+// a tensor used twice receives both contributions. Checks the shape and, under anomaly
 // detection, the values. Does nothing when x does not require grad.
-void accumulate_grad(const Tensor& x, Tensor dx);
+// A gradient you just computed is passed by moving it, accumulate_grad(x, std::move(dx)):
+// if x has no gradient yet, dx's buffer then becomes the gradient without a copy. A
+// gradient someone else still holds (the dy a closure received) is passed as it is, and
+// copied if needed. Passing a named local without std::move does not compile — it
+// would silently cost a copy of every gradient.
+void accumulate_grad(const Tensor& x, Tensor&& dx);
+void accumulate_grad(const Tensor& x, const Tensor& dx);
+void accumulate_grad(const Tensor& x, Tensor& dx) = delete;  // write std::move(dx)
 
 // ---- Backward --------------------------------------------------------------------
 // Replays the tape from y's node back to the start, then clears the tape. Without dy,

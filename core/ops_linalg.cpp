@@ -1,6 +1,8 @@
 // ops_linalg.cpp — matrix products through the BLAS wrapper: matmul (2-D and batched)
 // and linear, the fused x W^T + b of a fully connected layer. Each gradient is itself
 // one gemm, so a layer's backward costs two products (dX, dW) plus the bias sum.
+#include <utility>
+
 #include "core/autograd.h"
 #include "core/blas.h"
 #include "core/kernels.h"
@@ -47,12 +49,12 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
             Tensor da = Tensor::empty(a.shape());
             batched_gemm(false, true, batch, M, K, P, dc.data(), M * P, b.data(),
                          batched_b ? K * P : 0, da.data());
-            accumulate_grad(a, da);
+            accumulate_grad(a, std::move(da));
         }
         if (b.requires_grad()) {  // dB[K, P] = A^T dC[M, P]
             Tensor db = Tensor::empty(b.shape());
             batched_gemm(true, false, batch, K, P, M, a.data(), M * K, dc.data(), M * P, db.data());
-            accumulate_grad(b, db);
+            accumulate_grad(b, std::move(db));
         }
     });
     return c;
@@ -86,13 +88,13 @@ Tensor linear(const Tensor& x, const Tensor& W, const Tensor& b) {
             Tensor dx = Tensor::empty(x.shape());
             gemm(false, false, N, D_in, D_out, 1.0f, dy.data(), D_out, W.data(), D_in, 0.0f,
                  dx.data(), D_in);
-            accumulate_grad(x, dx);
+            accumulate_grad(x, std::move(dx));
         }
         if (W.requires_grad()) {  // dW[D_out, D_in] = dy^T[D_out, N] x[N, D_in]
             Tensor dW = Tensor::empty(W.shape());
             gemm(true, false, D_out, D_in, N, 1.0f, dy.data(), D_out, x.data(), D_in, 0.0f,
                  dW.data(), D_in);
-            accumulate_grad(W, dW);
+            accumulate_grad(W, std::move(dW));
         }
         if (b.defined() && b.requires_grad())  // db[D_out] = sum_n dy[n, :]
             accumulate_grad(b, sum_to(view(dy, Shape{N, D_out}), b.shape()));

@@ -2,6 +2,7 @@
 // "Along dim" ops see their input as [outer, n, inner] (kernels.h: split_at) and reduce
 // the middle axis. Sums accumulate in double, in a fixed order: accurate, and the same
 // bits on any thread count.
+#include <utility>
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -92,7 +93,7 @@ Tensor max(const Tensor& x) {
     record("max", {x}, y, [x, best](const Tensor& dy, const Tensor&) {
         Tensor dx = Tensor::zeros(x.shape());
         dx.data()[best] = dy.item();
-        accumulate_grad(x, dx);
+        accumulate_grad(x, std::move(dx));
     });
     return y;
 }
@@ -137,7 +138,7 @@ Tensor max(const Tensor& x, int64_t dim, bool keepdim) {
             for (int64_t k = 0; k < s.inner; ++k)
                 dx.data()[(o * s.n + (*saved)[size_t(o * s.inner + k)]) * s.inner + k] =
                     dy.data()[o * s.inner + k];
-        accumulate_grad(x, dx);
+        accumulate_grad(x, std::move(dx));
     });
     return y;
 }
@@ -190,7 +191,7 @@ Tensor softmax(const Tensor& x, int64_t dim) {
                     dx.data()[at] = y.data()[at] * (dy.data()[at] - float(dot));
                 }
             }
-        accumulate_grad(x, dx);
+        accumulate_grad(x, std::move(dx));
     });
     return y;
 }
@@ -217,7 +218,7 @@ Tensor log_softmax(const Tensor& x, int64_t dim) {
                     dx.data()[at] = dy.data()[at] - std::exp(y.data()[at]) * float(total);
                 }
             }
-        accumulate_grad(x, dx);
+        accumulate_grad(x, std::move(dx));
     });
     return y;
 }

@@ -1,6 +1,7 @@
 // ops_shape.cpp — ops that move elements without changing them: reshape (shares
 // storage), transpose / permute (copy into the new order), concat, index_select, gather.
 // Each backward moves the gradient back the same way, in reverse.
+#include <utility>
 #include <algorithm>
 #include <memory>
 #include <vector>
@@ -155,7 +156,7 @@ Tensor concat(const std::vector<Tensor>& xs, int64_t dim) {
                 Tensor dx = Tensor::empty(x.shape());
                 for (int64_t o = 0; o < so.outer; ++o)
                     std::copy_n(dy.data() + (o * so.n + at) * so.inner, chunk, dx.data() + o * chunk);
-                accumulate_grad(x, dx);
+                accumulate_grad(x, std::move(dx));
             }
             at += x.shape()[d];
         }
@@ -189,7 +190,7 @@ Tensor index_select(const Tensor& x, int64_t dim, const std::vector<int64_t>& in
                 float* dst = dx.data() + (o * s.n + (*saved)[size_t(j)]) * s.inner;
                 for (int64_t k = 0; k < s.inner; ++k) dst[k] += src[k];
             }
-        accumulate_grad(x, dx);
+        accumulate_grad(x, std::move(dx));
     });
     return y;
 }
@@ -211,7 +212,7 @@ Tensor gather(const Tensor& x, const std::vector<int>& index) {
         int64_t C = x.shape()[1];
         Tensor dx = Tensor::zeros(x.shape());
         for (int64_t i = 0; i < x.shape()[0]; ++i) dx.data()[i * C + (*saved)[size_t(i)]] = dy.data()[i];
-        accumulate_grad(x, dx);
+        accumulate_grad(x, std::move(dx));
     });
     return y;
 }

@@ -1,4 +1,5 @@
-// parallel.cpp — the thread count shared by OpenMP and OpenBLAS.
+// parallel.cpp — the thread count. It applies to OpenMP; OpenBLAS itself always runs
+// single-threaded inside focalgrad's own partition of each product (see core/blas.cpp).
 #include "core/parallel.h"
 
 #include <cblas.h>
@@ -28,7 +29,7 @@ struct Threads {
     int n;
     Threads() : n(initial_threads()) { apply(); }
     void apply() const {
-        openblas_set_num_threads(n);
+        openblas_set_num_threads(1);
 #ifdef _OPENMP
         omp_set_num_threads(n);
 #endif

@@ -1,5 +1,6 @@
-// parallel.h — how focalgrad uses the machine's cores: OpenMP for elementwise loops and
-// reductions, OpenBLAS's own threads for matrix products, one thread count for both.
+// parallel.h — how focalgrad uses the machine's cores: OpenMP threads run elementwise
+// loops, reductions and the blocks of every matrix product (OpenBLAS runs each block
+// single-threaded, see core/blas.cpp), so one pool of threads serves everything.
 // Work is cut into chunks whose boundaries depend only on the problem size and the
 // grain, never on the number of threads, and partial sums are combined in chunk order:
 // results are bit-identical on 1 thread and on 16.
@@ -16,8 +17,8 @@
 
 namespace focalgrad {
 
-// Threads used by OpenMP loops and by OpenBLAS. The default is FOCALGRAD_NUM_THREADS if
-// set, else the number of cores.
+// Threads used by every parallel loop and matrix product. The default is
+// FOCALGRAD_NUM_THREADS if set, else the number of cores.
 int num_threads();
 void set_num_threads(int n);
 
