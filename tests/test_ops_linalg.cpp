@@ -4,6 +4,7 @@
 
 #include "core/autograd.h"
 #include "core/ops.h"
+#include "core/parallel.h"
 #include "helpers.h"
 
 using namespace focalgrad;
@@ -98,4 +99,30 @@ TEST_CASE("matmul and linear shape errors name both shapes") {
     CHECK_ERROR(matmul(Tensor::ones({4}), Tensor::ones({4, 2})), "matmul", "[4]", "[4, 2]");
     CHECK_ERROR(linear(Tensor::ones({2, 5}), Tensor::ones({3, 4})), "linear", "[2, 5]", "[3, 4]");
     CHECK_ERROR(linear(Tensor::ones({2, 4}), Tensor::ones({3, 4}), Tensor::ones({2})), "linear", "bias", "[2]");
+}
+
+TEST_CASE("matrix products give the same bits on 1 and on 2 threads") {
+    // OpenBLAS's own threading changes the bits with the thread count; focalgrad's fixed
+    // partition must not (core/blas.cpp).
+    int saved = num_threads();
+    auto run = [](int threads) {
+        set_num_threads(threads);
+        Generator g(21);
+        Tensor a = Tensor::randn({128, 784}, g), W = Tensor::randn({256, 784}, g), b = Tensor::randn({256}, g);
+        a.set_requires_grad();
+        W.set_requires_grad();
+        Tensor y = linear(a, W, b);
+        Tensor z = matmul(y, Tensor::randn({256, 300}, g));
+        sum(z * z).backward();
+        std::vector<float> out = z.to_vector();
+        for (float v : W.grad().to_vector()) out.push_back(v);
+        for (float v : a.grad().to_vector()) out.push_back(v);
+        return out;
+    };
+    std::vector<float> one = run(1), two = run(2);
+    set_num_threads(saved);
+    REQUIRE(one.size() == two.size());
+    int64_t differ = 0;
+    for (size_t i = 0; i < one.size(); ++i) differ += one[i] != two[i];
+    CHECK(differ == 0);
 }
