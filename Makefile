@@ -86,6 +86,13 @@ $(TEST_BIN): $(TEST_OBJ) $(LIB)
 test: $(TEST_BIN)
 	@$(RUN_ENV) $(TEST_BIN)
 
+demo: all
+	@bash scripts/demo.sh $(ARGS)
+
+BENCH_PROGRAMS := bench_core bench_losses bench_train
+bench: all
+	@for b in $(BENCH_PROGRAMS); do [ -x $(BIN)/$$b ] && $(BIN)/$$b $(ARGS) || true; done
+
 clean:
 	rm -rf build build-asan
 

@@ -66,7 +66,7 @@ struct Tape {
     // Drops nodes whose output no longer exists (see the file comment).
     void sweep() {
         for (size_t i = nodes.size(); i-- > 0;)
-            if (nodes[i].output.expired()) nodes[i].backward = nullptr;  // releases its inputs now
+            if (nodes[i].output.expired()) nodes[i].backward.reset();  // releases its inputs now
         nodes.erase(std::remove_if(nodes.begin(), nodes.end(),
                                    [](const Node& n) { return !n.backward; }),
                     nodes.end());
@@ -240,7 +240,7 @@ void backward(const Tensor& y, const Tensor& dy) {
         t.running = &node;
         t.running_pos = size_t(i);
         node.backward(dout, Tensor(out));
-        node.backward = nullptr;  // frees what the forward saved, as early as possible
+        node.backward.reset();  // frees what the forward saved, as early as possible
     }
 }
 

@@ -7,9 +7,11 @@
 // Not here: higher-order gradients (backward closures are not recorded), retain_graph.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <initializer_list>
+#include <new>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -19,7 +21,70 @@ namespace focalgrad {
 
 // A backward closure receives the output's gradient dy and the output y itself (so it
 // never has to capture y: a node must not keep its own output alive, see autograd.cpp).
-using BackwardFn = std::function<void(const Tensor& dy, const Tensor& y)>;
+// BackwardFn holds one: a move-only std::function that keeps up to 64 bytes of captures
+// (a few tensor handles and numbers) inside itself, so that recording an op allocates
+// nothing for its closure. Larger closures go to the heap, as with std::function.
+class BackwardFn {
+public:
+    BackwardFn() = default;
+    template <class F, class = std::enable_if_t<!std::is_same_v<std::decay_t<F>, BackwardFn>>>
+    BackwardFn(F&& f) {  // NOLINT: implicit, like std::function
+        using Fn = std::decay_t<F>;
+        if constexpr (sizeof(Fn) <= kInlineBytes && alignof(Fn) <= alignof(std::max_align_t) &&
+                      std::is_nothrow_move_constructible_v<Fn>) {
+            new (buf_) Fn(std::forward<F>(f));
+            ops_ = &kInlineOps<Fn>;
+        } else {
+            *reinterpret_cast<Fn**>(buf_) = new Fn(std::forward<F>(f));
+            ops_ = &kHeapOps<Fn>;
+        }
+    }
+    BackwardFn(BackwardFn&& o) noexcept : ops_(o.ops_) {
+        if (ops_) ops_->move(buf_, o.buf_);
+        o.ops_ = nullptr;
+    }
+    BackwardFn& operator=(BackwardFn&& o) noexcept {
+        if (this != &o) {
+            reset();
+            ops_ = o.ops_;
+            if (ops_) ops_->move(buf_, o.buf_);
+            o.ops_ = nullptr;
+        }
+        return *this;
+    }
+    ~BackwardFn() { reset(); }
+
+    void operator()(const Tensor& dy, const Tensor& y) { ops_->call(buf_, dy, y); }
+    explicit operator bool() const { return ops_ != nullptr; }
+    void reset() {  // destroys the closure and what it captured
+        if (ops_) ops_->destroy(buf_);
+        ops_ = nullptr;
+    }
+
+private:
+    static constexpr size_t kInlineBytes = 64;
+    struct Ops {
+        void (*call)(void* self, const Tensor& dy, const Tensor& y);
+        void (*move)(void* to, void* from);  // move-constructs at `to`, destroys `from`
+        void (*destroy)(void* self);
+    };
+    template <class Fn>
+    static constexpr Ops kInlineOps = {
+        [](void* self, const Tensor& dy, const Tensor& y) { (*static_cast<Fn*>(self))(dy, y); },
+        [](void* to, void* from) {
+            new (to) Fn(std::move(*static_cast<Fn*>(from)));
+            static_cast<Fn*>(from)->~Fn();
+        },
+        [](void* self) { static_cast<Fn*>(self)->~Fn(); }};
+    template <class Fn>
+    static constexpr Ops kHeapOps = {
+        [](void* self, const Tensor& dy, const Tensor& y) { (**static_cast<Fn**>(self))(dy, y); },
+        [](void* to, void* from) { *static_cast<Fn**>(to) = *static_cast<Fn**>(from); },
+        [](void* self) { delete *static_cast<Fn**>(self); }};
+
+    alignas(std::max_align_t) unsigned char buf_[kInlineBytes];
+    const Ops* ops_ = nullptr;
+};
 
 // ---- Grad mode -------------------------------------------------------------------
 bool grad_enabled();
@@ -71,7 +136,7 @@ void record(const char* op, const Tensor* begin, const Tensor* end, Tensor& y, F
 // Called by every op after its forward: checks the output under anomaly detection and,
 // if grad mode is on and some input requires grad, marks y as requiring grad and
 // appends (op, y, backward) to this thread's tape. The closure is only turned into a
-// std::function when it is actually recorded.
+// BackwardFn when it is actually recorded.
 template <class Fn>
 void record(const char* op, std::initializer_list<Tensor> inputs, Tensor& y, Fn&& backward) {
     detail::record(op, inputs.begin(), inputs.end(), y, std::forward<Fn>(backward));

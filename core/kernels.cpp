@@ -5,15 +5,6 @@
 
 namespace focalgrad {
 
-Tensor view(const Tensor& x, const Shape& shape) {
-    FG_CHECK(shape.numel() == x.numel(), "view: cannot view ", x.shape(), " as ", shape);
-    auto impl = std::make_shared<TensorImpl>();
-    impl->shape = shape;
-    impl->storage = x.impl().storage;
-    impl->data = x.impl().data;
-    return Tensor(std::move(impl));
-}
-
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
     int nd = a.size() > b.size() ? a.size() : b.size();
     Shape out;

@@ -53,7 +53,7 @@ Tensor zip(const Tensor& a, const Tensor& b, const Tensor& c, F f) {
 }
 
 // A tensor sharing x's data under another shape with the same element count.
-Tensor view(const Tensor& x, const Shape& shape);
+inline Tensor view(const Tensor& x, const Shape& shape) { return x.view(shape); }
 
 // The NumPy broadcast of two shapes; `op` names the caller in the error.
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);

@@ -3,20 +3,42 @@
 // temporaries), so a freed buffer is kept in a free list keyed by its size and handed
 // to the next request of that size: after the first step, no step touches malloc for
 // large buffers, and no fresh pages have to be faulted in.
-// Not here: a general-purpose allocator. Small buffers go straight to malloc, which is
-// already fast for them, and the pool is capped (pool_limit_bytes).
+// Not here: a general-purpose allocator. Buffers under a page are recycled through
+// small free lists; the pool of large ones is capped (set_pool_limit_bytes).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace focalgrad {
 
-float* alloc_floats(int64_t n);          // 64-byte aligned, uninitialised; n may be 0
+float* alloc_floats(int64_t n);          // uninitialised; 64-byte aligned from 128 floats up; n may be 0
 void free_floats(float* p, int64_t n);   // n must be what alloc_floats was given
 
 int64_t live_buffer_count();             // buffers allocated and not yet freed (all threads)
 int64_t pooled_bytes();                  // bytes held in this thread's free lists
 void set_pool_limit_bytes(int64_t bytes);  // 0 disables pooling; default 256 MiB per thread
 void release_pool();                     // returns this thread's cached buffers to the system
+
+// Small fixed-size blocks (a tensor's header, its storage record, their reference
+// counts), recycled through per-thread free lists: recording one op on the tape creates
+// several, and malloc's own caches hold only a handful of each size.
+void* alloc_block(size_t bytes);
+void free_block(void* p, size_t bytes);
+
+// An allocator for std::allocate_shared that draws from those free lists.
+template <class T>
+struct BlockAllocator {
+    using value_type = T;
+    BlockAllocator() = default;
+    template <class U>
+    BlockAllocator(const BlockAllocator<U>&) {}
+    T* allocate(size_t n) { return static_cast<T*>(alloc_block(n * sizeof(T))); }
+    void deallocate(T* p, size_t n) { free_block(p, n * sizeof(T)); }
+    template <class U>
+    bool operator==(const BlockAllocator<U>&) const { return true; }
+    template <class U>
+    bool operator!=(const BlockAllocator<U>&) const { return false; }
+};
 
 }  // namespace focalgrad

@@ -1,6 +1,7 @@
 // ops_linalg.cpp — matrix products through the BLAS wrapper: matmul (2-D and batched)
 // and linear, the fused x W^T + b of a fully connected layer. Each gradient is itself
 // one gemm, so a layer's backward costs two products (dX, dW) plus the bias sum.
+#include <algorithm>
 #include <utility>
 
 #include "core/autograd.h"

@@ -59,12 +59,24 @@ Storage::~Storage() { free_floats(data, size); }
 
 // ---- Factories -------------------------------------------------------------------
 
-Tensor Tensor::empty(const Shape& shape) {
-    auto impl = std::make_shared<TensorImpl>();
+namespace {
+
+// A tensor header over `storage`. Headers and storage records come from the per-thread
+// block free lists (core/memory.h): recording an op makes a few of them.
+Tensor make_tensor(const Shape& shape, std::shared_ptr<Storage> storage, float* data) {
+    auto impl = std::allocate_shared<TensorImpl>(BlockAllocator<TensorImpl>());
     impl->shape = shape;
-    impl->storage = std::make_shared<Storage>(shape.numel());
-    impl->data = impl->storage->data;
+    impl->storage = std::move(storage);
+    impl->data = data;
     return Tensor(std::move(impl));
+}
+
+}  // namespace
+
+Tensor Tensor::empty(const Shape& shape) {
+    auto storage = std::allocate_shared<Storage>(BlockAllocator<Storage>(), shape.numel());
+    float* data = storage->data;
+    return make_tensor(shape, std::move(storage), data);
 }
 
 Tensor Tensor::full(const Shape& shape, float value) {
@@ -126,9 +138,8 @@ Tensor Tensor::normal(const Shape& shape, float mean, float std, Generator& gen)
 
 // ---- Accessors -------------------------------------------------------------------
 
-TensorImpl& Tensor::impl() const {
-    FG_CHECK(impl_, "Tensor: use of an undefined tensor (a default-constructed handle)");
-    return *impl_;
+void Tensor::throw_undefined() {
+    throw Error("Tensor: use of an undefined tensor (a default-constructed handle)");
 }
 
 int64_t Tensor::size(int64_t d) const { return shape()[normalize_dim(d, dim(), "Tensor::size")]; }
@@ -172,13 +183,12 @@ Tensor Tensor::grad() const {
 void Tensor::backward() const { focalgrad::backward(*this); }
 void Tensor::backward(const Tensor& dy) const { focalgrad::backward(*this, dy); }
 
-Tensor Tensor::detach() const {
-    auto impl = std::make_shared<TensorImpl>();
-    impl->shape = shape();
-    impl->storage = this->impl().storage;
-    impl->data = this->impl().data;
-    return Tensor(std::move(impl));
+Tensor Tensor::view(const Shape& shape) const {
+    FG_CHECK(shape.numel() == numel(), "view: cannot view ", this->shape(), " as ", shape);
+    return make_tensor(shape, impl().storage, impl().data);
 }
+
+Tensor Tensor::detach() const { return view(shape()); }
 
 Tensor Tensor::clone() const {
     Tensor t = empty(shape());

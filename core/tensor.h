@@ -115,13 +115,20 @@ public:
     void backward(const Tensor& dy) const;        // any output: seeds d(this) = dy
 
     Tensor detach() const;  // shares the data, cut off from autograd
+    // The same data under another shape with as many elements, cut off from autograd
+    // (the differentiable version is reshape in ops.h).
+    Tensor view(const Shape& shape) const;
     Tensor clone() const;   // copies the data into a new leaf (not recorded)
 
-    TensorImpl& impl() const;  // throws on an undefined handle
+    TensorImpl& impl() const {  // throws on an undefined handle
+        if (!impl_) throw_undefined();
+        return *impl_;
+    }
     const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
     bool same(const Tensor& o) const { return impl_ == o.impl_; }
 
 private:
+    [[noreturn]] static void throw_undefined();
     std::shared_ptr<TensorImpl> impl_;
 };
 
