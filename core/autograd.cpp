@@ -29,13 +29,13 @@ constexpr size_t kFirstSweep = 4096;       // tape length that triggers the firs
 constexpr int kTapeIdShift = 40;           // node id = tape id << 40 | sequence number
 
 struct Node {
-    const char* op;
-    uint64_t id;
+    const char* op = nullptr;
+    uint64_t id = 0;
     std::weak_ptr<TensorImpl> output;
     std::shared_ptr<TensorImpl> pinned;  // the output, held once it has received a gradient
     BackwardFn backward;
-    const TensorImpl* inputs[kMaxNamedInputs];  // identity only; never dereferenced
-    int n_inputs;
+    const TensorImpl* inputs[kMaxNamedInputs] = {};  // identity only; never dereferenced
+    int n_inputs = 0;
 };
 
 std::atomic<uint64_t> g_next_tape_id{1};
@@ -122,21 +122,22 @@ void check_output(const char* op, const Tensor& y) {
                     y.shape(), "; check this op's inputs for NaN/inf or out-of-domain values"));
 }
 
-void push_node(const char* op, const Tensor* begin, const Tensor* end, Tensor& y, BackwardFn fn) {
+void push_node(const char* op, const Tensor* begin, const Tensor* end, Tensor& y, BackwardFn&& fn) {
     Tape& t = tape();
-    Node node{op, (t.id << kTapeIdShift) | t.next_seq++, y.impl_ptr(), nullptr, std::move(fn), {}, 0};
-    for (const Tensor* in = begin; in != end; ++in) {
-        const Tensor& x = *in;
-        if (!x.defined()) continue;
-        // One tape per thread: a graph cannot span threads.
-        FG_CHECK(x.is_leaf() || !x.requires_grad() || t.tape_of(x.impl().creator) == t.id, op,
-                 ": input of shape ", x.shape(), " was computed on another thread's tape; "
+    for (const Tensor* x = begin; x != end; ++x)  // one tape per thread: a graph cannot span threads
+        FG_CHECK(!x->defined() || x->is_leaf() || !x->requires_grad() ||
+                     t.tape_of(x->impl().creator) == t.id,
+                 op, ": input of shape ", x->shape(), " was computed on another thread's tape; "
                  "a model cannot be shared across threads (see README, Threads)");
-        if (node.n_inputs < kMaxNamedInputs) node.inputs[node.n_inputs++] = &x.impl();
-    }
+    Node& node = t.nodes.emplace_back();
+    node.op = op;
+    node.id = (t.id << kTapeIdShift) | t.next_seq++;
+    node.output = y.impl_ptr();
+    node.backward = std::move(fn);
+    for (const Tensor* x = begin; x != end && node.n_inputs < kMaxNamedInputs; ++x)
+        if (x->defined()) node.inputs[node.n_inputs++] = &x->impl();
     y.impl().requires_grad = true;
     y.impl().creator = node.id;
-    t.nodes.push_back(std::move(node));
     if (t.nodes.size() >= t.sweep_at) t.sweep();
 }
 

@@ -123,7 +123,7 @@ private:
 namespace detail {
 bool should_record(const Tensor* begin, const Tensor* end);
 void check_output(const char* op, const Tensor& y);
-void push_node(const char* op, const Tensor* begin, const Tensor* end, Tensor& y, BackwardFn fn);
+void push_node(const char* op, const Tensor* begin, const Tensor* end, Tensor& y, BackwardFn&& fn);
 
 template <class Fn>
 void record(const char* op, const Tensor* begin, const Tensor* end, Tensor& y, Fn&& backward) {
