@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/io.h"
 
 namespace focalgrad {
 
@@ -25,8 +26,6 @@ constexpr uint32_t kVersion = 1;
 constexpr uint32_t kMaxNameBytes = 4096;
 constexpr size_t kHeaderBytes = 16;  // magic, version, count
 constexpr size_t kCrcBytes = 4;
-
-thread_local int64_t t_fault_after_bytes = -1;
 
 void put_u32(std::vector<unsigned char>& out, uint32_t v) {
     for (int i = 0; i < 4; ++i) out.push_back(static_cast<unsigned char>(v >> (8 * i)));
@@ -52,63 +51,20 @@ uint32_t crc32_of(const unsigned char* p, size_t n, uint32_t crc = 0) {
 
 // ---- Writing ----------------------------------------------------------------------
 
-// The temporary file of one save: every write checked, the CRC kept up to date, and the
-// file removed unless commit() renamed it into place.
-class AtomicFile {
+// The bytes of one save, streamed to an AtomicFile with the CRC kept up to date.
+class CheckpointWriter {
 public:
-    explicit AtomicFile(const std::string& path)
-        : path_(path), tmp_(path + ".tmp." + std::to_string(::getpid())) {
-        file_ = std::fopen(tmp_.c_str(), "wb");
-        FG_CHECK(file_, "save: cannot create '", tmp_, "': ", std::strerror(errno));
+    explicit CheckpointWriter(const std::string& path) : file_(path, "save") {}
+    void write(const std::vector<unsigned char>& bytes) {
+        file_.write(bytes.data(), bytes.size());
+        crc_ = crc32_of(bytes.data(), bytes.size(), crc_);
     }
-    ~AtomicFile() {
-        if (file_) std::fclose(file_);
-        if (!committed_) std::remove(tmp_.c_str());
-    }
-    AtomicFile(const AtomicFile&) = delete;
-    AtomicFile& operator=(const AtomicFile&) = delete;
-
-    void write(const void* data, size_t n) {
-        size_t allowed = n;
-        bool fault = t_fault_after_bytes >= 0 && written_ + n > uint64_t(t_fault_after_bytes);
-        if (fault) allowed = size_t(uint64_t(t_fault_after_bytes) - written_);
-        size_t done = std::fwrite(data, 1, allowed, file_);
-        crc_ = crc32_of(static_cast<const unsigned char*>(data), done, crc_);
-        written_ += done;
-        if (fault) errno = ENOSPC;
-        FG_CHECK(done == n, "save: writing '", tmp_, "' failed after ", written_, " bytes: ",
-                 std::strerror(errno), "; '", path_, "' was left as it was");
-    }
-    void write(const std::vector<unsigned char>& bytes) { write(bytes.data(), bytes.size()); }
     uint32_t crc() const { return crc_; }
-
-    // Flushes to the disk, closes, and renames over the target; then syncs the directory
-    // so that the rename itself survives a power cut.
-    void commit() {
-        FG_CHECK(std::fflush(file_) == 0 && ::fsync(::fileno(file_)) == 0, "save: flushing '", tmp_,
-                 "' to disk failed: ", std::strerror(errno), "; '", path_, "' was left as it was");
-        int closed = std::fclose(file_);
-        file_ = nullptr;
-        FG_CHECK(closed == 0, "save: closing '", tmp_, "' failed: ", std::strerror(errno), "; '", path_,
-                 "' was left as it was");
-        FG_CHECK(std::rename(tmp_.c_str(), path_.c_str()) == 0, "save: renaming '", tmp_, "' to '", path_,
-                 "' failed: ", std::strerror(errno));
-        committed_ = true;
-        size_t slash = path_.find_last_of('/');
-        std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path_.substr(0, slash);
-        int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
-        if (fd >= 0) {  // best effort: the new file is complete and in place either way
-            ::fsync(fd);
-            ::close(fd);
-        }
-    }
+    void commit() { file_.commit(); }
 
 private:
-    std::string path_, tmp_;
-    std::FILE* file_ = nullptr;
-    uint64_t written_ = 0;
+    AtomicFile file_;
     uint32_t crc_ = 0;
-    bool committed_ = false;
 };
 
 // ---- Reading ----------------------------------------------------------------------
@@ -215,10 +171,6 @@ std::string hex32(uint32_t v) {
 
 }  // namespace
 
-namespace detail {
-void set_save_fault_after_bytes(int64_t bytes) { t_fault_after_bytes = bytes; }
-}  // namespace detail
-
 // ---- save -------------------------------------------------------------------------
 
 void save(const Module& module, const std::string& path) {
@@ -228,7 +180,7 @@ void save(const Module& module, const std::string& path) {
         FG_CHECK(!name.empty() && name.size() <= kMaxNameBytes, "save: parameter name '", name,
                  "' must have 1 to ", kMaxNameBytes, " bytes");
 
-    AtomicFile file(path);
+    CheckpointWriter file(path);
     std::vector<unsigned char> buf(kMagic, kMagic + 8);
     put_u32(buf, kVersion);
     put_u32(buf, uint32_t(params.size()));

@@ -28,7 +28,8 @@
 
 namespace focalgrad {
 
-// Writes every parameter of `module` to `path` (via `path`.tmp.<pid>, fsync, rename).
+// Writes every parameter of `module` to `path` atomically (core/io.h: a temporary file
+// beside it, fsync, rename).
 // Throws focalgrad::Error if anything fails; the target is then left as it was and the
 // temporary file is removed.
 void save(const Module& module, const std::string& path);
@@ -38,11 +39,5 @@ void save(const Module& module, const std::string& path);
 // problem (truncated or corrupt file, wrong magic or version, a missing, extra or
 // mis-shaped tensor) and leaves the module unchanged.
 void load(Module& module, const std::string& path);
-
-namespace detail {
-// For tests: the next saves on this thread fail with "No space left on device" once
-// `bytes` bytes have been written (as a full disk would); a negative value turns it off.
-void set_save_fault_after_bytes(int64_t bytes);
-}  // namespace detail
 
 }  // namespace focalgrad

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/random.h"
+#include "core/io.h"
 #include "nn/checkpoint.h"
 #include "nn/layers.h"
 #include "tests/helpers.h"
@@ -240,9 +241,9 @@ TEST_CASE("checkpoint: a save that fails part-way keeps the old checkpoint and l
     SUBCASE("a disk that fills up after n bytes, for many n") {
         for (int64_t n : {0, 1, 15, 16, 17, 100, 1000, 2500}) {
             CAPTURE(n);
-            detail::set_save_fault_after_bytes(n);
+            detail::set_write_fault_after_bytes(n);
             CHECK_ERROR(save(bigger, path), "save", "No space left on device", "was left as it was");
-            detail::set_save_fault_after_bytes(-1);
+            detail::set_write_fault_after_bytes(-1);
             CHECK(read_bytes(path) == old_bytes);
             CHECK(dir.entries() == std::vector<std::string>{"model.fgc"});
         }
