@@ -21,125 +21,120 @@
 
 namespace focalgrad::cli {
 
-// Flags are --name value or --name=value; booleans are --name. Each getter registers
-// its flag for --help and reads it; finish() rejects anything unread, and prints the
-// help (then exits) if --help was given.
+// Flags are --name value or --name=value; switches are --name. Each getter registers its
+// flag for --help and consumes its tokens from the command line; finish() prints the help
+// (then exits) if --help was given, rejects unknown flags, and leaves the remaining
+// tokens as positional arguments (e.g. image files).
 class Args {
 public:
     Args(int argc, char** argv, std::string summary) : program_(argv[0]), summary_(std::move(summary)) {
         for (int i = 1; i < argc; ++i) {
             std::string a = argv[i];
-            FG_CHECK(a.size() > 2 && a.compare(0, 2, "--") == 0, "unexpected argument '", a,
-                     "' (flags start with --)");
-            std::string name = a.substr(2), value;
-            size_t eq = name.find('=');
-            bool has_value = eq != std::string::npos;
-            if (has_value) {
-                value = name.substr(eq + 1);
-                name = name.substr(0, eq);
-            } else if (i + 1 < argc && std::string(argv[i + 1]).compare(0, 2, "--") != 0) {
-                value = argv[++i];
-                has_value = true;
-            }
-            if (name == "help") {
-                help_ = true;
-                continue;
-            }
-            values_[name] = {value, has_value, false};
+            size_t eq = a.find('=');
+            bool inline_value = a.rfind("--", 0) == 0 && eq != std::string::npos;
+            tokens_.push_back({inline_value ? a.substr(0, eq) : a, inline_value ? a.substr(eq + 1) : "",
+                               inline_value, false});
         }
     }
 
     std::string str(const std::string& name, const std::string& fallback, const std::string& help) {
         document(name, "TEXT", fallback, help);
-        Value* v = find(name);
-        if (!v) return fallback;
-        FG_CHECK(v->has_value, "--", name, " needs a value");
-        return v->text;
+        const std::string* v = value(name);
+        return v ? *v : fallback;
     }
 
     int64_t integer(const std::string& name, int64_t fallback, const std::string& help, int64_t lo,
                     int64_t hi) {
         document(name, "N", std::to_string(fallback), help);
-        Value* v = find(name);
-        if (!v) return fallback;
-        return parse_integer(name, v, lo, hi);
+        const std::string* v = value(name);
+        return v ? parse_integer(name, *v, lo, hi) : fallback;
     }
 
     double real(const std::string& name, double fallback, const std::string& help, double lo, double hi) {
         std::ostringstream def;
         def << fallback;
         document(name, "X", def.str(), help);
-        Value* v = find(name);
+        const std::string* v = value(name);
         if (!v) return fallback;
-        FG_CHECK(v->has_value, "--", name, " needs a number");
         char* end = nullptr;
-        double x = std::strtod(v->text.c_str(), &end);
-        FG_CHECK(end != v->text.c_str() && *end == '\0' && std::isfinite(x), "--", name,
-                 " expects a number, got '", v->text, "'");
+        double x = std::strtod(v->c_str(), &end);
+        FG_CHECK(end != v->c_str() && *end == '\0' && std::isfinite(x), "--", name,
+                 " expects a number, got '", *v, "'");
         FG_CHECK(x >= lo && x <= hi, "--", name, " must be in [", lo, ", ", hi, "], got ", x);
         return x;
     }
 
     bool flag(const std::string& name, const std::string& help) {
-        document(name, "", "off", help);
-        Value* v = find(name);
-        FG_CHECK(!v || !v->has_value, "--", name, " is a switch and takes no value (got '",
-                 v ? v->text : "", "')");
-        return v != nullptr;
+        document(name, "", "", help);
+        for (Token& t : tokens_) {
+            if (t.text != "--" + name) continue;
+            FG_CHECK(!t.has_value, "--", name, " is a switch and takes no value");
+            return t.used = true;
+        }
+        return false;
     }
 
     // A comma-separated list of integers, e.g. --seeds 0,1,2.
     std::vector<int64_t> integers(const std::string& name, const std::string& fallback,
                                   const std::string& help, int64_t lo, int64_t hi) {
         document(name, "A,B,...", fallback, help);
-        Value* v = find(name);
-        std::string text = v ? v->text : fallback;
-        FG_CHECK(!v || v->has_value, "--", name, " needs a comma-separated list");
+        const std::string* v = value(name);
+        std::stringstream ss(v ? *v : fallback);
         std::vector<int64_t> out;
-        std::stringstream ss(text);
         std::string item;
-        while (std::getline(ss, item, ',')) {
-            Value tmp{item, true, true};
-            out.push_back(parse_integer(name, &tmp, lo, hi));
-        }
+        while (std::getline(ss, item, ',')) out.push_back(parse_integer(name, item, lo, hi));
         FG_CHECK(!out.empty(), "--", name, " needs at least one value");
         return out;
     }
 
-    bool was_given(const std::string& name) const { return values_.count(name) > 0; }
-
     // Call after every getter: prints --help and exits, or rejects unknown flags.
     void finish() {
-        if (help_) {
+        bool help = false;
+        for (Token& t : tokens_)
+            if (!t.used && t.text == "--help") help = t.used = true;
+        if (help) {
             std::printf("%s\n\nusage: %s [flags]\n\n", summary_.c_str(), program_.c_str());
             for (const std::string& line : help_lines_) std::printf("%s\n", line.c_str());
             std::printf("  --help                 this text\n");
             std::exit(0);
         }
-        for (const auto& [name, v] : values_)
-            FG_CHECK(v.used, "unknown flag --", name);
+        for (const Token& t : tokens_) {
+            if (t.used) continue;
+            FG_CHECK(t.text.rfind("--", 0) != 0 || t.text == "--", "unknown flag ", t.text);
+            positionals_.push_back(t.text);
+        }
     }
 
+    const std::vector<std::string>& positionals() const { return positionals_; }
+
 private:
-    struct Value {
-        std::string text;
+    struct Token {
+        std::string text;   // "--name" or a plain argument
+        std::string value;  // from --name=value
         bool has_value;
         bool used;
     };
 
-    Value* find(const std::string& name) {
-        auto it = values_.find(name);
-        if (it == values_.end()) return nullptr;
-        it->second.used = true;
-        return &it->second;
+    // The value of --name (from --name=value or the next token), or null when absent.
+    const std::string* value(const std::string& name) {
+        for (size_t i = 0; i < tokens_.size(); ++i) {
+            Token& t = tokens_[i];
+            if (t.text != "--" + name) continue;
+            t.used = true;
+            if (t.has_value) return &t.value;
+            FG_CHECK(i + 1 < tokens_.size() && tokens_[i + 1].text.rfind("--", 0) != 0, "--", name,
+                     " needs a value");
+            tokens_[i + 1].used = true;
+            return &tokens_[i + 1].text;
+        }
+        return nullptr;
     }
 
-    int64_t parse_integer(const std::string& name, Value* v, int64_t lo, int64_t hi) {
-        FG_CHECK(v->has_value, "--", name, " needs an integer");
+    int64_t parse_integer(const std::string& name, const std::string& text, int64_t lo, int64_t hi) {
         char* end = nullptr;
-        long long x = std::strtoll(v->text.c_str(), &end, 10);
-        FG_CHECK(end != v->text.c_str() && *end == '\0', "--", name, " expects an integer, got '",
-                 v->text, "'");
+        long long x = std::strtoll(text.c_str(), &end, 10);
+        FG_CHECK(!text.empty() && end != text.c_str() && *end == '\0', "--", name,
+                 " expects an integer, got '", text, "'");
         FG_CHECK(x >= lo && x <= hi, "--", name, " must be in [", lo, ", ", hi, "], got ", x);
         return x;
     }
@@ -152,9 +147,8 @@ private:
     }
 
     std::string program_, summary_;
-    std::map<std::string, Value> values_;
-    std::vector<std::string> help_lines_;
-    bool help_ = false;
+    std::vector<Token> tokens_;
+    std::vector<std::string> help_lines_, positionals_;
 };
 
 // Runs body(); prints a focalgrad::Error (or any exception) with a one-line hint and

@@ -1,0 +1,170 @@
+// workloads.h — the training workloads that bench_train and bench_peers_focalgrad time,
+// written once so that both measure exactly the same thing as the PyTorch and libtorch
+// peers in bench/peers/: one MNIST epoch of an MLP or a CNN (SGD with momentum 0.9,
+// softmax cross-entropy, shuffled batches, last partial batch kept), the GEMM floor of an
+// epoch, and fused-loss timings on 1,000,000 x 10 logits.
+#pragma once
+
+#include <sys/resource.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "bench_util.h"
+#include "core/autograd.h"
+#include "core/blas.h"
+#include "core/ops.h"
+#include "data/loader.h"
+#include "data/mnist.h"
+#include "losses/losses.h"
+#include "nn/layers.h"
+#include "optim/optimizer.h"
+
+namespace fgbench {
+
+using namespace focalgrad;
+
+// MNIST's training set when it can be found, else 60,000 random images of the same size
+// (timings do not depend on pixel values; the caller is told which it got).
+inline Dataset training_images(bool* real) {
+    try {
+        Dataset d = load_mnist(find_mnist_dir(""), Split::train);
+        *real = true;
+        return d;
+    } catch (const Error&) {
+        *real = false;
+        Dataset d;
+        d.name = "random images";
+        d.rows = d.cols = 28;
+        for (int c = 0; c < 10; ++c) d.class_names.push_back(std::to_string(c));
+        Generator g(0);
+        d.images.resize(size_t(60000) * 784);
+        for (uint8_t& p : d.images) p = uint8_t(g.below(256));
+        for (int i = 0; i < 60000; ++i) d.labels.push_back(int(g.below(10)));
+        return d;
+    }
+}
+
+inline std::shared_ptr<Sequential> bench_mlp(const std::vector<int64_t>& hidden, uint64_t seed) {
+    Generator gen(seed);
+    auto net = std::make_shared<Sequential>();
+    int64_t in = 784;
+    for (int64_t h : hidden) {
+        net->add(Linear(in, h, true, gen));
+        net->add(ReLU());
+        in = h;
+    }
+    net->add(Linear(in, 10, true, gen));
+    return net;
+}
+
+inline std::shared_ptr<Sequential> bench_cnn(uint64_t seed) {
+    Generator gen(seed);
+    return std::make_shared<Sequential>(Conv2d(1, 16, 3, 1, 1, true, gen), ReLU(), MaxPool2d(2),
+                                        Conv2d(16, 32, 3, 1, 1, true, gen), ReLU(), MaxPool2d(2),
+                                        Flatten(), Linear(32 * 7 * 7, 10, true, gen));
+}
+
+struct EpochResult {
+    double seconds = 0;     // median epoch time
+    double loss = 0;        // mean batch loss of the last epoch (a sanity value)
+    std::vector<GemmCall> gemms;  // the matrix products of one epoch, in order
+};
+
+// `epochs` timed epochs after `warmup_steps` untimed steps; returns the median epoch.
+// With max_batches > 0, each "epoch" stops after that many batches (quick runs).
+inline EpochResult time_epochs(Module& model, const Dataset& data, int64_t batch, bool flatten,
+                               int epochs, int warmup_steps, int64_t max_batches = 0) {
+    LoaderOptions lo;
+    lo.batch_size = batch;
+    lo.seed = 0;
+    lo.flatten = flatten;
+    lo.normalize = kMnistStats;
+    DataLoader loader(data, lo);
+    SGD opt(model.parameters(), 0.05, 0.9);
+    auto step = [&](const Batch& b) {
+        opt.zero_grad();
+        Tensor loss = cross_entropy(model(b.x), b.y);
+        loss.backward();
+        opt.step();
+        return double(loss.item());
+    };
+    int64_t w = 0;
+    for (const Batch& b : loader.epoch(1000)) {
+        if (w++ >= warmup_steps) break;
+        step(b);
+    }
+    EpochResult r;
+    std::vector<double> times;
+    for (int e = 0; e < epochs; ++e) {
+        std::vector<GemmCall> trace;
+        if (e == 0) set_gemm_trace(&trace);
+        double total = 0;
+        int64_t n = 0;
+        double start = now_seconds();
+        for (const Batch& b : loader.epoch(e)) {
+            if (max_batches > 0 && n >= max_batches) break;
+            total += step(b);
+            ++n;
+        }
+        times.push_back(now_seconds() - start);
+        if (e == 0) {
+            set_gemm_trace(nullptr);
+            r.gemms = std::move(trace);
+        }
+        r.loss = total / double(n);
+    }
+    std::sort(times.begin(), times.end());
+    r.seconds = times[times.size() / 2];
+    return r;
+}
+
+// The GEMM floor: the same products, in the same order and with the same shapes and
+// flags, on buffers that exist already: what the epoch would cost if everything but its
+// matrix products were free. Median of `reps` replays.
+inline double gemm_floor_seconds(const std::vector<GemmCall>& calls, int reps) {
+    int64_t a = 1, b = 1, c = 1;
+    for (const GemmCall& g : calls) {
+        a = std::max(a, g.M * g.K);
+        b = std::max(b, g.K * g.N);
+        c = std::max(c, g.M * g.N);
+    }
+    std::vector<float> A(size_t(a), 0.5f), B(size_t(b), 0.25f), C(size_t(c), 0.0f);
+    return median_seconds([&] {
+        for (const GemmCall& g : calls)
+            gemm(g.trans_a, g.trans_b, g.M, g.N, g.K, 1.0f, A.data(), g.trans_a ? g.M : g.K, B.data(),
+                 g.trans_b ? g.K : g.N, g.beta, C.data(), g.N);
+    }, reps, 1);
+}
+
+// Forward + backward of a loss on [N, C] standard-normal logits with random targets,
+// median of `reps` runs, in seconds.
+template <class LossFn>
+double time_loss(int64_t N, int64_t C, int reps, LossFn loss_fn) {
+    Generator g(0);
+    Tensor logits = Tensor::randn({N, C}, g).set_requires_grad();
+    std::vector<int> targets(size_t(N));
+    for (int& t : targets) t = int(g.below(uint32_t(C)));
+    return median_seconds([&] {
+        logits.zero_grad();
+        Tensor loss = loss_fn(logits, targets);
+        loss.backward();
+    }, reps, 2);
+}
+
+// Focal loss (gamma = 2) composed from core primitives through the tape, as a user
+// without a fused op would write it: log_softmax, gather, exp, pow, mul, mean.
+inline Tensor composed_focal(const Tensor& logits, const std::vector<int>& targets) {
+    Tensor log_pt = gather(log_softmax(logits, 1), targets);  // [N]
+    Tensor pt = exp(log_pt);
+    return -mean(pow(1.0f - pt, 2.0f) * log_pt);
+}
+
+inline double peak_rss_mb() {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return double(ru.ru_maxrss) / 1024.0;  // kB on Linux
+}
+
+}  // namespace fgbench
