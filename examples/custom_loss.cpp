@@ -38,7 +38,7 @@ Tensor poly1_loss(const Tensor& logits, const std::vector<int>& targets, float e
                  " of row ", i, " is outside [0, ", C, ")");
 
     Tensor p = Tensor::empty(logits.shape());  // [N, C] softmax, kept for the backward
-    std::vector<double> row_loss(size_t(N));
+    std::vector<double> row_loss(static_cast<size_t>(N));
     const float* z = logits.data();
     parallel_for(N, 1024, [&](int64_t lo, int64_t hi) {
         for (int64_t i = lo; i < hi; ++i) {

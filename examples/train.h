@@ -42,7 +42,8 @@ double train_epoch(Module& model, Optimizer& optimizer, const DataLoader& loader
         if (schedule) schedule->step();
         total += value;
         samples += int64_t(batch.y.size());
-        progress.update(step++, total / double(step), samples);
+        progress.update(step, total / double(step + 1), samples);
+        ++step;
     }
     progress.done();
     return step ? total / double(step) : 0.0;
