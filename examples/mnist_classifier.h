@@ -50,7 +50,7 @@ inline void train_classifier(int argc, char** argv, const ClassifierDefaults& d)
 
     std::string dir = find_mnist_dir(data_dir);
     Dataset train = load_mnist(dir, Split::train), test = load_mnist(dir, Split::test);
-    Generator gen(uint64_t(seed));
+    Generator gen(static_cast<uint64_t>(seed));
     bool flat = true;
     auto model = make_model(d.model, hidden, gen, &flat);
     std::printf("%s", model->summary(flat ? Shape{1, 784} : Shape{1, 1, 28, 28}).c_str());
