@@ -14,6 +14,7 @@
 #include "bench_util.h"
 #include "core/autograd.h"
 #include "core/blas.h"
+#include "core/error.h"
 #include "core/ops.h"
 #include "data/loader.h"
 #include "data/mnist.h"
@@ -144,7 +145,7 @@ template <class LossFn>
 double time_loss(int64_t N, int64_t C, int reps, LossFn loss_fn) {
     Generator g(0);
     Tensor logits = Tensor::randn({N, C}, g).set_requires_grad();
-    std::vector<int> targets(size_t(N));
+    std::vector<int> targets(static_cast<size_t>(N));
     for (int& t : targets) t = int(g.below(uint32_t(C)));
     return median_seconds([&] {
         logits.zero_grad();
