@@ -1,0 +1,181 @@
+// loss_common.cpp — layout, argument checks, tile copies and the shared softmax backward.
+#include "losses/loss_common.h"
+
+#include <cmath>
+
+namespace focalgrad {
+namespace detail {
+
+// ---- Layout and checks ----------------------------------------------------------------
+
+ClassLayout class_layout(const char* op, const Tensor& logits) {
+    FG_CHECK(logits.defined(), op, ": logits is an undefined tensor");
+    FG_CHECK(logits.dim() >= 2, op, ": expected logits of shape [N, C] or [N, C, d1, ...], got ",
+             logits.shape(), " (for a single sample, reshape it to [1, C])");
+    ClassLayout L;
+    L.outer = logits.size(0);
+    L.classes = logits.size(1);
+    FG_CHECK(L.classes >= 1, op, ": logits of shape ", logits.shape(), " have no classes (C = 0)");
+    for (int d = 2; d < logits.dim(); ++d) L.inner *= logits.shape()[d];
+    return L;
+}
+
+Shape row_shape(const Shape& logits_shape) {
+    Shape s;
+    s.push_back(logits_shape[0]);
+    for (int d = 2; d < logits_shape.size(); ++d) s.push_back(logits_shape[d]);
+    return s;
+}
+
+double check_targets(const char* op, const std::vector<int>& targets, const ClassLayout& L,
+                     int ignore_index, const float* weight) {
+    FG_CHECK(int64_t(targets.size()) == L.rows(), op, ": got ", targets.size(),
+             " targets for logits with ", L.rows(), " rows (N = ", L.outer,
+             L.inner > 1 ? " times the positions d1...dk" : "",
+             "); expected one class index per row");
+    const int* t = targets.data();
+    const int64_t C = L.classes;
+    // A bad target turns its chunk's sum into NaN; only then do we look for it.
+    double total = parallel_sum(L.rows(), kGrain, [&](int64_t lo, int64_t hi) {
+        double sum = 0.0;
+        for (int64_t i = lo; i < hi; ++i) {
+            if (t[i] == ignore_index) continue;
+            if (t[i] < 0 || t[i] >= C) return double(NAN);
+            sum += weight ? double(weight[t[i]]) : 1.0;
+        }
+        return sum;
+    });
+    if (std::isnan(total)) {
+        for (int64_t i = 0; i < L.rows(); ++i)
+            FG_CHECK(t[i] == ignore_index || (t[i] >= 0 && t[i] < C), op, ": target ", t[i],
+                     " at row ", i, " is out of range for ", C, " classes (expected 0 <= target < ",
+                     C, ", or ignore_index = ", ignore_index, ")");
+    }
+    return total;
+}
+
+void check_class_vector(const char* op, const char* name, const Tensor& v, int64_t classes) {
+    if (!v.defined()) return;
+    FG_CHECK(v.dim() == 1 && v.size(0) == classes, op, ": ", name, " must have shape [", classes,
+             "] (one entry per class), got ", v.shape());
+    for (int64_t j = 0; j < classes; ++j) {
+        float x = v.data()[j];
+        FG_CHECK(std::isfinite(x) && x >= 0.0f, op, ": ", name, "[", j, "] = ", x,
+                 " (entries must be finite and >= 0)");
+    }
+}
+
+void throw_if_non_finite(const char* op, const char* name, const Tensor& x) {
+    const float* p = x.data();
+    for (int64_t i = 0; i < x.numel(); ++i) {
+        if (std::isfinite(p[i])) continue;
+        // The multi-index of flat position i, e.g. [3, 7] for row 3, class 7.
+        std::vector<int64_t> index(size_t(x.dim()));
+        int64_t rest = i;
+        for (int d = x.dim() - 1; d >= 0; --d) {
+            index[size_t(d)] = rest % x.shape()[d];
+            rest /= x.shape()[d];
+        }
+        Shape at(index);
+        throw Error(str(op, ": ", name, " of shape ", x.shape(), " contain ", p[i], " at ", at,
+                        "; losses need finite ", name, " (a NaN or inf usually means the model "
+                        "diverged: lower the learning rate, or use set_detect_anomaly(true) to "
+                        "find the op that produced it)"));
+    }
+}
+
+void check_target_tensor(const char* op, const Tensor& logits, const Tensor& targets) {
+    FG_CHECK(logits.defined() && targets.defined(), op, ": logits and targets must be defined");
+    FG_CHECK(logits.shape() == targets.shape(), op, ": logits have shape ", logits.shape(),
+             " but targets have shape ", targets.shape(), "; expected the same shape");
+    const float* y = targets.data();
+    // The comparison is false for NaN, so a NaN target fails the check too.
+    double bad = parallel_sum(targets.numel(), kGrain, [y](int64_t lo, int64_t hi) {
+        double n = 0.0;
+        for (int64_t i = lo; i < hi; ++i) n += (y[i] >= 0.0f && y[i] <= 1.0f) ? 0.0 : 1.0;
+        return n;
+    });
+    if (bad == 0.0) return;
+    for (int64_t i = 0; i < targets.numel(); ++i)
+        FG_CHECK(y[i] >= 0.0f && y[i] <= 1.0f, op, ": targets must lie in [0, 1], got ", y[i],
+                 " at flat index ", i);
+}
+
+// ---- Tiles ----------------------------------------------------------------------------
+
+void gather_rows(const float* src, const ClassLayout& L, int64_t row0, int n, float* dst) {
+    const int64_t C = L.classes, inner = L.inner;
+    int64_t o = row0 / inner, k = row0 % inner;
+    for (int r = 0; r < n; ++r) {
+        const float* row = src + o * C * inner + k;
+        for (int64_t j = 0; j < C; ++j) dst[j * kTileRows + r] = row[j * inner];
+        if (++k == inner) k = 0, ++o;
+    }
+    for (int64_t j = 0; j < C; ++j)
+        for (int r = n; r < kTileRows; ++r) dst[j * kTileRows + r] = 0.0f;
+}
+
+void scatter_rows(const float* src, const ClassLayout& L, int64_t row0, int n, float* dst) {
+    const int64_t C = L.classes, inner = L.inner;
+    int64_t o = row0 / inner, k = row0 % inner;
+    for (int r = 0; r < n; ++r) {
+        float* row = dst + o * C * inner + k;
+        for (int64_t j = 0; j < C; ++j) row[j * inner] = src[j * kTileRows + r];
+        if (++k == inner) k = 0, ++o;
+    }
+}
+
+void load_tile(const float* logits, const ClassLayout& L, int64_t row0, int n,
+               const std::vector<int>& targets, int ignore_index, SoftmaxTile& tile) {
+    tile.n = n;
+    gather_rows(logits, L, row0, n, tile.z.data());
+    for (int r = 0; r < kTileRows; ++r) {
+        int t = r < n ? targets[size_t(row0 + r)] : -1;
+        tile.target[r] = t == ignore_index ? -1 : t;
+    }
+}
+
+// ---- The shared softmax backward --------------------------------------------------------
+
+Tensor softmax_backward(const Tensor& logits, const ClassLayout& L, const SoftmaxSaved& saved,
+                        const float* v, const Tensor& dy, bool per_row, float scale) {
+    Tensor dlogits = Tensor::empty(logits.shape());  // [N, C, d1, ...]
+    const float* z = logits.data();
+    const float* pdy = dy.data();
+    const int64_t C = L.classes;
+    float* dz = dlogits.data();
+    parallel_for(L.rows(), rows_per_chunk(C), [&](int64_t lo, int64_t hi) {
+        SoftmaxTile tile(C);
+        alignas(64) float g[kTileRows], a[kTileRows], b[kTileRows], m[kTileRows], ls[kTileRows];
+        for (int64_t r0 = lo; r0 < hi; r0 += kTileRows) {
+            int n = int(std::min<int64_t>(kTileRows, hi - r0));
+            load_tile(z, L, r0, n, saved.target, -1, tile);
+            for (int r = 0; r < kTileRows; ++r) {
+                size_t i = size_t(r0 + (r < n ? r : 0));
+                bool real = r < n;
+                g[r] = real ? scale * (per_row ? pdy[i] : pdy[0]) : 0.0f;
+                a[r] = real ? saved.a[i] : 0.0f;
+                b[r] = real ? saved.b[i] : 0.0f;
+                m[r] = real ? saved.max[i] : 0.0f;
+                ls[r] = real ? saved.log_sum[i] : 0.0f;
+            }
+            for (int64_t j = 0; j < C; ++j) {
+                float* zj = &tile.z[size_t(j) * kTileRows];
+                const float vj = v ? v[j] : 1.0f;
+                for (int r = 0; r < kTileRows; ++r) {
+                    float p = fast_exp((zj[r] - m[r]) - ls[r]);
+                    zj[r] = g[r] * (a[r] * p - b[r] * vj);
+                }
+            }
+            for (int r = 0; r < n; ++r) {
+                int t = tile.target[r];
+                if (t >= 0) tile.z[size_t(t) * kTileRows + r] = g[r] * saved.dt[size_t(r0 + r)];
+            }
+            scatter_rows(tile.z.data(), L, r0, n, dz);
+        }
+    });
+    return dlogits;
+}
+
+}  // namespace detail
+}  // namespace focalgrad
