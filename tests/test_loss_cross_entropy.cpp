@@ -12,55 +12,13 @@
 #include "tests/test_loss_reference.h"
 
 using namespace focalgrad;
+using lossref::Ref;
 using lossref::Vec;
+using lossref::random_weights;
+using lossref::reduce_reference;
+using lossref::to_tensor;
 
 namespace {
-
-struct Ref {
-    Vec out, grad;
-};
-
-// The reduced output and the gradient for upstream u, from per-row reference losses:
-// row_loss(z, i) is ℓ_i as a function of row i's logits; `counts(i)` says whether row i is
-// in the mean, `weight_of_row(i)` its share of the mean's denominator.
-template <class RowLoss, class RowWeight>
-Ref reduce_reference(const Tensor& logits, RowLoss row_loss, RowWeight row_weight,
-                     Reduction reduction, const Vec& u) {
-    const int64_t N = logits.size(0), C = logits.size(1);
-    Vec losses(static_cast<size_t>(N), 0.0);
-    double total = 0.0, denominator = 0.0;
-    for (int64_t i = 0; i < N; ++i) {
-        losses[size_t(i)] = row_loss(lossref::row_of(logits, i), i);
-        total += losses[size_t(i)];
-        denominator += row_weight(i);
-    }
-    Ref ref;
-    if (reduction == Reduction::None) ref.out = losses;
-    if (reduction == Reduction::Sum) ref.out = {total};
-    if (reduction == Reduction::Mean) ref.out = {denominator > 0 ? total / denominator : 0.0};
-    ref.grad.assign(size_t(N * C), 0.0);
-    for (int64_t i = 0; i < N; ++i) {
-        double g = reduction == Reduction::None ? u[size_t(i)] : u[0];
-        if (reduction == Reduction::Mean) g = denominator > 0 ? g / denominator : 0.0;
-        Vec z = lossref::row_of(logits, i);
-        for (int64_t j = 0; j < C; ++j)
-            ref.grad[size_t(i * C + j)] =
-                g * lossref::derivative([&](const Vec& zz) { return row_loss(zz, i); }, z, size_t(j));
-    }
-    return ref;
-}
-
-Vec random_weights(int64_t C, uint64_t seed) {
-    Generator gen(seed + 500);
-    Vec w(static_cast<size_t>(C), 0.0);
-    for (auto& v : w) v = gen.uniform(0.2f, 3.0f);
-    return w;
-}
-
-Tensor to_tensor(const Vec& v) {
-    std::vector<float> f(v.begin(), v.end());
-    return Tensor::from(f, Shape{int64_t(f.size())});
-}
 
 // Random probability rows (softmax of random scores), shape [N, C].
 Tensor random_probs(int64_t N, int64_t C, uint64_t seed) {

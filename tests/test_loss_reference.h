@@ -10,26 +10,31 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "core/autograd.h"
 #include "core/random.h"
 #include "core/tensor.h"
+#include "losses/reduction.h"
 
 namespace lossref {
 
 using Vec = std::vector<double>;
+using focalgrad::Reduction;
 using focalgrad::Tensor;
 
 // ---- Formulas ------------------------------------------------------------------------
 
-// log p_c = z_c - log Σ_j e^z_j, with the max subtracted first.
+// log p_c = (z_c - m) - log Σ_j e^(z_j - m), m = max z. The sum is 1 + (the rest), and
+// log1p of the rest keeps log p_c exact even when the rest is below double epsilon.
 inline Vec log_softmax(const Vec& z) {
-    double m = *std::max_element(z.begin(), z.end());
-    double s = 0.0;
-    for (double v : z) s += std::exp(v - m);
+    size_t k = size_t(std::max_element(z.begin(), z.end()) - z.begin());
+    double rest = 0.0;
+    for (size_t c = 0; c < z.size(); ++c)
+        if (c != k) rest += std::exp(z[c] - z[k]);
     Vec lp(z.size());
-    for (size_t c = 0; c < z.size(); ++c) lp[c] = z[c] - m - std::log(s);
+    for (size_t c = 0; c < z.size(); ++c) lp[c] = (z[c] - z[k]) - std::log1p(rest);
     return lp;
 }
 
@@ -97,7 +102,9 @@ inline double balanced_bce(double x, double y, double alpha) {
 }
 
 // doctest::Approx is absolute below 1 (its scale is 1); this one is relative everywhere.
-inline doctest::Approx rel(double value, double eps) { return doctest::Approx(value).epsilon(eps).scale(0); }
+inline doctest::Approx rel(double value, double eps) {
+    return doctest::Approx(value).epsilon(eps).scale(1e-300);  // scale > 0 so that 0 == rel(0)
+}
 
 // ---- Numeric derivative ------------------------------------------------------------------
 
@@ -137,6 +144,55 @@ inline Vec row_of(const Tensor& x, int64_t i) {
     return Vec(x.data() + i * C, x.data() + (i + 1) * C);
 }
 
+// ---- Reference gradients of softmax losses ----------------------------------------------
+
+struct Ref {
+    Vec out, grad;
+};
+
+// The reference output and gradient of a softmax loss for upstream gradient u:
+// row_loss(z, i) is ℓ_i as a function of row i's logits z; row_weight(i) is row i's share
+// of the mean's denominator (0 for ignored rows). The gradient is the 5-point derivative of
+// each ℓ_i, times u (and 1/denominator for a mean).
+template <class RowLoss, class RowWeight>
+inline Ref reduce_reference(const Tensor& logits, RowLoss row_loss, RowWeight row_weight,
+                     Reduction reduction, const Vec& u) {
+    const int64_t N = logits.size(0), C = logits.size(1);
+    Vec losses(static_cast<size_t>(N), 0.0);
+    double total = 0.0, denominator = 0.0;
+    for (int64_t i = 0; i < N; ++i) {
+        losses[size_t(i)] = row_loss(row_of(logits, i), i);
+        total += losses[size_t(i)];
+        denominator += row_weight(i);
+    }
+    Ref ref;
+    if (reduction == Reduction::None) ref.out = losses;
+    if (reduction == Reduction::Sum) ref.out = {total};
+    if (reduction == Reduction::Mean) ref.out = {denominator > 0 ? total / denominator : 0.0};
+    ref.grad.assign(size_t(N * C), 0.0);
+    for (int64_t i = 0; i < N; ++i) {
+        double g = reduction == Reduction::None ? u[size_t(i)] : u[0];
+        if (reduction == Reduction::Mean) g = denominator > 0 ? g / denominator : 0.0;
+        Vec z = row_of(logits, i);
+        for (int64_t j = 0; j < C; ++j)
+            ref.grad[size_t(i * C + j)] =
+                g * derivative([&](const Vec& zz) { return row_loss(zz, i); }, z, size_t(j));
+    }
+    return ref;
+}
+
+inline Vec random_weights(int64_t C, uint64_t seed) {
+    focalgrad::Generator gen(seed + 500);
+    Vec w(static_cast<size_t>(C), 0.0);
+    for (auto& v : w) v = gen.uniform(0.2f, 3.0f);
+    return w;
+}
+
+inline Tensor to_tensor(const Vec& v) {
+    std::vector<float> f(v.begin(), v.end());
+    return Tensor::from(f, focalgrad::Shape{int64_t(f.size())});
+}
+
 // The output of f(x) and dL/dx for L = Σ u * output, u a random upstream gradient (one
 // value per output element).
 struct Run {
@@ -157,21 +213,25 @@ inline Run run(const std::function<Tensor(const Tensor&)>& f, const Tensor& x, u
     return r;
 }
 
-// |got - ref| <= rtol (|ref| + 0.01 max|ref|) element by element: relative, with a floor
-// at 1% of the largest entry for entries that are (nearly) zero.
-inline void check_rel(const std::vector<float>& got, const Vec& ref, double rtol, const char* what) {
+// |got - ref| <= rtol (|ref| + 0.01 max|ref|) + floor[i] element by element: relative, with
+// a floor at 1% of the largest entry for entries that are (nearly) zero, and an optional
+// per-element floor for values that are a difference of larger terms (the float result
+// can only be as exact as those terms).
+inline void check_rel(const std::vector<float>& got, const Vec& ref, double rtol, const char* what,
+                      const Vec& floor = {}) {
     REQUIRE(got.size() == ref.size());
     double scale = 0.0;
     for (double r : ref) scale = std::max(scale, std::fabs(r));
     int reported = 0;
     for (size_t i = 0; i < ref.size(); ++i) {
         double err = std::fabs(double(got[i]) - ref[i]);
-        bool ok = err <= rtol * (std::fabs(ref[i]) + 0.01 * scale) && std::isfinite(got[i]);
+        double allowed = rtol * (std::fabs(ref[i]) + 0.01 * scale) + (floor.empty() ? 0.0 : floor[i]);
+        bool ok = err <= allowed && std::isfinite(got[i]);
         if (!ok && reported++ < 5)
-            FAIL_CHECK(what, " element ", i, ": got ", got[i], ", reference ", ref[i],
+            FAIL_CHECK(std::string(what), " element ", i, ": got ", got[i], ", reference ", ref[i],
                        " (relative error ", err / std::max(std::fabs(ref[i]), 1e-300), ")");
     }
-    CHECK_MESSAGE(reported == 0, what, ": ", reported, " elements off");
+    CHECK_MESSAGE(reported == 0, std::string(what), ": ", reported, " elements off");
 }
 
 }  // namespace lossref
