@@ -55,6 +55,7 @@ Tensor cross_entropy(const Tensor& logits, const std::vector<int>& targets,
     Tensor losses = per_row ? Tensor::empty(row_shape(logits.shape())) : Tensor();  // [N, d1, ...]
     float* out = per_row ? losses.data() : nullptr;
     auto saved = needs_grad({logits}) ? std::make_shared<SoftmaxSaved>(L.rows()) : nullptr;
+    if (saved) saved->b = smooth;
     const float* z = logits.data();
 
     double sum = sum_over_tiles(L, [&](SoftmaxTile& tile, int64_t row0, int n) {
@@ -82,17 +83,7 @@ Tensor cross_entropy(const Tensor& logits, const std::vector<int>& targets,
         double tile_sum = 0.0;
         for (int r = 0; r < n; ++r) tile_sum += double(loss[r]) + double(tile.non_finite[r]);
         if (out) std::copy(loss, loss + n, out + row0);
-        if (saved) {
-            for (int r = 0; r < n; ++r) {
-                size_t i = size_t(row0 + r);
-                saved->max[i] = tile.max[r];
-                saved->log_sum[i] = log_sum[r];
-                saved->a[i] = a[r];
-                saved->b[i] = tile.target[r] >= 0 ? smooth : 0.0f;
-                saved->dt[i] = dt[r];
-                saved->target[i] = tile.target[r];
-            }
-        }
+        if (saved) saved->store(tile, row0, n, log_sum, a, dt);
         return tile_sum;
     });
     if (!std::isfinite(sum)) throw_if_non_finite(kOp, "logits", logits);
@@ -115,8 +106,12 @@ namespace {
 
 // Per row: the max and log-sum of the forward, and Wy.
 struct SoftSaved {
-    explicit SoftSaved(int64_t rows) : max(size_t(rows)), log_sum(size_t(rows)), wy(size_t(rows)) {}
-    std::vector<float> max, log_sum, wy;
+    explicit SoftSaved(int64_t rows) : buffer(3 * rows), rows(rows) {}
+    PooledFloats buffer;  // [3, rows]
+    int64_t rows;
+    float* max() const { return buffer.data(); }
+    float* log_sum() const { return buffer.data() + rows; }
+    float* wy() const { return buffer.data() + 2 * rows; }
 };
 
 }  // namespace
@@ -175,9 +170,9 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target_probs,
                 size_t i = size_t(r0 + r);
                 if (out) out[i] = loss;
                 if (saved) {
-                    saved->max[i] = m[r];
-                    saved->log_sum[i] = log_sum;
-                    saved->wy[i] = wy[r];
+                    saved->max()[i] = m[r];
+                    saved->log_sum()[i] = log_sum;
+                    saved->wy()[i] = wy[r];
                 }
             }
         }
@@ -206,9 +201,9 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target_probs,
                 for (int r = 0; r < kTileRows; ++r) {
                     size_t i = size_t(r0 + (r < n ? r : 0));
                     g[r] = r < n ? scale * (per_row ? pdy[i] : pdy[0]) : 0.0f;
-                    m[r] = saved->max[i];
-                    ls[r] = saved->log_sum[i];
-                    wy[r] = saved->wy[i];
+                    m[r] = saved->max()[i];
+                    ls[r] = saved->log_sum()[i];
+                    wy[r] = saved->wy()[i];
                 }
                 for (int64_t j = 0; j < C; ++j) {
                     const float wj = w ? w[j] : 1.0f;

@@ -88,17 +88,7 @@ Tensor focal_loss(const Tensor& logits, const std::vector<int>& targets,
         double tile_sum = 0.0;
         for (int r = 0; r < n; ++r) tile_sum += double(loss[r]) + double(tile.non_finite[r]);
         if (out) std::copy(loss, loss + n, out + row0);
-        if (saved) {
-            for (int r = 0; r < n; ++r) {
-                size_t i = size_t(row0 + r);
-                saved->max[i] = tile.max[r];
-                saved->log_sum[i] = log_sum[r];
-                saved->a[i] = c[r];
-                saved->b[i] = 0.0f;
-                saved->dt[i] = dt[r];
-                saved->target[i] = tile.target[r];
-            }
-        }
+        if (saved) saved->store(tile, row0, n, log_sum, c, dt);
         return tile_sum;
     });
     if (!std::isfinite(sum)) throw_if_non_finite(kOp, "logits", logits);

@@ -105,11 +105,17 @@ void check_target_tensor(const char* op, const Tensor& logits, const Tensor& tar
 
 void gather_rows(const float* src, const ClassLayout& L, int64_t row0, int n, float* dst) {
     const int64_t C = L.classes, inner = L.inner;
-    int64_t o = row0 / inner, k = row0 % inner;
-    for (int r = 0; r < n; ++r) {
-        const float* row = src + o * C * inner + k;
-        for (int64_t j = 0; j < C; ++j) dst[j * kTileRows + r] = row[j * inner];
-        if (++k == inner) k = 0, ++o;
+    if (inner == 1) {  // [N, C]: the n rows are one contiguous n x C block to transpose
+        const float* block = src + row0 * C;
+        for (int r = 0; r < n; ++r)
+            for (int64_t j = 0; j < C; ++j) dst[j * kTileRows + r] = block[r * C + j];
+    } else {
+        int64_t o = row0 / inner, k = row0 % inner;
+        for (int r = 0; r < n; ++r) {
+            const float* row = src + o * C * inner + k;
+            for (int64_t j = 0; j < C; ++j) dst[j * kTileRows + r] = row[j * inner];
+            if (++k == inner) k = 0, ++o;
+        }
     }
     for (int64_t j = 0; j < C; ++j)
         for (int r = n; r < kTileRows; ++r) dst[j * kTileRows + r] = 0.0f;
@@ -117,6 +123,12 @@ void gather_rows(const float* src, const ClassLayout& L, int64_t row0, int n, fl
 
 void scatter_rows(const float* src, const ClassLayout& L, int64_t row0, int n, float* dst) {
     const int64_t C = L.classes, inner = L.inner;
+    if (inner == 1) {
+        float* block = dst + row0 * C;
+        for (int r = 0; r < n; ++r)
+            for (int64_t j = 0; j < C; ++j) block[r * C + j] = src[j * kTileRows + r];
+        return;
+    }
     int64_t o = row0 / inner, k = row0 % inner;
     for (int r = 0; r < n; ++r) {
         float* row = dst + o * C * inner + k;
@@ -137,6 +149,39 @@ void load_tile(const float* logits, const ClassLayout& L, int64_t row0, int n,
 
 // ---- The shared softmax backward --------------------------------------------------------
 
+namespace {
+
+// The backward of one tile of rows of [N, C] logits, in place in dz's own memory: the rows
+// are contiguous, so no class-major copy is needed (it would cost two transposes). Three
+// passes over the tile's n x C values, all in L1: shift, one flat vectorised exp, scale.
+void contiguous_tile_backward(const float* z, const ClassLayout& L, const SoftmaxSaved& saved,
+                              const float* v, int64_t row0, int n, bool per_row, const float* dy,
+                              float scale, float* dz) {
+    const int64_t C = L.classes;
+    const float* in = z + row0 * C;
+    float* out = dz + row0 * C;
+    for (int r = 0; r < n; ++r) {
+        const float m = saved.max()[row0 + r], ls = saved.log_sum()[row0 + r];
+        for (int64_t j = 0; j < C; ++j) out[r * C + j] = (in[r * C + j] - m) - ls;
+    }
+    for (int64_t k = 0; k < n * C; ++k) out[k] = fast_exp(out[k]);  // p
+    for (int r = 0; r < n; ++r) {
+        const int64_t i = row0 + r;
+        const float g = scale * (per_row ? dy[i] : dy[0]);
+        const int t = int(saved.target()[i]);
+        const float ga = g * saved.a()[i], gb = t >= 0 ? g * saved.b : 0.0f;
+        float* row = out + r * C;
+        if (v) {
+            for (int64_t j = 0; j < C; ++j) row[j] = ga * row[j] - gb * v[j];
+        } else {
+            for (int64_t j = 0; j < C; ++j) row[j] = ga * row[j] - gb;
+        }
+        if (t >= 0) row[t] = g * saved.dt()[i];
+    }
+}
+
+}  // namespace
+
 Tensor softmax_backward(const Tensor& logits, const ClassLayout& L, const SoftmaxSaved& saved,
                         const float* v, const Tensor& dy, bool per_row, float scale) {
     Tensor dlogits = Tensor::empty(logits.shape());  // [N, C, d1, ...]
@@ -145,22 +190,26 @@ Tensor softmax_backward(const Tensor& logits, const ClassLayout& L, const Softma
     const int64_t C = L.classes;
     float* dz = dlogits.data();
     parallel_for(L.rows(), rows_per_chunk(C), [&](int64_t lo, int64_t hi) {
-        SoftmaxTile tile(C);
+        std::vector<float> tile(size_t(C) * kTileRows);  // [C, kTileRows]
         alignas(64) float g[kTileRows], a[kTileRows], b[kTileRows], m[kTileRows], ls[kTileRows];
         for (int64_t r0 = lo; r0 < hi; r0 += kTileRows) {
             int n = int(std::min<int64_t>(kTileRows, hi - r0));
-            load_tile(z, L, r0, n, saved.target, -1, tile);
+            if (L.inner == 1) {
+                contiguous_tile_backward(z, L, saved, v, r0, n, per_row, pdy, scale, dz);
+                continue;
+            }
+            gather_rows(z, L, r0, n, tile.data());
             for (int r = 0; r < kTileRows; ++r) {
-                size_t i = size_t(r0 + (r < n ? r : 0));
+                int64_t i = r0 + (r < n ? r : 0);
                 bool real = r < n;
                 g[r] = real ? scale * (per_row ? pdy[i] : pdy[0]) : 0.0f;
-                a[r] = real ? saved.a[i] : 0.0f;
-                b[r] = real ? saved.b[i] : 0.0f;
-                m[r] = real ? saved.max[i] : 0.0f;
-                ls[r] = real ? saved.log_sum[i] : 0.0f;
+                a[r] = real ? saved.a()[i] : 0.0f;
+                b[r] = real && saved.target()[i] >= 0.0f ? saved.b : 0.0f;
+                m[r] = real ? saved.max()[i] : 0.0f;
+                ls[r] = real ? saved.log_sum()[i] : 0.0f;
             }
             for (int64_t j = 0; j < C; ++j) {
-                float* zj = &tile.z[size_t(j) * kTileRows];
+                float* zj = &tile[size_t(j) * kTileRows];
                 const float vj = v ? v[j] : 1.0f;
                 for (int r = 0; r < kTileRows; ++r) {
                     float p = fast_exp((zj[r] - m[r]) - ls[r]);
@@ -168,10 +217,10 @@ Tensor softmax_backward(const Tensor& logits, const ClassLayout& L, const Softma
                 }
             }
             for (int r = 0; r < n; ++r) {
-                int t = tile.target[r];
-                if (t >= 0) tile.z[size_t(t) * kTileRows + r] = g[r] * saved.dt[size_t(r0 + r)];
+                int t = int(saved.target()[r0 + r]);
+                if (t >= 0) tile[size_t(t) * kTileRows + size_t(r)] = g[r] * saved.dt()[r0 + r];
             }
-            scatter_rows(tile.z.data(), L, r0, n, dz);
+            scatter_rows(tile.data(), L, r0, n, dz);
         }
     });
     return dlogits;

@@ -13,6 +13,7 @@
 
 #include "core/error.h"
 #include "core/fastmath.h"
+#include "core/memory.h"
 #include "core/parallel.h"
 #include "core/tensor.h"
 #include "losses/reduction.h"
@@ -154,18 +155,53 @@ inline float log_p_target(const SoftmaxTile& tile, int r, float log_sum) {
     return fastmath::select(tile.e_others[r] <= tile.e_target[r], near_one, far);
 }
 
+// Per-row arrays a backward needs, taken from the tensor buffer pool (core/memory.h) like
+// tensors are: after the first step they are reused, not faulted in afresh (24 MB of fresh
+// pages per step at N = 1,000,000 cost more than the loss itself).
+class PooledFloats {
+public:
+    explicit PooledFloats(int64_t n) : n_(n), p_(alloc_floats(n)) {}
+    ~PooledFloats() { free_floats(p_, n_); }
+    PooledFloats(const PooledFloats&) = delete;
+    PooledFloats& operator=(const PooledFloats&) = delete;
+    float* data() const { return p_; }
+
+private:
+    int64_t n_;
+    float* p_;
+};
+
 // What a softmax loss saves for its backward, per row r:
 //   dz_rj = g_r (a_r p_rj - b_r v_j)   for j != t_r,      dz_r,t_r = g_r dt_r,
 // with p_rj = e^(z_rj - max_r - log_sum_r) recomputed from the logits (cheaper than
 // storing p: one vectorised exp against 2 x 4 bytes of memory traffic per logit), g_r the
-// upstream gradient (times the reduction's scale), v a class vector (or ones). dt is
-// stored separately because a_r p_t - ... would lose 1 - p_t to cancellation.
+// upstream gradient (times the reduction's scale), v a class vector (or ones), b_r = b for
+// the rows that count and 0 for ignored ones. dt is stored separately because a_r p_t - ...
+// would lose 1 - p_t to cancellation.
 struct SoftmaxSaved {
-    explicit SoftmaxSaved(int64_t rows)
-        : max(size_t(rows)), log_sum(size_t(rows)), a(size_t(rows)), b(size_t(rows)),
-          dt(size_t(rows)), target(size_t(rows)) {}
-    std::vector<float> max, log_sum, a, b, dt;
-    std::vector<int> target;  // -1 for ignored rows
+    explicit SoftmaxSaved(int64_t rows) : buffer(5 * rows), rows(rows) {}
+    PooledFloats buffer;  // [5, rows]
+    int64_t rows;
+    float b = 0.0f;
+    float* max() const { return buffer.data(); }
+    float* log_sum() const { return buffer.data() + rows; }
+    float* a() const { return buffer.data() + 2 * rows; }
+    float* dt() const { return buffer.data() + 3 * rows; }
+    // Class indices are exact in float up to 2^24 classes; -1 marks an ignored row.
+    float* target() const { return buffer.data() + 4 * rows; }
+
+    // Saves rows [row0, row0 + n) of a tile and its per-row results.
+    void store(const SoftmaxTile& tile, int64_t row0, int n, const float* log_sum_r,
+               const float* a_r, const float* dt_r) const {
+        for (int r = 0; r < n; ++r) {
+            int64_t i = row0 + r;
+            max()[i] = tile.max[r];
+            log_sum()[i] = log_sum_r[r];
+            a()[i] = a_r[r];
+            dt()[i] = dt_r[r];
+            target()[i] = float(tile.target[r]);
+        }
+    }
 };
 
 // dz for the whole tensor from `saved`: dy is the upstream gradient, one value per row
