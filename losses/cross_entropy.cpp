@@ -148,8 +148,10 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target_probs,
                 m[r] = zt[size_t(r)];
                 S[r] = wy[r] = dot[r] = bad[r] = 0.0f;
             }
-            for (int64_t j = 1; j < C; ++j)
-                for (int r = 0; r < kTileRows; ++r) m[r] = zt[size_t(j * kTileRows + r)] > m[r] ? zt[size_t(j * kTileRows + r)] : m[r];
+            for (int64_t j = 1; j < C; ++j) {
+                const float* zj = &zt[size_t(j) * kTileRows];
+                for (int r = 0; r < kTileRows; ++r) m[r] = zj[r] > m[r] ? zj[r] : m[r];
+            }
             for (int64_t j = 0; j < C; ++j) {
                 const float wj = w ? w[j] : 1.0f;
                 const float* zj = &zt[size_t(j) * kTileRows];

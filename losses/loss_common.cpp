@@ -151,33 +151,70 @@ void load_tile(const float* logits, const ClassLayout& L, int64_t row0, int n,
 
 namespace {
 
-// The backward of one tile of rows of [N, C] logits, in place in dz's own memory: the rows
-// are contiguous, so no class-major copy is needed (it would cost two transposes). Three
-// passes over the tile's n x C values, all in L1: shift, one flat vectorised exp, scale.
-void contiguous_tile_backward(const float* z, const ClassLayout& L, const SoftmaxSaved& saved,
-                              const float* v, int64_t row0, int n, bool per_row, const float* dy,
-                              float scale, float* dz) {
-    const int64_t C = L.classes;
-    const float* in = z + row0 * C;
-    float* out = dz + row0 * C;
+// What every tile of the backward reads and writes.
+struct BackwardPass {
+    const float* z;
+    const ClassLayout& L;
+    const SoftmaxSaved& saved;
+    const float* v;   // [C] or null (all ones)
+    const float* dy;  // one value per row, or one in all
+    bool per_row;
+    float scale;
+    float* dz;
+
+    float g(int64_t i) const { return scale * (per_row ? dy[i] : dy[0]); }
+    float b(int64_t i) const { return saved.target()[i] >= 0.0f ? saved.b : 0.0f; }
+};
+
+// A tile of [N, C] logits, computed in place in dz's own memory: the rows are contiguous,
+// so no class-major copy is needed (it would cost two transposes). Three passes over the
+// tile's n x C values, all in L1: shift, one flat vectorised exp, scale.
+void contiguous_tile_backward(const BackwardPass& P, int64_t row0, int n) {
+    const int64_t C = P.L.classes;
+    const float* in = P.z + row0 * C;
+    float* out = P.dz + row0 * C;
     for (int r = 0; r < n; ++r) {
-        const float m = saved.max()[row0 + r], ls = saved.log_sum()[row0 + r];
+        const float m = P.saved.max()[row0 + r], ls = P.saved.log_sum()[row0 + r];
         for (int64_t j = 0; j < C; ++j) out[r * C + j] = (in[r * C + j] - m) - ls;
     }
     for (int64_t k = 0; k < n * C; ++k) out[k] = fast_exp(out[k]);  // p
     for (int r = 0; r < n; ++r) {
         const int64_t i = row0 + r;
-        const float g = scale * (per_row ? dy[i] : dy[0]);
-        const int t = int(saved.target()[i]);
-        const float ga = g * saved.a()[i], gb = t >= 0 ? g * saved.b : 0.0f;
+        const float g = P.g(i), ga = g * P.saved.a()[i], gb = g * P.b(i);
         float* row = out + r * C;
-        if (v) {
-            for (int64_t j = 0; j < C; ++j) row[j] = ga * row[j] - gb * v[j];
+        if (P.v) {
+            for (int64_t j = 0; j < C; ++j) row[j] = ga * row[j] - gb * P.v[j];
         } else {
             for (int64_t j = 0; j < C; ++j) row[j] = ga * row[j] - gb;
         }
-        if (t >= 0) row[t] = g * saved.dt()[i];
+        const int t = int(P.saved.target()[i]);
+        if (t >= 0) row[t] = g * P.saved.dt()[i];
     }
+}
+
+// A tile of [N, C, d1, ...] logits, whose rows are strided: through a class-major copy.
+void strided_tile_backward(const BackwardPass& P, int64_t row0, int n, float* tile) {
+    alignas(64) float g[kTileRows], a[kTileRows], b[kTileRows], m[kTileRows], ls[kTileRows];
+    gather_rows(P.z, P.L, row0, n, tile);
+    for (int r = 0; r < kTileRows; ++r) {
+        const bool real = r < n;
+        const int64_t i = row0 + (real ? r : 0);
+        g[r] = real ? P.g(i) : 0.0f;
+        a[r] = real ? P.saved.a()[i] : 0.0f;
+        b[r] = real ? P.b(i) : 0.0f;
+        m[r] = P.saved.max()[i];
+        ls[r] = P.saved.log_sum()[i];
+    }
+    for (int64_t j = 0; j < P.L.classes; ++j) {
+        float* zj = tile + j * kTileRows;
+        const float vj = P.v ? P.v[j] : 1.0f;
+        for (int r = 0; r < kTileRows; ++r) zj[r] = g[r] * (a[r] * fast_exp((zj[r] - m[r]) - ls[r]) - b[r] * vj);
+    }
+    for (int r = 0; r < n; ++r) {
+        const int t = int(P.saved.target()[row0 + r]);
+        if (t >= 0) tile[t * kTileRows + r] = g[r] * P.saved.dt()[row0 + r];
+    }
+    scatter_rows(tile, P.L, row0, n, P.dz);
 }
 
 }  // namespace
@@ -185,42 +222,15 @@ void contiguous_tile_backward(const float* z, const ClassLayout& L, const Softma
 Tensor softmax_backward(const Tensor& logits, const ClassLayout& L, const SoftmaxSaved& saved,
                         const float* v, const Tensor& dy, bool per_row, float scale) {
     Tensor dlogits = Tensor::empty(logits.shape());  // [N, C, d1, ...]
-    const float* z = logits.data();
-    const float* pdy = dy.data();
-    const int64_t C = L.classes;
-    float* dz = dlogits.data();
-    parallel_for(L.rows(), rows_per_chunk(C), [&](int64_t lo, int64_t hi) {
-        std::vector<float> tile(size_t(C) * kTileRows);  // [C, kTileRows]
-        alignas(64) float g[kTileRows], a[kTileRows], b[kTileRows], m[kTileRows], ls[kTileRows];
+    const BackwardPass P{logits.data(), L, saved, v, dy.data(), per_row, scale, dlogits.data()};
+    parallel_for(L.rows(), rows_per_chunk(L.classes), [&](int64_t lo, int64_t hi) {
+        std::vector<float> tile(L.inner == 1 ? 0 : size_t(L.classes) * kTileRows);  // [C, kTileRows]
         for (int64_t r0 = lo; r0 < hi; r0 += kTileRows) {
             int n = int(std::min<int64_t>(kTileRows, hi - r0));
-            if (L.inner == 1) {
-                contiguous_tile_backward(z, L, saved, v, r0, n, per_row, pdy, scale, dz);
-                continue;
-            }
-            gather_rows(z, L, r0, n, tile.data());
-            for (int r = 0; r < kTileRows; ++r) {
-                int64_t i = r0 + (r < n ? r : 0);
-                bool real = r < n;
-                g[r] = real ? scale * (per_row ? pdy[i] : pdy[0]) : 0.0f;
-                a[r] = real ? saved.a()[i] : 0.0f;
-                b[r] = real && saved.target()[i] >= 0.0f ? saved.b : 0.0f;
-                m[r] = real ? saved.max()[i] : 0.0f;
-                ls[r] = real ? saved.log_sum()[i] : 0.0f;
-            }
-            for (int64_t j = 0; j < C; ++j) {
-                float* zj = &tile[size_t(j) * kTileRows];
-                const float vj = v ? v[j] : 1.0f;
-                for (int r = 0; r < kTileRows; ++r) {
-                    float p = fast_exp((zj[r] - m[r]) - ls[r]);
-                    zj[r] = g[r] * (a[r] * p - b[r] * vj);
-                }
-            }
-            for (int r = 0; r < n; ++r) {
-                int t = int(saved.target()[r0 + r]);
-                if (t >= 0) tile[size_t(t) * kTileRows + size_t(r)] = g[r] * saved.dt()[r0 + r];
-            }
-            scatter_rows(tile.data(), L, r0, n, dz);
+            if (L.inner == 1)
+                contiguous_tile_backward(P, r0, n);
+            else
+                strided_tile_backward(P, r0, n, tile.data());
         }
     });
     return dlogits;

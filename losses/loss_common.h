@@ -1,10 +1,10 @@
-// loss_common.h — the machinery the losses share, and none of their math: the
-// [N, C, d1, ...] layout and its argument checks, the class-major softmax tile that
-// cross_entropy and focal_loss run on (forward statistics and the shared backward), and
-// the stable pieces of a sigmoid used by the binary losses. Internal: users include
-// losses/losses.h. Not here: any loss formula; each loss file holds its own math.
-// Shape legend: N batch, C classes, d1... extra positions (pixels); a "row" is the C
-// logits of one sample at one position.
+// loss_common.h — what the losses share: the [N, C, d1, ...] layout and argument checks,
+// the class-major softmax tile that cross_entropy and focal_loss run on (forward statistics,
+// shared backward), and the stable pieces of a sigmoid. Internal: include losses/losses.h.
+// Not here: any loss formula; each loss file holds its own math.
+//
+// Shape legend: N batch, C classes, d1... extra positions (pixels); a "row" is the C logits
+// of one sample at one position.
 #pragma once
 
 #include <algorithm>

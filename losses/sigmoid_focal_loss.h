@@ -1,10 +1,8 @@
-// sigmoid_focal_loss.h — the binary / multilabel focal loss on logits (Lin et al. 2017, as
-// used by RetinaNet), one independent sigmoid per element, as a single fused op with an
-// analytic backward that is finite for every γ >= 0 (no (1 - p_t)^(γ-1) anywhere).
-// Default semantics: torchvision.ops.sigmoid_focal_loss. Variants: the normalized and the
-// reduced focal loss of segmentation_models_pytorch's focal_loss_with_logits.
-// Not here: the softmax (one class per sample) form, which is focal_loss.h; an ignore
-// value (drop those elements before calling); gradients for the targets.
+// sigmoid_focal_loss.h — the binary / multilabel focal loss on logits (Lin et al. 2017),
+// one sigmoid per element, as a single fused op whose backward is finite for every γ >= 0.
+// Semantics of torchvision.ops.sigmoid_focal_loss, plus the normalized and reduced variants
+// of segmentation_models_pytorch's focal_loss_with_logits.
+// Not here: the softmax form (focal_loss.h), an ignore value, gradients for the targets.
 //
 // Shapes: logits of any shape; targets of the same shape, entries in [0, 1].
 #pragma once

@@ -240,6 +240,25 @@ TEST_CASE("cross_entropy: a mean over no sample is 0 with a zero gradient") {
     CHECK(cross_entropy(logits, std::vector<int>{0, 0, -100, 0}, o).item() == 0.0f);
 }
 
+TEST_CASE("losses of an empty batch: Mean and Sum are 0, None is empty, backward works") {
+    Tensor logits = Tensor::zeros({0, 4}).set_requires_grad(true);
+    for (Reduction reduction : kReductions) {
+        CAPTURE(reduction);
+        CrossEntropyOptions o;
+        o.reduction = reduction;
+        Tensor a = cross_entropy(logits, std::vector<int>{}, o);
+        Tensor b = cross_entropy(logits, Tensor::zeros({0, 4}), o);
+        CHECK(a.numel() == (reduction == Reduction::None ? 0 : 1));
+        if (reduction != Reduction::None) {
+            CHECK(a.item() == 0.0f);
+            CHECK(b.item() == 0.0f);
+        }
+        a.backward(Tensor::ones(a.shape()));
+        CHECK(logits.grad().numel() == 0);
+        logits.zero_grad();
+    }
+}
+
 TEST_CASE("cross_entropy is one op on the tape, and records nothing without grad") {
     Tensor logits = lossref::random_logits(8, 4, 3).set_requires_grad(true);
     std::vector<int> t = lossref::random_targets(8, 4, 3);
