@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/autograd.h"
+#include "core/ops.h"
 #include "losses/balanced_cross_entropy.h"
 #include "losses/cross_entropy.h"
 #include "tests/helpers.h"
@@ -79,22 +80,81 @@ TEST_CASE("balanced_cross_entropy is the weighted mean with inverse-frequency we
     const std::vector<int64_t> counts = {900, 60, 30, 10};
     Vec w;
     for (int64_t n : counts) w.push_back(1000.0 / (4.0 * double(n)));
-    for (uint64_t seed : {1u, 2u}) {
-        Tensor logits = lossref::random_logits(N, C, seed);
-        std::vector<int> t = lossref::random_targets(N, C, seed, 0.1);
+    for (uint64_t seed : {1u, 2u, 3u})
+        for (float eps : {0.0f, 0.1f})
+            for (Reduction reduction : kReductions) {
+                CAPTURE(seed);
+                CAPTURE(eps);
+                CAPTURE(reduction);
+                Tensor logits = lossref::random_logits(N, C, seed);
+                std::vector<int> t = lossref::random_targets(N, C, seed, 0.1);
+                BalancedCEOptions o;
+                o.reduction = reduction;
+                o.label_smoothing = eps;
+                lossref::Run r = lossref::run([&](const Tensor& x) { return balanced_cross_entropy(x, t, counts, o); }, logits, seed);
+                auto valid = [&](int64_t i) { return t[size_t(i)] != o.ignore_index; };
+                Ref ref = lossref::reduce_reference(
+                    logits, [&](const Vec& z, int64_t i) { return valid(i) ? lossref::ce_row(z, t[size_t(i)], w, eps) : 0.0; },
+                    [&](int64_t i) { return valid(i) ? w[size_t(t[size_t(i)])] : 0.0; }, reduction, r.upstream);
+                lossref::check_rel(r.out, ref.out, 1e-5, "loss");
+                lossref::check_rel(r.grad, ref.grad, 1e-5, "gradient");
+            }
+}
+
+TEST_CASE("balanced_cross_entropy passes gradcheck for each reduction and scheme") {
+    Tensor logits = lossref::random_logits(5, 3, 14, 1.0f);
+    std::vector<int> t = {0, 2, -100, 1, 2};
+    for (WeightScheme s : {WeightScheme::InverseFrequency, WeightScheme::InverseSqrt, WeightScheme::EffectiveNumber})
         for (Reduction reduction : kReductions) {
             CAPTURE(reduction);
             BalancedCEOptions o;
+            o.scheme = s;
+            o.beta = 0.99;
             o.reduction = reduction;
-            lossref::Run r = lossref::run([&](const Tensor& x) { return balanced_cross_entropy(x, t, counts, o); }, logits, seed);
-            auto valid = [&](int64_t i) { return t[size_t(i)] != o.ignore_index; };
-            Ref ref = lossref::reduce_reference(
-                logits, [&](const Vec& z, int64_t i) { return valid(i) ? lossref::ce_row(z, t[size_t(i)], w, 0.0) : 0.0; },
-                [&](int64_t i) { return valid(i) ? w[size_t(t[size_t(i)])] : 0.0; }, reduction, r.upstream);
-            lossref::check_rel(r.out, ref.out, 1e-5, "loss");
-            lossref::check_rel(r.grad, ref.grad, 1e-5, "gradient");
+            fgtest::check_gradcheck(
+                [&](const std::vector<Tensor>& in) { return balanced_cross_entropy(in[0], t, {300, 20, 5}, o); }, {logits});
         }
-    }
+}
+
+TEST_CASE("balanced losses equal the same losses composed from core ops") {
+    // Balanced CE: log_softmax -> gather -> weights -> weighted mean.
+    const int64_t N = 32, C = 4;
+    const std::vector<int64_t> counts = {500, 50, 20, 5};
+    Tensor logits = lossref::random_logits(N, C, 15);
+    std::vector<int> t = lossref::random_targets(N, C, 15);
+    std::vector<float> w = class_weights(counts, WeightScheme::EffectiveNumber, 0.999);
+    Tensor wt = Tensor::empty({N});
+    for (int64_t i = 0; i < N; ++i) wt.data()[i] = w[size_t(t[size_t(i)])];
+    BalancedCEOptions o;
+    o.scheme = WeightScheme::EffectiveNumber;
+    o.beta = 0.999;
+    Tensor x1 = logits.clone().set_requires_grad(true);
+    Tensor fused = balanced_cross_entropy(x1, t, counts, o);
+    fused.backward();
+    Tensor x2 = logits.clone().set_requires_grad(true);
+    Tensor composed = sum(neg(gather(log_softmax(x2, 1), t)) * wt) / sum(wt);
+    composed.backward();
+    CHECK(fused.item() == lossref::rel(composed.item(), 1e-5));
+    std::vector<double> g2;
+    for (float v : x2.grad().to_vector()) g2.push_back(v);
+    fgtest::check_close(x1.grad(), g2, 1e-5, 1e-7);
+
+    // α-balanced BCE: sigmoid -> log -> weighted sum -> mean.
+    Tensor x = lossref::random_logits(16, 5, 16, 1.0f);
+    Generator gen(16);
+    Tensor y = Tensor::rand({16, 5}, gen);
+    const float alpha = 0.3f;
+    Tensor b1 = x.clone().set_requires_grad(true);
+    Tensor fused_b = balanced_binary_cross_entropy(b1, y, alpha);
+    fused_b.backward();
+    Tensor b2 = x.clone().set_requires_grad(true);
+    Tensor p = sigmoid(b2);
+    Tensor composed_b = mean(neg(y * alpha * log(p) + (1.0f - y) * (1.0f - alpha) * log(1.0f - p)));
+    composed_b.backward();
+    CHECK(fused_b.item() == lossref::rel(composed_b.item(), 1e-5));
+    std::vector<double> gb;
+    for (float v : b2.grad().to_vector()) gb.push_back(v);
+    fgtest::check_close(b1.grad(), gb, 1e-5, 1e-8);
 }
 
 TEST_CASE("balanced_binary_cross_entropy matches the double reference") {

@@ -321,6 +321,30 @@ TEST_CASE("cross_entropy equals the same loss composed from core ops") {
     fgtest::check_close(x1.grad(), g2, 1e-5, 1e-7);
 }
 
+TEST_CASE("cross_entropy with probability targets equals the same loss composed from core ops") {
+    // -Σ_c w_c y'_c log p_c per row, then the mean over rows.
+    const int64_t N = 24, C = 5;
+    const float eps = 0.1f;
+    Tensor logits = lossref::random_logits(N, C, 7);
+    Tensor y = random_probs(N, C, 7);
+    Tensor weight = to_tensor(random_weights(C, 7));
+    Tensor x1 = logits.clone().set_requires_grad(true);
+    CrossEntropyOptions o;
+    o.weight = weight;
+    o.label_smoothing = eps;
+    Tensor fused = cross_entropy(x1, y, o);
+    fused.backward();
+    Tensor x2 = logits.clone().set_requires_grad(true);
+    Tensor smoothed = y * (1.0f - eps) + eps / float(C);                     // [N, C]
+    Tensor per_row = neg(sum(log_softmax(x2, 1) * smoothed * reshape(weight, {1, C}), 1));
+    Tensor composed = mean(per_row);
+    composed.backward();
+    CHECK(fused.item() == lossref::rel(composed.item(), 1e-5));
+    std::vector<double> g2;
+    for (float v : x2.grad().to_vector()) g2.push_back(v);
+    fgtest::check_close(x1.grad(), g2, 1e-5, 1e-7);
+}
+
 TEST_CASE("cross_entropy rejects bad arguments with clear messages") {
     Tensor logits = lossref::random_logits(4, 3, 1);
     std::vector<int> t = {0, 1, 2, 0};
