@@ -74,6 +74,9 @@ int main() {
         std::function<Tensor(const Tensor&)> loss;
         std::vector<double> ms, cpu;
     };
+    // The binary form on the same number of elements, for reference (not a target).
+    Tensor binary_targets = Tensor::empty({N, C});  // [N, C], 0/1
+    for (int64_t i = 0; i < N * C; ++i) binary_targets.data()[i] = float(gen.below(2));
     std::vector<Case> cases = {
         {"cross_entropy (fused)", [&](const Tensor& z) { return cross_entropy(z, t); }, {}, {}},
         {"focal_loss (fused, gamma 2)", [&](const Tensor& z) { return focal_loss(z, t, focal_options); }, {}, {}},
@@ -84,6 +87,7 @@ int main() {
          },
          {},
          {}},
+        {"sigmoid_focal_loss (fused)", [&](const Tensor& z) { return sigmoid_focal_loss(z, binary_targets); }, {}, {}},
     };
     for (Case& c : cases) time_step(c.loss, x);  // warm-up: page faults, buffer pool
     double load = load_average();

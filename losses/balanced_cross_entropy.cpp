@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <memory>
+#include <utility>
 
 #include "core/autograd.h"
 #include "losses/cross_entropy.h"
@@ -125,7 +126,7 @@ Tensor balanced_binary_cross_entropy(const Tensor& logits, const Tensor& targets
                 for (int64_t i = lo; i < hi; ++i) dx[i] = u * balanced_bce_terms(x[i], y[i], alpha).dloss;
             }
         });
-        accumulate_grad(logits, dlogits);
+        accumulate_grad(logits, std::move(dlogits));  // moved: becomes the gradient, no copy
     });
     return result;
 }

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <memory>
+#include <utility>
 
 #include "core/autograd.h"
 #include "losses/loss_common.h"
@@ -80,8 +81,8 @@ Tensor cross_entropy(const Tensor& logits, const std::vector<int>& targets,
             dt[r] = fastmath::select(
                 valid, -(1.0f - eps) * wt[r] * one_minus_pt + smooth * (W * pt - wt[r]), 0.0f);
         }
-        double tile_sum = 0.0;
-        for (int r = 0; r < n; ++r) tile_sum += double(loss[r]) + double(tile.non_finite[r]);
+        // The non_finite terms are 0, or NaN when a logit is: then the sum tells.
+        double tile_sum = block_sum(loss, n) + block_sum(tile.non_finite, n);
         if (out) std::copy(loss, loss + n, out + row0);
         if (saved) saved->store(tile, row0, n, log_sum, a, dt);
         return tile_sum;
@@ -138,7 +139,8 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target_probs,
 
     double sum = parallel_sum(L.rows(), rows_per_chunk(C), [&](int64_t lo, int64_t hi) {
         std::vector<float> zt(size_t(C) * kTileRows), yt(size_t(C) * kTileRows);  // [C, kTileRows]
-        alignas(64) float m[kTileRows], S[kTileRows], wy[kTileRows], dot[kTileRows], bad[kTileRows];
+        alignas(64) float m[kTileRows], S[kTileRows], wy[kTileRows], dot[kTileRows], bad[kTileRows],
+            log_sum[kTileRows], loss[kTileRows];
         double chunk_sum = 0.0;
         for (int64_t r0 = lo; r0 < hi; r0 += kTileRows) {
             int n = int(std::min<int64_t>(kTileRows, hi - r0));
@@ -165,17 +167,16 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target_probs,
                     bad[r] += 0.0f * d;
                 }
             }
-            for (int r = 0; r < n; ++r) {
-                float log_sum = fast_log(S[r]);
-                float loss = wy[r] * log_sum - dot[r];
-                chunk_sum += double(loss) + double(bad[r]);
-                size_t i = size_t(r0 + r);
-                if (out) out[i] = loss;
-                if (saved) {
-                    saved->max()[i] = m[r];
-                    saved->log_sum()[i] = log_sum;
-                    saved->wy()[i] = wy[r];
-                }
+            for (int r = 0; r < kTileRows; ++r) {
+                log_sum[r] = fast_log(S[r]);
+                loss[r] = wy[r] * log_sum[r] - dot[r];
+            }
+            chunk_sum += block_sum(loss, n) + block_sum(bad, n);  // bad: 0, or NaN for a NaN/inf logit
+            if (out) std::copy(loss, loss + n, out + r0);
+            if (saved) {
+                std::copy(m, m + n, saved->max() + r0);
+                std::copy(log_sum, log_sum + n, saved->log_sum() + r0);
+                std::copy(wy, wy + n, saved->wy() + r0);
             }
         }
         return chunk_sum;
@@ -219,7 +220,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target_probs,
                 scatter_rows(zt.data(), L, r0, n, dlogits.data());
             }
         });
-        accumulate_grad(logits, dlogits);
+        accumulate_grad(logits, std::move(dlogits));  // moved: becomes the gradient, no copy
     });
     return out_y;
 }

@@ -85,8 +85,8 @@ Tensor focal_loss(const Tensor& logits, const std::vector<int>& targets,
             c[r] = fastmath::select(valid, coef, 0.0f);
             dt[r] = fastmath::select(valid, -coef * one_minus_pt, 0.0f);
         }
-        double tile_sum = 0.0;
-        for (int r = 0; r < n; ++r) tile_sum += double(loss[r]) + double(tile.non_finite[r]);
+        // The non_finite terms are 0, or NaN when a logit is: then the sum tells.
+        double tile_sum = block_sum(loss, n) + block_sum(tile.non_finite, n);
         if (out) std::copy(loss, loss + n, out + row0);
         if (saved) saved->store(tile, row0, n, log_sum, c, dt);
         return tile_sum;

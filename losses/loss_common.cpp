@@ -35,14 +35,20 @@ double check_targets(const char* op, const std::vector<int>& targets, const Clas
              "); expected one class index per row");
     const int* t = targets.data();
     const int64_t C = L.classes;
-    // A bad target turns its chunk's sum into NaN; only then do we look for it.
+    // A bad target turns its chunk's sum into NaN; only then do we look for it. Without
+    // weights the rows that count are counted in an integer, which vectorises.
     double total = parallel_sum(L.rows(), kGrain, [&](int64_t lo, int64_t hi) {
+        int64_t bad = 0, counted = 0;
         double sum = 0.0;
         for (int64_t i = lo; i < hi; ++i) {
-            if (t[i] == ignore_index) continue;
-            if (t[i] < 0 || t[i] >= C) return double(NAN);
-            sum += weight ? double(weight[t[i]]) : 1.0;
+            bool ignored = t[i] == ignore_index, in_range = t[i] >= 0 && t[i] < C;
+            bad += !ignored && !in_range;
+            counted += !ignored && in_range;
         }
+        if (bad) return double(NAN);
+        if (!weight) return double(counted);
+        for (int64_t i = lo; i < hi; ++i)
+            if (t[i] != ignore_index) sum += double(weight[t[i]]);
         return sum;
     });
     if (std::isnan(total)) {
@@ -89,11 +95,12 @@ void check_target_tensor(const char* op, const Tensor& logits, const Tensor& tar
     FG_CHECK(logits.shape() == targets.shape(), op, ": logits have shape ", logits.shape(),
              " but targets have shape ", targets.shape(), "; expected the same shape");
     const float* y = targets.data();
-    // The comparison is false for NaN, so a NaN target fails the check too.
+    // The comparison is false for NaN, so a NaN target fails the check too. Counted in an
+    // integer, which vectorises (a double running sum would not).
     double bad = parallel_sum(targets.numel(), kGrain, [y](int64_t lo, int64_t hi) {
-        double n = 0.0;
-        for (int64_t i = lo; i < hi; ++i) n += (y[i] >= 0.0f && y[i] <= 1.0f) ? 0.0 : 1.0;
-        return n;
+        int64_t n = 0;
+        for (int64_t i = lo; i < hi; ++i) n += !(y[i] >= 0.0f) | !(y[i] <= 1.0f);  // | not ||: no branch
+        return double(n);
     });
     if (bad == 0.0) return;
     for (int64_t i = 0; i < targets.numel(); ++i)

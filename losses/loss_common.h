@@ -56,6 +56,18 @@ void check_target_tensor(const char* op, const Tensor& logits, const Tensor& tar
 
 // ---- Parallel loops over rows ---------------------------------------------------------
 
+// Σ v[0..n) in double, in a fixed order: eight interleaved partial sums (one SIMD register
+// of doubles), added together at the end. A single running double sum would be a chain
+// of dependent additions, 4 cycles each: slower than computing the losses themselves.
+inline double block_sum(const float* v, int n) {
+    double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; ++k) lane[k] += double(v[i + k]);
+    for (; i < n; ++i) lane[0] += double(v[i]);
+    return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+}
+
 constexpr int kTileRows = 64;
 
 // Rows per parallel chunk: whole tiles, about kGrain floats of logits.
@@ -239,10 +251,40 @@ double sum_over_blocks(int64_t count, BlockFn&& block_fn) {
         for (int64_t begin = lo; begin < hi; begin += kBlock) {
             int n = int(std::min<int64_t>(kBlock, hi - begin));
             block_fn(begin, n, loss);
-            for (int i = 0; i < n; ++i) sum += loss[i];
+            sum += block_sum(loss, n);
         }
         return sum;
     });
+}
+
+// Two running sums at once: block_fn(begin, n, a, b) fills a[0..n) and b[0..n). Same fixed
+// chunking as parallel_sum, partial sums kept per chunk and added in chunk order.
+struct BlockSums {
+    double a = 0.0, b = 0.0;
+};
+
+template <class BlockFn>
+BlockSums sum2_over_blocks(int64_t count, BlockFn&& block_fn) {
+    const int64_t chunks = (count + kGrain - 1) / kGrain;
+    std::vector<BlockSums> partial(static_cast<size_t>(chunks));
+    parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
+        alignas(64) float a[kBlock], b[kBlock];
+        for (int64_t c = c0; c < c1; ++c) {
+            const int64_t hi = std::min(count, (c + 1) * kGrain);
+            for (int64_t begin = c * kGrain; begin < hi; begin += kBlock) {
+                int n = int(std::min<int64_t>(kBlock, hi - begin));
+                block_fn(begin, n, a, b);
+                partial[size_t(c)].a += block_sum(a, n);
+                partial[size_t(c)].b += block_sum(b, n);
+            }
+        }
+    });
+    BlockSums total;
+    for (const BlockSums& p : partial) {
+        total.a += p.a;
+        total.b += p.b;
+    }
+    return total;
 }
 
 // ---- Sigmoid pieces -------------------------------------------------------------------
@@ -258,11 +300,14 @@ struct SigmoidParts {
 
 inline SigmoidParts sigmoid_parts(float x) {
     float e = fast_exp(-std::fabs(x));
-    float big = 1.0f / (1.0f + e);
-    float small = e * big;
+    float w = 1.0f + e;
+    float big = 1.0f / w;  // σ(|x|)
+    float small = e * big;  // σ(-|x|)
+    // log(1 + e) as in fast_log1p, sharing its 1 / w with σ: log w corrected by the
+    // rounding error (w - 1) - e of 1 + e.
+    float log1p_e = fast_log(w) - ((w - 1.0f) - e) * big;
     bool positive = x >= 0.0f;
-    return {fastmath::select(positive, big, small), fastmath::select(positive, small, big),
-            fast_log1p(e)};
+    return {fastmath::select(positive, big, small), fastmath::select(positive, small, big), log1p_e};
 }
 
 }  // namespace detail
