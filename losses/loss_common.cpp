@@ -146,7 +146,6 @@ void scatter_rows(const float* src, const ClassLayout& L, int64_t row0, int n, f
 
 void load_tile(const float* logits, const ClassLayout& L, int64_t row0, int n,
                const std::vector<int>& targets, int ignore_index, SoftmaxTile& tile) {
-    tile.n = n;
     gather_rows(logits, L, row0, n, tile.z.data());
     for (int r = 0; r < kTileRows; ++r) {
         int t = r < n ? targets[size_t(row0 + r)] : -1;

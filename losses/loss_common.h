@@ -8,6 +8,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -102,7 +103,6 @@ struct SoftmaxTile {
     explicit SoftmaxTile(int64_t classes) : C(classes), z(size_t(classes) * kTileRows) {}
 
     int64_t C;
-    int n = 0;                                 // rows in use
     std::vector<float> z;                      // [C, kTileRows]
     alignas(64) int target[kTileRows];         // class index, or -1 (ignored or padding)
     alignas(64) float max[kTileRows];          // m = max_j z_j
