@@ -25,7 +25,8 @@ struct FocalLossOptions {
     Tensor alpha;
     int ignore_index = -100;   // rows with this target count for nothing
     Reduction reduction = Reduction::Mean;
-    bool normalize_by_alpha = false;  // Mean = Σ ℓ / Σ α_t instead of Σ ℓ / N_valid
+    // Mean = Σ ℓ / Σ α_t instead of Σ ℓ / N_valid; no effect on None and Sum.
+    bool normalize_by_alpha = false;
     int background_class = 0;  // the class that gets 1 - α under a scalar α
 };
 
