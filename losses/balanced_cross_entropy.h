@@ -1,0 +1,63 @@
+// balanced_cross_entropy.h — cross-entropy that counteracts class imbalance by weighting
+// each sample with its class's weight, computed from the training set's class counts; and
+// its binary form from the focal-loss write-ups, α for positives and 1 - α for negatives.
+// Both are single fused ops (the multiclass one is cross_entropy with `weight` set).
+// Not here: resampling, which balances the data instead of the loss.
+//
+// Shapes: as cross_entropy.h for the multiclass form; any shape for the binary form, with
+// targets of the same shape.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/tensor.h"
+#include "losses/reduction.h"
+
+namespace focalgrad {
+
+// Per-class weights from class counts n_c (N = Σ n_c, C classes). Each scheme gives 1 to
+// every class when the counts are equal, so balanced CE then equals CE.
+//   InverseFrequency  w_c = N / (C n_c): a class's total weight n_c w_c is N / C for every
+//                     class (sklearn's "balanced").
+//   InverseSqrt       w_c = sqrt(N / (C n_c)): a milder correction.
+//   EffectiveNumber   w_c ∝ (1 - β) / (1 - β^n_c), scaled so that Σ_c w_c = C (Cui et al.
+//                     2019, "Class-Balanced Loss"). (1 - β^n) / (1 - β) is the "effective
+//                     number" of samples: it saturates at 1 / (1 - β) as n grows. β = 0
+//                     gives equal weights, β -> 1 approaches InverseFrequency's shape.
+enum class WeightScheme { InverseFrequency, InverseSqrt, EffectiveNumber };
+
+// Throws focalgrad::Error if counts is empty, a count is < 1 (a class without samples has
+// no meaningful weight: drop it or add a pseudo-count), or, for EffectiveNumber, β is not in
+// [0, 1).
+std::vector<float> class_weights(const std::vector<int64_t>& counts, WeightScheme scheme,
+                                 double beta = 0.9999);
+
+struct BalancedCEOptions {
+    WeightScheme scheme = WeightScheme::InverseFrequency;
+    double beta = 0.9999;       // EffectiveNumber only
+    int ignore_index = -100;
+    Reduction reduction = Reduction::Mean;
+    float label_smoothing = 0.0f;
+};
+
+// cross_entropy(logits, targets, {weight = class_weights(class_counts, scheme, beta), ...}):
+// the weighted mean Σ w_t ℓ / Σ w_t and everything else exactly as in cross_entropy.h.
+// class_counts must have one count per class (C of them).
+Tensor balanced_cross_entropy(const Tensor& logits, const std::vector<int>& targets,
+                              const std::vector<int64_t>& class_counts,
+                              const BalancedCEOptions& options = {});
+
+// Binary cross-entropy on logits x with targets y in [0, 1], α-balanced:
+//
+//   ℓ = -[α y log σ(x) + (1 - α)(1 - y) log(1 - σ(x))]
+//     =   α y softplus(-x) + (1 - α)(1 - y) softplus(x)        (stable for any x)
+//   dℓ/dx = (1 - α)(1 - y) σ(x) - α y (1 - σ(x))
+//
+//   None: ℓ per element (shape of x); Sum: Σ ℓ; Mean: Σ ℓ / (number of elements).
+// α = 0.5 is half of plain binary cross-entropy. Throws for α outside [0, 1], targets of
+// another shape or outside [0, 1], and NaN or inf logits.
+Tensor balanced_binary_cross_entropy(const Tensor& logits, const Tensor& targets, float alpha,
+                                     Reduction reduction = Reduction::Mean);
+
+}  // namespace focalgrad

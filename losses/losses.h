@@ -1,0 +1,17 @@
+// losses.h — every loss of focalgrad in one include. Each is a single fused op on logits
+// (never probabilities) with an analytic backward; docs/losses.md derives them.
+//   cross_entropy            softmax CE: class weights, ignore_index, label smoothing,
+//                            probability targets (torch.nn.functional.cross_entropy)
+//   balanced_cross_entropy   CE weighted from class counts (class_weights: inverse
+//                            frequency, inverse sqrt, effective number)
+//   balanced_binary_cross_entropy   sigmoid BCE, α for positives and 1 - α for negatives
+//   focal_loss               softmax (multiclass) focal loss, α none / scalar / per class
+//   sigmoid_focal_loss       binary / multilabel focal loss (torchvision; SMP variants)
+// Not here: regression losses, ranking losses.
+#pragma once
+
+#include "losses/balanced_cross_entropy.h"
+#include "losses/cross_entropy.h"
+#include "losses/focal_loss.h"
+#include "losses/reduction.h"
+#include "losses/sigmoid_focal_loss.h"
