@@ -83,7 +83,8 @@ $(TEST_BIN): $(TEST_OBJ) $(LIB)
 	@mkdir -p $(@D)
 	$(CXX) $(CXXFLAGS) $(TEST_OBJ) $(LIB) $(LDLIBS) -o $@
 
-test: $(TEST_BIN)
+# The example programs are built first: tests/test_examples_cli.cpp runs them.
+test: $(TEST_BIN) $(PROGRAMS)
 	@$(RUN_ENV) $(TEST_BIN)
 
 demo: all

@@ -97,7 +97,10 @@ public:
         std::vector<int64_t> order_;
     };
 
-    Epoch epoch(int64_t epoch) const { return Epoch(this, epoch_order(epoch)); }
+    Epoch epoch(int64_t epoch) const& { return Epoch(this, epoch_order(epoch)); }
+    // An Epoch of a temporary loader would outlive it: `for (b : DataLoader(...).epoch(0))`
+    // does not compile; name the loader first.
+    Epoch epoch(int64_t epoch) const&& = delete;
 
 private:
     const Dataset* data_;

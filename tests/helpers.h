@@ -15,6 +15,8 @@
 
 namespace fgtest {
 
+extern std::string g_bin_dir;  // where the test binary and the example programs are
+
 // The message of the focalgrad::Error that f throws, or "<no exception>".
 template <class F>
 std::string error_of(F&& f) {

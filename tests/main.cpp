@@ -5,6 +5,13 @@
 #include <doctest/doctest.h>
 
 #include <cstdio>
+#include <string>
+
+namespace fgtest {
+// The directory of this binary (build/bin or build-asan/bin): where the example programs
+// that tests/test_examples_cli.cpp runs are.
+std::string g_bin_dir = ".";
+}  // namespace fgtest
 
 namespace {
 
@@ -36,6 +43,9 @@ struct SummaryListener : doctest::IReporter {
 DOCTEST_REGISTER_LISTENER("summary", 1, SummaryListener);
 
 int main(int argc, char** argv) {
+    std::string self = argv[0];
+    size_t slash = self.find_last_of('/');
+    if (slash != std::string::npos) fgtest::g_bin_dir = self.substr(0, slash);
     doctest::Context context(argc, argv);
     int status = context.run();
     if (context.shouldExit()) return status;  // --help, --list-test-cases, ...

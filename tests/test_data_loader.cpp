@@ -100,8 +100,9 @@ TEST_CASE("DataLoader yields every index exactly once per epoch, last partial ba
 
     // A batch larger than the dataset is one batch of everything.
     opt.batch_size = 1000;
-    CHECK(DataLoader(d, opt).num_batches() == 1);
-    CHECK(DataLoader(d, opt).epoch(0).batch(0).indices.size() == 103);
+    DataLoader one_batch(d, opt);
+    CHECK(one_batch.num_batches() == 1);
+    CHECK(one_batch.epoch(0).batch(0).indices.size() == 103);
 }
 
 TEST_CASE("DataLoader orders: new each epoch, the same for the same seed, replayable") {

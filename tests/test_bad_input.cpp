@@ -1,0 +1,88 @@
+// test_bad_input.cpp — issue #6's list of bad inputs, one test each, at the library level
+// (the examples' flags are covered by test_examples_cli.cpp): each gets a focalgrad::Error
+// whose message says what was wrong, never a crash or a silent default.
+#include <cmath>
+
+#include "core/ops.h"
+#include "data/imbalance.h"
+#include "data/loader.h"
+#include "helpers.h"
+#include "losses/losses.h"
+#include "nn/checkpoint.h"
+#include "nn/layers.h"
+#include "optim/optimizer.h"
+#include "test_data_helpers.h"
+
+using namespace focalgrad;
+
+namespace {
+Dataset two_images() {
+    Dataset d;
+    d.name = "tiny";
+    d.rows = d.cols = 28;
+    d.class_names = {"0", "1"};
+    d.images.assign(784 * 2, 0);
+    d.labels = {0, 1};
+    return d;
+}
+}  // namespace
+
+TEST_CASE("bad input: negative or zero sizes") {
+    CHECK_ERROR(Tensor::zeros({2, -1}), "Shape", "-1");
+    CHECK_ERROR(Linear(0, 4), "Linear", ">= 1", "got 0 and 4");
+    CHECK_ERROR(Linear(4, -1), "Linear", "got 4 and -1");
+    CHECK_ERROR(Conv2d(1, 4, 0), "Conv2d", "kernel_size 0");
+    CHECK_ERROR(MaxPool2d(0), "MaxPool2d", ">= 1");
+    Dataset d = two_images();
+    LoaderOptions o;
+    o.batch_size = 0;
+    CHECK_ERROR(DataLoader(d, o), "DataLoader", "batch_size must be >= 1, got 0");
+    CHECK_ERROR(reshape(Tensor::ones({4}), {-2, 2}), "reshape", "-2");
+}
+
+TEST_CASE("bad input: a label >= C") {
+    Tensor logits = Tensor::zeros({2, 10});
+    CHECK_ERROR(cross_entropy(logits, {3, 10}), "cross_entropy", "10");
+    CHECK_ERROR(focal_loss(logits, {3, 12}), "focal_loss", "12");
+    CHECK_ERROR(balanced_cross_entropy(logits, {3, 10}, std::vector<int64_t>(10, 5)), "10");
+}
+
+TEST_CASE("bad input: an empty dataset") {
+    Dataset d = two_images();
+    d.images.clear();
+    d.labels.clear();
+    CHECK_ERROR(DataLoader(d, LoaderOptions{}), "DataLoader", "no items");
+    CHECK_ERROR(make_step_imbalance({}, {1}, 10, 0), "make_step_imbalance", "empty");
+    CHECK_ERROR(make_long_tail({}, 10, 0), "make_long_tail", "empty");
+}
+
+TEST_CASE("bad input: a learning rate that is NaN or <= 0") {
+    Linear layer(2, 2);
+    CHECK_ERROR(SGD(layer.parameters(), std::nan("")), "SGD", "learning rate nan");
+    CHECK_ERROR(SGD(layer.parameters(), 0.0), "SGD", "learning rate 0");
+    CHECK_ERROR(SGD(layer.parameters(), -0.1), "SGD", "learning rate -0.1");
+    CHECK_ERROR(Adam(layer.parameters(), std::nan("")), "Adam", "learning rate nan");
+    CHECK_ERROR(AdamW(layer.parameters(), 0.0), "AdamW", "learning rate 0");
+    SGD ok(layer.parameters(), 0.1);
+    CHECK_ERROR(ok.set_lr(std::nan("")), "learning rate nan");
+}
+
+TEST_CASE("bad input: an imbalance ratio < 1 and a minority class that does not exist") {
+    std::vector<int> labels = {0, 1, 1, 2};
+    CHECK_ERROR(make_step_imbalance(labels, {1}, 0.5, 0), "make_step_imbalance", "ratio", "0.5");
+    CHECK_ERROR(make_step_imbalance(labels, {7}, 10, 0), "make_step_imbalance", "minority class 7");
+    CHECK_ERROR(make_long_tail(labels, 0.9, 0), "make_long_tail", "0.9");
+}
+
+TEST_CASE("bad input: a checkpoint that belongs to another architecture") {
+    fgtest::TempDir dir;
+    std::string path = dir / "mlp.ckpt";
+    Sequential mlp(Linear(784, 32), ReLU(), Linear(32, 10));
+    save(mlp, path);
+    Sequential wider(Linear(784, 64), ReLU(), Linear(64, 10));
+    CHECK_ERROR(load(wider, path), "load", "0.weight", "[32, 784]", "[64, 784]");
+    Sequential cnn(Conv2d(1, 4, 3), ReLU(), Flatten(), Linear(4 * 26 * 26, 10));
+    CHECK_ERROR(load(cnn, path), "load", "0.weight");
+    Sequential deeper(Linear(784, 32), ReLU(), Linear(32, 10), ReLU(), Linear(10, 10));
+    CHECK_ERROR(load(deeper, path), "load", "4.weight");
+}
