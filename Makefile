@@ -90,9 +90,14 @@ test: $(TEST_BIN) $(PROGRAMS)
 demo: all
 	@bash scripts/demo.sh $(ARGS)
 
+# focalgrad's own benchmarks as one table (the peers' comparison is `make bench-peers`).
 BENCH_PROGRAMS := bench_core bench_losses bench_train
-bench: all
-	@for b in $(BENCH_PROGRAMS); do [ -x $(BIN)/$$b ] && $(BIN)/$$b $(ARGS) || true; done
+bench: $(addprefix $(BIN)/,$(BENCH_PROGRAMS))
+	@echo "make bench: $$(nproc) cores, load average $$(cut -d' ' -f1-3 /proc/loadavg); MNIST_DIR=$${MNIST_DIR:-<not set>}"
+	@echo
+	@echo "| benchmark | measured | reference | ratio | target |"
+	@echo "|---|---|---|---|---|"
+	@set -e; for b in $(BENCH_PROGRAMS); do $(BIN)/$$b --no-header $(ARGS); done
 
 clean:
 	rm -rf build build-asan

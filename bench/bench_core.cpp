@@ -85,8 +85,10 @@ void bench_gemm(const char* name, int64_t M, int64_t K, int64_t N, int reps) {
 int main(int argc, char** argv) {
     for (int i = 1; i < argc; ++i)
         if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc) set_num_threads(std::atoi(argv[++i]));
-    std::printf("bench_core: %d thread(s)\n\n", num_threads());
-    fgbench::table_header();
+    if (!fgbench::has_flag(argc, argv, "--no-header")) {
+        std::printf("bench_core: %d thread(s)\n\n", num_threads());
+        fgbench::table_header();
+    }
     bench_small_op();
     bench_gemm("512x512 by 512x512", 512, 512, 512, 50);
     bench_gemm("128x784 by 784x256", 128, 784, 256, 200);

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "bench_util.h"
 #include "core/autograd.h"
 #include "core/ops.h"
 #include "core/parallel.h"
@@ -58,7 +59,7 @@ double load_average() {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
     const int64_t N = 1000000, C = 10;
     const float gamma = 2.0f;
     const int reps = 15;
@@ -98,15 +99,22 @@ int main() {
             c.cpu.push_back(cpu);
         }
 
-    std::printf("bench_losses: N = %lld, C = %lld, %d threads, load average %.2f; forward + backward, "
-                "median of %d\n", (long long)N, (long long)C, num_threads(), load, reps);
-    for (const Case& c : cases)
-        std::printf("  %-30s %8.2f ms  (min %7.2f; CPU time, all threads: %7.2f ms)\n", c.name, median(c.ms),
-                    *std::min_element(c.ms.begin(), c.ms.end()), median(c.cpu));
+    if (!fgbench::has_flag(argc, argv, "--no-header")) {
+        std::printf("bench_losses: N = %lld, C = %lld, %d threads, load average %.2f; forward + backward, "
+                    "median of %d, the cases measured round-robin\n\n", (long long)N, (long long)C, num_threads(),
+                    load, reps);
+        fgbench::table_header();
+    }
     double ce = median(cases[0].ms), focal = median(cases[1].ms), composed = median(cases[2].ms);
-    auto verdict = [](bool ok) { return ok ? "ok" : "MISSED"; };
-    std::printf("  focal / CE        = %5.2f   (target <= 1.3: %s)\n", focal / ce, verdict(focal <= 1.3 * ce));
-    std::printf("  composed / focal  = %5.2f   (target >= 4:   %s)\n", composed / focal, verdict(composed >= 4 * focal));
-    std::printf("  focal             = %5.2f ms (target <= 30:  %s)\n", focal, verdict(focal <= 30.0));
+    using fgbench::fmt;
+    fgbench::table_row("cross_entropy fwd+bwd, 1M x 10 (fused)", fmt("%.2f ms", ce),
+                       fmt("CPU %.1f ms, all threads", median(cases[0].cpu)), "", "");
+    fgbench::table_row("focal_loss fwd+bwd, 1M x 10 (fused, gamma 2)", fmt("%.2f ms", focal),
+                       fmt("cross_entropy %.2f ms", ce), fmt("%.2fx CE", focal / ce), "<= 1.3x CE; <= 30 ms");
+    fgbench::table_row("focal composed from core ops, 1M x 10", fmt("%.2f ms", composed),
+                       fmt("fused focal %.2f ms", focal), fmt("fused is %.1fx faster", composed / focal),
+                       ">= 4x");
+    fgbench::table_row("sigmoid_focal_loss fwd+bwd, 1M x 10 elements", fmt("%.2f ms", median(cases[3].ms)), "",
+                       "", "");
     return 0;
 }

@@ -13,13 +13,15 @@
 using namespace fgbench;
 
 int main(int argc, char** argv) {
-    bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+    bool quick = has_flag(argc, argv, "--quick");
     int64_t limit = quick ? 100 : 0;
     bool real = false;
     Dataset data = training_images(&real);
-    std::printf("bench_train: %s, %lld images%s\n\n", real ? "MNIST" : "random images (MNIST not found)",
-                (long long)data.size(), quick ? ", --quick: 100 batches per epoch" : "");
-    table_header();
+    if (!has_flag(argc, argv, "--no-header")) {
+        std::printf("bench_train: %s, %lld images%s\n\n", real ? "MNIST" : "random images (MNIST not found)",
+                    (long long)data.size(), quick ? ", --quick: 100 batches per epoch" : "");
+        table_header();
+    }
     int saved = num_threads();
     for (int threads : {1, 2}) {
         set_num_threads(threads);

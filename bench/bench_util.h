@@ -30,6 +30,14 @@ double median_seconds(F&& f, int reps, int warmup = 1) {
     return t[t.size() / 2];
 }
 
+// `make bench` runs every benchmark with --no-header and prints the header once, so the
+// rows of all of them form one table.
+inline bool has_flag(int argc, char** argv, const char* flag) {
+    for (int i = 1; i < argc; ++i)
+        if (std::string(argv[i]) == flag) return true;
+    return false;
+}
+
 inline void table_header() {
     std::printf("| benchmark | measured | reference | ratio | target |\n");
     std::printf("|---|---|---|---|---|\n");
