@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -28,8 +29,14 @@ namespace focalgrad {
 namespace {
 
 // Larger images are refused before decoding: a photo of a digit needs nothing near this,
-// and a decoded 8k x 8k image already takes 128 MB.
+// and a decoded 8k x 8k image already takes 128 MB. This is the limit that bounds memory;
+// stb_image's own per-side limit (STBI_MAX_DIMENSIONS, 2^24 by default) only refuses sides
+// that could never pass it, and is left alone: when it trips, stb_image reports "not of any
+// known type", a vaguer message than the one below.
 constexpr int64_t kMaxPixels = int64_t(1) << 25;
+// Larger files are refused before reading: stb_image takes its input's length as an int,
+// and an image within the pixel limit needs at most 128 MB even as an uncompressed 32-bit BMP.
+constexpr int64_t kMaxFileBytes = int64_t(1) << 28;
 
 // The mean of the outermost rows and columns of an [h, w] image.
 double border_mean(const float* img, int w, int h) {
@@ -44,29 +51,34 @@ double border_mean(const float* img, int w, int h) {
     return sum / double(n);
 }
 
-}  // namespace
-
-Tensor load_image(const std::string& path, const ImageOptions& options) {
+void check_output_size(const ImageOptions& options, const std::string& what) {
     FG_CHECK(options.width >= 1 && options.height >= 1 && options.width <= 4096 &&
                  options.height <= 4096,
-             "load_image: output size must be between 1 x 1 and 4096 x 4096, got ",
-             options.width, " x ", options.height);
-    std::error_code ec;
-    FG_CHECK(std::filesystem::exists(path, ec), "load_image: ", path, ": no such file");
-    FG_CHECK(std::filesystem::is_regular_file(path, ec), "load_image: ", path,
-             ": not a regular file");
+             what, ": output size must be between 1 x 1 and 4096 x 4096, got ", options.width,
+             " x ", options.height);
+}
+
+// load_image once the bytes are in memory (and the output size checked); `what` starts
+// every message: "load_image: photo.png" or "load_image_from_memory".
+Tensor decode_image(const uint8_t* bytes, size_t size, const ImageOptions& options,
+                    const std::string& what) {
+    FG_CHECK(int64_t(size) <= kMaxFileBytes, what, ": ", size, " bytes is more than the ",
+             kMaxFileBytes, "-byte limit for an image file");
+    static const stbi_uc no_bytes = 0;  // stb_image wants a pointer even for 0 bytes
+    const stbi_uc* in = size ? bytes : &no_bytes;
+    const int len = int(size);
 
     int w = 0, h = 0, channels = 0;
-    FG_CHECK(stbi_info(path.c_str(), &w, &h, &channels), "load_image: ", path,
+    FG_CHECK(stbi_info_from_memory(in, len, &w, &h, &channels), what,
              ": cannot read it as an image (", stbi_failure_reason(),
              "); supported formats: PNG, JPEG, BMP, GIF, TGA, PSD, HDR, PIC, PNM");
-    FG_CHECK(int64_t(w) * h <= kMaxPixels, "load_image: ", path, ": ", w, " x ", h,
-             " pixels is larger than the ", kMaxPixels, "-pixel limit; scale it down first");
+    FG_CHECK(int64_t(w) * h <= kMaxPixels, what, ": ", w, " x ", h, " pixels is larger than the ",
+             kMaxPixels, "-pixel limit; scale it down first");
 
     // Two channels: luma and alpha (opaque formats get alpha = 255).
     std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
-        stbi_load(path.c_str(), &w, &h, &channels, 2), stbi_image_free);
-    FG_CHECK(pixels, "load_image: ", path, ": cannot decode it (", stbi_failure_reason(), ")");
+        stbi_load_from_memory(in, len, &w, &h, &channels, 2), stbi_image_free);
+    FG_CHECK(pixels, what, ": cannot decode it (", stbi_failure_reason(), ")");
 
     // Composite over white paper: v = (luma * alpha + 255 * (255 - alpha)) / 255^2.
     std::vector<float> grey(size_t(int64_t(w) * h));  // [h, w]
@@ -88,7 +100,7 @@ Tensor load_image(const std::string& path, const ImageOptions& options) {
         int ok = stbir_resize(grey.data(), w, h, 0, o, options.width, options.height, 0,
                               STBIR_TYPE_FLOAT, 1, STBIR_ALPHA_CHANNEL_NONE, 0, STBIR_EDGE_CLAMP,
                               STBIR_EDGE_CLAMP, fx, fy, STBIR_COLORSPACE_LINEAR, nullptr);
-        FG_CHECK(ok, "load_image: ", path, ": resizing ", w, " x ", h, " to ", options.width,
+        FG_CHECK(ok, what, ": resizing ", w, " x ", h, " to ", options.width,
                  " x ", options.height, " failed (out of memory?)");
         // Box and triangle weights are non-negative, so only float rounding can step
         // outside [0, 1]; clamp so callers can rely on the range.
@@ -101,6 +113,33 @@ Tensor load_image(const std::string& path, const ImageOptions& options) {
     if (invert)
         for (int64_t i = 0; i < out.numel(); ++i) o[i] = 1.0f - o[i];
     return out;
+}
+
+}  // namespace
+
+Tensor load_image(const std::string& path, const ImageOptions& options) {
+    namespace fs = std::filesystem;
+    check_output_size(options, "load_image: " + path);
+    std::error_code ec;
+    FG_CHECK(fs::exists(path, ec), "load_image: ", path, ": no such file");
+    FG_CHECK(fs::is_regular_file(path, ec), "load_image: ", path, ": not a regular file");
+    const uintmax_t size = fs::file_size(path, ec);
+    FG_CHECK(!ec, "load_image: ", path, ": cannot get its size: ", ec.message());
+    FG_CHECK(size <= uintmax_t(kMaxFileBytes), "load_image: ", path, ": ", size, " bytes is "
+             "more than the ", kMaxFileBytes, "-byte limit for an image file");
+
+    std::vector<uint8_t> bytes(static_cast<size_t>(size));
+    std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), std::fclose);
+    FG_CHECK(f, "load_image: ", path, ": cannot open: ", std::strerror(errno));
+    FG_CHECK(std::fread(bytes.data(), 1, bytes.size(), f.get()) == bytes.size(), "load_image: ",
+             path, ": read error (the file changed size while being read?)");
+    return decode_image(bytes.data(), bytes.size(), options, "load_image: " + path);
+}
+
+Tensor load_image_from_memory(const uint8_t* bytes, size_t size, const ImageOptions& options) {
+    check_output_size(options, "load_image_from_memory");
+    FG_CHECK(bytes || size == 0, "load_image_from_memory: bytes is null but size is ", size);
+    return decode_image(bytes, size, options, "load_image_from_memory");
 }
 
 void save_png(const std::string& path, const uint8_t* pixels, int width, int height,

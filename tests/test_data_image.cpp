@@ -144,6 +144,46 @@ TEST_CASE("load_image: missing, unreadable and damaged files are clear errors") 
     CHECK_ERROR(load_image(dir / "ok.png", bad), "output size must be between 1 x 1");
 }
 
+TEST_CASE("load_image_from_memory decodes the bytes exactly as load_image decodes the file") {
+    TempDir dir;
+    Bytes pixels = fgtest::pattern_bytes(9 * 5 * 3, 4);
+    Bytes png = read_file(write_png(dir, "rgb.png", pixels, 9, 5, 3));
+    for (ImageOptions options : {ImageOptions{9, 5, Invert::no}, ImageOptions{4, 7, Invert::yes},
+                                 ImageOptions{28, 28, Invert::if_light_background}}) {
+        CAPTURE(options.width);
+        Tensor from_file = load_image(dir / "rgb.png", options);
+        Tensor from_memory = load_image_from_memory(png.data(), png.size(), options);
+        REQUIRE(from_memory.shape() == Shape{options.height, options.width});
+        CHECK(from_memory.to_vector() == from_file.to_vector());
+    }
+    CHECK_ERROR(load_image_from_memory(nullptr, 3), "load_image_from_memory: bytes is null");
+    CHECK_ERROR(load_image_from_memory(nullptr, 0), "load_image_from_memory: cannot read it as "
+                "an image");
+    CHECK_ERROR(load_image_from_memory(png.data(), png.size(), {0, 28, Invert::no}),
+                "load_image_from_memory: output size must be between 1 x 1");
+}
+
+TEST_CASE("load_image: a header announcing a huge image is refused before decoding") {
+    // A PNG signature and IHDR chunk (8-bit grey) with no image data: stb_image reads sizes
+    // from the header alone, so only the size checks stand between it and the allocation.
+    auto png_header = [](uint32_t w, uint32_t h) {
+        Bytes b = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R'};
+        for (uint32_t v : {w, h})
+            for (int shift = 24; shift >= 0; shift -= 8) b.push_back(uint8_t(v >> shift));
+        for (uint8_t v : {8, 0, 0, 0, 0, 0, 0, 0, 0}) b.push_back(v);  // depth .. CRC
+        return b;
+    };
+    Bytes ok = png_header(4, 4);
+    CHECK_ERROR(load_image_from_memory(ok.data(), ok.size()), "cannot decode it");
+    Bytes big = png_header(6000, 6000);
+    CHECK_ERROR(load_image_from_memory(big.data(), big.size()), "6000 x 6000 pixels is larger "
+                "than the 33554432-pixel limit");
+    Bytes strip = png_header(100000, 1);  // within the pixel limit: stb_image tries to decode
+    CHECK_ERROR(load_image_from_memory(strip.data(), strip.size()), "cannot decode it");
+    Bytes absurd = png_header((1u << 24) + 1, 1);  // beyond stb_image's own side limit
+    CHECK_ERROR(load_image_from_memory(absurd.data(), absurd.size()), "cannot read it as an image");
+}
+
 TEST_CASE("save_png writes a PNG atomically and round-trips exactly") {
     TempDir dir;
     Bytes rgb = fgtest::pattern_bytes(7 * 5 * 3, 4);
