@@ -74,6 +74,12 @@ Tensor decode_image(const uint8_t* bytes, size_t size, const ImageOptions& optio
              "); supported formats: PNG, JPEG, BMP, GIF, TGA, PSD, HDR, PIC, PNM");
     FG_CHECK(int64_t(w) * h <= kMaxPixels, what, ": ", w, " x ", h, " pixels is larger than the ",
              kMaxPixels, "-pixel limit; scale it down first");
+    // stb_image 2.27 reads 16-bit PGM/PPM samples in the wrong byte order, and converting
+    // them to 2 channels reads past its buffer (found by fuzzing): refuse them.
+    const bool pnm = len >= 2 && in[0] == 'P' && (in[1] == '5' || in[1] == '6');
+    FG_CHECK(!(pnm && stbi_is_16_bit_from_memory(in, len)), what, ": 16-bit PGM/PPM files "
+             "are not supported (stb_image misreads them); save it with 8 bits per sample "
+             "(maxval 255)");
 
     // Two channels: luma and alpha (opaque formats get alpha = 255).
     std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
