@@ -2,6 +2,12 @@
 // compiled (stb headers are single-file libraries: exactly one .cpp may define them).
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_FAILURE_USERMSG  // "corrupt PNG" rather than "bad zlib header"
+// Zeroed allocations: stb_image ignores short reads in its PNM, uncompressed TGA and flat
+// HDR loaders, so a truncated file would otherwise leave uninitialised heap bytes in the
+// image. With calloc the missing pixels are black, as in its other loaders.
+#define STBI_MALLOC(size) calloc(1, size)
+#define STBI_REALLOC(p, size) realloc(p, size)
+#define STBI_FREE(p) free(p)
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #define STB_IMAGE_RESIZE_IMPLEMENTATION
 #include <stb/stb_image.h>

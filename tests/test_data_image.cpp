@@ -173,6 +173,23 @@ TEST_CASE("load_image: 16-bit PGM and PPM files are refused, 8-bit ones read exa
     }
 }
 
+TEST_CASE("load_image: a truncated PGM comes out black, not as leftover heap bytes") {
+    // stb_image's PNM loader ignores a short read and copies none of the pixels that are
+    // there; its pixel buffer now comes from calloc, so the result is at least defined.
+    const std::string head = "P5\n64 64\n255\n";
+    Bytes pgm(head.begin(), head.end());
+    pgm.insert(pgm.end(), 10, 200);  // 10 of 4096 pixels
+    for (int attempt = 0; attempt < 3; ++attempt) {
+        // Leave a freed block of the pixel buffer's size full of 0xAB for malloc to reuse.
+        { std::vector<uint8_t> dirty(64 * 64, 0xAB); }
+        Tensor img = load_image_from_memory(pgm.data(), pgm.size(), {64, 64, Invert::no});
+        for (int i = 0; i < 64 * 64; ++i) {
+            CAPTURE(i);
+            REQUIRE(img.data()[i] == 0.0f);
+        }
+    }
+}
+
 TEST_CASE("load_image_from_memory decodes the bytes exactly as load_image decodes the file") {
     TempDir dir;
     Bytes pixels = fgtest::pattern_bytes(9 * 5 * 3, 4);
