@@ -8,6 +8,9 @@
 #define STBI_MALLOC(size) calloc(1, size)
 #define STBI_REALLOC(p, size) realloc(p, size)
 #define STBI_FREE(p) free(p)
+// Photoshop files are not read: stb_image's PSD loader converts out-of-range floats to
+// bytes (undefined behaviour, found by fuzzing) when it un-premultiplies alpha.
+#define STBI_NO_PSD
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #define STB_IMAGE_RESIZE_IMPLEMENTATION
 #include <stb/stb_image.h>
@@ -77,7 +80,7 @@ Tensor decode_image(const uint8_t* bytes, size_t size, const ImageOptions& optio
     int w = 0, h = 0, channels = 0;
     FG_CHECK(stbi_info_from_memory(in, len, &w, &h, &channels), what,
              ": cannot read it as an image (", stbi_failure_reason(),
-             "); supported formats: PNG, JPEG, BMP, GIF, TGA, PSD, HDR, PIC, PNM");
+             "); supported formats: PNG, JPEG, BMP, GIF, TGA, HDR, PIC, PNM");
     FG_CHECK(int64_t(w) * h <= kMaxPixels, what, ": ", w, " x ", h, " pixels is larger than the ",
              kMaxPixels, "-pixel limit; scale it down first");
     // stb_image 2.27 reads 16-bit PGM/PPM samples in the wrong byte order, and converting
