@@ -60,6 +60,47 @@ double border_mean(const float* img, int w, int h) {
     return sum / double(n);
 }
 
+// The offset of the first JPEG Huffman table that declares more than 256 codes, or -1.
+// stb_image 2.27 does not check, and writes past its tables for one (found by fuzzing),
+// so every table it could reach is checked first, walking the file as its decoder does:
+// a segment is skipped by its length, the entropy-coded data after a scan header byte by
+// byte up to the next marker. The walk also resynchronises where stb_image would give up,
+// so it checks a few tables stb_image never reads: that errs on the side of refusing.
+int64_t jpeg_oversized_huffman_table(const uint8_t* p, size_t n) {
+    auto byte = [&](size_t i) -> int { return i < n ? p[i] : 0; };  // stb_image reads 0 past the end
+    size_t i = 0;
+    while (i < n && p[i] == 0xFF) ++i;
+    if (i == 0 || byte(i) != 0xD8) return -1;  // not a JPEG: no FF D8 (start of image)
+    while (i + 1 < n) {
+        if (p[i] != 0xFF || p[i + 1] == 0xFF) {  // entropy-coded data, junk, fill bytes
+            ++i;
+            continue;
+        }
+        const int marker = p[i + 1];
+        // Markers without a length: FF 00 (a stuffed FF in entropy-coded data), TEM, RSTn,
+        // start and end of image.
+        if (marker == 0x00 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD9)) {
+            i += 2;
+            continue;
+        }
+        const size_t length = size_t(byte(i + 2) << 8 | byte(i + 3));  // counts itself
+        if (marker == 0xC4) {  // DHT: tables of a class/id byte, 16 code counts, the symbols
+            size_t t = i + 4;
+            for (int64_t left = int64_t(length) - 2; left > 0;) {
+                const int q = byte(t);
+                if ((q >> 4) > 1 || (q & 15) > 3) break;  // stb_image refuses this itself
+                int codes = 0;
+                for (size_t k = 1; k <= 16; ++k) codes += byte(t + k);
+                if (codes > 256) return int64_t(t);
+                t += size_t(17 + codes);
+                left -= 17 + codes;
+            }
+        }
+        i += 2 + std::max<size_t>(length, 2);
+    }
+    return -1;
+}
+
 void check_output_size(const ImageOptions& options, const std::string& what) {
     FG_CHECK(options.width >= 1 && options.height >= 1 && options.width <= 4096 &&
                  options.height <= 4096,
@@ -76,6 +117,10 @@ Tensor decode_image(const uint8_t* bytes, size_t size, const ImageOptions& optio
     static const stbi_uc no_bytes = 0;  // stb_image wants a pointer even for 0 bytes
     const stbi_uc* in = size ? bytes : &no_bytes;
     const int len = int(size);
+
+    const int64_t bad_table = jpeg_oversized_huffman_table(bytes, size);
+    FG_CHECK(bad_table < 0, what, ": corrupt JPEG: the Huffman table at byte ", bad_table,
+             " declares more than 256 codes");
 
     int w = 0, h = 0, channels = 0;
     FG_CHECK(stbi_info_from_memory(in, len, &w, &h, &channels), what,

@@ -182,6 +182,45 @@ TEST_CASE("load_image: Photoshop files are refused") {
                 "supported formats: PNG, JPEG");
 }
 
+TEST_CASE("load_image: a JPEG Huffman table with more than 256 codes is refused") {
+    // stb_image 2.27 writes past its tables for one (found by fuzzing); load_image checks
+    // every table before stb_image sees the file. The JPEG is the smallest there is: one
+    // 8 x 8 block, grey, whose DC and AC tables each hold one 1-bit code (symbol 0), and
+    // whose data is "DC difference 0, end of block": every pixel is 128.
+    auto jpeg = [](uint8_t dc_codes_of_length_16) {
+        Bytes j = {0xFF, 0xD8, 0xFF, 0xDB, 0, 67, 0};  // SOI; DQT: table 0, 8-bit, all ones
+        j.insert(j.end(), 64, 1);
+        for (uint8_t v : {0xFF, 0xC0, 0, 11, 8, 0, 8, 0, 8, 1, 1, 0x11, 0}) j.push_back(v);  // SOF0
+        for (int table : {0x00, 0x10}) {  // DHT: DC table 0, then AC table 0
+            Bytes counts(16, 0);
+            counts[0] = 1;
+            if (table == 0x00) counts[15] = dc_codes_of_length_16;
+            int codes = 0;
+            for (uint8_t c : counts) codes += c;
+            int length = 2 + 1 + 16 + codes;
+            for (int v : {0xFF, 0xC4, length >> 8, length & 255, table}) j.push_back(uint8_t(v));
+            j.insert(j.end(), counts.begin(), counts.end());
+            j.insert(j.end(), size_t(codes), 0);
+        }
+        for (uint8_t v : {0xFF, 0xDA, 0, 8, 1, 1, 0x00, 0, 63, 0}) j.push_back(v);  // SOS
+        for (uint8_t v : {0x3F, 0xFF, 0xD9}) j.push_back(v);  // bits 0 0 (+ padding 1s); EOI
+        return j;
+    };
+    Bytes ok = jpeg(0);
+    Tensor img = load_image_from_memory(ok.data(), ok.size(), {8, 8, Invert::no});
+    for (int i = 0; i < 64; ++i) CHECK(img.data()[i] == 128.0f / 255.0f);
+
+    Bytes full = jpeg(255);  // 256 codes in the DC table: the most there may be
+    CHECK(load_image_from_memory(full.data(), full.size(), {8, 8, Invert::no}).to_vector() ==
+          std::vector<float>(64, 128.0f / 255.0f));
+    Bytes bad = jpeg(255);
+    const size_t dht = 2 + 69 + 13;  // after SOI, DQT and SOF0
+    REQUIRE((bad[dht] == 0xFF && bad[dht + 1] == 0xC4));
+    bad[dht + 5 + 14] = 1;  // and one of length 15: 257
+    CHECK_ERROR(load_image_from_memory(bad.data(), bad.size()), "load_image_from_memory: corrupt "
+                "JPEG: the Huffman table at byte " + std::to_string(dht + 4), "more than 256 codes");
+}
+
 TEST_CASE("load_image: a truncated PGM comes out black, not as leftover heap bytes") {
     // stb_image's PNM loader ignores a short read and copies none of the pixels that are
     // there; its pixel buffer now comes from calloc, so the result is at least defined.
