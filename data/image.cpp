@@ -126,8 +126,13 @@ Tensor decode_image(const uint8_t* bytes, size_t size, const ImageOptions& optio
     FG_CHECK(stbi_info_from_memory(in, len, &w, &h, &channels), what,
              ": cannot read it as an image (", stbi_failure_reason(),
              "); supported formats: PNG, JPEG, BMP, GIF, TGA, HDR, PIC, PNM");
-    FG_CHECK(int64_t(w) * h <= kMaxPixels, what, ": ", w, " x ", h, " pixels is larger than the ",
-             kMaxPixels, "-pixel limit; scale it down first");
+    // stbi_info gives a top-down BMP's height as negative (the sign is the row order), and
+    // accepts a PGM/PPM header whose width or height is 0 or not a number.
+    const int64_t width = std::abs(int64_t(w)), height = std::abs(int64_t(h));
+    FG_CHECK(width >= 1 && height >= 1, what, ": the header announces ", width, " x ", height,
+             " pixels: there is no image (a corrupt file?)");
+    FG_CHECK(width * height <= kMaxPixels, what, ": ", width, " x ", height, " pixels is larger "
+             "than the ", kMaxPixels, "-pixel limit; scale it down first");
     // stb_image 2.27 reads 16-bit PGM/PPM samples in the wrong byte order, and converting
     // them to 2 channels reads past its buffer (found by fuzzing): refuse them.
     const bool pnm = len >= 2 && in[0] == 'P' && (in[1] == '5' || in[1] == '6');

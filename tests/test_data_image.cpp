@@ -6,6 +6,7 @@
 #include <stb/stb_image.h>
 #include <stb/stb_image_write.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -219,6 +220,39 @@ TEST_CASE("load_image: a JPEG Huffman table with more than 256 codes is refused"
     bad[dht + 5 + 14] = 1;  // and one of length 15: 257
     CHECK_ERROR(load_image_from_memory(bad.data(), bad.size()), "load_image_from_memory: corrupt "
                 "JPEG: the Huffman table at byte " + std::to_string(dht + 4), "more than 256 codes");
+}
+
+TEST_CASE("load_image: a PGM header with no pixels is refused") {
+    // stb_image reads a size that is 0 or not a number as 0 and decodes an empty image,
+    // which stb_image_resize then divides by (found by fuzzing: NaN converted to int).
+    for (const std::string head : {"P5\n0 4\n255\n", "P5\n3 0\n255\n", "P5\nx 4\n255\n"}) {
+        CAPTURE(head);
+        Bytes pgm(head.begin(), head.end());
+        pgm.insert(pgm.end(), 12, 7);
+        CHECK_ERROR(load_image_from_memory(pgm.data(), pgm.size()), "load_image_from_memory: "
+                    "the header announces ", "pixels: there is no image");
+    }
+}
+
+TEST_CASE("load_image: the pixel limit holds for top-down BMPs, whose height is negative") {
+    // A 24-bit BMP header (no pixel data); a negative height means rows run top to bottom.
+    auto bmp_header = [](int32_t w, int32_t h) {
+        Bytes b = {'B', 'M', 0, 0, 0, 0, 0, 0, 0, 0, 54, 0, 0, 0, 40, 0, 0, 0};
+        for (int32_t v : {w, h})
+            for (int shift = 0; shift < 32; shift += 8) b.push_back(uint8_t(uint32_t(v) >> shift));
+        for (uint8_t v : {1, 0, 24, 0}) b.push_back(v);  // planes, bits per pixel
+        b.insert(b.end(), 24, 0);
+        return b;
+    };
+    Bytes huge = bmp_header(10000, -10000);
+    CHECK_ERROR(load_image_from_memory(huge.data(), huge.size()), "10000 x 10000 pixels is "
+                "larger than the 33554432-pixel limit");
+    Bytes lowest = bmp_header(1, INT32_MIN);
+    CHECK_ERROR(load_image_from_memory(lowest.data(), lowest.size()), "1 x 2147483648 pixels");
+    Bytes small = bmp_header(2, -2);  // rows of 6 bytes + 2 of padding, top row first
+    for (uint8_t v : {0, 0, 0, 255, 255, 255, 0, 0, 40, 40, 40, 90, 90, 90, 0, 0}) small.push_back(v);
+    Tensor img = load_image_from_memory(small.data(), small.size(), {2, 2, Invert::no});
+    CHECK(img.to_vector() == std::vector<float>{0.0f, 1.0f, 40.0f / 255.0f, 90.0f / 255.0f});
 }
 
 TEST_CASE("load_image: a truncated PGM comes out black, not as leftover heap bytes") {
