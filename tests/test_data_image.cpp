@@ -174,13 +174,20 @@ TEST_CASE("load_image: 16-bit PGM and PPM files are refused, 8-bit ones read exa
     }
 }
 
-TEST_CASE("load_image: Photoshop files are refused") {
+TEST_CASE("load_image: Photoshop and Softimage files are refused") {
     // stb_image's PSD loader has undefined behaviour on semi-transparent pixels (a float
-    // out of a byte's range converted to a byte, found by fuzzing), so it is compiled out.
+    // out of a byte's range converted to a byte), its PIC loader dereferences a null
+    // pointer on corrupt data (both found by fuzzing): both are compiled out.
     Bytes psd = {'8', 'B', 'P', 'S', 0, 1, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 1, 0, 0, 0, 1, 0, 8, 0, 3,
                  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, 20, 30};  // 1 x 1 RGB, raw
     CHECK_ERROR(load_image_from_memory(psd.data(), psd.size()), "cannot read it as an image",
                 "supported formats: PNG, JPEG");
+    Bytes pic = {0x53, 0x80, 0xF6, 0x34};  // magic, version and comment, "PICT", 1 x 1
+    pic.insert(pic.end(), 84, 0);
+    const Bytes header = {'P', 'I', 'C', 'T', 0, 1, 0, 1, 0x3F, 0x80, 0, 0, 0, 3, 0, 0};
+    pic.insert(pic.end(), header.begin(), header.end());
+    for (uint8_t v : {0, 8, 0, 0xF0, 10, 20, 30, 255}) pic.push_back(v);  // 1 raw RGBA packet
+    CHECK_ERROR(load_image_from_memory(pic.data(), pic.size()), "cannot read it as an image");
 }
 
 TEST_CASE("load_image: a JPEG Huffman table with more than 256 codes is refused") {

@@ -475,8 +475,6 @@ def image_seeds(jpeg_dir):
         "tga-16": tga(4, 4, 2, 16),
         "hdr-flat": hdr(5, 4, rle=False),
         "hdr-rle": hdr(16, 3, rle=True),
-        "pic-raw": pic(5, 3, 0),
-        "pic-mixed-rle": pic(8, 2, 2),
     }
     for name in sorted(os.listdir(jpeg_dir)):
         with open(os.path.join(jpeg_dir, name), "rb") as f:
@@ -513,6 +511,9 @@ def image_seeds(jpeg_dir):
         # Not read since stb_image's PSD loader converted out-of-range floats (a finding).
         "err-psd-rgba-rle-stb-float-cast-overflow": b"\x0f\x0b" + psd(6, 3, 4, rle=True),
         "err-psd-rgb-raw": opt + psd(5, 4, 3, rle=False),
+        # Not read since stb_image's PIC loader dereferenced null on corrupt data (a finding).
+        "err-pic-raw": opt + pic(5, 3, 0),
+        "err-pic-mixed-rle": opt + pic(8, 2, 2),
     }
     # stb_image fills what a truncated PNM, raw TGA or flat HDR lacks from its (now zeroed)
     # buffer instead of failing: these load, and must not read uninitialised memory.
