@@ -70,7 +70,8 @@ double border_mean(const float* img, int w, int h) {
 // byte up to the next marker. The walk also resynchronises where stb_image would give up,
 // so it checks a few tables stb_image never reads: that errs on the side of refusing.
 int64_t jpeg_oversized_huffman_table(const uint8_t* p, size_t n) {
-    auto byte = [&](size_t i) -> int { return i < n ? p[i] : 0; };  // stb_image reads 0 past the end
+    // Past the end, stb_image reads zeros.
+    auto byte = [&](size_t i) -> int { return i < n ? p[i] : 0; };
     size_t i = 0;
     while (i < n && p[i] == 0xFF) ++i;
     if (i == 0 || byte(i) != 0xD8) return -1;  // not a JPEG: no FF D8 (start of image)
@@ -104,6 +105,24 @@ int64_t jpeg_oversized_huffman_table(const uint8_t* p, size_t n) {
     return -1;
 }
 
+// The offset of the first PNG chunk whose data runs past the end of the file, or -1.
+// stb_image allocates a chunk's declared length before reading it (found by fuzzing: a
+// 170-byte file asked for 1.5 GB), so the lengths are checked first. A chunk is a 4-byte
+// big-endian length, a 4-byte type, the data and a 4-byte CRC; stb_image walks them the
+// same way, and IEND ends the walk.
+int64_t png_chunk_past_end(const uint8_t* p, size_t n) {
+    static const uint8_t signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+    if (n < 8 || std::memcmp(p, signature, 8) != 0) return -1;
+    for (size_t i = 8; i + 8 <= n;) {
+        const size_t length =
+            size_t(p[i]) << 24 | size_t(p[i + 1]) << 16 | size_t(p[i + 2]) << 8 | p[i + 3];
+        if (length > n - i - 8) return int64_t(i);
+        if (std::memcmp(p + i + 4, "IEND", 4) == 0) break;
+        i += 12 + length;
+    }
+    return -1;
+}
+
 void check_output_size(const ImageOptions& options, const std::string& what) {
     FG_CHECK(options.width >= 1 && options.height >= 1 && options.width <= 4096 &&
                  options.height <= 4096,
@@ -121,6 +140,9 @@ Tensor decode_image(const uint8_t* bytes, size_t size, const ImageOptions& optio
     const stbi_uc* in = size ? bytes : &no_bytes;
     const int len = int(size);
 
+    const int64_t bad_chunk = png_chunk_past_end(bytes, size);
+    FG_CHECK(bad_chunk < 0, what, ": corrupt PNG: the chunk at byte ", bad_chunk, " is longer "
+             "than the rest of the file (a truncated file?)");
     const int64_t bad_table = jpeg_oversized_huffman_table(bytes, size);
     FG_CHECK(bad_table < 0, what, ": corrupt JPEG: the Huffman table at byte ", bad_table,
              " declares more than 256 codes");

@@ -139,7 +139,8 @@ TEST_CASE("load_image: missing, unreadable and damaged files are clear errors") 
     // A PNG cut short after its header: recognised, but it cannot be decoded.
     Bytes png = read_file(write_png(dir, "ok.png", fgtest::pattern_bytes(64 * 64, 3), 64, 64, 1));
     fgtest::write_file(dir / "cut.png", Bytes(png.begin(), png.begin() + long(png.size() / 2)));
-    CHECK_ERROR(load_image(dir / "cut.png"), dir / "cut.png", "cannot decode it", "Corrupt PNG");
+    CHECK_ERROR(load_image(dir / "cut.png"), dir / "cut.png", "corrupt PNG: the chunk at byte",
+                "longer than the rest of the file");
     ImageOptions bad;
     bad.width = 0;
     CHECK_ERROR(load_image(dir / "ok.png", bad), "output size must be between 1 x 1");
@@ -178,8 +179,8 @@ TEST_CASE("load_image: Photoshop and Softimage files are refused") {
     // stb_image's PSD loader has undefined behaviour on semi-transparent pixels (a float
     // out of a byte's range converted to a byte), its PIC loader dereferences a null
     // pointer on corrupt data (both found by fuzzing): both are compiled out.
-    Bytes psd = {'8', 'B', 'P', 'S', 0, 1, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 1, 0, 0, 0, 1, 0, 8, 0, 3,
-                 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, 20, 30};  // 1 x 1 RGB, raw
+    Bytes psd = {'8', 'B', 'P', 'S', 0, 1, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 1,  // 1 x 1 RGB
+                 0, 0, 0, 1, 0, 8, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, 20, 30};
     CHECK_ERROR(load_image_from_memory(psd.data(), psd.size()), "cannot read it as an image",
                 "supported formats: PNG, JPEG");
     Bytes pic = {0x53, 0x80, 0xF6, 0x34};  // magic, version and comment, "PICT", 1 x 1
@@ -225,8 +226,10 @@ TEST_CASE("load_image: a JPEG Huffman table with more than 256 codes is refused"
     const size_t dht = 2 + 69 + 13;  // after SOI, DQT and SOF0
     REQUIRE((bad[dht] == 0xFF && bad[dht + 1] == 0xC4));
     bad[dht + 5 + 14] = 1;  // and one of length 15: 257
-    CHECK_ERROR(load_image_from_memory(bad.data(), bad.size()), "load_image_from_memory: corrupt "
-                "JPEG: the Huffman table at byte " + std::to_string(dht + 4), "more than 256 codes");
+    CHECK_ERROR(load_image_from_memory(bad.data(), bad.size()),
+                "load_image_from_memory: corrupt JPEG: the Huffman table at byte " +
+                    std::to_string(dht + 4),
+                "more than 256 codes");
 }
 
 TEST_CASE("load_image: a PGM header with no pixels is refused") {
@@ -257,9 +260,26 @@ TEST_CASE("load_image: the pixel limit holds for top-down BMPs, whose height is 
     Bytes lowest = bmp_header(1, INT32_MIN);
     CHECK_ERROR(load_image_from_memory(lowest.data(), lowest.size()), "1 x 2147483648 pixels");
     Bytes small = bmp_header(2, -2);  // rows of 6 bytes + 2 of padding, top row first
-    for (uint8_t v : {0, 0, 0, 255, 255, 255, 0, 0, 40, 40, 40, 90, 90, 90, 0, 0}) small.push_back(v);
+    const Bytes rows = {0, 0, 0, 255, 255, 255, 0, 0, 40, 40, 40, 90, 90, 90, 0, 0};
+    small.insert(small.end(), rows.begin(), rows.end());
     Tensor img = load_image_from_memory(small.data(), small.size(), {2, 2, Invert::no});
     CHECK(img.to_vector() == std::vector<float>{0.0f, 1.0f, 40.0f / 255.0f, 90.0f / 255.0f});
+}
+
+TEST_CASE("load_image: a PNG chunk longer than the file is refused before stb_image sees it") {
+    // stb_image allocates a chunk's declared length before reading it (found by fuzzing:
+    // a 170-byte file asked for 1.5 GB).
+    TempDir dir;
+    Bytes png = read_file(write_png(dir, "ok.png", fgtest::pattern_bytes(16, 1), 4, 4, 1));
+    REQUIRE(load_image_from_memory(png.data(), png.size(), {4, 4, Invert::no}).numel() == 16);
+    const size_t idat = 8 + 12 + 13;  // after the signature and IHDR
+    REQUIRE(std::string(png.begin() + long(idat) + 4, png.begin() + long(idat) + 8) == "IDAT");
+    for (uint32_t length : {0x4E00623Cu, 0xFFFFFFFFu}) {
+        Bytes bad = png;
+        for (int k = 0; k < 4; ++k) bad[idat + size_t(k)] = uint8_t(length >> (24 - 8 * k));
+        CHECK_ERROR(load_image_from_memory(bad.data(), bad.size()), "load_image_from_memory: "
+                    "corrupt PNG: the chunk at byte " + std::to_string(idat));
+    }
 }
 
 TEST_CASE("load_image: a truncated PGM comes out black, not as leftover heap bytes") {
