@@ -105,22 +105,30 @@ int64_t jpeg_oversized_huffman_table(const uint8_t* p, size_t n) {
     return -1;
 }
 
-// The offset of the first PNG chunk whose data runs past the end of the file, or -1.
-// stb_image allocates a chunk's declared length before reading it (found by fuzzing: a
-// 170-byte file asked for 1.5 GB), so the lengths are checked first. A chunk is a 4-byte
+// What is wrong with a PNG's chunk structure, or "" if nothing is. A chunk is a 4-byte
 // big-endian length, a 4-byte type, the data and a 4-byte CRC; stb_image walks them the
-// same way, and IEND ends the walk.
-int64_t png_chunk_past_end(const uint8_t* p, size_t n) {
+// same way up to IEND, but it allocates a chunk's declared length before reading it (found
+// by fuzzing: a 170-byte file asked for 1.5 GB), and copies an empty first IDAT chunk to
+// a null pointer (undefined behaviour, found by fuzzing; no encoder writes one).
+std::string png_chunk_fault(const uint8_t* p, size_t n) {
     static const uint8_t signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
-    if (n < 8 || std::memcmp(p, signature, 8) != 0) return -1;
+    if (n < 8 || std::memcmp(p, signature, 8) != 0) return "";
+    bool idat_seen = false;
     for (size_t i = 8; i + 8 <= n;) {
         const size_t length =
             size_t(p[i]) << 24 | size_t(p[i + 1]) << 16 | size_t(p[i + 2]) << 8 | p[i + 3];
-        if (length > n - i - 8) return int64_t(i);
+        if (length > n - i - 8)
+            return str("the chunk at byte ", i, " is longer than the rest of the file (a "
+                       "truncated file?)");
+        const bool idat = std::memcmp(p + i + 4, "IDAT", 4) == 0;
+        if (idat && length == 0 && !idat_seen)
+            return str("its first IDAT chunk, at byte ", i, ", is empty, which stb_image "
+                       "cannot read");
+        idat_seen |= idat;
         if (std::memcmp(p + i + 4, "IEND", 4) == 0) break;
         i += 12 + length;
     }
-    return -1;
+    return "";
 }
 
 void check_output_size(const ImageOptions& options, const std::string& what) {
@@ -140,9 +148,8 @@ Tensor decode_image(const uint8_t* bytes, size_t size, const ImageOptions& optio
     const stbi_uc* in = size ? bytes : &no_bytes;
     const int len = int(size);
 
-    const int64_t bad_chunk = png_chunk_past_end(bytes, size);
-    FG_CHECK(bad_chunk < 0, what, ": corrupt PNG: the chunk at byte ", bad_chunk, " is longer "
-             "than the rest of the file (a truncated file?)");
+    const std::string png_fault = png_chunk_fault(bytes, size);
+    FG_CHECK(png_fault.empty(), what, ": corrupt PNG: ", png_fault);
     const int64_t bad_table = jpeg_oversized_huffman_table(bytes, size);
     FG_CHECK(bad_table < 0, what, ": corrupt JPEG: the Huffman table at byte ", bad_table,
              " declares more than 256 codes");

@@ -266,7 +266,7 @@ TEST_CASE("load_image: the pixel limit holds for top-down BMPs, whose height is 
     CHECK(img.to_vector() == std::vector<float>{0.0f, 1.0f, 40.0f / 255.0f, 90.0f / 255.0f});
 }
 
-TEST_CASE("load_image: a PNG chunk longer than the file is refused before stb_image sees it") {
+TEST_CASE("load_image: PNG chunks stb_image mishandles are refused before it sees them") {
     // stb_image allocates a chunk's declared length before reading it (found by fuzzing:
     // a 170-byte file asked for 1.5 GB).
     TempDir dir;
@@ -280,6 +280,12 @@ TEST_CASE("load_image: a PNG chunk longer than the file is refused before stb_im
         CHECK_ERROR(load_image_from_memory(bad.data(), bad.size()), "load_image_from_memory: "
                     "corrupt PNG: the chunk at byte " + std::to_string(idat));
     }
+    // An empty IDAT chunk first: stb_image would copy its 0 bytes to a null pointer.
+    Bytes empty_first = png;
+    const Bytes empty_idat = {0, 0, 0, 0, 'I', 'D', 'A', 'T', 0x35, 0xAF, 0x06, 0x1E};
+    empty_first.insert(empty_first.begin() + long(idat), empty_idat.begin(), empty_idat.end());
+    CHECK_ERROR(load_image_from_memory(empty_first.data(), empty_first.size()),
+                "corrupt PNG: its first IDAT chunk, at byte " + std::to_string(idat), "is empty");
 }
 
 TEST_CASE("load_image: a truncated PGM comes out black, not as leftover heap bytes") {
