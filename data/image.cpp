@@ -40,8 +40,9 @@ namespace focalgrad {
 
 namespace {
 
-// Larger images are refused before decoding: a photo of a digit needs nothing near this,
-// and a decoded 8k x 8k image already takes 128 MB. This is the limit that bounds memory;
+// The most pixels ImageOptions::max_pixels may allow: larger images are refused before
+// decoding. A photo of a digit needs nothing near this, and a decoded 8k x 4k image
+// already takes 64 MB as grey + alpha and 128 MB as floats. This bounds memory;
 // stb_image's own per-side limit (STBI_MAX_DIMENSIONS, 2^24 by default) only refuses sides
 // that could never pass it, and is left alone: when it trips, stb_image reports "not of any
 // known type", a vaguer message than the one below.
@@ -131,14 +132,16 @@ std::string png_chunk_fault(const uint8_t* p, size_t n) {
     return "";
 }
 
-void check_output_size(const ImageOptions& options, const std::string& what) {
+void check_options(const ImageOptions& options, const std::string& what) {
     FG_CHECK(options.width >= 1 && options.height >= 1 && options.width <= 4096 &&
                  options.height <= 4096,
              what, ": output size must be between 1 x 1 and 4096 x 4096, got ", options.width,
              " x ", options.height);
+    FG_CHECK(options.max_pixels >= 1 && options.max_pixels <= kMaxPixels, what, ": max_pixels "
+             "must be between 1 and ", kMaxPixels, ", got ", options.max_pixels);
 }
 
-// load_image once the bytes are in memory (and the output size checked); `what` starts
+// load_image once the bytes are in memory (and the options checked); `what` starts
 // every message: "load_image: photo.png" or "load_image_from_memory".
 Tensor decode_image(const uint8_t* bytes, size_t size, const ImageOptions& options,
                     const std::string& what) {
@@ -163,8 +166,8 @@ Tensor decode_image(const uint8_t* bytes, size_t size, const ImageOptions& optio
     const int64_t width = std::abs(int64_t(w)), height = std::abs(int64_t(h));
     FG_CHECK(width >= 1 && height >= 1, what, ": the header announces ", width, " x ", height,
              " pixels: there is no image (a corrupt file?)");
-    FG_CHECK(width * height <= kMaxPixels, what, ": ", width, " x ", height, " pixels is larger "
-             "than the ", kMaxPixels, "-pixel limit; scale it down first");
+    FG_CHECK(width * height <= options.max_pixels, what, ": ", width, " x ", height, " pixels "
+             "is larger than the ", options.max_pixels, "-pixel limit; scale it down first");
     // stb_image 2.27 reads 16-bit PGM/PPM samples in the wrong byte order, and converting
     // them to 2 channels reads past its buffer (found by fuzzing): refuse them.
     const bool pnm = len >= 2 && in[0] == 'P' && (in[1] == '5' || in[1] == '6');
@@ -216,7 +219,7 @@ Tensor decode_image(const uint8_t* bytes, size_t size, const ImageOptions& optio
 
 Tensor load_image(const std::string& path, const ImageOptions& options) {
     namespace fs = std::filesystem;
-    check_output_size(options, "load_image: " + path);
+    check_options(options, "load_image: " + path);
     std::error_code ec;
     FG_CHECK(fs::exists(path, ec), "load_image: ", path, ": no such file");
     FG_CHECK(fs::is_regular_file(path, ec), "load_image: ", path, ": not a regular file");
@@ -234,7 +237,7 @@ Tensor load_image(const std::string& path, const ImageOptions& options) {
 }
 
 Tensor load_image_from_memory(const uint8_t* bytes, size_t size, const ImageOptions& options) {
-    check_output_size(options, "load_image_from_memory");
+    check_options(options, "load_image_from_memory");
     FG_CHECK(bytes || size == 0, "load_image_from_memory: bytes is null but size is ", size);
     return decode_image(bytes, size, options, "load_image_from_memory");
 }

@@ -24,6 +24,9 @@ struct ImageOptions {
     int width = 28;   // output size; when it equals the file's size, pixels are not resampled
     int height = 28;
     Invert invert = Invert::no;
+    // Larger images are refused before decoding. At most 2^25 (an 8k x 4k photo); a server
+    // reading uploads may want less: a 140-byte BMP can announce 10 million pixels.
+    int64_t max_pixels = int64_t(1) << 25;
 };
 
 // The image as a [height, width] tensor in [0, 1], 0 = black. Colour becomes luma
