@@ -2,18 +2,20 @@
 // compiled (stb headers are single-file libraries: exactly one .cpp may define them).
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_FAILURE_USERMSG  // "corrupt PNG" rather than "bad zlib header"
-// Zeroed allocations: stb_image ignores short reads in its PNM, uncompressed TGA and flat
-// HDR loaders, so a truncated file would otherwise leave uninitialised heap bytes in the
+// Zeroed allocations: stb_image ignores short reads in its PNM and uncompressed TGA
+// loaders, so a truncated file would otherwise leave uninitialised heap bytes in the
 // image. With calloc the missing pixels are black, as in its other loaders.
 #define STBI_MALLOC(size) calloc(1, size)
 #define STBI_REALLOC(p, size) realloc(p, size)
 #define STBI_FREE(p) free(p)
-// Two formats nobody photographs digits in are not read, each for a bug found by fuzzing:
-// stb_image's PSD loader converts out-of-range floats to bytes (undefined behaviour) when
-// it un-premultiplies alpha, and its Softimage PIC loader dereferences a null pointer
-// when a file's data is corrupt.
+// Three formats nobody photographs digits in are not read, each for a bug found by
+// fuzzing: stb_image's PSD loader converts out-of-range floats to bytes (undefined
+// behaviour) when it un-premultiplies alpha, its Softimage PIC loader dereferences a null
+// pointer when a file's data is corrupt, and its Radiance HDR loader loops forever on a
+// run-length scanline cut short.
 #define STBI_NO_PSD
 #define STBI_NO_PIC
+#define STBI_NO_HDR
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #define STB_IMAGE_RESIZE_IMPLEMENTATION
 #include <stb/stb_image.h>
@@ -160,7 +162,7 @@ Tensor decode_image(const uint8_t* bytes, size_t size, const ImageOptions& optio
     int w = 0, h = 0, channels = 0;
     FG_CHECK(stbi_info_from_memory(in, len, &w, &h, &channels), what,
              ": cannot read it as an image (", stbi_failure_reason(),
-             "); supported formats: PNG, JPEG, BMP, GIF, TGA, HDR, PNM");
+             "); supported formats: PNG, JPEG, BMP, GIF, TGA, PNM");
     // stbi_info gives a top-down BMP's height as negative (the sign is the row order), and
     // accepts a PGM/PPM header whose width or height is 0 or not a number.
     const int64_t width = std::abs(int64_t(w)), height = std::abs(int64_t(h));

@@ -175,10 +175,11 @@ TEST_CASE("load_image: 16-bit PGM and PPM files are refused, 8-bit ones read exa
     }
 }
 
-TEST_CASE("load_image: Photoshop and Softimage files are refused") {
+TEST_CASE("load_image: Photoshop, Softimage and Radiance files are refused") {
     // stb_image's PSD loader has undefined behaviour on semi-transparent pixels (a float
     // out of a byte's range converted to a byte), its PIC loader dereferences a null
-    // pointer on corrupt data (both found by fuzzing): both are compiled out.
+    // pointer on corrupt data, its HDR loader loops forever on a cut scanline (all found
+    // by fuzzing): all three are compiled out.
     Bytes psd = {'8', 'B', 'P', 'S', 0, 1, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 1,  // 1 x 1 RGB
                  0, 0, 0, 1, 0, 8, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, 20, 30};
     CHECK_ERROR(load_image_from_memory(psd.data(), psd.size()), "cannot read it as an image",
@@ -189,6 +190,9 @@ TEST_CASE("load_image: Photoshop and Softimage files are refused") {
     pic.insert(pic.end(), header.begin(), header.end());
     for (uint8_t v : {0, 8, 0, 0xF0, 10, 20, 30, 255}) pic.push_back(v);  // 1 raw RGBA packet
     CHECK_ERROR(load_image_from_memory(pic.data(), pic.size()), "cannot read it as an image");
+    const std::string hdr = "#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 1 +X 1\n\x80\x40\x20\x81";
+    CHECK_ERROR(load_image_from_memory(reinterpret_cast<const uint8_t*>(hdr.data()), hdr.size()),
+                "cannot read it as an image");
 }
 
 TEST_CASE("load_image: a JPEG Huffman table with more than 256 codes is refused") {

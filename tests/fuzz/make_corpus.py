@@ -473,8 +473,6 @@ def image_seeds(jpeg_dir):
         "tga-grey8-rle": tga(9, 4, 3, 8, rle=True),
         "tga-colormapped": tga(5, 5, 1, 8, colormap=True),
         "tga-16": tga(4, 4, 2, 16),
-        "hdr-flat": hdr(5, 4, rle=False),
-        "hdr-rle": hdr(16, 3, rle=True),
     }
     for name in sorted(os.listdir(jpeg_dir)):
         with open(os.path.join(jpeg_dir, name), "rb") as f:
@@ -514,13 +512,16 @@ def image_seeds(jpeg_dir):
         # Not read since stb_image's PIC loader dereferenced null on corrupt data (a finding).
         "err-pic-raw": opt + pic(5, 3, 0),
         "err-pic-mixed-rle": opt + pic(8, 2, 2),
+        # Not read since stb_image's HDR loader looped forever on a cut scanline (a finding).
+        "err-hdr-flat": opt + hdr(5, 4, rle=False),
+        "err-hdr-rle": opt + hdr(16, 3, rle=True),
+        "err-hdr-flat-truncated": opt + hdr(5, 4, rle=False)[:-7],
     }
-    # stb_image fills what a truncated PNM, raw TGA or flat HDR lacks from its (now zeroed)
-    # buffer instead of failing: these load, and must not read uninitialised memory.
+    # stb_image fills what a truncated PNM or raw TGA lacks from its (now zeroed) buffer
+    # instead of failing: these load, and must not read uninitialised memory.
     ok = {
         "ok-pgm-truncated": opt + b"P5\n64 64\n255\n" + bytes([200]) * 10,
         "ok-tga-truncated": opt + tga(6, 4, 2, 24)[:-10],
-        "ok-hdr-flat-truncated": opt + hdr(5, 4, rle=False)[:-7],
     }
     for name, data in list(err.items()) + list(ok.items()):
         write("regressions", "image", name, data)
