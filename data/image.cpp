@@ -2,9 +2,10 @@
 // compiled (stb headers are single-file libraries: exactly one .cpp may define them).
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_FAILURE_USERMSG  // "corrupt PNG" rather than "bad zlib header"
-// Zeroed allocations: stb_image ignores short reads in its PNM and uncompressed TGA
-// loaders, so a truncated file would otherwise leave uninitialised heap bytes in the
-// image. With calloc the missing pixels are black, as in its other loaders.
+// Zeroed allocations: stb_image ignores short reads in its uncompressed TGA loader (and
+// its PNM loader, but PNM files are checked first), so a truncated file would otherwise
+// leave uninitialised heap bytes in the image. With calloc the missing pixels are black,
+// as in its other loaders.
 #define STBI_MALLOC(size) calloc(1, size)
 #define STBI_REALLOC(p, size) realloc(p, size)
 #define STBI_FREE(p) free(p)
@@ -134,6 +135,39 @@ std::string png_chunk_fault(const uint8_t* p, size_t n) {
     return "";
 }
 
+// What load_image cannot accept in a binary PGM/PPM file (P5, P6), or "" if nothing.
+// The header is parsed as stb_image parses it: the magic, then width, height and maxval,
+// each after whitespace and #-comments, and one byte after maxval; the samples follow.
+// stb_image reads a number of 10 or more digits into an int that overflows (undefined
+// behaviour, found by fuzzing), reads 16-bit samples byte-swapped and then past its
+// buffer (found by the fuzz corpus), and ignores a file too short for its pixels.
+std::string pnm_fault(const uint8_t* p, size_t n) {
+    if (n < 2 || p[0] != 'P' || (p[1] != '5' && p[1] != '6')) return "";
+    auto space = [](uint8_t c) { return c == ' ' || (c >= '\t' && c <= '\r'); };
+    size_t i = 2;
+    int64_t fields[3] = {0, 0, 0};  // width, height, maxval
+    for (int64_t& v : fields) {
+        for (;;) {
+            while (i < n && space(p[i])) ++i;
+            if (i >= n || p[i] != '#') break;
+            while (i < n && p[i] != '\n' && p[i] != '\r') ++i;
+        }
+        for (int digits = 0; i < n && p[i] >= '0' && p[i] <= '9'; ++i, ++digits) {
+            if (digits == 9) return str("the number at byte ", i - 9, " has more than 9 digits");
+            v = 10 * v + (p[i] - '0');
+        }
+    }
+    if (fields[2] > 255)
+        return str("maxval is ", fields[2], ": 16-bit PGM/PPM files are not supported "
+                   "(stb_image misreads them); save it with 8 bits per sample (maxval 255)");
+    const int64_t channels = p[1] == '6' ? 3 : 1;
+    const int64_t need = fields[0] * fields[1] * channels, have = int64_t(n) - int64_t(i) - 1;
+    if (have < need)
+        return str("truncated: the header announces ", fields[0], " x ", fields[1], " pixels (",
+                   need, " bytes), the file holds only ", std::max<int64_t>(have, 0));
+    return "";
+}
+
 void check_options(const ImageOptions& options, const std::string& what) {
     FG_CHECK(options.width >= 1 && options.height >= 1 && options.width <= 4096 &&
                  options.height <= 4096,
@@ -155,6 +189,8 @@ Tensor decode_image(const uint8_t* bytes, size_t size, const ImageOptions& optio
 
     const std::string png_fault = png_chunk_fault(bytes, size);
     FG_CHECK(png_fault.empty(), what, ": corrupt PNG: ", png_fault);
+    const std::string pnm_problem = pnm_fault(bytes, size);
+    FG_CHECK(pnm_problem.empty(), what, ": PGM/PPM file: ", pnm_problem);
     const int64_t bad_table = jpeg_oversized_huffman_table(bytes, size);
     FG_CHECK(bad_table < 0, what, ": corrupt JPEG: the Huffman table at byte ", bad_table,
              " declares more than 256 codes");
@@ -170,12 +206,6 @@ Tensor decode_image(const uint8_t* bytes, size_t size, const ImageOptions& optio
              " pixels: there is no image (a corrupt file?)");
     FG_CHECK(width * height <= options.max_pixels, what, ": ", width, " x ", height, " pixels "
              "is larger than the ", options.max_pixels, "-pixel limit; scale it down first");
-    // stb_image 2.27 reads 16-bit PGM/PPM samples in the wrong byte order, and converting
-    // them to 2 channels reads past its buffer (found by fuzzing): refuse them.
-    const bool pnm = len >= 2 && in[0] == 'P' && (in[1] == '5' || in[1] == '6');
-    FG_CHECK(!(pnm && stbi_is_16_bit_from_memory(in, len)), what, ": 16-bit PGM/PPM files "
-             "are not supported (stb_image misreads them); save it with 8 bits per sample "
-             "(maxval 255)");
 
     // Two channels: luma and alpha (opaque formats get alpha = 255).
     std::unique_ptr<stbi_uc, void (*)(void*)> pixels(

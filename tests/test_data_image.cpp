@@ -156,11 +156,12 @@ TEST_CASE("load_image: 16-bit PGM and PPM files are refused, 8-bit ones read exa
         b.insert(b.end(), samples.begin(), samples.end());
         return b;
     };
-    for (const char* magic : {"P5", "P6"}) {
+    for (std::string magic : {"P5", "P6"}) {
         CAPTURE(magic);
-        Bytes wide = pnm(magic, 2, 1, 65535, Bytes(magic[1] == '5' ? 4 : 12, 0x12));
+        Bytes wide = pnm(magic.c_str(), 2, 1, 65535, Bytes(magic == "P5" ? 4 : 12, 0x12));
         CHECK_ERROR(load_image_from_memory(wide.data(), wide.size()),
-                    "load_image_from_memory: 16-bit PGM/PPM files are not supported");
+                    "load_image_from_memory: PGM/PPM file: maxval is 65535",
+                    "16-bit PGM/PPM files are not supported");
     }
     const Bytes grey = {0, 0x12, 0xFF, 0x80, 0x01, 0xAB};
     Bytes pgm = pnm("P5", 3, 2, 255, grey);
@@ -317,19 +318,41 @@ TEST_CASE("load_image: ImageOptions::max_pixels refuses larger images before dec
     }
 }
 
-TEST_CASE("load_image: a truncated PGM comes out black, not as leftover heap bytes") {
-    // stb_image's PNM loader ignores a short read and copies none of the pixels that are
-    // there; its pixel buffer now comes from calloc, so the result is at least defined.
-    const std::string head = "P5\n64 64\n255\n";
-    Bytes pgm(head.begin(), head.end());
-    pgm.insert(pgm.end(), 10, 200);  // 10 of 4096 pixels
+TEST_CASE("load_image: a PGM/PPM header with long numbers or too few pixels is refused") {
+    // stb_image reads a 10-digit number into an overflowing int (found by fuzzing), and
+    // ignores a file too short for its pixels (it copies none of them).
+    auto pgm = [](const std::string& head, size_t samples) {
+        Bytes b(head.begin(), head.end());
+        b.insert(b.end(), samples, 200);
+        return b;
+    };
+    Bytes digits = pgm("P5\n# ten digits:\n4 6288888888\n255\n", 64);
+    CHECK_ERROR(load_image_from_memory(digits.data(), digits.size()), "load_image_from_memory: "
+                "PGM/PPM file: the number at byte 19 has more than 9 digits");
+    Bytes nine = pgm("P5 2 000000003 255\n", 6);  // 9 digits are fine
+    CHECK(load_image_from_memory(nine.data(), nine.size(), {2, 3, Invert::no}).to_vector() ==
+          std::vector<float>(6, 200.0f / 255.0f));
+    Bytes cut = pgm("P5\n64 64\n255\n", 10);
+    CHECK_ERROR(load_image_from_memory(cut.data(), cut.size()), "PGM/PPM file: truncated: the "
+                "header announces 64 x 64 pixels (4096 bytes), the file holds only 10");
+    Bytes cut_ppm = pgm("P6 2 2 255 ", 11);
+    CHECK_ERROR(load_image_from_memory(cut_ppm.data(), cut_ppm.size()), "truncated", "(12 bytes)",
+                "only 11");
+}
+
+TEST_CASE("load_image: a truncated TGA comes out black, not as leftover heap bytes") {
+    // stb_image's TGA loader ignores a short read and copies none of a row that is cut;
+    // its pixel buffer now comes from calloc, so the result is at least defined.
+    // A 4 x 4 grey TGA, top row first.
+    Bytes tga = {0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0, 4, 0, 8, 0x20};
+    tga.insert(tga.end(), 6, 200);  // one row and a half of four
     for (int attempt = 0; attempt < 3; ++attempt) {
         // Leave a freed block of the pixel buffer's size full of 0xAB for malloc to reuse.
-        { std::vector<uint8_t> dirty(64 * 64, 0xAB); }
-        Tensor img = load_image_from_memory(pgm.data(), pgm.size(), {64, 64, Invert::no});
-        for (int i = 0; i < 64 * 64; ++i) {
+        { std::vector<uint8_t> dirty(4 * 4, 0xAB); }
+        Tensor img = load_image_from_memory(tga.data(), tga.size(), {4, 4, Invert::no});
+        for (int i = 0; i < 16; ++i) {
             CAPTURE(i);
-            REQUIRE(img.data()[i] == 0.0f);
+            CHECK(img.data()[i] == (i < 4 ? 200.0f / 255.0f : 0.0f));
         }
     }
 }

@@ -517,12 +517,11 @@ def image_seeds(jpeg_dir):
         "err-hdr-rle": opt + hdr(16, 3, rle=True),
         "err-hdr-flat-truncated": opt + hdr(5, 4, rle=False)[:-7],
     }
-    # stb_image fills what a truncated PNM or raw TGA lacks from its (now zeroed) buffer
-    # instead of failing: these load, and must not read uninitialised memory.
-    ok = {
-        "ok-pgm-truncated": opt + b"P5\n64 64\n255\n" + bytes([200]) * 10,
-        "ok-tga-truncated": opt + tga(6, 4, 2, 24)[:-10],
-    }
+    # stb_image fills what a truncated raw TGA lacks from its (now zeroed) buffer instead of
+    # failing: this loads, and must not read uninitialised memory.
+    ok = {"ok-tga-truncated": opt + tga(6, 4, 2, 24)[:-10]}
+    err["err-pgm-truncated"] = opt + b"P5\n64 64\n255\n" + bytes([200]) * 10
+    err["err-ppm-truncated-by-one"] = opt + pnm(7, 5, colour=True)[:-1]
     for name, data in list(err.items()) + list(ok.items()):
         write("regressions", "image", name, data)
 
