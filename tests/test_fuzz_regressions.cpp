@@ -33,7 +33,8 @@ fs::path fuzz_dir() {
 
 std::vector<uint8_t> read_bytes(const fs::path& path) {
     std::ifstream f(path, std::ios::binary);
-    return std::vector<uint8_t>(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+    return std::vector<uint8_t>(std::istreambuf_iterator<char>(f),
+                                std::istreambuf_iterator<char>());
 }
 
 // Names of the regular files in `dir`, sorted; none if it does not exist.
@@ -74,7 +75,8 @@ Result replay(const fgfuzz::Entry& entry, const std::vector<uint8_t>& bytes) {
     } catch (const focalgrad::Error& e) {
         return {Outcome::error, e.what()};
     } catch (const std::exception& e) {
-        return {Outcome::other, std::string("an exception that is not a focalgrad::Error: ") + e.what()};
+        return {Outcome::other,
+                std::string("an exception that is not a focalgrad::Error: ") + e.what()};
     } catch (...) {
         return {Outcome::other, "an exception of unknown type"};
     }
@@ -121,7 +123,8 @@ TEST_CASE("fuzz: every seed and past finding loads or is refused with a clear Er
                     CHECK_MESSAGE(r.outcome == Outcome::error, file, " should be refused");
                 if (r.outcome == Outcome::error) {
                     bool named = false;
-                    for (const std::string& op : entry.ops) named |= starts_with(r.message, op + ": ");
+                    for (const std::string& op : entry.ops)
+                        named |= starts_with(r.message, op + ": ");
                     CHECK_MESSAGE(named, file, ": the error does not start with the function's "
                                   "name: ", r.message);
                 }
