@@ -21,6 +21,11 @@ printf '%-10s %10s %8s %7s %7s %7s  %s\n' target runs exec/s cov ft corpus resul
 for name in "$@"; do
     bin=$build/bin/fuzz_$name
     work=$build/work/$name
+    if [[ ! -x $bin ]]; then
+        echo "run_fuzz: no target '$name' (expected tests/fuzz/fuzz_$name.cpp, built as $bin)" >&2
+        failed=1
+        continue
+    fi
     rm -rf "$work"
     mkdir -p "$work/corpus" "$work/findings"
     for dir in "tests/fuzz/corpus/$name" "tests/fuzz/regressions/$name"; do
