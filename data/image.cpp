@@ -1,5 +1,6 @@
-// image.cpp — load_image and save_png, and the one place the stb implementations are
-// compiled (stb headers are single-file libraries: exactly one .cpp may define them).
+// image.cpp — load_image and save_png, the checks that keep files stb_image mishandles
+// away from it (each found by fuzzing, see tests/fuzz/README.md), and the one place the
+// stb implementations are compiled (single-file libraries: one .cpp defines them).
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_FAILURE_USERMSG  // "corrupt PNG" rather than "bad zlib header"
 // Zeroed allocations: stb_image ignores short reads in its uncompressed TGA loader (and
@@ -29,7 +30,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -211,6 +211,9 @@ Tensor decode_image(const uint8_t* bytes, size_t size, const ImageOptions& optio
     std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
         stbi_load_from_memory(in, len, &w, &h, &channels, 2), stbi_image_free);
     FG_CHECK(pixels, what, ": cannot decode it (", stbi_failure_reason(), ")");
+    // The limits above hold only if the decoded size is the one the header announced.
+    FG_CHECK(w == width && h == height, what, ": stb_image decoded ", w, " x ", h, " pixels "
+             "where the header announced ", width, " x ", height);
 
     // Composite over white paper: v = (luma * alpha + 255 * (255 - alpha)) / 255^2.
     std::vector<float> grey(size_t(int64_t(w) * h));  // [h, w]
