@@ -23,6 +23,9 @@ constexpr size_t kOutputChunk = size_t(1) << 20;  // payload bytes requested per
 // The payload buffer grows as data arrives, starting at most this large: a header that
 // lies about its size cannot make us allocate gigabytes for a file that holds kilobytes.
 constexpr size_t kInitialReserve = size_t(64) << 20;
+// Deflate codes at best a 258-byte match in 2 bits, so gzip data never inflates more than
+// 1032-fold: a header announcing more than that is refused before anything is allocated.
+constexpr int64_t kMaxDeflateRatio = 1032;
 
 const char* idx_type_name(uint8_t code) {
     switch (code) {
@@ -207,6 +210,12 @@ IdxArray read_idx(const std::string& path, int expected_ndim) {
                  ". Delete it and fetch it again");
         FG_CHECK(body == payload, "read_idx: ", path, ": ", body - payload, " bytes of trailing "
                  "data after the ", payload, " bytes (", dims_text(), ") the header announces");
+    } else {
+        const int64_t most = kMaxDeflateRatio * in.file_size();
+        FG_CHECK(payload <= most, "read_idx: ", path, ": truncated: the header announces ",
+                 dims_text(), " = ", payload, " bytes of data, more than the ", in.file_size(),
+                 " bytes of gzip data can inflate to (at most ", most, "). Delete it and fetch "
+                 "it again");
     }
 
     out.data.reserve(size_t(std::min<int64_t>(payload, int64_t(kInitialReserve))));

@@ -1,7 +1,23 @@
-// image.cpp — load_image and save_png, and the one place the stb implementations are
-// compiled (stb headers are single-file libraries: exactly one .cpp may define them).
+// image.cpp — load_image and save_png, the checks that keep files stb_image mishandles
+// away from it (each found by fuzzing, see tests/fuzz/README.md), and the one place the
+// stb implementations are compiled (single-file libraries: one .cpp defines them).
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_FAILURE_USERMSG  // "corrupt PNG" rather than "bad zlib header"
+// Zeroed allocations: stb_image ignores short reads in its uncompressed TGA loader (and
+// its PNM loader, but PNM files are checked first), so a truncated file would otherwise
+// leave uninitialised heap bytes in the image. With calloc the missing pixels are black,
+// as in its other loaders.
+#define STBI_MALLOC(size) calloc(1, size)
+#define STBI_REALLOC(p, size) realloc(p, size)
+#define STBI_FREE(p) free(p)
+// Three formats nobody photographs digits in are not read, each for a bug found by
+// fuzzing: stb_image's PSD loader converts out-of-range floats to bytes (undefined
+// behaviour) when it un-premultiplies alpha, its Softimage PIC loader dereferences a null
+// pointer when a file's data is corrupt, and its Radiance HDR loader loops forever on a
+// run-length scanline cut short.
+#define STBI_NO_PSD
+#define STBI_NO_PIC
+#define STBI_NO_HDR
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #define STB_IMAGE_RESIZE_IMPLEMENTATION
 #include <stb/stb_image.h>
@@ -27,9 +43,16 @@ namespace focalgrad {
 
 namespace {
 
-// Larger images are refused before decoding: a photo of a digit needs nothing near this,
-// and a decoded 8k x 8k image already takes 128 MB.
+// The most pixels ImageOptions::max_pixels may allow: larger images are refused before
+// decoding. A photo of a digit needs nothing near this, and a decoded 8k x 4k image
+// already takes 64 MB as grey + alpha and 128 MB as floats. This bounds memory;
+// stb_image's own per-side limit (STBI_MAX_DIMENSIONS, 2^24 by default) only refuses sides
+// that could never pass it, and is left alone: when it trips, stb_image reports "not of any
+// known type", a vaguer message than the one below.
 constexpr int64_t kMaxPixels = int64_t(1) << 25;
+// Larger files are refused before reading: stb_image takes its input's length as an int,
+// and an image within the pixel limit needs at most 128 MB even as an uncompressed 32-bit BMP.
+constexpr int64_t kMaxFileBytes = int64_t(1) << 28;
 
 // The mean of the outermost rows and columns of an [h, w] image.
 double border_mean(const float* img, int w, int h) {
@@ -44,29 +67,153 @@ double border_mean(const float* img, int w, int h) {
     return sum / double(n);
 }
 
-}  // namespace
+// The offset of the first JPEG Huffman table that declares more than 256 codes, or -1.
+// stb_image 2.27 does not check, and writes past its tables for one (found by fuzzing),
+// so every table it could reach is checked first, walking the file as its decoder does:
+// a segment is skipped by its length, the entropy-coded data after a scan header byte by
+// byte up to the next marker. The walk also resynchronises where stb_image would give up,
+// so it checks a few tables stb_image never reads: that errs on the side of refusing.
+int64_t jpeg_oversized_huffman_table(const uint8_t* p, size_t n) {
+    // Past the end, stb_image reads zeros.
+    auto byte = [&](size_t i) -> int { return i < n ? p[i] : 0; };
+    size_t i = 0;
+    while (i < n && p[i] == 0xFF) ++i;
+    if (i == 0 || byte(i) != 0xD8) return -1;  // not a JPEG: no FF D8 (start of image)
+    while (i + 1 < n) {
+        if (p[i] != 0xFF || p[i + 1] == 0xFF) {  // entropy-coded data, junk, fill bytes
+            ++i;
+            continue;
+        }
+        const int marker = p[i + 1];
+        // Markers without a length: FF 00 (a stuffed FF in entropy-coded data), TEM, RSTn,
+        // start and end of image.
+        if (marker == 0x00 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD9)) {
+            i += 2;
+            continue;
+        }
+        const size_t length = size_t(byte(i + 2) << 8 | byte(i + 3));  // counts itself
+        if (marker == 0xC4) {  // DHT: tables of a class/id byte, 16 code counts, the symbols
+            size_t t = i + 4;
+            for (int64_t left = int64_t(length) - 2; left > 0;) {
+                const int q = byte(t);
+                if ((q >> 4) > 1 || (q & 15) > 3) break;  // stb_image refuses this itself
+                int codes = 0;
+                for (size_t k = 1; k <= 16; ++k) codes += byte(t + k);
+                if (codes > 256) return int64_t(t);
+                t += size_t(17 + codes);
+                left -= 17 + codes;
+            }
+        }
+        i += 2 + std::max<size_t>(length, 2);
+    }
+    return -1;
+}
 
-Tensor load_image(const std::string& path, const ImageOptions& options) {
+// What is wrong with a PNG's chunk structure, or "" if nothing is. A chunk is a 4-byte
+// big-endian length, a 4-byte type, the data and a 4-byte CRC; stb_image walks them the
+// same way up to IEND, but it allocates a chunk's declared length before reading it (found
+// by fuzzing: a 170-byte file asked for 1.5 GB), and copies an empty first IDAT chunk to
+// a null pointer (undefined behaviour, found by fuzzing; no encoder writes one).
+std::string png_chunk_fault(const uint8_t* p, size_t n) {
+    static const uint8_t signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+    if (n < 8 || std::memcmp(p, signature, 8) != 0) return "";
+    bool idat_seen = false;
+    for (size_t i = 8; i + 8 <= n;) {
+        const size_t length =
+            size_t(p[i]) << 24 | size_t(p[i + 1]) << 16 | size_t(p[i + 2]) << 8 | p[i + 3];
+        if (length > n - i - 8)
+            return str("the chunk at byte ", i, " is longer than the rest of the file (a "
+                       "truncated file?)");
+        const bool idat = std::memcmp(p + i + 4, "IDAT", 4) == 0;
+        if (idat && length == 0 && !idat_seen)
+            return str("its first IDAT chunk, at byte ", i, ", is empty, which stb_image "
+                       "cannot read");
+        idat_seen |= idat;
+        if (std::memcmp(p + i + 4, "IEND", 4) == 0) break;
+        i += 12 + length;
+    }
+    return "";
+}
+
+// What load_image cannot accept in a binary PGM/PPM file (P5, P6), or "" if nothing.
+// The header is parsed as stb_image parses it: the magic, then width, height and maxval,
+// each after whitespace and #-comments, and one byte after maxval; the samples follow.
+// stb_image reads a number of 10 or more digits into an int that overflows (undefined
+// behaviour, found by fuzzing), reads 16-bit samples byte-swapped and then past its
+// buffer (found by the fuzz corpus), and ignores a file too short for its pixels.
+std::string pnm_fault(const uint8_t* p, size_t n) {
+    if (n < 2 || p[0] != 'P' || (p[1] != '5' && p[1] != '6')) return "";
+    auto space = [](uint8_t c) { return c == ' ' || (c >= '\t' && c <= '\r'); };
+    size_t i = 2;
+    int64_t fields[3] = {0, 0, 0};  // width, height, maxval
+    for (int64_t& v : fields) {
+        for (;;) {
+            while (i < n && space(p[i])) ++i;
+            if (i >= n || p[i] != '#') break;
+            while (i < n && p[i] != '\n' && p[i] != '\r') ++i;
+        }
+        for (int digits = 0; i < n && p[i] >= '0' && p[i] <= '9'; ++i, ++digits) {
+            if (digits == 9) return str("the number at byte ", i - 9, " has more than 9 digits");
+            v = 10 * v + (p[i] - '0');
+        }
+    }
+    if (fields[2] > 255)
+        return str("maxval is ", fields[2], ": 16-bit PGM/PPM files are not supported "
+                   "(stb_image misreads them); save it with 8 bits per sample (maxval 255)");
+    const int64_t channels = p[1] == '6' ? 3 : 1;
+    const int64_t need = fields[0] * fields[1] * channels, have = int64_t(n) - int64_t(i) - 1;
+    if (have < need)
+        return str("truncated: the header announces ", fields[0], " x ", fields[1], " pixels (",
+                   need, " bytes), the file holds only ", std::max<int64_t>(have, 0));
+    return "";
+}
+
+void check_options(const ImageOptions& options, const std::string& what) {
     FG_CHECK(options.width >= 1 && options.height >= 1 && options.width <= 4096 &&
                  options.height <= 4096,
-             "load_image: output size must be between 1 x 1 and 4096 x 4096, got ",
-             options.width, " x ", options.height);
-    std::error_code ec;
-    FG_CHECK(std::filesystem::exists(path, ec), "load_image: ", path, ": no such file");
-    FG_CHECK(std::filesystem::is_regular_file(path, ec), "load_image: ", path,
-             ": not a regular file");
+             what, ": output size must be between 1 x 1 and 4096 x 4096, got ", options.width,
+             " x ", options.height);
+    FG_CHECK(options.max_pixels >= 1 && options.max_pixels <= kMaxPixels, what, ": max_pixels "
+             "must be between 1 and ", kMaxPixels, ", got ", options.max_pixels);
+}
+
+// load_image once the bytes are in memory (and the options checked); `what` starts
+// every message: "load_image: photo.png" or "load_image_from_memory".
+Tensor decode_image(const uint8_t* bytes, size_t size, const ImageOptions& options,
+                    const std::string& what) {
+    FG_CHECK(int64_t(size) <= kMaxFileBytes, what, ": ", size, " bytes is more than the ",
+             kMaxFileBytes, "-byte limit for an image file");
+    static const stbi_uc no_bytes = 0;  // stb_image wants a pointer even for 0 bytes
+    const stbi_uc* in = size ? bytes : &no_bytes;
+    const int len = int(size);
+
+    const std::string png_fault = png_chunk_fault(bytes, size);
+    FG_CHECK(png_fault.empty(), what, ": corrupt PNG: ", png_fault);
+    const std::string pnm_problem = pnm_fault(bytes, size);
+    FG_CHECK(pnm_problem.empty(), what, ": PGM/PPM file: ", pnm_problem);
+    const int64_t bad_table = jpeg_oversized_huffman_table(bytes, size);
+    FG_CHECK(bad_table < 0, what, ": corrupt JPEG: the Huffman table at byte ", bad_table,
+             " declares more than 256 codes");
 
     int w = 0, h = 0, channels = 0;
-    FG_CHECK(stbi_info(path.c_str(), &w, &h, &channels), "load_image: ", path,
+    FG_CHECK(stbi_info_from_memory(in, len, &w, &h, &channels), what,
              ": cannot read it as an image (", stbi_failure_reason(),
-             "); supported formats: PNG, JPEG, BMP, GIF, TGA, PSD, HDR, PIC, PNM");
-    FG_CHECK(int64_t(w) * h <= kMaxPixels, "load_image: ", path, ": ", w, " x ", h,
-             " pixels is larger than the ", kMaxPixels, "-pixel limit; scale it down first");
+             "); supported formats: PNG, JPEG, BMP, GIF, TGA, PNM");
+    // stbi_info gives a top-down BMP's height as negative (the sign is the row order), and
+    // accepts a PGM/PPM header whose width or height is 0 or not a number.
+    const int64_t width = std::abs(int64_t(w)), height = std::abs(int64_t(h));
+    FG_CHECK(width >= 1 && height >= 1, what, ": the header announces ", width, " x ", height,
+             " pixels: there is no image (a corrupt file?)");
+    FG_CHECK(width * height <= options.max_pixels, what, ": ", width, " x ", height, " pixels "
+             "is larger than the ", options.max_pixels, "-pixel limit; scale it down first");
 
     // Two channels: luma and alpha (opaque formats get alpha = 255).
     std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
-        stbi_load(path.c_str(), &w, &h, &channels, 2), stbi_image_free);
-    FG_CHECK(pixels, "load_image: ", path, ": cannot decode it (", stbi_failure_reason(), ")");
+        stbi_load_from_memory(in, len, &w, &h, &channels, 2), stbi_image_free);
+    FG_CHECK(pixels, what, ": cannot decode it (", stbi_failure_reason(), ")");
+    // The limits above hold only if the decoded size is the one the header announced.
+    FG_CHECK(w == width && h == height, what, ": stb_image decoded ", w, " x ", h, " pixels "
+             "where the header announced ", width, " x ", height);
 
     // Composite over white paper: v = (luma * alpha + 255 * (255 - alpha)) / 255^2.
     std::vector<float> grey(size_t(int64_t(w) * h));  // [h, w]
@@ -88,7 +235,7 @@ Tensor load_image(const std::string& path, const ImageOptions& options) {
         int ok = stbir_resize(grey.data(), w, h, 0, o, options.width, options.height, 0,
                               STBIR_TYPE_FLOAT, 1, STBIR_ALPHA_CHANNEL_NONE, 0, STBIR_EDGE_CLAMP,
                               STBIR_EDGE_CLAMP, fx, fy, STBIR_COLORSPACE_LINEAR, nullptr);
-        FG_CHECK(ok, "load_image: ", path, ": resizing ", w, " x ", h, " to ", options.width,
+        FG_CHECK(ok, what, ": resizing ", w, " x ", h, " to ", options.width,
                  " x ", options.height, " failed (out of memory?)");
         // Box and triangle weights are non-negative, so only float rounding can step
         // outside [0, 1]; clamp so callers can rely on the range.
@@ -101,6 +248,33 @@ Tensor load_image(const std::string& path, const ImageOptions& options) {
     if (invert)
         for (int64_t i = 0; i < out.numel(); ++i) o[i] = 1.0f - o[i];
     return out;
+}
+
+}  // namespace
+
+Tensor load_image(const std::string& path, const ImageOptions& options) {
+    namespace fs = std::filesystem;
+    check_options(options, "load_image: " + path);
+    std::error_code ec;
+    FG_CHECK(fs::exists(path, ec), "load_image: ", path, ": no such file");
+    FG_CHECK(fs::is_regular_file(path, ec), "load_image: ", path, ": not a regular file");
+    const uintmax_t size = fs::file_size(path, ec);
+    FG_CHECK(!ec, "load_image: ", path, ": cannot get its size: ", ec.message());
+    FG_CHECK(size <= uintmax_t(kMaxFileBytes), "load_image: ", path, ": ", size, " bytes is "
+             "more than the ", kMaxFileBytes, "-byte limit for an image file");
+
+    std::vector<uint8_t> bytes(static_cast<size_t>(size));
+    std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), std::fclose);
+    FG_CHECK(f, "load_image: ", path, ": cannot open: ", std::strerror(errno));
+    FG_CHECK(std::fread(bytes.data(), 1, bytes.size(), f.get()) == bytes.size(), "load_image: ",
+             path, ": read error (the file changed size while being read?)");
+    return decode_image(bytes.data(), bytes.size(), options, "load_image: " + path);
+}
+
+Tensor load_image_from_memory(const uint8_t* bytes, size_t size, const ImageOptions& options) {
+    check_options(options, "load_image_from_memory");
+    FG_CHECK(bytes || size == 0, "load_image_from_memory: bytes is null but size is ", size);
+    return decode_image(bytes, size, options, "load_image_from_memory");
 }
 
 void save_png(const std::string& path, const uint8_t* pixels, int width, int height,

@@ -5,6 +5,7 @@
 // it by mass), colour output of load_image, other output formats.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -23,6 +24,9 @@ struct ImageOptions {
     int width = 28;   // output size; when it equals the file's size, pixels are not resampled
     int height = 28;
     Invert invert = Invert::no;
+    // Larger images are refused before decoding. At most 2^25 (an 8k x 4k photo); a server
+    // reading uploads may want less: a 140-byte BMP can announce 10 million pixels.
+    int64_t max_pixels = int64_t(1) << 25;
 };
 
 // The image as a [height, width] tensor in [0, 1], 0 = black. Colour becomes luma
@@ -30,6 +34,10 @@ struct ImageOptions {
 // white paper. Shrinking averages the covered pixels (a box filter, which is how a
 // digit's strokes keep their ink); enlarging interpolates linearly.
 Tensor load_image(const std::string& path, const ImageOptions& options = {});
+
+// The same from an image file's bytes in memory (an upload, an archive member, a fuzzer's
+// input). load_image reads the file and calls this.
+Tensor load_image_from_memory(const uint8_t* bytes, size_t size, const ImageOptions& options = {});
 
 // Writes 8-bit pixels, row-major [height][width][channels] with channels 1 (grey),
 // 2 (grey + alpha), 3 (RGB) or 4 (RGBA), as a PNG. Atomic: the PNG is written to a

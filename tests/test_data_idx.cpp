@@ -160,10 +160,17 @@ TEST_CASE("read_idx: damaged gzip files are errors, never short or wrong data") 
         fgtest::write_file(p, g);
         CHECK_ERROR(read_idx(p, 3), p, "garbage after the end of the gzip data");
     }
-    // A gzip file whose header promises far more than it holds.
-    Bytes liar = fgtest::idx_bytes({60000, 28, 28}, fgtest::pattern_bytes(784, 6));
+    // A gzip file whose header promises more than it holds.
+    Bytes liar = fgtest::idx_bytes({3, 28, 28}, fgtest::pattern_bytes(784, 6));
     fgtest::write_file(p, fgtest::gzip_bytes(liar));
-    CHECK_ERROR(read_idx(p, 3), p, "truncated", "47040000 bytes", "only 784", "after decompression");
+    CHECK_ERROR(read_idx(p, 3), p, "truncated", "2352 bytes", "only 784", "after decompression");
+    // ... or more than its compressed size can hold at all: refused before reading on.
+    Bytes bigger_liar = fgtest::idx_bytes({60000, 28, 28}, fgtest::pattern_bytes(784, 6));
+    Bytes gz_liar = fgtest::gzip_bytes(bigger_liar);
+    fgtest::write_file(p, gz_liar);
+    CHECK_ERROR(read_idx(p, 3), p, "truncated", "60000 x 28 x 28 = 47040000 bytes",
+                "more than the " + std::to_string(gz_liar.size()) + " bytes of gzip data",
+                "at most " + std::to_string(1032 * gz_liar.size()));
 }
 
 TEST_CASE("load_mnist reads both splits, raw or gz, under either naming") {

@@ -6,6 +6,7 @@
 #include <stb/stb_image.h>
 #include <stb/stb_image_write.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -138,10 +139,262 @@ TEST_CASE("load_image: missing, unreadable and damaged files are clear errors") 
     // A PNG cut short after its header: recognised, but it cannot be decoded.
     Bytes png = read_file(write_png(dir, "ok.png", fgtest::pattern_bytes(64 * 64, 3), 64, 64, 1));
     fgtest::write_file(dir / "cut.png", Bytes(png.begin(), png.begin() + long(png.size() / 2)));
-    CHECK_ERROR(load_image(dir / "cut.png"), dir / "cut.png", "cannot decode it", "Corrupt PNG");
+    CHECK_ERROR(load_image(dir / "cut.png"), dir / "cut.png", "corrupt PNG: the chunk at byte",
+                "longer than the rest of the file");
     ImageOptions bad;
     bad.width = 0;
     CHECK_ERROR(load_image(dir / "ok.png", bad), "output size must be between 1 x 1");
+}
+
+TEST_CASE("load_image: 16-bit PGM and PPM files are refused, 8-bit ones read exactly") {
+    // The stb_image in use reads 16-bit PNM samples byte-swapped, and asking it for 2
+    // channels of one read past its buffer (found by the fuzz corpus under ASan).
+    auto pnm = [](const char* magic, int w, int h, int maxval, const Bytes& samples) {
+        std::string head = std::string(magic) + "\n" + std::to_string(w) + " " +
+                           std::to_string(h) + "\n" + std::to_string(maxval) + "\n";
+        Bytes b(head.begin(), head.end());
+        b.insert(b.end(), samples.begin(), samples.end());
+        return b;
+    };
+    for (std::string magic : {"P5", "P6"}) {
+        CAPTURE(magic);
+        Bytes wide = pnm(magic.c_str(), 2, 1, 65535, Bytes(magic == "P5" ? 4 : 12, 0x12));
+        CHECK_ERROR(load_image_from_memory(wide.data(), wide.size()),
+                    "load_image_from_memory: PGM/PPM file: maxval is 65535",
+                    "16-bit PGM/PPM files are not supported");
+    }
+    const Bytes grey = {0, 0x12, 0xFF, 0x80, 0x01, 0xAB};
+    Bytes pgm = pnm("P5", 3, 2, 255, grey);
+    Tensor g = load_image_from_memory(pgm.data(), pgm.size(), {3, 2, Invert::no});
+    for (size_t i = 0; i < grey.size(); ++i) CHECK(g.data()[i] == float(grey[i]) / 255.0f);
+    const Bytes rgb = {255, 0, 0, 0x10, 0x20, 0x30};
+    Bytes ppm = pnm("P6", 2, 1, 255, rgb);
+    Tensor c = load_image_from_memory(ppm.data(), ppm.size(), {2, 1, Invert::no});
+    for (int i = 0; i < 2; ++i) {
+        int r = rgb[size_t(3 * i)], gr = rgb[size_t(3 * i + 1)], b = rgb[size_t(3 * i + 2)];
+        CHECK(c.data()[i] == float((77 * r + 150 * gr + 29 * b) >> 8) / 255.0f);
+    }
+}
+
+TEST_CASE("load_image: Photoshop, Softimage and Radiance files are refused") {
+    // stb_image's PSD loader has undefined behaviour on semi-transparent pixels (a float
+    // out of a byte's range converted to a byte), its PIC loader dereferences a null
+    // pointer on corrupt data, its HDR loader loops forever on a cut scanline (all found
+    // by fuzzing): all three are compiled out.
+    Bytes psd = {'8', 'B', 'P', 'S', 0, 1, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 1,  // 1 x 1 RGB
+                 0, 0, 0, 1, 0, 8, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, 20, 30};
+    CHECK_ERROR(load_image_from_memory(psd.data(), psd.size()), "cannot read it as an image",
+                "supported formats: PNG, JPEG");
+    Bytes pic = {0x53, 0x80, 0xF6, 0x34};  // magic, version and comment, "PICT", 1 x 1
+    pic.insert(pic.end(), 84, 0);
+    const Bytes header = {'P', 'I', 'C', 'T', 0, 1, 0, 1, 0x3F, 0x80, 0, 0, 0, 3, 0, 0};
+    pic.insert(pic.end(), header.begin(), header.end());
+    for (uint8_t v : {0, 8, 0, 0xF0, 10, 20, 30, 255}) pic.push_back(v);  // 1 raw RGBA packet
+    CHECK_ERROR(load_image_from_memory(pic.data(), pic.size()), "cannot read it as an image");
+    const std::string hdr = "#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 1 +X 1\n\x80\x40\x20\x81";
+    CHECK_ERROR(load_image_from_memory(reinterpret_cast<const uint8_t*>(hdr.data()), hdr.size()),
+                "cannot read it as an image");
+}
+
+TEST_CASE("load_image: a JPEG Huffman table with more than 256 codes is refused") {
+    // stb_image 2.27 writes past its tables for one (found by fuzzing); load_image checks
+    // every table before stb_image sees the file. The JPEG is the smallest there is: one
+    // 8 x 8 block, grey, whose DC and AC tables each hold one 1-bit code (symbol 0), and
+    // whose data is "DC difference 0, end of block": every pixel is 128.
+    auto jpeg = [](uint8_t dc_codes_of_length_16) {
+        Bytes j = {0xFF, 0xD8, 0xFF, 0xDB, 0, 67, 0};  // SOI; DQT: table 0, 8-bit, all ones
+        j.insert(j.end(), 64, 1);
+        for (uint8_t v : {0xFF, 0xC0, 0, 11, 8, 0, 8, 0, 8, 1, 1, 0x11, 0}) j.push_back(v);  // SOF0
+        for (int table : {0x00, 0x10}) {  // DHT: DC table 0, then AC table 0
+            Bytes counts(16, 0);
+            counts[0] = 1;
+            if (table == 0x00) counts[15] = dc_codes_of_length_16;
+            int codes = 0;
+            for (uint8_t c : counts) codes += c;
+            int length = 2 + 1 + 16 + codes;
+            for (int v : {0xFF, 0xC4, length >> 8, length & 255, table}) j.push_back(uint8_t(v));
+            j.insert(j.end(), counts.begin(), counts.end());
+            j.insert(j.end(), size_t(codes), 0);
+        }
+        for (uint8_t v : {0xFF, 0xDA, 0, 8, 1, 1, 0x00, 0, 63, 0}) j.push_back(v);  // SOS
+        for (uint8_t v : {0x3F, 0xFF, 0xD9}) j.push_back(v);  // bits 0 0 (+ padding 1s); EOI
+        return j;
+    };
+    Bytes ok = jpeg(0);
+    Tensor img = load_image_from_memory(ok.data(), ok.size(), {8, 8, Invert::no});
+    for (int i = 0; i < 64; ++i) CHECK(img.data()[i] == 128.0f / 255.0f);
+
+    Bytes full = jpeg(255);  // 256 codes in the DC table: the most there may be
+    CHECK(load_image_from_memory(full.data(), full.size(), {8, 8, Invert::no}).to_vector() ==
+          std::vector<float>(64, 128.0f / 255.0f));
+    Bytes bad = jpeg(255);
+    const size_t dht = 2 + 69 + 13;  // after SOI, DQT and SOF0
+    REQUIRE((bad[dht] == 0xFF && bad[dht + 1] == 0xC4));
+    bad[dht + 5 + 14] = 1;  // and one of length 15: 257
+    CHECK_ERROR(load_image_from_memory(bad.data(), bad.size()),
+                "load_image_from_memory: corrupt JPEG: the Huffman table at byte " +
+                    std::to_string(dht + 4),
+                "more than 256 codes");
+}
+
+TEST_CASE("load_image: a PGM header with no pixels is refused") {
+    // stb_image reads a size that is 0 or not a number as 0 and decodes an empty image,
+    // which stb_image_resize then divides by (found by fuzzing: NaN converted to int).
+    for (const std::string head : {"P5\n0 4\n255\n", "P5\n3 0\n255\n", "P5\nx 4\n255\n"}) {
+        CAPTURE(head);
+        Bytes pgm(head.begin(), head.end());
+        pgm.insert(pgm.end(), 12, 7);
+        CHECK_ERROR(load_image_from_memory(pgm.data(), pgm.size()), "load_image_from_memory: "
+                    "the header announces ", "pixels: there is no image");
+    }
+}
+
+TEST_CASE("load_image: the pixel limit holds for top-down BMPs, whose height is negative") {
+    // A 24-bit BMP header (no pixel data); a negative height means rows run top to bottom.
+    auto bmp_header = [](int32_t w, int32_t h) {
+        Bytes b = {'B', 'M', 0, 0, 0, 0, 0, 0, 0, 0, 54, 0, 0, 0, 40, 0, 0, 0};
+        for (int32_t v : {w, h})
+            for (int shift = 0; shift < 32; shift += 8) b.push_back(uint8_t(uint32_t(v) >> shift));
+        for (uint8_t v : {1, 0, 24, 0}) b.push_back(v);  // planes, bits per pixel
+        b.insert(b.end(), 24, 0);
+        return b;
+    };
+    Bytes huge = bmp_header(10000, -10000);
+    CHECK_ERROR(load_image_from_memory(huge.data(), huge.size()), "10000 x 10000 pixels is "
+                "larger than the 33554432-pixel limit");
+    Bytes lowest = bmp_header(1, INT32_MIN);
+    CHECK_ERROR(load_image_from_memory(lowest.data(), lowest.size()), "1 x 2147483648 pixels");
+    Bytes small = bmp_header(2, -2);  // rows of 6 bytes + 2 of padding, top row first
+    const Bytes rows = {0, 0, 0, 255, 255, 255, 0, 0, 40, 40, 40, 90, 90, 90, 0, 0};
+    small.insert(small.end(), rows.begin(), rows.end());
+    Tensor img = load_image_from_memory(small.data(), small.size(), {2, 2, Invert::no});
+    CHECK(img.to_vector() == std::vector<float>{0.0f, 1.0f, 40.0f / 255.0f, 90.0f / 255.0f});
+}
+
+TEST_CASE("load_image: PNG chunks stb_image mishandles are refused before it sees them") {
+    // stb_image allocates a chunk's declared length before reading it (found by fuzzing:
+    // a 170-byte file asked for 1.5 GB).
+    TempDir dir;
+    Bytes png = read_file(write_png(dir, "ok.png", fgtest::pattern_bytes(16, 1), 4, 4, 1));
+    REQUIRE(load_image_from_memory(png.data(), png.size(), {4, 4, Invert::no}).numel() == 16);
+    const size_t idat = 8 + 12 + 13;  // after the signature and IHDR
+    REQUIRE(std::string(png.begin() + long(idat) + 4, png.begin() + long(idat) + 8) == "IDAT");
+    for (uint32_t length : {0x4E00623Cu, 0xFFFFFFFFu}) {
+        Bytes bad = png;
+        for (int k = 0; k < 4; ++k) bad[idat + size_t(k)] = uint8_t(length >> (24 - 8 * k));
+        CHECK_ERROR(load_image_from_memory(bad.data(), bad.size()), "load_image_from_memory: "
+                    "corrupt PNG: the chunk at byte " + std::to_string(idat));
+    }
+    // An empty IDAT chunk first: stb_image would copy its 0 bytes to a null pointer.
+    Bytes empty_first = png;
+    const Bytes empty_idat = {0, 0, 0, 0, 'I', 'D', 'A', 'T', 0x35, 0xAF, 0x06, 0x1E};
+    empty_first.insert(empty_first.begin() + long(idat), empty_idat.begin(), empty_idat.end());
+    CHECK_ERROR(load_image_from_memory(empty_first.data(), empty_first.size()),
+                "corrupt PNG: its first IDAT chunk, at byte " + std::to_string(idat), "is empty");
+}
+
+TEST_CASE("load_image: ImageOptions::max_pixels refuses larger images before decoding") {
+    // A BMP header announcing 5 x 2162693 pixels in 54 bytes (found by fuzzing: stb_image
+    // decodes the missing rows as zeros, 30 s under ASan). 10.8 M pixels pass the default
+    // limit, not a lower one.
+    Bytes bmp = {'B', 'M', 0, 0, 0, 0, 0, 0, 0, 0, 54, 0, 0, 0, 40, 0, 0, 0, 5, 0, 0, 0,
+                 0x05, 0x00, 0x21, 0x00, 1, 0, 24, 0};
+    bmp.insert(bmp.end(), 24, 0);
+    ImageOptions small;
+    small.max_pixels = 1 << 20;
+    CHECK_ERROR(load_image_from_memory(bmp.data(), bmp.size(), small), "load_image_from_memory: "
+                "5 x 2162693 pixels is larger than the 1048576-pixel limit");
+    Bytes pgm = {'P', '5', ' ', '4', ' ', '3', ' ', '2', '5', '5', '\n'};
+    pgm.insert(pgm.end(), 12, 100);
+    small.max_pixels = 12;
+    CHECK(load_image_from_memory(pgm.data(), pgm.size(), small).numel() == 28 * 28);
+    small.max_pixels = 11;
+    CHECK_ERROR(load_image_from_memory(pgm.data(), pgm.size(), small), "4 x 3 pixels is larger "
+                "than the 11-pixel limit");
+    for (int64_t bad : {int64_t(0), (int64_t(1) << 25) + 1}) {
+        small.max_pixels = bad;
+        CHECK_ERROR(load_image_from_memory(pgm.data(), pgm.size(), small), "max_pixels must be "
+                    "between 1 and 33554432, got " + std::to_string(bad));
+    }
+}
+
+TEST_CASE("load_image: a PGM/PPM header with long numbers or too few pixels is refused") {
+    // stb_image reads a 10-digit number into an overflowing int (found by fuzzing), and
+    // ignores a file too short for its pixels (it copies none of them).
+    auto pgm = [](const std::string& head, size_t samples) {
+        Bytes b(head.begin(), head.end());
+        b.insert(b.end(), samples, 200);
+        return b;
+    };
+    Bytes digits = pgm("P5\n# ten digits:\n4 6288888888\n255\n", 64);
+    CHECK_ERROR(load_image_from_memory(digits.data(), digits.size()), "load_image_from_memory: "
+                "PGM/PPM file: the number at byte 19 has more than 9 digits");
+    Bytes nine = pgm("P5 2 000000003 255\n", 6);  // 9 digits are fine
+    CHECK(load_image_from_memory(nine.data(), nine.size(), {2, 3, Invert::no}).to_vector() ==
+          std::vector<float>(6, 200.0f / 255.0f));
+    Bytes cut = pgm("P5\n64 64\n255\n", 10);
+    CHECK_ERROR(load_image_from_memory(cut.data(), cut.size()), "PGM/PPM file: truncated: the "
+                "header announces 64 x 64 pixels (4096 bytes), the file holds only 10");
+    Bytes cut_ppm = pgm("P6 2 2 255 ", 11);
+    CHECK_ERROR(load_image_from_memory(cut_ppm.data(), cut_ppm.size()), "truncated", "(12 bytes)",
+                "only 11");
+}
+
+TEST_CASE("load_image: a truncated TGA comes out black, not as leftover heap bytes") {
+    // stb_image's TGA loader ignores a short read and copies none of a row that is cut;
+    // its pixel buffer now comes from calloc, so the result is at least defined.
+    // A 4 x 4 grey TGA, top row first.
+    Bytes tga = {0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0, 4, 0, 8, 0x20};
+    tga.insert(tga.end(), 6, 200);  // one row and a half of four
+    for (int attempt = 0; attempt < 3; ++attempt) {
+        // Leave a freed block of the pixel buffer's size full of 0xAB for malloc to reuse.
+        { std::vector<uint8_t> dirty(4 * 4, 0xAB); }
+        Tensor img = load_image_from_memory(tga.data(), tga.size(), {4, 4, Invert::no});
+        for (int i = 0; i < 16; ++i) {
+            CAPTURE(i);
+            CHECK(img.data()[i] == (i < 4 ? 200.0f / 255.0f : 0.0f));
+        }
+    }
+}
+
+TEST_CASE("load_image_from_memory decodes the bytes exactly as load_image decodes the file") {
+    TempDir dir;
+    Bytes pixels = fgtest::pattern_bytes(9 * 5 * 3, 4);
+    Bytes png = read_file(write_png(dir, "rgb.png", pixels, 9, 5, 3));
+    for (ImageOptions options : {ImageOptions{9, 5, Invert::no}, ImageOptions{4, 7, Invert::yes},
+                                 ImageOptions{28, 28, Invert::if_light_background}}) {
+        CAPTURE(options.width);
+        Tensor from_file = load_image(dir / "rgb.png", options);
+        Tensor from_memory = load_image_from_memory(png.data(), png.size(), options);
+        REQUIRE(from_memory.shape() == Shape{options.height, options.width});
+        CHECK(from_memory.to_vector() == from_file.to_vector());
+    }
+    CHECK_ERROR(load_image_from_memory(nullptr, 3), "load_image_from_memory: bytes is null");
+    CHECK_ERROR(load_image_from_memory(nullptr, 0), "load_image_from_memory: cannot read it as "
+                "an image");
+    CHECK_ERROR(load_image_from_memory(png.data(), png.size(), {0, 28, Invert::no}),
+                "load_image_from_memory: output size must be between 1 x 1");
+}
+
+TEST_CASE("load_image: a header announcing a huge image is refused before decoding") {
+    // A PNG signature and IHDR chunk (8-bit grey) with no image data: stb_image reads sizes
+    // from the header alone, so only the size checks stand between it and the allocation.
+    auto png_header = [](uint32_t w, uint32_t h) {
+        Bytes b = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R'};
+        for (uint32_t v : {w, h})
+            for (int shift = 24; shift >= 0; shift -= 8) b.push_back(uint8_t(v >> shift));
+        for (uint8_t v : {8, 0, 0, 0, 0, 0, 0, 0, 0}) b.push_back(v);  // depth .. CRC
+        return b;
+    };
+    Bytes ok = png_header(4, 4);
+    CHECK_ERROR(load_image_from_memory(ok.data(), ok.size()), "cannot decode it");
+    Bytes big = png_header(6000, 6000);
+    CHECK_ERROR(load_image_from_memory(big.data(), big.size()), "6000 x 6000 pixels is larger "
+                "than the 33554432-pixel limit");
+    Bytes strip = png_header(100000, 1);  // within the pixel limit: stb_image tries to decode
+    CHECK_ERROR(load_image_from_memory(strip.data(), strip.size()), "cannot decode it");
+    Bytes absurd = png_header((1u << 24) + 1, 1);  // beyond stb_image's own side limit
+    CHECK_ERROR(load_image_from_memory(absurd.data(), absurd.size()), "cannot read it as an image");
 }
 
 TEST_CASE("save_png writes a PNG atomically and round-trips exactly") {

@@ -1,0 +1,550 @@
+#!/usr/bin/env python3
+"""make_corpus.py — writes the fuzz targets' seed inputs: small valid files of every kind
+each reader accepts (tests/fuzz/corpus/NAME/) and hand-made malformed ones
+(tests/fuzz/regressions/NAME/). Deterministic: running it again rewrites the same bytes.
+Every file is named ok-* (must load) or err-* (must be refused with focalgrad::Error), which
+tests/test_fuzz_regressions.cpp checks. Files it does not write (fuzzer findings) are kept.
+Not here: progressive JPEG (no encoder at hand) and other rare variants; the fuzzer
+mutates its way towards them from these.
+
+Inputs begin with the option bytes of their target (see tests/fuzz/entries.h):
+  idx      1 byte: expected_ndim = 1 + (b & 3) % 3; bit 2: the harness gzips the rest
+  dataset  none: the image file, then SPLIT, then the label file
+  image    2 bytes: width 1 + (b0 & 63), inversion b0 >> 6; height 1 + (b1 & 63)
+
+usage: tests/fuzz/make_corpus.py      (from anywhere; needs a C++ compiler for the JPEGs)
+"""
+import gzip
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+import zlib
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+SPLIT = b"\n--labels--\n"  # entries.h: kSplit
+
+
+def write(kind, target, name, data):
+    """Writes tests/fuzz/KIND/TARGET/NAME (KIND is corpus or regressions)."""
+    assert name.startswith(("ok-", "err-")), name
+    d = os.path.join(HERE, kind, target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def gz(data):
+    return gzip.compress(data, compresslevel=9, mtime=0)
+
+
+def pattern(n, seed):
+    """n deterministic bytes, different for every seed (a linear congruential generator)."""
+    out, s = bytearray(n), (seed * 2654435761 + 1) & 0xFFFFFFFF
+    for i in range(n):
+        s = (s * 1664525 + 1013904223) & 0xFFFFFFFF
+        out[i] = s >> 24
+    return bytes(out)
+
+
+# ---- IDX ------------------------------------------------------------------------------------
+
+def idx(dims, data, type_code=0x08):
+    return bytes([0, 0, type_code, len(dims)]) + b"".join(struct.pack(">I", d) for d in dims) + data
+
+
+def labels(n, classes=10):
+    return bytes((i * 7 + 3) % classes for i in range(n))
+
+
+def idx_seeds():
+    lab = idx([20], labels(20))
+    img = idx([2, 5, 4], pattern(40, 1))
+    mnist = idx([1, 28, 28], pattern(784, 2))
+    # Mode byte: expected_ndim 1 -> 0x00, 2 -> 0x01, 3 -> 0x02; | 0x04 to gzip in the harness.
+    ok = {
+        "ok-labels-raw": b"\x00" + lab,
+        "ok-labels-gz": b"\x00" + gz(lab),
+        "ok-labels-harness-gz": b"\x04" + lab,
+        "ok-labels-one": b"\x00" + idx([1], b"\x09"),
+        "ok-matrix-2d-raw": b"\x01" + idx([3, 4], pattern(12, 3)),
+        "ok-images-raw": b"\x02" + img,
+        "ok-images-gz": b"\x02" + gz(img),
+        "ok-images-harness-gz": b"\x06" + img,
+        "ok-images-1x1x1": b"\x02" + idx([1, 1, 1], b"\xff"),
+        "ok-images-28x28-gz": b"\x02" + gz(mnist),
+        # gzip allows members back to back; the reader must join them.
+        "ok-images-gz-two-members": b"\x02" + gz(img[:17]) + gz(img[17:]),
+    }
+    for name, data in ok.items():
+        write("corpus", "idx", name, data)
+
+    img_gz = gz(img)
+    err = {
+        "err-empty": b"\x02",
+        "err-bad-magic": b"\x02" + b"\x01\x00" + img[2:],
+        "err-html-page": b"\x02" + b"<!DOCTYPE html><html>404</html>",
+        "err-type-int32": b"\x02" + idx([2, 5, 4], pattern(160, 1), type_code=0x0C),
+        "err-wrong-ndim": b"\x00" + img,
+        "err-zero-dim": b"\x02" + idx([2, 0, 4], b""),
+        "err-header-cut": b"\x02" + img[:9],
+        "err-truncated": b"\x02" + img[:-1],
+        "err-trailing-byte": b"\x02" + img + b"\x00",
+        "err-huge-dims": b"\x02" + idx([0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF], b""),
+        "err-huge-dims-gz": b"\x02" + gz(idx([60000, 28000, 28000], b"\x00" * 64)),
+        "err-gz-truncated": b"\x02" + img_gz[:-5],
+        "err-gz-bad-crc": b"\x02" + img_gz[:-8] + bytes([img_gz[-8] ^ 1]) + img_gz[-7:],
+        "err-gz-garbage-after": b"\x02" + img_gz + b"junk",
+        "err-gz-one-byte-after": b"\x02" + img_gz + b"\x1f",
+        "err-gz-of-gz": b"\x06" + img_gz,
+    }
+    for name, data in err.items():
+        write("regressions", "idx", name, data)
+
+
+def dataset_seeds():
+    imgs = idx([3, 4, 5], pattern(60, 4))
+    labs = idx([3], labels(3))
+    mnist_imgs = idx([2, 28, 28], pattern(2 * 784, 5))
+    mnist_labs = idx([2], b"\x07\x02")
+    ok = {
+        "ok-raw-raw": imgs + SPLIT + labs,
+        "ok-gz-gz": gz(imgs) + SPLIT + gz(labs),
+        "ok-raw-gz": imgs + SPLIT + gz(labs),
+        "ok-28x28-gz-raw": gz(mnist_imgs) + SPLIT + mnist_labs,
+    }
+    for name, data in ok.items():
+        write("corpus", "dataset", name, data)
+    err = {
+        "err-no-split": imgs + labs,
+        "err-count-mismatch": imgs + SPLIT + idx([2], labels(2)),
+        "err-label-10": imgs + SPLIT + idx([3], b"\x01\x0a\x02"),
+        "err-label-255": imgs + SPLIT + idx([3], b"\xff\x00\x00"),
+        "err-files-swapped": labs + SPLIT + imgs,
+        "err-labels-truncated-gz": imgs + SPLIT + gz(labs)[:-3],
+    }
+    for name, data in err.items():
+        write("regressions", "dataset", name, data)
+
+
+# ---- images ---------------------------------------------------------------------------------
+# Test pictures: deterministic, with edges and gradients so that filters and predictors
+# see varied data. Channels are interleaved, rows top to bottom.
+
+def picture(w, h, channels):
+    out = bytearray()
+    for y in range(h):
+        for x in range(w):
+            ring = 255 if 9 <= (2 * x - w) ** 2 + (2 * y - h) ** 2 <= 40 else 0
+            for c in range(channels):
+                out.append([ring, (x * 255) // max(w - 1, 1), (y * 255) // max(h - 1, 1),
+                            255 - ring // 2][c % 4])
+    return bytes(out)
+
+
+def chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def png_rows(rows, bpp, filters):
+    """Filters each row (a bytes object) with the PNG filter given for it (0-4)."""
+    out, prev = bytearray(), bytes(len(rows[0])) if rows else b""
+    for row, f in zip(rows, filters):
+        enc = bytearray([f])
+        for i, v in enumerate(row):
+            a = row[i - bpp] if i >= bpp else 0
+            b = prev[i]
+            c = prev[i - bpp] if i >= bpp else 0
+            if f == 0:
+                pred = 0
+            elif f == 1:
+                pred = a
+            elif f == 2:
+                pred = b
+            elif f == 3:
+                pred = (a + b) // 2
+            else:  # Paeth
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                pred = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
+            enc.append((v - pred) & 255)
+        out += enc
+        prev = row
+    return bytes(out)
+
+
+def pack_row(samples, depth):
+    if depth == 8:
+        return bytes(samples)
+    if depth == 16:
+        return b"".join(struct.pack(">H", s * 257) for s in samples)
+    out, acc, n = bytearray(), 0, 0
+    for s in samples:
+        acc = (acc << depth) | (s >> (8 - depth) if depth < 8 else s)
+        n += depth
+        if n == 8:
+            out.append(acc)
+            acc, n = 0, 0
+    if n:
+        out.append(acc << (8 - n))
+    return bytes(out)
+
+
+ADAM7 = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2),
+         (0, 1, 1, 2)]
+
+
+def png(w, h, color_type, depth=8, interlace=False, palette=None, trns=None, idat_parts=1,
+        samples=None, iphone=False):
+    """A PNG; `samples` are 8-bit values per channel (palette indices for type 3)."""
+    channels = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}[color_type]
+    if samples is None:
+        samples = picture(w, h, channels)
+    bpp = max(1, channels * depth // 8)
+
+    def rows_of(xs, ys):
+        return [pack_row([samples[(y * w + x) * channels + c] for x in xs for c in range(channels)],
+                         depth) for y in ys]
+
+    if interlace:
+        raw = b""
+        for x0, y0, dx, dy in ADAM7:
+            xs, ys = range(x0, w, dx), range(y0, h, dy)
+            if len(xs) and len(ys):
+                rows = rows_of(xs, ys)
+                raw += png_rows(rows, bpp, [(i + 1) % 5 for i in range(len(rows))])
+    else:
+        rows = rows_of(range(w), range(h))
+        raw = png_rows(rows, bpp, [i % 5 for i in range(h)])
+    # Apple's CgBI PNGs hold raw deflate data (no zlib header); stb_image reads them, but
+    # only with at least 4 bytes after the deflate data, where zlib's checksum would be.
+    comp = zlib.compressobj(9, zlib.DEFLATED, -15 if iphone else 15)
+    data = comp.compress(raw) + comp.flush() + (bytes(4) if iphone else b"")
+    out = b"\x89PNG\r\n\x1a\n"
+    if iphone:
+        out += chunk(b"CgBI", b"\x50\x00\x20\x02")
+    out += chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, color_type, 0, 0, int(interlace)))
+    if palette:
+        out += chunk(b"PLTE", palette)
+    if trns:
+        out += chunk(b"tRNS", trns)
+    step = -(-len(data) // idat_parts)
+    for i in range(0, len(data), step):
+        out += chunk(b"IDAT", data[i:i + step])
+    return out + chunk(b"IEND", b"")
+
+
+def bmp(w, h, bpp, top_down=False, v4=False):
+    """An uncompressed BMP (stb_image reads no RLE): 1/4/8-bit palette, 16/24/32-bit."""
+    grey = picture(w, h, 1)
+    rgba = picture(w, h, 4)
+    palette = b""
+    if bpp <= 8:
+        n = 1 << bpp
+        palette = b"".join(bytes([i * 255 // (n - 1), (i * 97) % 256, 255 - i * 255 // (n - 1), 0])
+                           for i in range(n))
+    rows = []
+    for y in range(h):
+        if bpp <= 8:
+            row = pack_row([grey[y * w + x] for x in range(w)], bpp) if bpp < 8 else \
+                bytes(grey[y * w + x] for x in range(w))
+        elif bpp == 16:  # 5-6-5
+            row = b"".join(struct.pack("<H", (rgba[4 * (y * w + x)] >> 3) << 11 |
+                                       (rgba[4 * (y * w + x) + 1] >> 2) << 5 |
+                                       rgba[4 * (y * w + x) + 2] >> 3) for x in range(w))
+        elif bpp == 24:
+            row = b"".join(bytes(rgba[4 * (y * w + x):4 * (y * w + x) + 3][::-1]) for x in range(w))
+        else:
+            row = b"".join(bytes([rgba[4 * (y * w + x) + 2], rgba[4 * (y * w + x) + 1],
+                                  rgba[4 * (y * w + x)], rgba[4 * (y * w + x) + 3]])
+                           for x in range(w))
+        rows.append(row + bytes(-len(row) % 4))
+    pixels = b"".join(rows if top_down else rows[::-1])
+    bitfields = bpp in (16, 32)
+    masks = {16: (0xF800, 0x07E0, 0x001F, 0), 32: (0xFF0000, 0xFF00, 0xFF, 0xFF000000)}.get(bpp)
+    if v4:  # BITMAPV4HEADER: 108 bytes, masks inside the header
+        header = struct.pack("<IiiHHIIiiII", 108, w, -h if top_down else h, 1, bpp,
+                             3 if bitfields else 0, len(pixels), 2835, 2835, 0, 0)
+        header += struct.pack("<IIII", *(masks or (0, 0, 0, 0))) + b"BGRs" + bytes(36 + 12)
+    else:
+        header = struct.pack("<IiiHHIIiiII", 40, w, -h if top_down else h, 1, bpp,
+                             3 if bitfields else 0, len(pixels), 2835, 2835, 0, 0)
+        if bitfields:
+            header += struct.pack("<III", *masks[:3])
+    offset = 14 + len(header) + len(palette)
+    return b"BM" + struct.pack("<IHHI", offset + len(pixels), 0, 0, offset) + header + palette + pixels
+
+
+def lzw(indices, min_code_size):
+    """GIF's LZW: variable-width codes, least significant bit first, in 255-byte blocks."""
+    clear, end = 1 << min_code_size, (1 << min_code_size) + 1
+    table = {bytes([i]): i for i in range(clear)}
+    next_code, width = end + 1, min_code_size + 1
+    bits, nbits, out = 0, 0, bytearray()
+
+    def emit(code):
+        nonlocal bits, nbits
+        bits |= code << nbits
+        nbits += width
+        while nbits >= 8:
+            out.append(bits & 255)
+            bits >>= 8
+            nbits -= 8
+
+    emit(clear)
+    run = b""
+    for i in indices:
+        cand = run + bytes([i])
+        if cand in table:
+            run = cand
+            continue
+        emit(table[run])
+        if next_code < 4096:
+            table[cand] = next_code
+            next_code += 1
+            if next_code > (1 << width) and width < 12:
+                width += 1
+        run = bytes([i])
+    if run:
+        emit(table[run])
+    emit(end)
+    if nbits:
+        out.append(bits & 255)
+    return bytes([min_code_size]) + b"".join(
+        bytes([len(out[i:i + 255])]) + out[i:i + 255] for i in range(0, len(out), 255)) + b"\x00"
+
+
+def gif(w, h, interlace=False, transparent=None, frames=1, local_palette=False):
+    palette = b"".join(bytes([i * 36 % 256, i * 73 % 256, 255 - i * 16]) for i in range(16))
+    grey = picture(w, h, 1)
+    indices = bytes(grey[i] >> 4 for i in range(w * h))
+    if interlace:  # rows in the order 0, 8, 16.. / 4, 12.. / 2, 6.. / 1, 3..
+        order = [y for start, step in ((0, 8), (4, 8), (2, 4), (1, 2)) for y in range(start, h, step)]
+        indices = b"".join(indices[y * w:(y + 1) * w] for y in order)
+    out = b"GIF89a" + struct.pack("<HHBBB", w, h, 0x80 | 0x30 | 3, 0, 0) + palette
+    for f in range(frames):
+        if transparent is not None or frames > 1:
+            flags = (1 if transparent is not None else 0) | (1 << 2)
+            out += b"\x21\xf9\x04" + struct.pack("<BHB", flags, 10, transparent or 0) + b"\x00"
+        packed = (0x40 if interlace else 0) | (0x80 | 3 if local_palette else 0)
+        out += b"\x2c" + struct.pack("<HHHHB", 0, 0, w, h, packed)
+        if local_palette:
+            out += palette[::-1]
+        out += lzw(indices if f == 0 else indices[::-1], 4)
+    return out + b"\x3b"
+
+
+def pnm(w, h, colour=False, maxval=255):
+    channels = 3 if colour else 1
+    head = b"%s\n# a comment\n%d %d\n%d\n" % (b"P6" if colour else b"P5", w, h, maxval)
+    px = picture(w, h, channels)
+    if maxval > 255:
+        return head + b"".join(struct.pack(">H", v * maxval // 255) for v in px)
+    return head + bytes(v * maxval // 255 for v in px)
+
+
+def tga(w, h, image_type, bpp, rle=False, colormap=False, top_left=False):
+    channels = {8: 1, 16: 3, 24: 3, 32: 4}[bpp] if not colormap else 1
+    px = picture(w, h, 4)
+    cmap = b""
+    if colormap:
+        cmap = b"".join(bytes([i * 16, 255 - i * 16, (i * 40) % 256]) for i in range(16))
+    head = struct.pack("<BBBHHBHHHHBB", 0, 1 if colormap else 0, image_type | (8 if rle else 0),
+                       0, 16 if colormap else 0, 24 if colormap else 0, 0, 0, w, h, bpp,
+                       (0x20 if top_left else 0) | (8 if bpp == 32 else 0))
+    pixels = []
+    for i in range(w * h):
+        r, g, b, a = px[4 * i:4 * i + 4]
+        if colormap:
+            pixels.append(bytes([r >> 4]))
+        elif bpp == 8:
+            pixels.append(bytes([r]))
+        elif bpp == 16:
+            pixels.append(struct.pack("<H", (r >> 3) << 10 | (g >> 3) << 5 | b >> 3))
+        else:
+            pixels.append(bytes([b, g, r] + ([a] if channels == 4 else [])))
+    if not rle:
+        return head + cmap + b"".join(pixels)
+    data, i = bytearray(), 0
+    while i < len(pixels):  # runs of equal pixels, else raw packets of up to 128
+        j = i
+        while j + 1 < len(pixels) and pixels[j + 1] == pixels[i] and j - i < 127:
+            j += 1
+        if j > i:
+            data += bytes([0x80 | (j - i)]) + pixels[i]
+            i = j + 1
+        else:
+            k = i
+            while k + 1 < len(pixels) and pixels[k + 1] != pixels[k] and k - i < 127:
+                k += 1
+            data += bytes([k - i]) + b"".join(pixels[i:k + 1])
+            i = k + 1
+    return head + cmap + bytes(data)
+
+
+def hdr(w, h, rle):
+    px = picture(w, h, 3)
+    head = b"#?RADIANCE\n# made by make_corpus.py\nFORMAT=32-bit_rle_rgbe\n\n-Y %d +X %d\n" % (h, w)
+    rows = []
+    for y in range(h):
+        rgbe = [(px[3 * (y * w + x)] // 2, px[3 * (y * w + x) + 1] // 2, px[3 * (y * w + x) + 2] // 2,
+                 129) for x in range(w)]
+        if not rle:
+            rows.append(b"".join(bytes(p) for p in rgbe))
+            continue
+        row = bytearray([2, 2, w >> 8, w & 255])
+        for c in range(4):
+            comp = [p[c] for p in rgbe]
+            half = len(comp) // 2  # a run for the first half, a literal for the rest
+            row += bytes([128 + half, comp[0]]) + bytes([len(comp) - half]) + bytes(comp[half:])
+        rows.append(bytes(row))
+    return head + b"".join(rows)
+
+
+def psd(w, h, channels, rle):
+    px = picture(w, h, 4)
+    head = b"8BPS" + struct.pack(">H6xHIIHH", 1, channels, h, w, 8, 3) + struct.pack(">III", 0, 0, 0)
+    planes = [bytes(px[4 * i + c] for i in range(w * h)) for c in range(channels)]
+    if not rle:
+        return head + struct.pack(">H", 0) + b"".join(planes)
+    counts, data = [], bytearray()
+    for plane in planes:
+        for y in range(h):
+            row = plane[y * w:(y + 1) * w]
+            # PackBits: a repeat packet for the first two bytes, a literal for the rest.
+            packed = bytes([257 - 2, row[0]]) + bytes([len(row) - 3]) + row[2:]
+            counts.append(len(packed))
+            data += packed
+    return head + struct.pack(">H", 1) + b"".join(struct.pack(">H", n) for n in counts) + bytes(data)
+
+
+def pic(w, h, packet_type):
+    px = picture(w, h, 4)
+    head = b"\x53\x80\xf6\x34" + struct.pack(">f", 3.71) + b"make_corpus.py".ljust(80, b"\0")
+    head += b"PICT" + struct.pack(">HHfHH", w, h, 1.0, 3, 0)
+    head += bytes([0, 8, packet_type, 0xF0])  # one packet, 8 bits, R G B A
+    data = bytearray()
+    for y in range(h):
+        row = [bytes(px[4 * (y * w + x):4 * (y * w + x) + 4]) for x in range(w)]
+        if packet_type == 0:
+            data += b"".join(row)
+        else:  # mixed RLE: a repeat of the first pixel, then the rest raw
+            data += bytes([128 + 1]) + row[0] + bytes([w - 3]) + b"".join(row[2:])
+    return head + bytes(data)
+
+
+def image_seeds(jpeg_dir):
+    # Option bytes: output size and inversion (entries.h), a few combinations.
+    options = [b"\x1b\x1b", b"\x5b\x1b", b"\x87\x09", b"\xff\x3f", b"\x0f\x0b", b"\x10\x0c"]
+    pal16 = b"".join(bytes([i * 17, 255 - i * 17, (i * 50) % 256]) for i in range(16))
+    seeds = {
+        "png-grey8": png(16, 12, 0),
+        "png-grey16": png(9, 7, 0, depth=16),
+        "png-grey1": png(13, 5, 0, depth=1),
+        "png-grey2-interlaced": png(11, 9, 0, depth=2, interlace=True),
+        "png-grey4": png(7, 6, 0, depth=4),
+        "png-rgb8": png(16, 12, 2),
+        "png-rgb16": png(5, 4, 2, depth=16),
+        "png-rgba8-interlaced": png(12, 10, 6, interlace=True),
+        "png-grey-alpha8": png(8, 8, 4),
+        "png-palette8-trns": png(9, 9, 3, palette=pal16, trns=bytes(range(0, 256, 16)),
+                                 samples=bytes(v >> 4 for v in picture(9, 9, 1))),
+        "png-palette4": png(10, 3, 3, depth=4, palette=pal16,
+                            samples=bytes(v & 0xF0 for v in picture(10, 3, 1))),
+        "png-grey8-trns": png(6, 6, 0, trns=b"\x00\x00"),
+        "png-rgb8-idat-split": png(16, 12, 2, idat_parts=4),
+        "png-cgbi-iphone": png(6, 5, 6, iphone=True),
+        "png-28x28": png(28, 28, 0),
+        "bmp-24": bmp(7, 5, 24),
+        "bmp-32-v4-alpha": bmp(6, 4, 32, v4=True),
+        "bmp-16-565": bmp(5, 3, 16),
+        "bmp-8-palette-top-down": bmp(9, 4, 8, top_down=True),
+        "bmp-4-palette": bmp(5, 5, 4),
+        "bmp-1": bmp(17, 3, 1),
+        "gif-basic": gif(10, 7),
+        "gif-interlaced-transparent": gif(9, 11, interlace=True, transparent=3),
+        "gif-two-frames-local-palette": gif(6, 5, frames=2, local_palette=True),
+        "pgm-p5": pnm(8, 6),
+        "ppm-p6": pnm(7, 5, colour=True),
+        "tga-24": tga(6, 4, 2, 24),
+        "tga-32-rle-top-left": tga(12, 3, 2, 32, rle=True, top_left=True),
+        "tga-grey8-rle": tga(9, 4, 3, 8, rle=True),
+        "tga-colormapped": tga(5, 5, 1, 8, colormap=True),
+        "tga-16": tga(4, 4, 2, 16),
+    }
+    for name in sorted(os.listdir(jpeg_dir)):
+        with open(os.path.join(jpeg_dir, name), "rb") as f:
+            seeds["jpeg-" + name[:-4]] = f.read()
+    # Options chosen by name: adding a seed moves no other. The 28 x 28 PNG is read at its
+    # own size, the one case that copies pixels without resampling.
+    for name, data in seeds.items():
+        opts = options[zlib.crc32(name.encode()) % len(options)]
+        write("corpus", "image", "ok-" + name, (b"\x1b\x1b" if name == "png-28x28" else opts) + data)
+
+    opt = b"\x1b\x1b"
+    png_ok = png(64, 64, 0)
+    jpeg = seeds["jpeg-rgb-q50"]
+
+    def png_header(w, h):
+        return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
+
+    err = {
+        "err-empty": b"",
+        "err-options-only": opt,
+        "err-text": opt + b"hello, this is not an image\n",
+        "err-png-truncated": opt + png_ok[:len(png_ok) // 2],
+        "err-png-no-idat": opt + png_header(4, 4) + chunk(b"IEND", b""),
+        "err-png-huge-dims": opt + png_header(6000, 6000) + chunk(b"IEND", b""),
+        "err-png-absurd-width": opt + png_header(1 << 30, 1) + chunk(b"IEND", b""),
+        "err-png-bad-depth": opt + png_header(4, 4)[:24] + b"\x03" + png_header(4, 4)[25:],
+        "err-jpeg-truncated": opt + jpeg[:len(jpeg) // 3],
+        "err-jpeg-header-only": opt + jpeg[:2],
+        "err-gif-huge-dims": opt + b"GIF89a" + struct.pack("<HHBBB", 65535, 65535, 0, 0, 0) + b"\x3b",
+        "err-bmp-rle8": opt + bmp(4, 4, 8)[:30] + b"\x01" + bmp(4, 4, 8)[31:],
+        # stbi_info gives a top-down BMP's height as negative: this passed the pixel limit.
+        "err-bmp-top-down-huge": opt + bmp(1, 1, 24)[:18] + struct.pack("<ii", 10000, -10000) +
+                                 bmp(1, 1, 24)[26:],
+        "err-pnm-huge-dims": opt + b"P5\n60000 60000\n255\n" + bytes(16),
+        # stb_image misreads 16-bit PNM, and read past its buffer converting one (a finding).
+        "err-pgm-16bit-stb-read-past-buffer": opt + pnm(5, 4, maxval=65535),
+        # Not read since stb_image's PSD loader converted out-of-range floats (a finding).
+        "err-psd-rgba-rle-stb-float-cast-overflow": b"\x0f\x0b" + psd(6, 3, 4, rle=True),
+        "err-psd-rgb-raw": opt + psd(5, 4, 3, rle=False),
+        # Not read since stb_image's PIC loader dereferenced null on corrupt data (a finding).
+        "err-pic-raw": opt + pic(5, 3, 0),
+        "err-pic-mixed-rle": opt + pic(8, 2, 2),
+        # Not read since stb_image's HDR loader looped forever on a cut scanline (a finding).
+        "err-hdr-flat": opt + hdr(5, 4, rle=False),
+        "err-hdr-rle": opt + hdr(16, 3, rle=True),
+        "err-hdr-flat-truncated": opt + hdr(5, 4, rle=False)[:-7],
+    }
+    # stb_image fills what a truncated raw TGA lacks from its (now zeroed) buffer instead of
+    # failing: this loads, and must not read uninitialised memory.
+    ok = {"ok-tga-truncated": opt + tga(6, 4, 2, 24)[:-10]}
+    err["err-pgm-truncated"] = opt + b"P5\n64 64\n255\n" + bytes([200]) * 10
+    err["err-ppm-truncated-by-one"] = opt + pnm(7, 5, colour=True)[:-1]
+    for name, data in list(err.items()) + list(ok.items()):
+        write("regressions", "image", name, data)
+
+
+def main():
+    with tempfile.TemporaryDirectory() as tmp:
+        exe = os.path.join(tmp, "write_jpeg_seeds")
+        cxx = os.environ.get("CXX", "c++")
+        subprocess.run([cxx, "-std=c++17", "-O1", "-o", exe, os.path.join(HERE, "write_jpeg_seeds.cpp")],
+                       check=True)
+        jpeg_dir = os.path.join(tmp, "jpeg")
+        os.mkdir(jpeg_dir)
+        subprocess.run([exe, jpeg_dir], check=True)
+        idx_seeds()
+        dataset_seeds()
+        image_seeds(jpeg_dir)
+    print("make_corpus: wrote", sum(len(fs) for _, _, fs in os.walk(os.path.join(HERE, "corpus"))),
+          "corpus files and", sum(len(fs) for _, _, fs in os.walk(os.path.join(HERE, "regressions"))),
+          "regression inputs under", os.path.relpath(HERE, ROOT), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
