@@ -14,8 +14,8 @@
 SANITIZE ?= 0
 ifeq ($(SANITIZE),1)
   BUILD    := build-asan
-  OPT      := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
-  SAN_LD   := -fsanitize=address,undefined
+  OPT      := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all
+  SAN_LD   := -fsanitize=address,undefined,float-cast-overflow
   # Leak checking on; OpenBLAS and OpenMP keep thread pools alive until exit, not leaks.
   RUN_ENV  := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1
 else
