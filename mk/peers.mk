@@ -37,4 +37,4 @@ ifneq ($(wildcard bench/bench_peers_focalgrad.cpp),)
 endif
 	MNIST_DIR=$${MNIST_DIR:-$(PEERS_MNIST)} $(PEERS_PYTHON) bench/peers/run_peers.py \
 	    --python $(PEERS_PYTHON) --libtorch $(PEERS_BIN)/libtorch_peer \
-	    --focalgrad $(PEERS_BIN)/bench_peers_focalgrad --invoked-as "make bench-peers" $(PEERS_ARGS)
+	    --focalgrad $(PEERS_BIN)/bench_peers_focalgrad --invoked-as "make bench-peers$(if $(PEERS_ARGS), PEERS_ARGS='$(PEERS_ARGS)')" $(PEERS_ARGS)

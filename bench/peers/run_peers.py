@@ -5,10 +5,11 @@ writes bench/RESULTS.md (table, machine, versions, command). Standard library on
 
 Every program prints one JSON line per workload:
     {"peer": "...", "workload": "...", "value": 1.23, "unit": "s", "detail": "..."}
-and is run twice: once for the timed workloads, once with --rss alone in its process so
-that nothing else inflates its peak memory. The focalgrad program
+and is run once per workload with --only NAME (peak memory: --rss, alone in its process so
+that nothing else inflates it), all programs in turn for each workload. The focalgrad program
 (build/bin/bench_peers_focalgrad, optional; its cells read "-" until it exists) follows the
-same contract with peer "focalgrad", names its fused focal loss "focal_fused_1m", and may add
+same contract with peer "focalgrad", names its fused focal loss "focal_fused_1m" (it gets
+--only focal_fused_1m), and with --only mlp_epoch may add
     {"peer": "sgemm_floor", "workload": "mlp_epoch", "value": 0.5, "unit": "s", "detail": "..."}
 for the time of the epoch's matrix products alone. Not here: statistics across runs;
 each program reports medians, and ratios are only meaningful within one run.
@@ -61,7 +62,8 @@ def log(message):
 # Running the programs and collecting their JSON lines.
 
 def run_program(peer, argv, env, results, floors, failures):
-    log(f"{peer}: {shlex.join(argv)}")
+    load = os.getloadavg()[0]
+    log(f"{peer}: {shlex.join(argv)}   (load {load:.2f})")
     try:
         proc = subprocess.run(argv, stdout=subprocess.PIPE, text=True, env=env, timeout=3600)
     except (OSError, subprocess.TimeoutExpired) as e:
@@ -74,6 +76,7 @@ def run_program(peer, argv, env, results, floors, failures):
                 print(f"  {peer}: {line}", file=sys.stderr)
             continue
         who, workload = record["peer"], record["workload"]
+        record["load"] = load
         if who == "sgemm_floor":
             floors[workload] = record
             continue
@@ -122,21 +125,20 @@ def programs(args):
 
 
 def collect(args, env):
+    """Runs workload by workload, every program in turn, so that the numbers compared in a
+    row are measured seconds apart rather than minutes: on a shared machine the load
+    drifts, and a ratio is only as good as the conditions its two sides shared."""
     results, floors = {}, {}
     found, failures = programs(args)
-    timed = args.only is None or args.only != "peak_rss_mb"
-    rss = args.only is None or args.only == "peak_rss_mb"
-    if timed:
-        for peer, argv in found:
-            extra = ["--quick"] if args.quick else []
-            if args.only:
-                only = FOCALGRAD_ONLY.get(args.only, args.only) if peer == "focalgrad" else args.only
-                extra += ["--only", only]
-            run_program(peer, argv + extra, env, results, floors, failures)
-    if rss:
-        for peer, argv in found:
-            run_program(peer, argv + ["--rss"], env, results, floors, failures)
     wanted = [args.only] if args.only else [key for key, _, _ in ROWS]
+    for key in wanted:
+        for peer, argv in found:
+            if key == "peak_rss_mb":
+                extra = ["--rss"]
+            else:
+                only = FOCALGRAD_ONLY.get(key, key) if peer == "focalgrad" else key
+                extra = ["--quick"] * args.quick + ["--only", only]
+            run_program(peer, argv + extra, env, results, floors, failures)
     for peer in ("pytorch", "libtorch"):
         for key in wanted:
             if (peer, key) not in results:
@@ -255,11 +257,12 @@ def environment_notes(args, env):
 
 def results_markdown(args, env, table_text, results, floors, failures):
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    command = args.invoked_as or shlex.join([sys.executable] + sys.argv)
+    harness = shlex.join([sys.executable] + sys.argv)
+    command = f"`{args.invoked_as}` (which ran `{harness}`)" if args.invoked_as else f"`{harness}`"
     out = [
         "# focalgrad against PyTorch and libtorch",
         "",
-        f"Measured {now} by `{command}`, all programs in one run on one machine, so the ratios "
+        f"Measured {now} by {command}, all programs in one run on one machine, so the ratios "
         "compare like with like; absolute times move with the machine's load.",
         "",
         table_text,
@@ -273,10 +276,10 @@ def results_markdown(args, env, table_text, results, floors, failures):
     ]
     for (peer, workload), rec in sorted(results.items()):
         out.append(f"- {PEER_TITLES[peer]}, {workload}: {format_value(rec['value'], rec['unit'])} "
-                   f"({rec['detail']})")
+                   f"({rec['detail']}; load average {rec['load']:.2f} when it started)")
     for workload, rec in sorted(floors.items()):
         out.append(f"- sgemm floor, {workload}: {format_value(rec['value'], rec['unit'])} "
-                   f"({rec['detail']})")
+                   f"({rec['detail']}; load average {rec['load']:.2f} when it started)")
     if failures:
         out += ["", "## Problems in this run", ""] + [f"- {f}" for f in failures]
     out += [
