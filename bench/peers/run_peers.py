@@ -49,9 +49,15 @@ PEER_TITLES = {"focalgrad": "focalgrad", "pytorch": "PyTorch", "libtorch": "libt
 FOCALGRAD_ALIASES = {"focal_fused_1m": "focal_composed_1m"}
 FOCALGRAD_ONLY = {"focal_composed_1m": "focal_fused_1m"}
 
-# glibc keeps freed memory for reuse instead of unmapping it (large buffers otherwise come
-# from fresh mmaps whose pages the kernel must fault in and zero on every allocation).
-KEEP_FREED_MEMORY = "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=4294967295"
+# Environment variables that change how the programs run; any set (by the caller or by
+# --env) is recorded in RESULTS.md. Two matter on a small shared machine:
+#   OMP_WAIT_POLICY=passive  OpenMP threads sleep at once after a parallel region instead of
+#       spinning, so they do not take the cores OpenBLAS's own (also spinning) threads need;
+#   GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=4294967295  glibc
+#       reuses freed memory instead of unmapping it, so large buffers are not faulted in
+#       and zeroed afresh on every allocation.
+RECORDED_ENV = ["OMP_WAIT_POLICY", "GLIBC_TUNABLES", "OMP_NUM_THREADS", "FOCALGRAD_NUM_THREADS",
+                "OPENBLAS_THREAD_TIMEOUT"]
 
 
 def log(message):
@@ -249,9 +255,12 @@ def environment_notes(args, env):
         f"OpenBLAS {package_version('libopenblas0-pthread')}, "
         f"{gxx.splitlines()[0] if gxx else 'g++ not found'}",
     ]
-    for var in ("GLIBC_TUNABLES", "OMP_NUM_THREADS", "FOCALGRAD_NUM_THREADS"):
-        if var in env:
-            lines.append(f"- {var}={env[var]}")
+    names = list(dict.fromkeys(RECORDED_ENV + sorted(args.env)))
+    settings = [f"{name}={env[name]}" for name in names if name in env]
+    if settings:
+        lines.append(f"- Environment of every program: {', '.join(settings)}")
+    else:
+        lines.append(f"- Environment: none of {', '.join(RECORDED_ENV)} set")
     return lines
 
 
@@ -319,20 +328,25 @@ def main():
     parser.add_argument("--quick", action="store_true",
                         help="fewer repetitions; RESULTS.md is left alone unless --out is given")
     parser.add_argument("--out", help=f"results file (default: {ROOT / 'bench/RESULTS.md'})")
-    parser.add_argument("--keep-freed-memory", action="store_true",
-                        help=f"run every program with GLIBC_TUNABLES={KEEP_FREED_MEMORY}, so freed "
-                             "buffers are reused instead of being faulted in afresh")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="set an environment variable for every program (repeatable), "
+                             "e.g. OMP_WAIT_POLICY=passive")
     parser.add_argument("--invoked-as", help="the command to record in RESULTS.md")
     args = parser.parse_args()
     args.load_before = ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
-    if args.only != "small_op_us" and not os.environ.get("MNIST_DIR"):
+    env = dict(os.environ)
+    for setting in args.env:
+        name, sep, value = setting.partition("=")
+        if not sep or not name:
+            log(f"error: --env expects NAME=VALUE, got '{setting}'")
+            return 2
+        env[name] = value
+    args.env = {setting.partition("=")[0] for setting in args.env}
+    if args.only != "small_op_us" and not env.get("MNIST_DIR"):
         log("error: MNIST_DIR is not set; point it at the directory with the four MNIST .gz IDX files "
             "(for example MNIST_DIR=/work/shared/data/mnist)")
         return 2
-    env = dict(os.environ)
-    if args.keep_freed_memory:
-        env["GLIBC_TUNABLES"] = KEEP_FREED_MEMORY
 
     results, floors, failures = collect(args, env)
     table_text = table(results, floors, args.only)
