@@ -343,7 +343,8 @@ def main():
             return 2
         env[name] = value
     args.env = {setting.partition("=")[0] for setting in args.env}
-    if args.only != "small_op_us" and not env.get("MNIST_DIR"):
+    needs_mnist = args.only in (None, "mlp_epoch", "small_mlp_epoch", "peak_rss_mb")
+    if needs_mnist and not env.get("MNIST_DIR"):
         log("error: MNIST_DIR is not set; point it at the directory with the four MNIST .gz IDX files "
             "(for example MNIST_DIR=/work/shared/data/mnist)")
         return 2
