@@ -349,6 +349,10 @@ def main():
             "(for example MNIST_DIR=/work/shared/data/mnist)")
         return 2
 
+    load = os.getloadavg()[0]
+    if load > 1.0:
+        log(f"warning: the machine is busy (load average {load:.2f} on {os.cpu_count()} cores); with 2 "
+            "threads per program every time will be inflated, and unevenly if the load changes")
     results, floors, failures = collect(args, env)
     table_text = table(results, floors, args.only)
     print(table_text, flush=True)
