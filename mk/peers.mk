@@ -10,7 +10,7 @@
 # when that file exists; until then its column reads "—".
 
 PEERS_BIN      := build/bin
-PEERS_MNIST    ?= /work/shared/data/mnist
+PEERS_MNIST    ?= $(abspath ../shared/data/mnist)
 PEERS_PYTHON   ?= /usr/bin/python3
 PEERS_ARGS     ?=
 
