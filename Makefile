@@ -16,7 +16,7 @@ ifeq ($(SANITIZE),1)
   BUILD    := build-asan
   OPT      := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all
   SAN_LD   := -fsanitize=address,undefined,float-cast-overflow
-  # Leak checking on; OpenBLAS and OpenMP keep thread pools alive until exit, not leaks.
+  # Leak checking on.
   RUN_ENV  := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1
 else
   BUILD    := build
@@ -26,7 +26,7 @@ else
 endif
 
 CXX      ?= g++
-CXXFLAGS := -std=c++17 $(OPT) -fopenmp -Wall -Wextra -I. -MMD -MP
+CXXFLAGS := -std=c++17 $(OPT) -pthread -Wall -Wextra -I. -MMD -MP
 LIB      := $(BUILD)/libfocalgrad.a
 BIN      := $(BUILD)/bin
 
@@ -45,7 +45,7 @@ CONFIG := $(BUILD)/config.mk
 ifeq ($(filter clean,$(MAKECMDGOALS)),)
   -include $(CONFIG)
 endif
-LDLIBS = $(BLAS_LIBS) -lz -fopenmp $(SAN_LD)
+LDLIBS = $(BLAS_LIBS) -lz -pthread $(SAN_LD)
 
 .PHONY: all test demo bench clean setup
 .DEFAULT_GOAL := all

@@ -5,7 +5,8 @@
 // and its worker threads spin-wait for the cores that OpenMP's workers spin-wait for,
 // which made a 2-thread training step several times slower than a 1-thread one.
 // So OpenBLAS always runs single-threaded, and gemm() cuts C into blocks whose number
-// and boundaries depend only on the matrix sizes; the blocks run on the OpenMP threads.
+// and boundaries depend only on the matrix sizes; the blocks run on core/parallel.h's
+// threads.
 // Each output element is then computed by the same single-threaded kernel call however
 // many threads there are: the same bits on 1 thread and on 16.
 #include "core/blas.h"
@@ -65,7 +66,7 @@ void set_gemm_trace(std::vector<GemmCall>* trace) { t_trace = trace; }
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
           const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
           int64_t ldc) {
-    static const SingleThreadedBlas single_threaded;
+    static const SingleThreadedBlas single_threaded;  // also when gemm runs before any loop
     (void)single_threaded;
     FG_CHECK(M >= 0 && N >= 0 && K >= 0 && M <= INT32_MAX && N <= INT32_MAX && K <= INT32_MAX,
              "gemm: sizes M=", M, " N=", N, " K=", K, " must be in [0, 2^31)");
@@ -86,20 +87,21 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
         sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
-    // Which thread runs a block does not change its bits, so blocks go to whichever
-    // thread is free: a core shared with another process then slows one block, not all.
-#pragma omp parallel for schedule(dynamic, 1) if (num_threads() > 1)
-    for (int b = 0; b < blocks; ++b) {
-        int64_t begin, end;
-        block_range(span, blocks, b, begin, end);
-        if (by_rows) {  // rows [begin, end) of C need rows of op(A): A's rows, or A's columns if transposed
-            const float* Ab = trans_a ? A + begin : A + begin * lda;
-            sgemm(trans_a, trans_b, end - begin, N, K, alpha, Ab, lda, B, ldb, beta, C + begin * ldc, ldc);
-        } else {        // columns [begin, end) of C need columns of op(B)
-            const float* Bb = trans_b ? B + begin * ldb : B + begin;
-            sgemm(trans_a, trans_b, M, end - begin, K, alpha, A, lda, Bb, ldb, beta, C + begin, ldc);
+    // Which thread runs a block does not change its bits; parallel_for hands blocks to
+    // whichever thread is free.
+    parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
+        for (int64_t b = b0; b < b1; ++b) {
+            int64_t begin, end;
+            block_range(span, blocks, int(b), begin, end);
+            if (by_rows) {  // rows [begin, end) of C need rows of op(A): A's rows, or A's columns if transposed
+                const float* Ab = trans_a ? A + begin : A + begin * lda;
+                sgemm(trans_a, trans_b, end - begin, N, K, alpha, Ab, lda, B, ldb, beta, C + begin * ldc, ldc);
+            } else {        // columns [begin, end) of C need columns of op(B)
+                const float* Bb = trans_b ? B + begin * ldb : B + begin;
+                sgemm(trans_a, trans_b, M, end - begin, K, alpha, A, lda, Bb, ldb, beta, C + begin, ldc);
+            }
         }
-    }
+    });
 }
 
 }  // namespace focalgrad

@@ -1,10 +1,26 @@
-// parallel.cpp — the thread count. It applies to OpenMP; OpenBLAS itself always runs
-// single-threaded inside focalgrad's own partition of each product (see core/blas.cpp).
+// parallel.cpp — the thread pool behind parallel_for, and the thread count.
+//
+// A loop is published as a job: a task, its context and a chunk count. Every thread,
+// the caller included, takes chunk numbers from one atomic counter until none is left,
+// so the chunks go to whichever threads are running. The caller returns when every
+// chunk has finished; it never waits for a thread that took no chunk.
+//
+// Idle workers spin for a few tens of microseconds (the next loop of a training step
+// usually comes sooner) and then sleep on a condition variable. Sleeping matters on a
+// shared machine: a thread that spins while another program wants its core steals the
+// time slices the other threads of the same loop need (docs/performance.md).
+// OpenBLAS always runs single-threaded inside this partition (core/blas.cpp).
 #include "core/parallel.h"
 
 #include <cblas.h>
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdlib>
+#include <exception>
+#include <memory>
+#include <mutex>
 #include <thread>
 
 #include "core/error.h"
@@ -12,6 +28,149 @@
 namespace focalgrad {
 
 namespace {
+
+// How long an idle worker spins before it sleeps, and how long the caller spins before
+// it yields while other threads finish their chunks. Long enough to bridge the serial
+// code between the loops of a training step, short enough not to steal much from other
+// programs when the machine is shared.
+constexpr std::chrono::microseconds kSpinTime{200};
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#else
+    std::this_thread::yield();
+#endif
+}
+
+thread_local bool t_in_parallel = false;  // set inside a loop: nested loops run serially
+
+// Spins until done() or kSpinTime has passed; returns done().
+template <class Done>
+bool spin_until(Done done) {
+    auto deadline = std::chrono::steady_clock::now() + kSpinTime;
+    for (;;) {
+        for (int i = 0; i < 64; ++i) {
+            if (done()) return true;
+            cpu_relax();
+        }
+        if (std::chrono::steady_clock::now() >= deadline) return done();
+    }
+}
+
+struct Job {
+    void (*task)(void*, int64_t);
+    void* ctx;
+    int64_t chunks;
+    std::atomic<int64_t> next{0};
+    std::atomic<int64_t> done{0};
+    std::mutex error_mutex;
+    std::exception_ptr error;
+
+    // Takes and runs chunks until none is left.
+    void work() {
+        for (int64_t c; (c = next.fetch_add(1, std::memory_order_relaxed)) < chunks;) {
+            try {
+                task(ctx, c);
+            } catch (...) {
+                std::lock_guard<std::mutex> lock(error_mutex);
+                if (!error) error = std::current_exception();
+            }
+            done.fetch_add(1, std::memory_order_release);
+        }
+    }
+};
+
+class Pool {
+public:
+    explicit Pool(int threads) { start(threads); }
+    ~Pool() { stop(); }
+    Pool(const Pool&) = delete;
+    Pool& operator=(const Pool&) = delete;
+
+    int threads() const { return int(workers_.size()) + 1; }
+
+    void resize(int threads) {
+        stop();
+        start(threads);
+    }
+
+    void run(int64_t chunks, void (*task)(void*, int64_t), void* ctx) {
+        // The job lives on the heap: a worker that wakes late may still look at it after
+        // this call returned, and must find it alive (and finished).
+        auto job = std::make_shared<Job>();
+        job->task = task;
+        job->ctx = ctx;
+        job->chunks = chunks;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            job_ = job;
+            generation_.fetch_add(1, std::memory_order_release);
+        }
+        if (sleeping_.load(std::memory_order_acquire) > 0) wake_.notify_all();
+
+        t_in_parallel = true;
+        job->work();
+        t_in_parallel = false;
+        // The remaining chunks are running on other threads; wait for them.
+        auto finished = [&] { return job->done.load(std::memory_order_acquire) == chunks; };
+        if (!spin_until(finished))
+            while (!finished()) std::this_thread::yield();
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            if (job_ == job) job_.reset();
+        }
+        if (job->error) std::rethrow_exception(job->error);
+    }
+
+private:
+    void start(int threads) {
+        stopping_ = false;
+        // The generation a worker starts from is read here, not in the new thread: a stop()
+        // that comes before the thread runs must still look like news to it.
+        uint64_t now = generation_.load(std::memory_order_acquire);
+        for (int i = 1; i < threads; ++i) workers_.emplace_back([this, now] { worker(now); });
+    }
+
+    void stop() {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            stopping_ = true;
+            generation_.fetch_add(1, std::memory_order_release);
+        }
+        wake_.notify_all();
+        for (std::thread& t : workers_) t.join();
+        workers_.clear();
+    }
+
+    void worker(uint64_t seen) {
+        t_in_parallel = true;
+        for (;;) {
+            spin_until([&] { return generation_.load(std::memory_order_acquire) != seen; });
+            std::shared_ptr<Job> job;
+            {
+                std::unique_lock<std::mutex> lock(mutex_);
+                if (generation_.load(std::memory_order_acquire) == seen) {
+                    sleeping_.fetch_add(1, std::memory_order_acq_rel);
+                    wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
+                    sleeping_.fetch_sub(1, std::memory_order_acq_rel);
+                }
+                seen = generation_.load(std::memory_order_acquire);
+                if (stopping_) return;
+                job = job_;  // the newest job; older ones were finished by their callers
+            }
+            if (job) job->work();
+        }
+    }
+
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    std::shared_ptr<Job> job_;           // guarded by mutex_
+    std::atomic<uint64_t> generation_{0};  // bumped for every job (and for stop)
+    std::atomic<int> sleeping_{0};
+    bool stopping_ = false;              // guarded by mutex_
+    std::vector<std::thread> workers_;
+};
 
 int initial_threads() {
     if (const char* env = std::getenv("FOCALGRAD_NUM_THREADS")) {
@@ -25,30 +184,38 @@ int initial_threads() {
     return hw ? int(hw) : 1;
 }
 
-struct Threads {
-    int n;
-    Threads() : n(initial_threads()) { apply(); }
-    void apply() const {
+// Built on first use; OpenBLAS is made single-threaded at the same moment.
+Pool& pool() {
+    static Pool p([] {
         openblas_set_num_threads(1);
-#ifdef _OPENMP
-        omp_set_num_threads(n);
-#endif
-    }
-};
-
-Threads& threads() {
-    static Threads t;
-    return t;
+        return initial_threads();
+    }());
+    return p;
 }
+
+std::mutex g_resize_mutex;
 
 }  // namespace
 
-int num_threads() { return threads().n; }
+int num_threads() { return pool().threads(); }
 
 void set_num_threads(int n) {
     FG_CHECK(n >= 1 && n <= 1024, "set_num_threads: expected 1 <= n <= 1024, got ", n);
-    threads().n = n;
-    threads().apply();
+    std::lock_guard<std::mutex> lock(g_resize_mutex);
+    if (pool().threads() != n) pool().resize(n);
 }
+
+namespace detail {
+
+void run_chunks(int64_t chunks, void (*task)(void*, int64_t), void* ctx) {
+    Pool& p = pool();
+    if (t_in_parallel || p.threads() == 1) {
+        for (int64_t c = 0; c < chunks; ++c) task(ctx, c);
+        return;
+    }
+    p.run(chunks, task, ctx);
+}
+
+}  // namespace detail
 
 }  // namespace focalgrad

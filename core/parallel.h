@@ -1,30 +1,35 @@
-// parallel.h — how focalgrad uses the machine's cores: OpenMP threads run elementwise
-// loops, reductions and the blocks of every matrix product (OpenBLAS runs each block
-// single-threaded, see core/blas.cpp), so one pool of threads serves everything.
+// parallel.h — how focalgrad uses the machine's cores: one small pool of threads runs
+// elementwise loops, reductions and the blocks of every matrix product (OpenBLAS runs
+// each block single-threaded, see core/blas.cpp).
 // Work is cut into chunks whose boundaries depend only on the problem size and the
 // grain, never on the number of threads, and partial sums are combined in chunk order:
-// results are bit-identical on 1 thread and on 16.
+// results are bit-identical on 1 thread and on 16. Which thread runs a chunk does not
+// matter, so idle threads take the next chunk (a core shared with another program slows
+// one chunk, not the whole loop). Why a pool of our own and not OpenMP: docs/performance.md.
 // Not here: nested parallelism (a parallel loop inside another runs serially).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 namespace focalgrad {
 
-// Threads used by every parallel loop and matrix product. The default is
-// FOCALGRAD_NUM_THREADS if set, else the number of cores.
+// Threads used by every parallel loop and matrix product, the caller's included. The
+// default is FOCALGRAD_NUM_THREADS if set, else the number of cores.
 int num_threads();
 void set_num_threads(int n);
 
-// Elements per chunk for cheap elementwise work: below this, starting threads costs
-// more than it saves.
+// Elements per chunk for cheap elementwise work: below this, waking threads costs more
+// than it saves.
 constexpr int64_t kGrain = 32768;
+
+namespace detail {
+// Runs task(ctx, c) for every c in [0, chunks), on the pool's threads and the caller's,
+// and returns when all have finished. An exception thrown by a task is rethrown here.
+void run_chunks(int64_t chunks, void (*task)(void* ctx, int64_t chunk), void* ctx);
+}  // namespace detail
 
 // Calls body(begin, end) on consecutive chunks of [0, n) of `grain` elements each.
 template <class Body>
@@ -35,11 +40,15 @@ void parallel_for(int64_t n, int64_t grain, Body&& body) {
         body(int64_t(0), n);
         return;
     }
-#pragma omp parallel for schedule(static) if (num_threads() > 1)
-    for (int64_t c = 0; c < chunks; ++c) {
-        int64_t begin = c * grain;
-        body(begin, begin + grain < n ? begin + grain : n);
-    }
+    struct Context {
+        Body* body;
+        int64_t n, grain;
+    } context{&body, n, grain};
+    detail::run_chunks(chunks, [](void* ctx, int64_t c) {
+        auto* x = static_cast<Context*>(ctx);
+        int64_t begin = c * x->grain;
+        (*x->body)(begin, std::min(begin + x->grain, x->n));
+    }, &context);
 }
 
 // Sum over [0, n) of partial(begin, end) -> double, with the fixed chunking above and
@@ -49,12 +58,13 @@ double parallel_sum(int64_t n, int64_t grain, Partial&& partial) {
     if (n <= 0) return 0.0;
     int64_t chunks = (n + grain - 1) / grain;
     if (chunks == 1) return partial(int64_t(0), n);
-    std::vector<double> sums(size_t(chunks), 0.0);
-#pragma omp parallel for schedule(static) if (num_threads() > 1)
-    for (int64_t c = 0; c < chunks; ++c) {
-        int64_t begin = c * grain;
-        sums[size_t(c)] = partial(begin, begin + grain < n ? begin + grain : n);
-    }
+    std::vector<double> sums(static_cast<size_t>(chunks), 0.0);
+    parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
+        for (int64_t c = c0; c < c1; ++c) {
+            int64_t begin = c * grain;
+            sums[size_t(c)] = partial(begin, std::min(begin + grain, n));
+        }
+    });
     double total = 0.0;
     for (double s : sums) total += s;
     return total;

@@ -170,7 +170,12 @@ TEST_CASE("memory: 1,000 steps hold no more buffers and no more resident memory 
     MESSAGE("live buffers after step 1: ", buffers_after_first, ", at most ", max_buffers,
             "; resident memory ", rss_after_first, " kB after step 1, ", resident_kb(), " kB after 1,000");
     CHECK(max_buffers <= buffers_after_first + 2);  // the batch being built, the loss
+#if defined(__SANITIZE_ADDRESS__)
+    // AddressSanitizer keeps freed memory in quarantine (256 MB by default) instead of
+    // reusing it, so resident memory grows by design; the buffer count above still holds.
+#else
     CHECK(resident_kb() <= rss_after_first + 1024);
+#endif
 }
 
 TEST_CASE("two threads training two models at once match each model trained alone") {
