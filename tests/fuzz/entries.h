@@ -371,6 +371,14 @@ inline void checkpoint(const uint8_t* data, size_t size) {
     } catch (const focalgrad::Error& e) {
         FG_FUZZ_ASSERT(parameter_bits(*model) == before, "load changed the model, then threw: ",
                        e.what());
+        // The message is read on a terminal and printed with "%s": bytes copied from the file
+        // must not cut it short (a NUL) or garble it (escape sequences, line breaks).
+        const std::string message = e.what();
+        for (size_t i = 0; i < message.size(); ++i) {
+            const unsigned char c = static_cast<unsigned char>(message[i]);
+            FG_FUZZ_ASSERT(c >= 0x20 && c != 0x7f, "load's error message has the control byte ",
+                           int(c), " at ", i, ": ", message);
+        }
         throw;
     }
     const bool in_order = check_records_match(checkpoint_records(file), *model, "the file loaded");
