@@ -320,7 +320,8 @@ inline bool check_records_match(const std::vector<CheckpointRecord>& records,
 }
 
 // A directory for files that need a real path (save() writes a temporary beside its target
-// and renames it over it): in /dev/shm when possible, so no disk is touched; removed at exit.
+// and renames it over it): in /dev/shm when possible, so no disk is touched. Made for one
+// input and removed after it, so that a crash in another input leaves nothing behind.
 class ScratchDir {
 public:
     ScratchDir() {
@@ -385,7 +386,7 @@ inline void checkpoint(const uint8_t* data, size_t size) {
 
     // save() writes the same tensors back, in the model's order: the very bytes that were
     // loaded, when they were in that order already.
-    static ScratchDir scratch;
+    ScratchDir scratch;
     const std::string saved_path = scratch.file("saved.fgc");
     try {
         focalgrad::save(*model, saved_path);
