@@ -77,6 +77,26 @@ struct Record {
 
 std::string shape_string(const Shape& s) { return str(s); }
 
+// A tensor name read from the file, as error messages show it: a corrupt name must not cut
+// the message short where it is printed with "%s" (a NUL) or garble a terminal (control
+// bytes), so those and the backslash are written \xNN; a long one is cut to 64 bytes.
+std::string shown_name(const std::string& name) {
+    const size_t kShown = 64;
+    std::string out;
+    for (size_t i = 0; i < name.size() && i < kShown; ++i) {
+        const unsigned char c = static_cast<unsigned char>(name[i]);
+        if (c < 0x20 || c == 0x7f || c == '\\') {
+            char buf[5];
+            std::snprintf(buf, sizeof buf, "\\x%02x", c);
+            out += buf;
+        } else {
+            out += char(c);
+        }
+    }
+    if (name.size() > kShown) out += str("... (", name.size(), " bytes)");
+    return out;
+}
+
 // Parses the records of a file already known to start with the right magic and version,
 // never reading at or past `end` (where the CRC begins). Returns "" or what is wrong.
 std::string parse_records(const std::vector<unsigned char>& bytes, size_t end, std::vector<Record>& records) {
@@ -102,7 +122,7 @@ std::string parse_records(const std::vector<unsigned char>& bytes, size_t end, s
         if (!(err = take(len, label + "'s name", at)).empty()) return err;
         Record r;
         r.name.assign(reinterpret_cast<const char*>(&bytes[at]), len);
-        label = str("tensor #", k, " ('", r.name, "')");
+        label = str("tensor #", k, " ('", shown_name(r.name), "')");
         if (!seen.emplace(r.name, k).second) return str(label, " appears twice in the file");
         if (!(err = take(4, label + "'s rank", at)).empty()) return err;
         uint32_t rank = get_u32(&bytes[at]);
@@ -254,7 +274,8 @@ void load(Module& module, const std::string& path) {
     }
     for (const Record& r : records)
         if (!in_model.count(r.name))
-            issues.push_back(str("tensor '", r.name, "' of shape ", r.shape, " is in the file but not in the model"));
+            issues.push_back(str("tensor '", shown_name(r.name), "' of shape ", r.shape,
+                                 " is in the file but not in the model"));
     if (!issues.empty()) {
         std::string all;
         for (size_t i = 0; i < issues.size() && i < 8; ++i) all += (i ? "; " : "") + issues[i];

@@ -278,3 +278,45 @@ TEST_CASE("checkpoint: a save that fails part-way keeps the old checkpoint and l
     load(again, path);
     CHECK(snapshot(again) == snapshot(bigger));
 }
+
+TEST_CASE("checkpoint: a name with control bytes or of 4096 bytes is shown escaped and cut in errors") {
+    // Found by fuzzing: names were copied into messages as they were, so a NUL ended the
+    // message where the examples print it with "%s", and escape sequences reached the terminal.
+    TempDir dir;
+    std::string path = dir.file("x.fgc");
+    save(*small_model(1), path);
+    std::vector<unsigned char> f = read_bytes(path);
+    size_t third_name = 16 + (4 + 8 + 4 + 16 + 4 * 6) + (4 + 6 + 4 + 8 + 4 * 3) + 4;
+    REQUIRE(std::string(f.begin() + long(third_name), f.begin() + long(third_name) + 8) == "2.weight");
+    const char odd[8] = {'2', '\0', '\x1b', '[', '2', 'J', '\n', '\\'};
+    std::memcpy(&f[third_name], odd, 8);
+    reseal(f);
+    write_bytes(path, f);
+    auto m = small_model(5);
+    const std::string shown = "2\\x00\\x1b[2J\\x0a\\x5c";
+    check_load_fails(*m, path, {"tensor '" + shown + "' of shape [1, 3] is in the file but not in the model",
+                                "tensor '2.weight' of shape [1, 3] is in the model but missing from the file",
+                                "the model is unchanged"});
+    set_u32(f, third_name + 8, 9);  // its rank: now the parser refuses it, and names it
+    reseal(f);
+    write_bytes(path, f);
+    check_load_fails(*m, path, {"tensor #2 ('" + shown + "') has rank 9"});
+    std::string message = fgtest::error_of([&] { load(*m, path); });
+    for (char c : message) CHECK(static_cast<unsigned char>(c) >= 0x20);
+
+    // A file of one tensor whose name has the longest length allowed: 64 bytes are shown.
+    std::vector<unsigned char> g(16 + (4 + 4096 + 4 + 8 + 4) + 4);  // all zeros
+    std::memcpy(g.data(), "FOCALGRD", 8);
+    set_u32(g, 8, 1);
+    set_u32(g, 12, 1);
+    set_u32(g, 16, 4096);
+    std::fill(g.begin() + 20, g.begin() + 20 + 4096, 'n');
+    set_u32(g, 20 + 4096, 1);      // rank 1
+    set_u32(g, 20 + 4096 + 4, 1);  // size 1 (an int64 whose high half is 0); the float is 0
+    reseal(g);
+    write_bytes(path, g);
+    message = fgtest::error_of([&] { load(*m, path); });
+    fgtest::check_contains(message, {"tensor '" + std::string(64, 'n') + "... (4096 bytes)' of shape [1] is in "
+                                     "the file but not in the model"});
+    CHECK(message.size() < 1000);
+}

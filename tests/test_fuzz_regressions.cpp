@@ -96,6 +96,7 @@ TEST_CASE("fuzz: every target has an entry, seeds, and nothing else is lying aro
     CHECK(targets == entries);
     CHECK(targets.count("idx") == 1);
     CHECK(targets.count("image") == 1);
+    CHECK(targets.count("checkpoint") == 1);
     CHECK(subdirs(dir / "corpus") == entries);
     for (const std::string& d : subdirs(dir / "regressions")) {
         CAPTURE(d);

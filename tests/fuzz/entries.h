@@ -10,17 +10,27 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "core/error.h"
+#include "core/ops.h"
+#include "core/random.h"
 #include "data/idx.h"
 #include "data/image.h"
 #include "data/mnist.h"
+#include "nn/checkpoint.h"
+#include "nn/layers.h"
 
 namespace fgfuzz {
 
@@ -172,6 +182,224 @@ inline void image(const uint8_t* data, size_t size) {
                        " at ", i, ", outside [0, 1]");
 }
 
+// ---- checkpoint: load() into a small model -------------------------------------------------
+// Byte 0 chooses the model, (b & 3) % 3 (below), and when bit 2 is set has the harness write
+// the CRC-32 of the rest over its last 4 bytes before loading: the fuzzer mutates counts,
+// names and shapes and still gets past the CRC, to the code that fits the file to the model
+// and copies the data. The rest is the file. load()'s contract, checked here: on success
+// every parameter holds the bits its tensor has in the file (and save() writes them back);
+// on a focalgrad::Error the model is bit for bit what it was.
+
+// Model 2: tensors of rank 0 and 4, and names two levels deep. Checkpoints of each model are
+// refused by the others (a missing, an extra or a mis-shaped tensor).
+struct CheckpointConvNet : focalgrad::Module {
+    focalgrad::Tensor temperature;
+    std::shared_ptr<focalgrad::Sequential> encoder;
+    std::shared_ptr<focalgrad::Linear> head;
+
+    explicit CheckpointConvNet(focalgrad::Generator& gen) {
+        using namespace focalgrad;
+        // Registered first, so named_parameters() lists it before the children's tensors.
+        temperature = register_parameter("temperature", Tensor::scalar(1.0f));
+        encoder = register_module("encoder", std::make_shared<Sequential>(
+                                                 Conv2d(1, 2, 2, 1, 0, true, gen), ReLU(),
+                                                 Flatten()));
+        head = register_module("head", std::make_shared<Linear>(8, 2, true, gen));
+    }
+    // x [N, 1, 3, 3] -> [N, 2, 2, 2] -> [N, 8] -> [N, 2], scaled by the temperature
+    focalgrad::Tensor forward(const focalgrad::Tensor& x) override {
+        return (*head)((*encoder)(x)) * temperature;
+    }
+};
+
+// The model of option `arch`, always with the same starting parameters, and its tensors:
+//   0  Sequential(Linear(4, 3), ReLU, Linear(3, 2))
+//        0.weight [3, 4], 0.bias [3], 2.weight [2, 3], 2.bias [2]
+//   1  the same without the first bias
+//        0.weight [3, 4], 2.weight [2, 3], 2.bias [2]
+//   2  CheckpointConvNet
+//        temperature [], encoder.0.weight [2, 1, 2, 2], encoder.0.bias [2], head.weight [2, 8],
+//        head.bias [2]
+inline std::unique_ptr<focalgrad::Module> checkpoint_model(int arch) {
+    using namespace focalgrad;
+    Generator gen(uint64_t(100 + arch));
+    if (arch == 2) return std::make_unique<CheckpointConvNet>(gen);
+    return std::make_unique<Sequential>(std::make_shared<Linear>(4, 3, arch == 0, gen), ReLU(),
+                                        std::make_shared<Linear>(3, 2, true, gen));
+}
+
+// Every parameter's bits, in named_parameters() order: floats compared as bits, so that a
+// NaN equals itself and -0 differs from 0.
+inline std::vector<std::vector<uint32_t>> parameter_bits(const focalgrad::Module& m) {
+    std::vector<std::vector<uint32_t>> out;
+    for (const auto& [name, t] : m.named_parameters()) {
+        std::vector<uint32_t> bits(size_t(t.numel()));
+        std::memcpy(bits.data(), t.data(), bits.size() * 4);
+        out.push_back(std::move(bits));
+    }
+    return out;
+}
+
+inline uint32_t le32(const uint8_t* p) {
+    return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
+}
+
+// One tensor of a checkpoint, located by the layout documented in nn/checkpoint.h.
+struct CheckpointRecord {
+    std::string name;
+    focalgrad::Shape shape;
+    const uint8_t* data;  // numel floats, little-endian
+};
+
+// The tensors of a file that load() accepted (or save() wrote), read again here without the
+// loader's code. Each bound is checked: a file this reading finds malformed should not have
+// been accepted, which is an InvariantBroken, not a crash of the harness.
+inline std::vector<CheckpointRecord> checkpoint_records(const std::vector<uint8_t>& file) {
+    const size_t end = file.size() >= 4 ? file.size() - 4 : 0;  // where the CRC begins
+    size_t pos = 0;
+    auto take = [&](uint64_t n) {
+        FG_FUZZ_ASSERT(n <= end - pos, "a checkpoint that passed has no room for ", n,
+                       " bytes at offset ", pos, " (file size ", file.size(), ")");
+        pos += size_t(n);
+        return file.data() + pos - n;
+    };
+    take(12);  // magic and version
+    const uint32_t count = le32(take(4));
+    std::vector<CheckpointRecord> records;
+    for (uint32_t k = 0; k < count; ++k) {
+        CheckpointRecord r;
+        const uint32_t length = le32(take(4));
+        r.name.assign(reinterpret_cast<const char*>(take(length)), length);
+        const uint32_t rank = le32(take(4));
+        FG_FUZZ_ASSERT(rank <= uint32_t(focalgrad::kMaxDims), "a checkpoint that passed has '",
+                       r.name, "' of rank ", rank);
+        uint64_t numel = 1;
+        for (uint32_t d = 0; d < rank; ++d) {
+            const uint8_t* p = take(8);
+            const uint64_t size = uint64_t(le32(p)) | uint64_t(le32(p + 4)) << 32;
+            // Bounded by the file size before multiplying, so numel cannot overflow.
+            FG_FUZZ_ASSERT(size <= file.size(), "a checkpoint that passed has '", r.name,
+                           "' with a dimension of size ", size, " (file size ", file.size(), ")");
+            r.shape.push_back(int64_t(size));
+            numel = std::min<uint64_t>(numel * size, file.size());
+        }
+        r.data = take(4 * numel);
+        records.push_back(std::move(r));
+    }
+    FG_FUZZ_ASSERT(pos == end, "a checkpoint that passed has ", end - pos,
+                   " bytes after its last tensor");
+    return records;
+}
+
+// Checks that `records` are exactly the model's parameters, names, shapes and bits; returns
+// whether they are also in named_parameters() order. `what` names the file in messages.
+inline bool check_records_match(const std::vector<CheckpointRecord>& records,
+                                const focalgrad::Module& model, const char* what) {
+    const auto params = model.named_parameters();
+    FG_FUZZ_ASSERT(records.size() == params.size(), what, " has ", records.size(),
+                   " tensors, the model ", params.size());
+    // Equal counts, unique model names, each found: the records are a permutation of them.
+    bool in_order = true;
+    for (size_t i = 0; i < params.size(); ++i) {
+        const auto& [name, t] = params[i];
+        size_t k = 0;
+        while (k < records.size() && records[k].name != name) ++k;
+        FG_FUZZ_ASSERT(k < records.size(), what, " has no tensor '", name, "'");
+        const CheckpointRecord& r = records[k];
+        FG_FUZZ_ASSERT(r.shape == t.shape(), what, " has '", name, "' of shape ", r.shape,
+                       ", the model ", t.shape());
+        for (int64_t j = 0; j < t.numel(); ++j) {
+            uint32_t bits;
+            std::memcpy(&bits, t.data() + j, 4);
+            FG_FUZZ_ASSERT(bits == le32(r.data + 4 * j), "'", name, "'[", j, "] holds bits ",
+                           bits, " in the model but ", le32(r.data + 4 * j), " in ", what);
+        }
+        in_order &= k == i;
+    }
+    return in_order;
+}
+
+// A directory for files that need a real path (save() writes a temporary beside its target
+// and renames it over it): in /dev/shm when possible, so no disk is touched. Made for one
+// input and removed after it, so that a crash in another input leaves nothing behind.
+class ScratchDir {
+public:
+    ScratchDir() {
+        const std::string bases[] = {"/dev/shm", std::filesystem::temp_directory_path().string()};
+        for (const std::string& base : bases) {
+            std::string tmpl = base + "/focalgrad-fuzz-XXXXXX";
+            if (::mkdtemp(tmpl.data())) {
+                path_ = tmpl;
+                return;
+            }
+        }
+        throw std::runtime_error(std::string("mkdtemp failed: ") + std::strerror(errno));
+    }
+    ~ScratchDir() {
+        std::error_code ec;
+        std::filesystem::remove_all(path_, ec);
+    }
+    ScratchDir(const ScratchDir&) = delete;
+    ScratchDir& operator=(const ScratchDir&) = delete;
+
+    std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+private:
+    std::string path_;
+};
+
+inline std::vector<uint8_t> read_whole_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::vector<uint8_t>(std::istreambuf_iterator<char>(in),
+                                std::istreambuf_iterator<char>());
+}
+
+inline void checkpoint(const uint8_t* data, size_t size) {
+    const uint8_t mode = take_byte(data, size);
+    std::vector<uint8_t> file(data, data + size);
+    if ((mode & 4) && file.size() >= 4) {
+        const uint32_t crc = uint32_t(::crc32(0, file.data(), uInt(file.size() - 4)));
+        for (size_t i = 0; i < 4; ++i) file[file.size() - 4 + i] = uint8_t(crc >> (8 * i));
+    }
+    static MemFile mem("fuzz-checkpoint");
+    const std::string& path = mem.write(file.data(), file.size());
+
+    const int arch = (mode & 3) % 3;
+    std::unique_ptr<focalgrad::Module> model = checkpoint_model(arch);
+    const std::vector<std::vector<uint32_t>> before = parameter_bits(*model);
+    try {
+        focalgrad::load(*model, path);
+    } catch (const focalgrad::Error& e) {
+        FG_FUZZ_ASSERT(parameter_bits(*model) == before, "load changed the model, then threw: ",
+                       e.what());
+        // The message is read on a terminal and printed with "%s": bytes copied from the file
+        // must not cut it short (a NUL) or garble it (escape sequences, line breaks).
+        const std::string message = e.what();
+        for (size_t i = 0; i < message.size(); ++i) {
+            const unsigned char c = static_cast<unsigned char>(message[i]);
+            FG_FUZZ_ASSERT(c >= 0x20 && c != 0x7f, "load's error message has the control byte ",
+                           int(c), " at ", i, ": ", message);
+        }
+        throw;
+    }
+    const bool in_order = check_records_match(checkpoint_records(file), *model, "the file loaded");
+
+    // save() writes the same tensors back, in the model's order: the very bytes that were
+    // loaded, when they were in that order already.
+    ScratchDir scratch;
+    const std::string saved_path = scratch.file("saved.fgc");
+    try {
+        focalgrad::save(*model, saved_path);
+    } catch (const focalgrad::Error& e) {
+        throw InvariantBroken(focalgrad::str("save failed after a successful load: ", e.what()));
+    }
+    const std::vector<uint8_t> saved = read_whole_file(saved_path);
+    FG_FUZZ_ASSERT(check_records_match(checkpoint_records(saved), *model, "the file saved"),
+                   "save wrote the tensors in another order than named_parameters()");
+    FG_FUZZ_ASSERT(!in_order || saved == file, "save wrote ", saved.size(), " bytes that differ "
+                   "from the ", file.size(), " loaded, whose tensors were in the model's order");
+}
+
 // ---- the table --------------------------------------------------------------------------
 // One line per target: NAME is that of tests/fuzz/fuzz_NAME.cpp and of its directories
 // tests/fuzz/corpus/NAME/ and tests/fuzz/regressions/NAME/; `ops` are the functions whose
@@ -186,6 +414,7 @@ inline const Entry kEntries[] = {
     {"idx", idx, {"read_idx"}},
     {"dataset", dataset, {"load_idx_dataset", "read_idx"}},
     {"image", image, {"load_image_from_memory"}},
+    {"checkpoint", checkpoint, {"load"}},
 };
 
 // What a fuzz target's LLVMFuzzerTestOneInput does: an Error is the expected outcome for

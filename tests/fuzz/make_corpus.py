@@ -11,6 +11,7 @@ Inputs begin with the option bytes of their target (see tests/fuzz/entries.h):
   idx      1 byte: expected_ndim = 1 + (b & 3) % 3; bit 2: the harness gzips the rest
   dataset  none: the image file, then SPLIT, then the label file
   image    2 bytes: width 1 + (b0 & 63), inversion b0 >> 6; height 1 + (b1 & 63)
+  checkpoint  1 byte: the model, (b & 3) % 3; bit 2: the harness rewrites the CRC
 
 usage: tests/fuzz/make_corpus.py      (from anywhere; needs a C++ compiler for the JPEGs)
 """
@@ -529,6 +530,132 @@ def image_seeds(jpeg_dir):
         write("regressions", "image", name, data)
 
 
+# ---- checkpoints ----------------------------------------------------------------------------
+# The layout of nn/checkpoint.h, written here from its documentation, not by save(): the
+# target checks that save() writes back exactly these bytes, so the two must agree.
+
+# The parameters of the target's models, in named_parameters() order (entries.h).
+MODELS = [
+    [("0.weight", [3, 4]), ("0.bias", [3]), ("2.weight", [2, 3]), ("2.bias", [2])],
+    [("0.weight", [3, 4]), ("2.weight", [2, 3]), ("2.bias", [2])],
+    [("temperature", []), ("encoder.0.weight", [2, 1, 2, 2]), ("encoder.0.bias", [2]),
+     ("head.weight", [2, 8]), ("head.bias", [2])],
+]
+RESEAL = 0x04  # option bit: the harness rewrites the CRC
+
+
+def numel(shape):
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+def record(name, shape, data, rank=None):
+    """One tensor: name length, name, rank, int64 sizes, data (bytes)."""
+    name = name.encode() if isinstance(name, str) else name
+    rank = len(shape) if rank is None else rank
+    return (struct.pack("<I", len(name)) + name + struct.pack("<I", rank) +
+            b"".join(struct.pack("<q", s) for s in shape) + data)
+
+
+def floats(n, seed):
+    """n little-endian floats in [-1, 1), exactly representable, different for every seed."""
+    return b"".join(struct.pack("<f", (b - 128) / 128) for b in pattern(n, seed))
+
+
+def checkpoint(records, count=None, magic=b"FOCALGRD", version=1):
+    """A checkpoint with a correct CRC; `records` are bytes from record()."""
+    body = magic + struct.pack("<II", version, len(records) if count is None else count)
+    body += b"".join(records)
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+def model_records(arch, seed, values=None):
+    """Every tensor of model `arch`, with floats from `seed` (or the bytes `values` cut up)."""
+    out, at = [], 0
+    for i, (name, shape) in enumerate(MODELS[arch]):
+        n = numel(shape)
+        data = floats(n, seed * 16 + i) if values is None else values[4 * at:4 * (at + n)]
+        at += n
+        out.append(record(name, shape, data))
+    return out
+
+
+def checkpoint_seeds():
+    # Bits load() must copy unchanged: NaNs with payloads (quiet and signalling), both
+    # infinities, -0, the smallest and largest subnormals, the largest float.
+    special = [0x7FC00001, 0xFFC12345, 0x7F800001, 0x7F800000, 0xFF800000, 0x80000000,
+               0x00000001, 0x807FFFFF, 0x7F7FFFFF, 0x3F800000, 0x00000000, 0xBF800000]
+    special_bytes = b"".join(struct.pack("<I", v) for v in special) + floats(32, 9)
+    mlp = model_records(0, 1)
+    conv = model_records(2, 3)
+    ok = {
+        "ok-mlp": b"\x00" + checkpoint(mlp),
+        "ok-mlp-no-bias": b"\x01" + checkpoint(model_records(1, 2)),
+        "ok-conv": b"\x02" + checkpoint(conv),
+        "ok-mlp-special-floats": b"\x00" + checkpoint(model_records(0, 0, special_bytes)),
+        "ok-conv-special-floats": b"\x02" + checkpoint(model_records(2, 0, special_bytes)),
+        # load() matches tensors by name, whatever their order in the file.
+        "ok-conv-records-reversed": b"\x02" + checkpoint(conv[::-1]),
+        "ok-mlp-no-bias-records-rotated": b"\x01" + checkpoint(model_records(1, 4)[1:] +
+                                                               model_records(1, 4)[:1]),
+        # The CRC field holds zeros; the harness writes the right one.
+        "ok-mlp-crc-by-harness": bytes([RESEAL]) + checkpoint(mlp)[:-4] + bytes(4),
+    }
+    for name, data in ok.items():
+        write("corpus", "checkpoint", name, data)
+
+    good = checkpoint(mlp)
+
+    def mlp_with_first(first, **kw):
+        """Model 0's file with its first tensor replaced by the record `first`."""
+        return b"\x00" + checkpoint([first] + mlp[1:], **kw)
+
+    w = floats(12, 5)  # 12 floats, what 0.weight [3, 4] holds
+    err = {
+        "err-empty": b"\x00",
+        "err-magic-only": b"\x00FOCALGRD",
+        "err-header-only": b"\x00" + good[:16],
+        "err-truncated-by-2": b"\x00" + good[:-2],
+        "err-truncated-mid-name": b"\x00" + good[:22],
+        "err-trailing-byte": b"\x00" + checkpoint(mlp + [b"\x00"], count=4),
+        "err-crc-flipped": b"\x00" + good[:-1] + bytes([good[-1] ^ 0x80]),
+        "err-data-flipped": b"\x00" + good[:-6] + bytes([good[-6] ^ 1]) + good[-5:],
+        "err-wrong-magic": b"\x00" + checkpoint(mlp, magic=b"FOCALGRX"),
+        "err-zip-file": b"\x00" + checkpoint(mlp, magic=b"PK\x03\x04\x14\x00\x00\x00"),
+        "err-version-2": b"\x00" + checkpoint(mlp, version=2),
+        "err-version-huge": b"\x00" + checkpoint(mlp, version=0xFFFFFFFF),
+        "err-html-page": b"\x00<!DOCTYPE html><html>404</html>",
+        # Counts, lengths and sizes that announce more than the file holds, or nonsense.
+        "err-huge-count": b"\x00" + checkpoint(mlp, count=0xFFFFFFFF),
+        "err-count-one-more": b"\x00" + checkpoint(mlp, count=5),
+        "err-count-zero": b"\x00" + checkpoint([]),
+        "err-huge-name-length": mlp_with_first(struct.pack("<I", 0xFFFFFFFF) + b"0.weight"),
+        "err-name-length-4097": mlp_with_first(record("w" * 4097, [1], floats(1, 5))),
+        "err-name-length-zero": mlp_with_first(record("", [3, 4], w)),
+        "err-huge-rank": mlp_with_first(record("0.weight", [3, 4], w, rank=0xFFFFFFFF)),
+        "err-rank-9": mlp_with_first(record("0.weight", [1] * 9, floats(1, 5))),
+        "err-huge-shape": mlp_with_first(record("0.weight", [1 << 62, 4], w)),
+        "err-shape-product-overflows": mlp_with_first(
+            record("0.weight", [1 << 32, 1 << 32, 1 << 32, 3], w)),
+        "err-negative-size": mlp_with_first(record("0.weight", [-3, -4], w)),
+        "err-huge-shape-times-zero": mlp_with_first(record("0.weight", [1 << 62, 0], b"")),
+        # Sound files that do not fit the model.
+        "err-duplicate-name": b"\x00" + checkpoint(mlp[:3] + [record("0.weight", [2], w[:8])]),
+        "err-wrong-shape-transposed": mlp_with_first(record("0.weight", [4, 3], w)),
+        "err-rank-0-for-a-vector": b"\x00" + checkpoint(mlp[:1] + [record("0.bias", [], w[:4])] +
+                                                         mlp[2:]),
+        "err-name-with-nul": mlp_with_first(record(b"0.weight\x00", [3, 4], w)),
+        "err-mlp-into-no-bias-model": b"\x01" + good,
+        "err-no-bias-into-mlp-model": b"\x00" + checkpoint(model_records(1, 2)),
+        "err-mlp-into-conv-model": b"\x02" + good,
+        "err-conv-into-mlp-model": b"\x00" + checkpoint(conv),
+    }
+    for name, data in err.items():
+        write("regressions", "checkpoint", name, data)
+
+
 def main():
     with tempfile.TemporaryDirectory() as tmp:
         exe = os.path.join(tmp, "write_jpeg_seeds")
@@ -541,6 +668,7 @@ def main():
         idx_seeds()
         dataset_seeds()
         image_seeds(jpeg_dir)
+    checkpoint_seeds()
     print("make_corpus: wrote", sum(len(fs) for _, _, fs in os.walk(os.path.join(HERE, "corpus"))),
           "corpus files and", sum(len(fs) for _, _, fs in os.walk(os.path.join(HERE, "regressions"))),
           "regression inputs under", os.path.relpath(HERE, ROOT), file=sys.stderr)
