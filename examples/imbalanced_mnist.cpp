@@ -117,7 +117,7 @@ Config parse(int argc, char** argv) {
                  "0 <= BETA < 1, got '", b, "'");
     }
     c.epochs = args.integer("epochs", 10, "training epochs per run", 1, 10000);
-    c.lr = args.real("lr", 0.02, "SGD learning rate", 1e-9, 10);
+    c.lr = args.real("lr", 0.01, "SGD learning rate", 1e-9, 10);
     c.momentum = args.real("momentum", 0.9, "SGD momentum", 0, 0.999);
     c.batch = args.integer("batch", 128, "batch size", 1, 1 << 20);
     c.hidden = args.integers("hidden", "256,128", "hidden layer sizes", 1, 1 << 16);

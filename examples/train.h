@@ -56,7 +56,7 @@ inline Tensor predict_logits(Module& model, const Dataset& data, const LoaderOpt
     model.eval();
     LoaderOptions in_order = options;
     in_order.shuffle = false;
-    in_order.batch_size = 1000;
+    in_order.batch_size = 256;  // bounds the memory of conv activations (im2col)
     DataLoader loader(data, in_order);
     std::vector<Tensor> parts;
     for (const Batch& batch : loader.epoch(0)) parts.push_back(model(batch.x));
