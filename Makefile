@@ -91,8 +91,8 @@ demo: all
 	@bash scripts/demo.sh $(ARGS)
 
 # focalgrad's own benchmarks as one table (the peers' comparison is `make bench-peers`).
-BENCH_PROGRAMS := bench_core bench_losses bench_train
-bench: $(addprefix $(BIN)/,$(BENCH_PROGRAMS))
+BENCH_PROGRAMS := bench_core bench_losses bench_train bench_demo_rss
+bench: $(addprefix $(BIN)/,$(BENCH_PROGRAMS)) $(BIN)/imbalanced_mnist
 	@echo "make bench: $$(nproc) cores, load average $$(cut -d' ' -f1-3 /proc/loadavg); MNIST_DIR=$${MNIST_DIR:-<not set>}"
 	@echo
 	@echo "| benchmark | measured | reference | ratio | target |"

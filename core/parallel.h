@@ -4,8 +4,10 @@
 // Work is cut into chunks whose boundaries depend only on the problem size and the
 // grain, never on the number of threads, and partial sums are combined in chunk order:
 // results are bit-identical on 1 thread and on 16. Which thread runs a chunk does not
-// matter, so idle threads take the next chunk (a core shared with another program slows
-// one chunk, not the whole loop). Why a pool of our own and not OpenMP: docs/performance.md.
+// change its bits: each thread starts with its own contiguous span of chunks (the same
+// span of the data loop after loop, so it stays in that core's cache) and then takes
+// what is left of the others' (a core shared with another program slows one chunk, not
+// the whole loop). Why a pool of our own and not OpenMP: docs/performance.md.
 // Not here: nested parallelism (a parallel loop inside another runs serially).
 #pragma once
 
