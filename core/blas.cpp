@@ -2,7 +2,7 @@
 //
 // Why: OpenBLAS's own threading changes the result bits with the thread count (on this
 // machine a 64x784x256 product differs in 20 % of its outputs between 1 and 2 threads),
-// and its worker threads spin-wait for the cores that OpenMP's workers spin-wait for,
+// and its worker threads spin-wait for the cores that the loops' worker threads need,
 // which made a 2-thread training step several times slower than a 1-thread one.
 // So OpenBLAS always runs single-threaded, and gemm() cuts C into blocks whose number
 // and boundaries depend only on the matrix sizes; the blocks run on core/parallel.h's

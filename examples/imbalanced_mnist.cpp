@@ -122,7 +122,7 @@ Config parse(int argc, char** argv) {
     c.batch = args.integer("batch", 128, "batch size", 1, 1 << 20);
     c.hidden = args.integers("hidden", "256,128", "hidden layer sizes", 1, 1 << 16);
     c.seeds = args.integers("seeds", "0,1,2", "seeds (each: subset, initialisation, batch order)", 0, 1LL << 40);
-    c.threads = int(args.integer("threads", num_threads(), "threads for OpenMP and matrix products", 1, 1024));
+    c.threads = int(args.integer("threads", num_threads(), "threads for loops and matrix products", 1, 1024));
     c.drw_epoch = args.integer("drw-epoch", 0, "deferred re-weighting: plain losses before this epoch (0 = off)", 0, 10000);
     c.prior_correction = args.flag("prior-correction", "also evaluate with log class priors subtracted from the logits");
     c.out_dir = args.str("out", "results", "directory for the .md, .csv, .json and .png outputs");

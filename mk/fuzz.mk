@@ -21,7 +21,7 @@ FUZZ_OBJ     := $(FUZZ_SRC:%.cpp=$(FUZZ_BUILD)/obj/%.o)
 
 # -fno-sanitize-recover: a UBSan report stops the run like an ASan one, so it is a finding.
 FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all
-FUZZ_CXXFLAGS := -std=c++17 -O1 -g -fno-omit-frame-pointer -fopenmp -Wall -Wextra -I. -MMD -MP \
+FUZZ_CXXFLAGS := -std=c++17 -O1 -g -fno-omit-frame-pointer -pthread -Wall -Wextra -I. -MMD -MP \
                  $(FUZZ_SAN)
 FUZZ_LIB_OBJ  := $(LIB_SRC:%.cpp=$(FUZZ_BUILD)/obj/%.o)
 FUZZ_LIB      := $(FUZZ_BUILD)/libfocalgrad.a

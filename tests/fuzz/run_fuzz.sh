@@ -12,8 +12,8 @@ build=$2
 shift 2
 [[ $# -gt 0 ]] || { echo "run_fuzz: no targets" >&2; exit 1; }
 
-# One thread each for OpenMP and OpenBLAS: the readers are serial, and the cores are shared.
-export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 FOCALGRAD_NUM_THREADS=1
+# One thread for focalgrad (and OpenBLAS): the readers are serial, and the cores are shared.
+export OPENBLAS_NUM_THREADS=1 FOCALGRAD_NUM_THREADS=1
 export UBSAN_OPTIONS=print_stacktrace=1
 
 failed=0
