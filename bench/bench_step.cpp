@@ -25,15 +25,12 @@
 #include "core/random.h"
 #include "nn/layers.h"
 #include "optim/optimizer.h"
+#include "workloads.h"
 
 using namespace focalgrad;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-double seconds_since(Clock::time_point t0) {
-    return std::chrono::duration<double>(Clock::now() - t0).count();
-}
 
 double median(std::vector<double> v) {
     std::sort(v.begin(), v.end());
@@ -42,27 +39,6 @@ double median(std::vector<double> v) {
 
 Tensor softmax_cross_entropy(const Tensor& logits, const std::vector<int>& y) {
     return -mean(gather(log_softmax(logits, 1), y));
-}
-
-// Times the gemm calls of `trace` alone: the same shapes and flags, on buffers big enough
-// for any of them, repeated `reps` times; returns the median seconds per replay.
-double gemm_floor(const std::vector<GemmCall>& trace, int reps) {
-    int64_t a = 0, b = 0, c = 0;
-    for (const GemmCall& g : trace) {
-        a = std::max(a, g.M * g.K);
-        b = std::max(b, g.K * g.N);
-        c = std::max(c, g.M * g.N);
-    }
-    std::vector<float> A(size_t(a), 0.5f), B(size_t(b), 0.25f), C(size_t(c), 0.0f);
-    std::vector<double> times;
-    for (int r = 0; r < reps; ++r) {
-        auto t0 = Clock::now();
-        for (const GemmCall& g : trace)
-            gemm(g.trans_a, g.trans_b, g.M, g.N, g.K, 1.0f, A.data(), g.trans_a ? g.M : g.K, B.data(),
-                 g.trans_b ? g.K : g.N, g.beta, C.data(), g.N);
-        times.push_back(seconds_since(t0));
-    }
-    return median(times);
 }
 
 struct Phases {
@@ -133,7 +109,7 @@ int main(int argc, char** argv) {
             SGD opt(mlp.parameters(), 0.01, 0.9);
             std::vector<GemmCall> trace;
             Phases p = time_steps(mlp, opt, x_mlp, y_mlp, steps, &trace);
-            report("MLP 784-256-128-10, batch 128", p, gemm_floor(trace, steps));
+            report("MLP 784-256-128-10, batch 128", p, fgbench::gemm_floor_seconds(trace, steps));
         }
         if (only.empty() || only == "cnn") {
             manual_seed(1);
@@ -143,7 +119,7 @@ int main(int argc, char** argv) {
             std::vector<GemmCall> trace;
             int cnn_steps = std::max(1, steps / 5);
             Phases p = time_steps(cnn, opt, x_cnn, y_cnn, cnn_steps, &trace);
-            report("CNN (2 conv + linear), batch 64", p, gemm_floor(trace, cnn_steps));
+            report("CNN (2 conv + linear), batch 64", p, fgbench::gemm_floor_seconds(trace, cnn_steps));
         }
     }
     return 0;

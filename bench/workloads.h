@@ -18,6 +18,7 @@
 #include "core/ops.h"
 #include "data/loader.h"
 #include "data/mnist.h"
+#include "examples/models.h"
 #include "losses/losses.h"
 #include "nn/layers.h"
 #include "optim/optimizer.h"
@@ -47,24 +48,15 @@ inline Dataset training_images(bool* real) {
     }
 }
 
+// The examples' own networks (examples/models.h), initialised from `seed`.
 inline std::shared_ptr<Sequential> bench_mlp(const std::vector<int64_t>& hidden, uint64_t seed) {
     Generator gen(seed);
-    auto net = std::make_shared<Sequential>();
-    int64_t in = 784;
-    for (int64_t h : hidden) {
-        net->add(Linear(in, h, true, gen));
-        net->add(ReLU());
-        in = h;
-    }
-    net->add(Linear(in, 10, true, gen));
-    return net;
+    return examples::mlp(hidden, gen);
 }
 
 inline std::shared_ptr<Sequential> bench_cnn(uint64_t seed) {
     Generator gen(seed);
-    return std::make_shared<Sequential>(Conv2d(1, 16, 3, 1, 1, true, gen), ReLU(), MaxPool2d(2),
-                                        Conv2d(16, 32, 3, 1, 1, true, gen), ReLU(), MaxPool2d(2),
-                                        Flatten(), Linear(32 * 7 * 7, 10, true, gen));
+    return examples::cnn(gen);
 }
 
 struct EpochResult {
