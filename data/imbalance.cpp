@@ -106,10 +106,11 @@ std::vector<int64_t> make_long_tail(const std::vector<int>& labels, double imbal
     FG_CHECK(num_classes >= 2, op, ": a long tail needs at least 2 classes; the labels hold only "
              "class 0");
     std::vector<int64_t> counts = class_counts(labels, num_classes);
+    const double n_max = double(*std::max_element(counts.begin(), counts.end()));
     std::vector<int64_t> keep(counts.size());
     for (int c = 0; c < num_classes; ++c) {
         double fraction = std::pow(imbalance_factor, -double(c) / double(num_classes - 1));
-        keep[size_t(c)] = kept_count(counts[size_t(c)], double(counts[size_t(c)]) * fraction);
+        keep[size_t(c)] = kept_count(counts[size_t(c)], n_max * fraction);  // capped at n_c
     }
     return subsample(labels, keep, seed);
 }

@@ -23,12 +23,12 @@ std::vector<int64_t> make_step_imbalance(const std::vector<int>& labels,
                                          const std::vector<int>& minority_classes, double ratio,
                                          uint64_t seed);
 
-// Exponential long tail (Cui et al. 2019, "n_i mu^i"): class c of C keeps
-//   n_c' = max(1, round(n_c * IF^(-c / (C - 1))))
-// of its n_c items, so class 0 keeps everything and class C-1 keeps 1/IF. Cui et al.
-// shrink each class from its own count; on a balanced set (n_c = n_max) this is the
-// familiar n_max * IF^(-c/(C-1)). On MNIST, whose classes differ by up to 14 %, it
-// avoids asking class 0 for more items than it has. C = max label + 1, IF >= 1.
+// Exponential long tail (Cui et al. 2019): class c of C keeps
+//   n_c' = min(n_c, max(1, round(n_max * IF^(-c / (C - 1)))))
+// of its n_c items, n_max being the largest class: the profile falls from n_max for
+// class 0 to n_max / IF for class C-1. A class never keeps more than it has, so on
+// MNIST (classes of 5421 to 6742 images) class 0 keeps its 5923 where the profile asks
+// for 6742. C = max label + 1, IF >= 1.
 std::vector<int64_t> make_long_tail(const std::vector<int>& labels, double imbalance_factor,
                                     uint64_t seed);
 

@@ -105,7 +105,7 @@ TEST_CASE("make_step_imbalance rejects bad arguments") {
     CHECK_ERROR(make_step_imbalance({0, -2}, {0}, 10.0, 0), "label -2 at index 1 is negative");
 }
 
-TEST_CASE("make_long_tail: n_c = round(n_c * IF^(-c/(C-1))), exact counts") {
+TEST_CASE("make_long_tail: n_c = min(n_c, round(n_max * IF^(-c/(C-1)))), exact counts") {
     // 1000 per class, IF = 100, C = 10: 1000 * 100^(-c/9) =
     //   1000, 599.48, 359.38, 215.44, 129.15, 77.43, 46.42, 27.83, 16.68, 10.
     std::vector<int> labels = labels_with_counts(std::vector<int>(10, 1000));
@@ -117,11 +117,15 @@ TEST_CASE("make_long_tail: n_c = round(n_c * IF^(-c/(C-1))), exact counts") {
     CHECK(kept != make_long_tail(labels, 100.0, 4));
     CHECK(make_long_tail(labels, 1.0, 3).size() == labels.size());
 
-    // Unequal classes shrink from their own counts: 50 -> 50; 200 * 4^(-1/2) = 100;
-    // 7 * 4^(-1) = 1.75 -> 2.
-    std::vector<int> uneven = labels_with_counts({50, 200, 7});
+    // Unequal classes follow the profile from n_max = 200, capped at what they have:
+    // 200 -> 60 of 60; 200 * 4^(-1/2) = 100 of 200; 200 * 4^(-1) = 50 -> 7 of 7.
+    std::vector<int> uneven = labels_with_counts({60, 200, 7});
     CHECK(class_counts(uneven, make_long_tail(uneven, 4.0, 0), 3) ==
-          std::vector<int64_t>{50, 100, 2});
+          std::vector<int64_t>{60, 100, 7});
+    // n_max need not be class 0: 10 * 9^(-1/2) = 3.33 -> 3 and 10 * 9^(-1) = 1.11 -> 1.
+    std::vector<int> head_last = labels_with_counts({4, 8, 10});
+    CHECK(class_counts(head_last, make_long_tail(head_last, 9.0, 0), 3) ==
+          std::vector<int64_t>{4, 3, 1});
     // A class with a single item keeps it whatever the factor.
     std::vector<int> tiny = labels_with_counts({5, 1});
     CHECK(class_counts(tiny, make_long_tail(tiny, 1000.0, 0), 2) == std::vector<int64_t>{5, 1});
