@@ -53,7 +53,11 @@ void predict(int argc, char** argv) {
         std::iota(order.begin(), order.end(), 0);
         std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return p.data()[a] > p.data()[b]; });
         std::printf("%s:", path.c_str());
-        for (int k = 0; k < 3; ++k) std::printf("  %d (%.1f %%)", order[size_t(k)], 100.0 * p.data()[order[size_t(k)]]);
+        for (int k = 0; k < 3; ++k) {
+            double percent = 100.0 * p.data()[order[size_t(k)]];
+            // Two decimals, or scientific notation for what would print as 0.00.
+            std::printf(percent >= 0.005 ? "  %d (%.2f %%)" : "  %d (%.1e %%)", order[size_t(k)], percent);
+        }
         std::printf("\n");
     }
 }

@@ -28,22 +28,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        char tmpl[] = "/tmp/focalgrad-ckpt-XXXXXX";
-        REQUIRE(::mkdtemp(tmpl) != nullptr);
-        path = tmpl;
-    }
-    ~TempDir() { fs::remove_all(path); }
-    std::string file(const std::string& name) const { return (path / name).string(); }
-    std::vector<std::string> entries() const {
-        std::vector<std::string> names;
-        for (const auto& e : fs::directory_iterator(path)) names.push_back(e.path().filename().string());
-        return names;
-    }
-};
-
 std::vector<unsigned char> read_bytes(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
@@ -94,8 +78,8 @@ void check_load_fails(Module& m, const std::string& path, std::initializer_list<
 }  // namespace
 
 TEST_CASE("checkpoint: a round trip is exact, in the documented format") {
-    TempDir dir;
-    std::string path = dir.file("model.fgc");
+    fgtest::TempDir dir;
+    std::string path = (dir / "model.fgc");
     auto a = small_model(1);
     save(*a, path);
     CHECK(dir.entries() == std::vector<std::string>{"model.fgc"});  // no temporary left
@@ -137,8 +121,8 @@ TEST_CASE("checkpoint: a round trip is exact, in the documented format") {
 }
 
 TEST_CASE("checkpoint: a file truncated at any length is refused and the model is unchanged") {
-    TempDir dir;
-    std::string good = dir.file("good.fgc"), cut = dir.file("cut.fgc");
+    fgtest::TempDir dir;
+    std::string good = (dir / "good.fgc"), cut = (dir / "cut.fgc");
     auto a = small_model(1);
     save(*a, good);
     std::vector<unsigned char> f = read_bytes(good);
@@ -156,8 +140,8 @@ TEST_CASE("checkpoint: a file truncated at any length is refused and the model i
 }
 
 TEST_CASE("checkpoint: any flipped byte is refused and the model is unchanged") {
-    TempDir dir;
-    std::string good = dir.file("good.fgc"), bad = dir.file("bad.fgc");
+    fgtest::TempDir dir;
+    std::string good = (dir / "good.fgc"), bad = (dir / "bad.fgc");
     auto a = small_model(1);
     save(*a, good);
     std::vector<unsigned char> f = read_bytes(good);
@@ -176,8 +160,8 @@ TEST_CASE("checkpoint: any flipped byte is refused and the model is unchanged") 
 }
 
 TEST_CASE("checkpoint: wrong magic, wrong version, not a file: clear errors, model unchanged") {
-    TempDir dir;
-    std::string path = dir.file("x.fgc");
+    fgtest::TempDir dir;
+    std::string path = (dir / "x.fgc");
     auto a = small_model(1);
     save(*a, path);
     std::vector<unsigned char> f = read_bytes(path);
@@ -195,13 +179,13 @@ TEST_CASE("checkpoint: wrong magic, wrong version, not a file: clear errors, mod
     write_bytes(path, g);
     check_load_fails(*m, path, {"format version 2", "reads version 1"});
 
-    check_load_fails(*m, dir.file("missing.fgc"), {"cannot open", "missing.fgc", "No such file"});
-    check_load_fails(*m, dir.path.string(), {"not a regular file"});
+    check_load_fails(*m, (dir / "missing.fgc"), {"cannot open", "missing.fgc", "No such file"});
+    check_load_fails(*m, dir.path(), {"not a regular file"});
 }
 
 TEST_CASE("checkpoint: a wrong shape, a missing or an extra tensor is named; the model is unchanged") {
-    TempDir dir;
-    std::string path = dir.file("x.fgc");
+    fgtest::TempDir dir;
+    std::string path = (dir / "x.fgc");
     save(*small_model(1, 3), path);
 
     auto wider = small_model(5, 4);
@@ -230,8 +214,8 @@ TEST_CASE("checkpoint: a wrong shape, a missing or an extra tensor is named; the
 }
 
 TEST_CASE("checkpoint: a save that fails part-way keeps the old checkpoint and leaves no temporary") {
-    TempDir dir;
-    std::string path = dir.file("model.fgc");
+    fgtest::TempDir dir;
+    std::string path = (dir / "model.fgc");
     auto old_model = small_model(1);
     save(*old_model, path);
     const std::vector<unsigned char> old_bytes = read_bytes(path);
@@ -269,7 +253,7 @@ TEST_CASE("checkpoint: a save that fails part-way keeps the old checkpoint and l
         CHECK(dir.entries() == std::vector<std::string>{"model.fgc"});
     }
     SUBCASE("a directory that does not exist") {
-        CHECK_ERROR(save(bigger, dir.file("no/such/dir.fgc")), "save: cannot create", "No such file or directory");
+        CHECK_ERROR(save(bigger, (dir / "no/such/dir.fgc")), "save: cannot create", "No such file or directory");
     }
     // Afterwards a normal save works and replaces the old file.
     save(bigger, path);
@@ -282,8 +266,8 @@ TEST_CASE("checkpoint: a save that fails part-way keeps the old checkpoint and l
 TEST_CASE("checkpoint: a name with control bytes or of 4096 bytes is shown escaped and cut in errors") {
     // Found by fuzzing: names were copied into messages as they were, so a NUL ended the
     // message where the examples print it with "%s", and escape sequences reached the terminal.
-    TempDir dir;
-    std::string path = dir.file("x.fgc");
+    fgtest::TempDir dir;
+    std::string path = (dir / "x.fgc");
     save(*small_model(1), path);
     std::vector<unsigned char> f = read_bytes(path);
     size_t third_name = 16 + (4 + 8 + 4 + 16 + 4 * 6) + (4 + 6 + 4 + 8 + 4 * 3) + 4;

@@ -1,5 +1,5 @@
-// test_data_helpers.h — what the data tests share: a temporary directory that cleans up
-// after itself, an environment-variable guard, and writers for IDX and gzip bytes.
+// test_data_helpers.h — what the data tests share: an environment-variable guard, and
+// writers for IDX and gzip bytes (TempDir is in helpers.h).
 #pragma once
 
 #include <stdlib.h>
@@ -13,30 +13,11 @@
 #include <string>
 #include <vector>
 
+#include "helpers.h"
+
 namespace fgtest {
 
 using Bytes = std::vector<uint8_t>;
-
-// A fresh directory under the system temp dir, removed with everything in it at scope end.
-class TempDir {
-public:
-    TempDir() {
-        std::string pattern = (std::filesystem::temp_directory_path() / "focalgrad-test-XXXXXX").string();
-        if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
-        path_ = pattern;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path_, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const std::string& path() const { return path_; }
-    std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
-private:
-    std::string path_;
-};
 
 // Sets (or, with nullptr, unsets) an environment variable and restores it at scope end.
 class EnvGuard {

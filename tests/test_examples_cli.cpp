@@ -2,10 +2,20 @@
 // the error and a one-line hint on stderr (never a crash, never a silent default).
 #include <sys/wait.h>
 
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <numeric>
 #include <string>
+#include <vector>
 
+#include "core/autograd.h"
+#include "core/ops.h"
+#include "data/image.h"
+#include "data/loader.h"
+#include "examples/models.h"
 #include "helpers.h"
+#include "nn/checkpoint.h"
 
 namespace {
 
@@ -72,4 +82,54 @@ TEST_CASE("--help prints the flags and exits 0") {
     CHECK(o.status == 0);
     fgtest::check_contains(o.output, {"--ratio", "--minority", "--losses", "--gamma", "--alpha-scheme",
                                       "--drw-epoch", "--prior-correction", "--json", "--out", "--seeds"});
+}
+
+TEST_CASE("predict: the top 3 classes of each image, with the checkpoint's probabilities") {
+    using namespace focalgrad;
+    fgtest::TempDir dir;
+    Generator gen(3);
+    auto model = examples::mlp({32}, gen);  // untrained: its probabilities are spread out
+    save(*model, dir / "mlp.ckpt");
+    // Two 28 x 28 images, white strokes on black as in MNIST.
+    std::vector<uint8_t> bar(784, 0), cross(784, 0);
+    for (int r = 4; r < 24; ++r) bar[size_t(r * 28 + 14)] = 255;
+    for (int i = 4; i < 24; ++i) cross[size_t(i * 28 + i)] = cross[size_t(i * 28 + 27 - i)] = 200;
+    save_png(dir / "bar.png", bar.data(), 28, 28, 1);
+    save_png(dir / "cross.png", cross.data(), 28, 28, 1);
+
+    Outcome o = run(fgtest::g_bin_dir + "/predict --hidden 32 --checkpoint " + (dir / "mlp.ckpt") + " " +
+                    (dir / "bar.png") + " " + (dir / "cross.png"));
+    REQUIRE_MESSAGE(o.status == 0, o.output);
+
+    model->eval();
+    NoGradGuard no_grad;
+    size_t at = 0;
+    for (const char* name : {"bar.png", "cross.png"}) {
+        // The expected probabilities, computed here: load, standardise, forward, softmax.
+        Tensor x = (load_image(dir / name) - float(kMnistStats.mean)) / float(kMnistStats.std);
+        Tensor p = softmax((*model)(reshape(x, {1, 784})), 1);
+        std::vector<int> order(10);
+        std::iota(order.begin(), order.end(), 0);
+        std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return p.data()[a] > p.data()[b]; });
+
+        // The line printed for it: "PATH:  c (x %)  c (x %)  c (x %)".
+        std::string prefix = (dir / name) + ":";
+        at = o.output.find(prefix, at);
+        REQUIRE_MESSAGE(at != std::string::npos, "no line for ", name, " in: ", o.output);
+        const char* cursor = o.output.c_str() + at + prefix.size();
+        for (int k = 0; k < 3; ++k) {
+            char* end = nullptr;
+            long digit = std::strtol(cursor, &end, 10);
+            REQUIRE(end != cursor);
+            REQUIRE(std::string(end, 2) == " (");
+            double percent = std::strtod(end + 2, &end);
+            CHECK(std::string(end, 3) == " %)");
+            cursor = end + 3;
+            CHECK(digit == order[size_t(k)]);
+            // Printed with two decimals, or two significant digits below 0.005 %.
+            double expected = 100.0 * p.data()[order[size_t(k)]];
+            CHECK(std::fabs(percent - expected) <= 0.005 + 0.05 * expected);
+        }
+        CHECK(p.data()[order[0]] < 0.5f);  // an untrained model: the check above was not trivial
+    }
 }

@@ -18,15 +18,11 @@ std::string read_all(const std::string& path) {
     ss << in.rdbuf();
     return ss.str();
 }
-std::string temp_dir() {
-    char buf[] = "/tmp/focalgrad-io-XXXXXX";
-    REQUIRE(::mkdtemp(buf) != nullptr);
-    return buf;
-}
 }  // namespace
 
 TEST_CASE("write_file_atomic replaces the file, or leaves the old one whole") {
-    std::string dir = temp_dir(), path = dir + "/out.txt";
+    fgtest::TempDir tmp;
+    std::string dir = tmp.path(), path = dir + "/out.txt";
     write_file_atomic(path, std::string("first version"), "test");
     CHECK(read_all(path) == "first version");
     for (int64_t cut : {0, 1, 5, 12}) {
@@ -44,7 +40,8 @@ TEST_CASE("write_file_atomic replaces the file, or leaves the old one whole") {
 }
 
 TEST_CASE("make_directories creates nested directories and explains refusals") {
-    std::string dir = temp_dir();
+    fgtest::TempDir tmp;
+    std::string dir = tmp.path();
     make_directories(dir + "/a/b/c", "test");
     struct stat st;
     CHECK(::stat((dir + "/a/b/c").c_str(), &st) == 0);
