@@ -83,6 +83,7 @@ void bench_gemm(const char* name, int64_t M, int64_t K, int64_t N, int reps) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    if (fgbench::help_requested(argc, argv, "bench_core: the cost of one recorded op, and matmul/linear throughput beside raw cblas_sgemm.\nusage: bench_core [--threads N] [--no-header]")) return 0;
     for (int i = 1; i < argc; ++i)
         if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc) set_num_threads(std::atoi(argv[++i]));
     if (!fgbench::has_flag(argc, argv, "--no-header")) {

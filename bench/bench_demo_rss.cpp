@@ -31,6 +31,7 @@ std::string own_directory() {
 }  // namespace
 
 int main(int argc, char** argv) {
+    if (fgbench::help_requested(argc, argv, "bench_demo_rss: peak resident memory of the default demo (build/bin/imbalanced_mnist), run as a child process.\nusage: bench_demo_rss [--no-header]")) return 0;
     if (!has_flag(argc, argv, "--no-header")) table_header();
     const std::string name = "peak RSS of the default demo (imbalanced_mnist, 12 trainings)";
     std::string demo = own_directory() + "/imbalanced_mnist";

@@ -60,6 +60,7 @@ double load_average() {
 }  // namespace
 
 int main(int argc, char** argv) {
+    if (fgbench::help_requested(argc, argv, "bench_losses: forward+backward of the fused losses and of focal loss composed from core ops, N = 1,000,000, C = 10.\nusage: bench_losses [--no-header]")) return 0;
     const int64_t N = 1000000, C = 10;
     const float gamma = 2.0f;
     const int reps = 15;

@@ -85,6 +85,7 @@ void random_labels(std::vector<int>& y, int64_t n, Generator& gen) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    if (fgbench::help_requested(argc, argv, "bench_step: one training step, phase by phase, against its sgemm calls alone.\nusage: bench_step [--steps N] [--threads N] [--only mlp|cnn]")) return 0;
     int steps = 100;
     std::vector<int> thread_counts{1, 2};
     std::string only;

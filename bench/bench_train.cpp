@@ -13,6 +13,7 @@
 using namespace fgbench;
 
 int main(int argc, char** argv) {
+    if (fgbench::help_requested(argc, argv, "bench_train: MNIST training epochs (random images without $MNIST_DIR) against the time of their sgemm calls alone.\nusage: bench_train [--quick] [--no-header]   (--quick: 100 batches per epoch)")) return 0;
     bool quick = has_flag(argc, argv, "--quick");
     int64_t limit = quick ? 100 : 0;
     bool real = false;

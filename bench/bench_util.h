@@ -38,6 +38,15 @@ inline bool has_flag(int argc, char** argv, const char* flag) {
     return false;
 }
 
+// With --help: prints what the program measures and its flags, and returns true (main
+// then returns 0). Unknown flags are ignored, because `make bench ARGS=...` hands the same
+// flags to every benchmark.
+inline bool help_requested(int argc, char** argv, const char* usage) {
+    if (!has_flag(argc, argv, "--help")) return false;
+    std::printf("%s\n", usage);
+    return true;
+}
+
 inline void table_header() {
     std::printf("| benchmark | measured | reference | ratio | target |\n");
     std::printf("|---|---|---|---|---|\n");
