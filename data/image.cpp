@@ -27,6 +27,7 @@
 #include "data/image.h"
 
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -35,6 +36,7 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "core/error.h"
@@ -109,29 +111,82 @@ int64_t jpeg_oversized_huffman_table(const uint8_t* p, size_t n) {
     return -1;
 }
 
+uint32_t big_endian32(const uint8_t* p) {
+    return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3];
+}
+
+// The most bytes a PNG's image data can inflate to, from its IHDR chunk (13 bytes:
+// width, height, bit depth, colour type, compression, filter, interlace): a filter-type
+// byte plus the packed samples per row. Adam7 interlacing stores seven sub-images, each
+// row with its own filter byte and rounding, which adds at most 14 bytes per image row.
+// 0 when the header makes no sense (stb_image will refuse it).
+uint64_t png_max_raw_bytes(const uint8_t* ihdr) {
+    const uint64_t width = big_endian32(ihdr), height = big_endian32(ihdr + 4);
+    const int depth = ihdr[8], colour = ihdr[9], interlace = ihdr[12];
+    const int channels = colour == 0 || colour == 3 ? 1 : colour == 2 ? 3 : colour == 4 ? 2 : colour == 6 ? 4 : 0;
+    if (channels == 0 || depth < 1 || depth > 16) return 0;
+    const uint64_t row_bytes = (width * uint64_t(channels * depth) + 7) / 8;
+    return height * (1 + row_bytes) + (interlace ? 14 * height : 0);
+}
+
+// Whether the IDAT data inflates to more than `limit` bytes. stb_image inflates all of
+// it before comparing the size with the header's, so a small file can make it inflate
+// gigabytes (deflate compresses zeros about 1000-fold). This inflates into a small
+// scratch buffer and stops as soon as the limit is passed. A stream zlib cannot read is
+// left for stb_image to judge.
+bool png_inflates_beyond(const std::vector<std::pair<const uint8_t*, size_t>>& idat, uint64_t limit) {
+    z_stream z{};
+    if (inflateInit(&z) != Z_OK) return false;
+    uint8_t scratch[1 << 15];
+    uint64_t produced = 0;
+    bool beyond = false, done = false;
+    for (size_t k = 0; k < idat.size() && !done && !beyond; ++k) {
+        z.next_in = const_cast<uint8_t*>(idat[k].first);
+        z.avail_in = uInt(idat[k].second);
+        while (z.avail_in > 0 && !done && !beyond) {
+            z.next_out = scratch;
+            z.avail_out = sizeof scratch;
+            int status = inflate(&z, Z_NO_FLUSH);
+            produced += sizeof scratch - z.avail_out;
+            beyond = produced > limit;
+            done = status != Z_OK;  // the end of the stream, or an error
+        }
+    }
+    inflateEnd(&z);
+    return beyond;
+}
+
 // What is wrong with a PNG's chunk structure, or "" if nothing is. A chunk is a 4-byte
 // big-endian length, a 4-byte type, the data and a 4-byte CRC; stb_image walks them the
 // same way up to IEND, but it allocates a chunk's declared length before reading it (found
-// by fuzzing: a 170-byte file asked for 1.5 GB), and copies an empty first IDAT chunk to
-// a null pointer (undefined behaviour, found by fuzzing; no encoder writes one).
+// by fuzzing: a 170-byte file asked for 1.5 GB), copies an empty first IDAT chunk to a
+// null pointer (undefined behaviour, found by fuzzing; no encoder writes one), and
+// inflates the image data without a bound (found by fuzzing: a 1 MB file inflated to
+// 1 GB).
 std::string png_chunk_fault(const uint8_t* p, size_t n) {
     static const uint8_t signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
     if (n < 8 || std::memcmp(p, signature, 8) != 0) return "";
     bool idat_seen = false;
+    uint64_t max_raw = 0;
+    std::vector<std::pair<const uint8_t*, size_t>> idat_chunks;
     for (size_t i = 8; i + 8 <= n;) {
-        const size_t length =
-            size_t(p[i]) << 24 | size_t(p[i + 1]) << 16 | size_t(p[i + 2]) << 8 | p[i + 3];
+        const size_t length = big_endian32(p + i);
         if (length > n - i - 8)
             return str("the chunk at byte ", i, " is longer than the rest of the file (a "
                        "truncated file?)");
+        if (std::memcmp(p + i + 4, "IHDR", 4) == 0 && length == 13) max_raw = png_max_raw_bytes(p + i + 8);
         const bool idat = std::memcmp(p + i + 4, "IDAT", 4) == 0;
         if (idat && length == 0 && !idat_seen)
             return str("its first IDAT chunk, at byte ", i, ", is empty, which stb_image "
                        "cannot read");
+        if (idat) idat_chunks.emplace_back(p + i + 8, length);
         idat_seen |= idat;
         if (std::memcmp(p + i + 4, "IEND", 4) == 0) break;
         i += 12 + length;
     }
+    if (max_raw > 0 && png_inflates_beyond(idat_chunks, max_raw))
+        return str("its image data inflates to more than the ", max_raw, " bytes its header's "
+                   "size needs (a decompression bomb?)");
     return "";
 }
 

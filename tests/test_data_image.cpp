@@ -293,6 +293,47 @@ TEST_CASE("load_image: PNG chunks stb_image mishandles are refused before it see
                 "corrupt PNG: its first IDAT chunk, at byte " + std::to_string(idat), "is empty");
 }
 
+TEST_CASE("load_image: a PNG whose data inflates beyond its header's size is refused early") {
+    // stb_image inflates all of a PNG's image data before it compares the size with the
+    // header's, so a small file could make it inflate gigabytes (found by fuzzing).
+    auto chunk = [](Bytes& png, const char* type, const Bytes& data) {
+        for (int k = 0; k < 4; ++k) png.push_back(uint8_t(data.size() >> (24 - 8 * k)));
+        size_t start = png.size();
+        png.insert(png.end(), type, type + 4);
+        png.insert(png.end(), data.begin(), data.end());
+        uLong crc = crc32(0, png.data() + start, uInt(png.size() - start));
+        for (int k = 0; k < 4; ++k) png.push_back(uint8_t(crc >> (24 - 8 * k)));
+    };
+    // An 8 x 8 grey 8-bit PNG needs 8 rows of a filter byte and 8 samples: 72 bytes.
+    auto png_with_raw = [&](const Bytes& raw, int interlace) {
+        Bytes png = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+        chunk(png, "IHDR", {0, 0, 0, 8, 0, 0, 0, 8, 8, 0, 0, 0, uint8_t(interlace)});
+        uLongf size = compressBound(uLong(raw.size()));
+        Bytes z(size);
+        REQUIRE(compress2(z.data(), &size, raw.data(), uLong(raw.size()), 9) == Z_OK);
+        z.resize(size);
+        chunk(png, "IDAT", z);
+        chunk(png, "IEND", {});
+        return png;
+    };
+    Bytes exact(72, 0);
+    for (int r = 0; r < 8; ++r) exact[size_t(r * 9 + 1 + r)] = 255;  // a diagonal, filter 0
+    Bytes good = png_with_raw(exact, 0);
+    Tensor img = load_image_from_memory(good.data(), good.size(), {8, 8, Invert::no});
+    CHECK(img.data()[0] == 1.0f);
+    CHECK(img.data()[9] == 1.0f);
+    CHECK(img.data()[1] == 0.0f);
+
+    Bytes bomb = png_with_raw(Bytes(size_t(64) << 20, 0), 0);  // 64 MB of zeros in ~65 KB
+    CHECK(bomb.size() < 100000);
+    CHECK_ERROR(load_image_from_memory(bomb.data(), bomb.size()), "corrupt PNG",
+                "inflates to more than the 72 bytes");
+    // Interlaced: up to 14 more bytes per row (the seven passes' filter bytes and rounding).
+    Bytes interlaced_bomb = png_with_raw(Bytes(72 + 14 * 8 + 1, 0), 1);
+    CHECK_ERROR(load_image_from_memory(interlaced_bomb.data(), interlaced_bomb.size()),
+                "inflates to more than the 184 bytes");
+}
+
 TEST_CASE("load_image: ImageOptions::max_pixels refuses larger images before decoding") {
     // A BMP header announcing 5 x 2162693 pixels in 54 bytes (found by fuzzing: stb_image
     // decodes the missing rows as zeros, 30 s under ASan). 10.8 M pixels pass the default
