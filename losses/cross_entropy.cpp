@@ -57,37 +57,16 @@ Tensor cross_entropy(const Tensor& logits, const std::vector<int>& targets,
     float* out = per_row ? losses.data() : nullptr;
     auto saved = needs_grad({logits}) ? std::make_shared<SoftmaxSaved>(L.rows()) : nullptr;
     if (saved) saved->b = smooth;
-    const float* z = logits.data();
 
-    double sum = sum_over_tiles(L, [&](SoftmaxTile& tile, int64_t row0, int n) {
-        load_tile(z, L, row0, n, targets, options.ignore_index, tile);
-        softmax_tile_stats(tile, eps > 0.0f ? v : nullptr);
-        alignas(64) float wt[kTileRows], loss[kTileRows], a[kTileRows], dt[kTileRows],
-            log_sum[kTileRows];
-        for (int r = 0; r < kTileRows; ++r) {
-            int t = tile.target[r];
-            wt[r] = t < 0 ? 0.0f : (w ? w[t] : 1.0f);
-        }
-        for (int r = 0; r < kTileRows; ++r) {
-            float S = tile.e_target[r] + tile.e_others[r];
-            log_sum[r] = fast_log(S);
-            float log_pt = log_p_target(tile, r, log_sum[r]);
-            float one_minus_pt = tile.e_others[r] / S;
-            float pt = tile.e_target[r] / S;
-            float smooth_loss = W * log_sum[r] - tile.dot[r];  // Σ_c w_c (-log p_c)
-            bool valid = tile.target[r] >= 0;
-            loss[r] = fastmath::select(valid, (1.0f - eps) * wt[r] * -log_pt + smooth * smooth_loss, 0.0f);
-            a[r] = fastmath::select(valid, (1.0f - eps) * wt[r] + smooth * W, 0.0f);
-            dt[r] = fastmath::select(
-                valid, -(1.0f - eps) * wt[r] * one_minus_pt + smooth * (W * pt - wt[r]), 0.0f);
-        }
-        // The non_finite terms are 0, or NaN when a logit is: then the sum tells.
-        double tile_sum = block_sum(loss, n) + block_sum(tile.non_finite, n);
-        if (out) std::copy(loss, loss + n, out + row0);
-        if (saved) saved->store(tile, row0, n, log_sum, a, dt);
-        return tile_sum;
-    });
-    if (!std::isfinite(sum)) throw_if_non_finite(kOp, "logits", logits);
+    double sum = softmax_loss_forward(
+        kOp, logits, L, targets, options.ignore_index, w, eps > 0.0f ? v : nullptr, out, saved.get(),
+        [&](const SoftmaxTile& tile, int r, const SoftmaxRow& row) {
+            float smooth_loss = W * row.log_sum - tile.dot[r];  // Σ_c w_c (-log p_c)
+            return SoftmaxRowLoss{(1.0f - eps) * row.weight * -row.log_pt + smooth * smooth_loss,
+                                  (1.0f - eps) * row.weight + smooth * W,
+                                  -(1.0f - eps) * row.weight * row.one_minus_pt +
+                                      smooth * (W * row.pt - row.weight)};
+        });
 
     Tensor y = reduced_output(options.reduction, sum, denominator, losses);
     if (!saved) return y;

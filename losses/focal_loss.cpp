@@ -56,42 +56,20 @@ Tensor focal_loss(const Tensor& logits, const std::vector<int>& targets,
     Tensor losses = per_row ? Tensor::empty(row_shape(logits.shape())) : Tensor();  // [N, d1, ...]
     float* out = per_row ? losses.data() : nullptr;
     auto saved = needs_grad({logits}) ? std::make_shared<SoftmaxSaved>(L.rows()) : nullptr;
-    const float* z = logits.data();
 
-    double sum = sum_over_tiles(L, [&](SoftmaxTile& tile, int64_t row0, int n) {
-        load_tile(z, L, row0, n, targets, options.ignore_index, tile);
-        softmax_tile_stats(tile, nullptr);
-        alignas(64) float at[kTileRows], loss[kTileRows], c[kTileRows], dt[kTileRows],
-            log_sum[kTileRows];
-        for (int r = 0; r < kTileRows; ++r) {
-            int t = tile.target[r];
-            at[r] = t < 0 ? 0.0f : (alpha ? alpha[t] : 1.0f);
-        }
-        for (int r = 0; r < kTileRows; ++r) {
-            float S = tile.e_target[r] + tile.e_others[r];
-            log_sum[r] = fast_log(S);
-            float log_pt = log_p_target(tile, r, log_sum[r]);
-            float one_minus_pt = tile.e_others[r] / S;
+    double sum = softmax_loss_forward(
+        kOp, logits, L, targets, options.ignore_index, alpha, nullptr, out, saved.get(),
+        [&](const SoftmaxTile& tile, int r, const SoftmaxRow& row) {
             // (1 - p_t)^γ = e^(γ log(1 - p_t)), log(1 - p_t) = log e_others - log S; at p_t = 1
             // that is e^-inf = 0, and γ = 0 is 1 exactly (where 0 * -inf would be NaN).
             float focal = fastmath::select(
-                gamma == 0.0f, 1.0f, fast_exp(gamma * (fast_log(tile.e_others[r]) - log_sum[r])));
+                gamma == 0.0f, 1.0f, fast_exp(gamma * (fast_log(tile.e_others[r]) - row.log_sum)));
             // φ = p_t log p_t / (1 - p_t) = e_t log p_t / e_others; its limit -1 when p_t = 1.
             float phi = fastmath::select(tile.e_others[r] > 0.0f,
-                                         tile.e_target[r] * log_pt / tile.e_others[r], -1.0f);
-            float coef = at[r] * focal * (1.0f - gamma * phi);
-            bool valid = tile.target[r] >= 0;
-            loss[r] = fastmath::select(valid, at[r] * focal * -log_pt, 0.0f);
-            c[r] = fastmath::select(valid, coef, 0.0f);
-            dt[r] = fastmath::select(valid, -coef * one_minus_pt, 0.0f);
-        }
-        // The non_finite terms are 0, or NaN when a logit is: then the sum tells.
-        double tile_sum = block_sum(loss, n) + block_sum(tile.non_finite, n);
-        if (out) std::copy(loss, loss + n, out + row0);
-        if (saved) saved->store(tile, row0, n, log_sum, c, dt);
-        return tile_sum;
-    });
-    if (!std::isfinite(sum)) throw_if_non_finite(kOp, "logits", logits);
+                                         tile.e_target[r] * row.log_pt / tile.e_others[r], -1.0f);
+            float coef = row.weight * focal * (1.0f - gamma * phi);  // α_t (1-p_t)^γ (1 - γφ)
+            return SoftmaxRowLoss{row.weight * focal * -row.log_pt, coef, -coef * row.one_minus_pt};
+        });
 
     Tensor y = reduced_output(options.reduction, sum, denominator, losses);
     if (!saved) return y;

@@ -236,6 +236,64 @@ double sum_over_tiles(const ClassLayout& L, TileFn&& tile_fn) {
     });
 }
 
+// What a fused softmax loss with class-index targets knows about row r of a tile once
+// its statistics are in, and what it gives back: the row's loss, and the a_r and dt_r
+// its backward needs (SoftmaxSaved).
+struct SoftmaxRow {
+    float weight;        // the target class's weight (1 without weights)
+    float log_sum;       // log S
+    float log_pt;        // log p_t, accurate at both ends (log_p_target)
+    float pt;            // p_t = e_target / S
+    float one_minus_pt;  // 1 - p_t = e_others / S, without cancellation
+};
+struct SoftmaxRowLoss {
+    float loss, a, dt;
+};
+
+// The forward pass every softmax loss shares: tile by tile (in parallel, summed in a
+// fixed order), load the logits and targets, compute the softmax statistics (`v` as in
+// softmax_tile_stats), call row_fn(tile, r, row) -> SoftmaxRowLoss for each row, give
+// ignored rows 0, copy the per-row losses to `out` and the backward's values to `saved`
+// (either may be null). Returns the sum of the row losses; throws, naming `op`, if a
+// logit is NaN or infinite. `class_weight` (length C, or null for ones) gives
+// SoftmaxRow::weight. row_fn is inlined into a branch-free loop over the tile's rows, so
+// it should be branch-free too (fastmath::select) to keep that loop vectorised.
+template <class RowFn>
+double softmax_loss_forward(const char* op, const Tensor& logits, const ClassLayout& L,
+                            const std::vector<int>& targets, int ignore_index,
+                            const float* class_weight, const float* v, float* out,
+                            const SoftmaxSaved* saved, RowFn&& row_fn) {
+    const float* z = logits.data();
+    double sum = sum_over_tiles(L, [&](SoftmaxTile& tile, int64_t row0, int n) {
+        load_tile(z, L, row0, n, targets, ignore_index, tile);
+        softmax_tile_stats(tile, v);
+        alignas(64) float loss[kTileRows], a[kTileRows], dt[kTileRows], log_sum[kTileRows];
+        alignas(64) float weight[kTileRows];
+        for (int r = 0; r < kTileRows; ++r) {
+            int t = tile.target[r];
+            weight[r] = t < 0 ? 0.0f : (class_weight ? class_weight[t] : 1.0f);
+        }
+        for (int r = 0; r < kTileRows; ++r) {
+            float S = tile.e_target[r] + tile.e_others[r];
+            log_sum[r] = fast_log(S);
+            SoftmaxRow row{weight[r], log_sum[r], log_p_target(tile, r, log_sum[r]),
+                           tile.e_target[r] / S, tile.e_others[r] / S};
+            SoftmaxRowLoss res = row_fn(tile, r, row);
+            bool valid = tile.target[r] >= 0;
+            loss[r] = fastmath::select(valid, res.loss, 0.0f);
+            a[r] = fastmath::select(valid, res.a, 0.0f);
+            dt[r] = fastmath::select(valid, res.dt, 0.0f);
+        }
+        // The non_finite terms are 0, or NaN when a logit is: then the sum tells.
+        double tile_sum = block_sum(loss, n) + block_sum(tile.non_finite, n);
+        if (out) std::copy(loss, loss + n, out + row0);
+        if (saved) saved->store(tile, row0, n, log_sum, a, dt);
+        return tile_sum;
+    });
+    if (!std::isfinite(sum)) throw_if_non_finite(op, "logits", logits);
+    return sum;
+}
+
 // ---- Elementwise losses ----------------------------------------------------------------
 
 constexpr int kBlock = 256;
