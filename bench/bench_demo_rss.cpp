@@ -10,6 +10,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 
 #include "bench_util.h"
@@ -57,8 +58,9 @@ int main(int argc, char** argv) {
     rusage usage{};
     pid_t waited = wait4(child, &status, 0, &usage);
     double seconds = now_seconds() - start;
-    std::string cleanup = "rm -rf '" + out + "'";
-    if (std::system(cleanup.c_str()) != 0) std::fprintf(stderr, "bench_demo_rss: could not remove %s\n", out.c_str());
+    std::error_code ec;
+    std::filesystem::remove_all(out, ec);
+    if (ec) std::fprintf(stderr, "bench_demo_rss: could not remove %s: %s\n", out.c_str(), ec.message().c_str());
 
     if (waited != child || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         table_row(name, "not run: the demo failed (is MNIST found? see above)", "", "", "<= 150 MB");

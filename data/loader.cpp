@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <numeric>
 
 #include "core/error.h"
@@ -11,14 +12,7 @@
 
 namespace focalgrad {
 
-namespace {
-
-// Pixels per parallel chunk of a batch conversion. Converting costs well under a
-// nanosecond per pixel, so a 64-image MNIST batch takes a few tens of microseconds: less
-// than waking a second thread costs on a busy machine (measured: 8x slower on 2 threads
-// when the other core was taken). Only batches above ~670 MNIST images are split.
-constexpr int64_t kConvertGrain = 16 * kGrain;
-constexpr int64_t kPrefetchImages = 4;  // how far ahead the conversion asks for images
+namespace detail {
 
 // The pixel conversion x = (v / 255 - mean) / std, computed in double and rounded to
 // float once. Done as v * A + B with A = 1 / (255 std) and B = -mean / std in double: the
@@ -50,6 +44,17 @@ private:
     bool exact_ = true;
     float table_[256];
 };
+
+}  // namespace detail
+
+namespace {
+
+// Pixels per parallel chunk of a batch conversion. Converting costs well under a
+// nanosecond per pixel, so a 64-image MNIST batch takes a few tens of microseconds: less
+// than waking a second thread costs on a busy machine (measured: 8x slower on 2 threads
+// when the other core was taken). Only batches above ~670 MNIST images are split.
+constexpr int64_t kConvertGrain = 16 * kGrain;
+constexpr int64_t kPrefetchImages = 4;  // how far ahead the conversion asks for images
 
 void check_options(const LoaderOptions& options, const char* op) {
     FG_CHECK(options.batch_size >= 1, op, ": batch_size must be >= 1, got ", options.batch_size);
@@ -98,9 +103,12 @@ PixelStats pixel_stats(const Dataset& data, const std::vector<int64_t>& indices)
     return {mean, std::sqrt(var / double(n))};
 }
 
-Batch make_batch(const Dataset& data, const int64_t* indices, int64_t count,
-                 const LoaderOptions& options) {
-    check_options(options, "make_batch");
+namespace {
+
+// make_batch with the converter for options.normalize already built: a DataLoader builds
+// its converter once, not once per batch.
+Batch assemble_batch(const Dataset& data, const int64_t* indices, int64_t count,
+                     const LoaderOptions& options, const detail::PixelConverter& converter) {
     FG_CHECK(count >= 1, "make_batch: a batch needs at least one item, got ", count);
     const int64_t D = data.image_size();
     Batch batch;
@@ -110,7 +118,6 @@ Batch make_batch(const Dataset& data, const int64_t* indices, int64_t count,
         check_index(data, indices[b], "make_batch");
         batch.y[size_t(b)] = data.labels[size_t(indices[b])];
     }
-    const PixelConverter converter(options.normalize);
 
     Shape shape = options.flatten ? Shape{count, D} : Shape{count, 1, data.rows, data.cols};
     batch.x = Tensor::empty(shape);  // [B, D] or [B, 1, H, W]
@@ -133,10 +140,19 @@ Batch make_batch(const Dataset& data, const int64_t* indices, int64_t count,
     return batch;
 }
 
+}  // namespace
+
+Batch make_batch(const Dataset& data, const int64_t* indices, int64_t count,
+                 const LoaderOptions& options) {
+    check_options(options, "make_batch");
+    return assemble_batch(data, indices, count, options, detail::PixelConverter(options.normalize));
+}
+
 DataLoader::DataLoader(const Dataset& data, std::vector<int64_t> indices,
                        const LoaderOptions& options)
     : data_(&data), indices_(std::move(indices)), options_(options) {
     check_options(options_, "DataLoader");
+    converter_ = std::make_shared<const detail::PixelConverter>(options_.normalize);
     FG_CHECK(!indices_.empty(), "DataLoader: no items to load from ", data.name,
              " (the index list is empty)");
     for (int64_t i : indices_) check_index(data, i, "DataLoader");
@@ -171,7 +187,8 @@ Batch DataLoader::Epoch::batch(int64_t b) const {
     const int64_t B = loader_->options_.batch_size;
     const int64_t begin = b * B;
     const int64_t count = std::min<int64_t>(B, int64_t(order_.size()) - begin);
-    return make_batch(*loader_->data_, order_.data() + begin, count, loader_->options_);
+    return assemble_batch(*loader_->data_, order_.data() + begin, count, loader_->options_,
+                          *loader_->converter_);
 }
 
 DataLoader::Epoch::Iterator::Iterator(const Epoch* epoch, int64_t b) : epoch_(epoch), b_(b) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "core/tensor.h"
@@ -38,6 +39,10 @@ struct Batch {
     std::vector<int> y;            // [B] labels
     std::vector<int64_t> indices;  // [B] where the items sit in the dataset
 };
+
+namespace detail {
+class PixelConverter;  // bytes to normalised floats (loader.cpp)
+}
 
 // The batch of items indices[0 .. count). x is a new tensor every call, never a reused
 // buffer: a batch the caller keeps (or the tape saved) is never overwritten later.
@@ -106,6 +111,7 @@ private:
     const Dataset* data_;
     std::vector<int64_t> indices_;
     LoaderOptions options_;
+    std::shared_ptr<const detail::PixelConverter> converter_;  // for options_.normalize
 };
 
 }  // namespace focalgrad
