@@ -26,7 +26,11 @@ else
 endif
 
 CXX      ?= g++
-CXXFLAGS := -std=c++17 $(OPT) -pthread -Wall -Wextra -I. -MMD -MP
+# The one include root: $(BUILD)/include/focalgrad is a symlink to this checkout, so every
+# source includes <focalgrad/core/ops.h>, exactly as a user of the installed library does,
+# and a user's own core/ or data/ folder can never shadow a focalgrad header.
+INCLUDE  := $(BUILD)/include
+CXXFLAGS := -std=c++17 $(OPT) -pthread -Wall -Wextra -I$(INCLUDE) -MMD -MP
 LIB      := $(BUILD)/libfocalgrad.a
 BIN      := $(BUILD)/bin
 
@@ -62,7 +66,11 @@ $(CONFIG): scripts/setup.sh
 setup:
 	@bash scripts/setup.sh
 
-$(BUILD)/obj/%.o: %.cpp $(CONFIG)
+$(INCLUDE)/focalgrad:
+	@mkdir -p $(@D)
+	@ln -sfn "$$(realpath --relative-to=$(@D) .)" $@
+
+$(BUILD)/obj/%.o: %.cpp $(CONFIG) | $(INCLUDE)/focalgrad
 	@mkdir -p $(@D)
 	$(CXX) $(CXXFLAGS) $(BLAS_CFLAGS) -c $< -o $@
 

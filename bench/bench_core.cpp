@@ -10,9 +10,9 @@
 #include <thread>
 
 #include "bench_util.h"
-#include "core/autograd.h"
-#include "core/ops.h"
-#include "core/parallel.h"
+#include <focalgrad/core/autograd.h>
+#include <focalgrad/core/ops.h>
+#include <focalgrad/core/parallel.h>
 
 using namespace focalgrad;
 using fgbench::fmt;

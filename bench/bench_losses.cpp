@@ -13,11 +13,11 @@
 #include <vector>
 
 #include "bench_util.h"
-#include "core/autograd.h"
-#include "core/ops.h"
-#include "core/parallel.h"
-#include "core/random.h"
-#include "losses/losses.h"
+#include <focalgrad/core/autograd.h>
+#include <focalgrad/core/ops.h>
+#include <focalgrad/core/parallel.h>
+#include <focalgrad/core/random.h>
+#include <focalgrad/losses/losses.h>
 
 using namespace focalgrad;
 

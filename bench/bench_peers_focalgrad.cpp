@@ -6,7 +6,7 @@
 #include <cstring>
 #include <string>
 
-#include "core/parallel.h"
+#include <focalgrad/core/parallel.h>
 #include "workloads.h"
 
 using namespace fgbench;

@@ -18,13 +18,13 @@
 #include <string>
 #include <vector>
 
-#include "core/autograd.h"
-#include "core/blas.h"
-#include "core/ops.h"
-#include "core/parallel.h"
-#include "core/random.h"
-#include "nn/layers.h"
-#include "optim/optimizer.h"
+#include <focalgrad/core/autograd.h>
+#include <focalgrad/core/blas.h>
+#include <focalgrad/core/ops.h>
+#include <focalgrad/core/parallel.h>
+#include <focalgrad/core/random.h>
+#include <focalgrad/nn/layers.h>
+#include <focalgrad/optim/optimizer.h>
 #include "workloads.h"
 
 using namespace focalgrad;

@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "core/parallel.h"
+#include <focalgrad/core/parallel.h>
 #include "workloads.h"
 
 using namespace fgbench;

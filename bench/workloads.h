@@ -12,16 +12,16 @@
 #include <vector>
 
 #include "bench_util.h"
-#include "core/autograd.h"
-#include "core/blas.h"
-#include "core/error.h"
-#include "core/ops.h"
-#include "data/loader.h"
-#include "data/mnist.h"
-#include "examples/models.h"
-#include "losses/losses.h"
-#include "nn/layers.h"
-#include "optim/optimizer.h"
+#include <focalgrad/core/autograd.h>
+#include <focalgrad/core/blas.h>
+#include <focalgrad/core/error.h>
+#include <focalgrad/core/ops.h>
+#include <focalgrad/data/loader.h>
+#include <focalgrad/data/mnist.h>
+#include "../examples/models.h"
+#include <focalgrad/losses/losses.h>
+#include <focalgrad/nn/layers.h>
+#include <focalgrad/optim/optimizer.h>
 
 namespace fgbench {
 

@@ -10,15 +10,15 @@
 // During backward the roles flip: once a tensor receives a gradient, its node holds it
 // strongly ("pinned") until the replay reaches that node, because the closures that
 // kept it alive are freed as soon as they have run.
-#include "core/autograd.h"
+#include <focalgrad/core/autograd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <vector>
 
-#include "core/error.h"
-#include "core/parallel.h"
+#include <focalgrad/core/error.h>
+#include <focalgrad/core/parallel.h>
 
 namespace focalgrad {
 

@@ -15,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-#include "core/tensor.h"
+#include <focalgrad/core/tensor.h>
 
 namespace focalgrad {
 

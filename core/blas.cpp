@@ -9,14 +9,14 @@
 // threads.
 // Each output element is then computed by the same single-threaded kernel call however
 // many threads there are: the same bits on 1 thread and on 16.
-#include "core/blas.h"
+#include <focalgrad/core/blas.h>
 
 #include <cblas.h>
 
 #include <algorithm>
 
-#include "core/error.h"
-#include "core/parallel.h"
+#include <focalgrad/core/error.h>
+#include <focalgrad/core/parallel.h>
 
 namespace focalgrad {
 

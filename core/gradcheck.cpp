@@ -1,12 +1,12 @@
 // gradcheck.cpp — analytic versus central-difference gradients.
-#include "core/gradcheck.h"
+#include <focalgrad/core/gradcheck.h>
 
 #include <algorithm>
 #include <cmath>
 #include <ostream>
 
-#include "core/autograd.h"
-#include "core/error.h"
+#include <focalgrad/core/autograd.h>
+#include <focalgrad/core/error.h>
 
 namespace focalgrad {
 

@@ -1,5 +1,5 @@
 // io.cpp — atomic file writes and directory creation.
-#include "core/io.h"
+#include <focalgrad/core/io.h>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "core/error.h"
+#include <focalgrad/core/error.h>
 
 namespace focalgrad {
 

@@ -1,5 +1,5 @@
 // kernels.cpp — broadcasting and dimension bookkeeping shared by the ops.
-#include "core/kernels.h"
+#include <focalgrad/core/kernels.h>
 
 #include <vector>
 

@@ -7,9 +7,9 @@
 
 #include <cstdint>
 
-#include "core/error.h"
-#include "core/parallel.h"
-#include "core/tensor.h"
+#include <focalgrad/core/error.h>
+#include <focalgrad/core/parallel.h>
+#include <focalgrad/core/tensor.h>
 
 namespace focalgrad {
 

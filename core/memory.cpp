@@ -1,5 +1,5 @@
 // memory.cpp — the buffer pool.
-#include "core/memory.h"
+#include <focalgrad/core/memory.h>
 
 #include <atomic>
 #include <cstdlib>

@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "core/tensor.h"
+#include <focalgrad/core/tensor.h>
 
 namespace focalgrad {
 

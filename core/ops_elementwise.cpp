@@ -3,9 +3,9 @@
 // with sum_to. Each backward only computes the gradients of inputs that require one.
 #include <cmath>
 
-#include "core/autograd.h"
-#include "core/kernels.h"
-#include "core/ops.h"
+#include <focalgrad/core/autograd.h>
+#include <focalgrad/core/kernels.h>
+#include <focalgrad/core/ops.h>
 
 namespace focalgrad {
 

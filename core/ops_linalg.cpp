@@ -4,10 +4,10 @@
 #include <algorithm>
 #include <utility>
 
-#include "core/autograd.h"
-#include "core/blas.h"
-#include "core/kernels.h"
-#include "core/ops.h"
+#include <focalgrad/core/autograd.h>
+#include <focalgrad/core/blas.h>
+#include <focalgrad/core/kernels.h>
+#include <focalgrad/core/ops.h>
 
 namespace focalgrad {
 

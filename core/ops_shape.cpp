@@ -6,9 +6,9 @@
 #include <memory>
 #include <vector>
 
-#include "core/autograd.h"
-#include "core/kernels.h"
-#include "core/ops.h"
+#include <focalgrad/core/autograd.h>
+#include <focalgrad/core/kernels.h>
+#include <focalgrad/core/ops.h>
 
 namespace focalgrad {
 

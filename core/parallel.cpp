@@ -11,7 +11,7 @@
 // shared machine: a thread that spins while another program wants its core steals the
 // time slices the other threads of the same loop need (docs/performance.md).
 // OpenBLAS always runs single-threaded inside this partition (core/blas.cpp).
-#include "core/parallel.h"
+#include <focalgrad/core/parallel.h>
 
 #include <cblas.h>
 
@@ -24,7 +24,7 @@
 #include <mutex>
 #include <thread>
 
-#include "core/error.h"
+#include <focalgrad/core/error.h>
 
 namespace focalgrad {
 

@@ -1,9 +1,9 @@
 // random.cpp — PCG32 and the distributions built on it.
-#include "core/random.h"
+#include <focalgrad/core/random.h>
 
 #include <cmath>
 
-#include "core/error.h"
+#include <focalgrad/core/error.h>
 
 namespace focalgrad {
 

@@ -1,5 +1,5 @@
 // tensor.cpp — Shape, Storage, Tensor factories, accessors and printing.
-#include "core/tensor.h"
+#include <focalgrad/core/tensor.h>
 
 #include <algorithm>
 #include <cmath>
@@ -8,9 +8,9 @@
 #include <ostream>
 #include <sstream>
 
-#include "core/autograd.h"
-#include "core/error.h"
-#include "core/memory.h"
+#include <focalgrad/core/autograd.h>
+#include <focalgrad/core/error.h>
+#include <focalgrad/core/memory.h>
 
 namespace focalgrad {
 

@@ -11,7 +11,7 @@
 #include <memory>
 #include <vector>
 
-#include "core/random.h"
+#include <focalgrad/core/random.h>
 
 namespace focalgrad {
 

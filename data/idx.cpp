@@ -1,7 +1,7 @@
 // idx.cpp — the IDX reader: a byte stream over a raw or gzip file, then the header checks.
 // Memory stays bounded: compressed input is read in 64 KiB chunks and inflated straight
 // into the output buffer, so a 47 MB image file never exists twice.
-#include "data/idx.h"
+#include <focalgrad/data/idx.h>
 
 #include <zlib.h>
 
@@ -12,7 +12,7 @@
 #include <filesystem>
 #include <limits>
 
-#include "core/error.h"
+#include <focalgrad/core/error.h>
 
 namespace focalgrad {
 

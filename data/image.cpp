@@ -24,7 +24,7 @@
 #include <stb/stb_image_resize.h>
 #include <stb/stb_image_write.h>
 
-#include "data/image.h"
+#include <focalgrad/data/image.h>
 
 #include <unistd.h>
 #include <zlib.h>
@@ -39,7 +39,7 @@
 #include <utility>
 #include <vector>
 
-#include "core/error.h"
+#include <focalgrad/core/error.h>
 
 namespace focalgrad {
 

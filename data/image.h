@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <string>
 
-#include "core/tensor.h"
+#include <focalgrad/core/tensor.h>
 
 namespace focalgrad {
 

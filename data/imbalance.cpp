@@ -1,12 +1,12 @@
 // imbalance.cpp — step and long-tail subsets: per-class target counts, then one seeded
 // random sample per class.
-#include "data/imbalance.h"
+#include <focalgrad/data/imbalance.h>
 
 #include <algorithm>
 #include <cmath>
 
-#include "core/error.h"
-#include "core/random.h"
+#include <focalgrad/core/error.h>
+#include <focalgrad/core/random.h>
 
 namespace focalgrad {
 

@@ -1,14 +1,14 @@
 // loader.cpp — uint8 -> float batch conversion, pixel statistics, epoch orders.
-#include "data/loader.h"
+#include <focalgrad/data/loader.h>
 
 #include <algorithm>
 #include <cmath>
 #include <memory>
 #include <numeric>
 
-#include "core/error.h"
-#include "core/parallel.h"
-#include "core/random.h"
+#include <focalgrad/core/error.h>
+#include <focalgrad/core/parallel.h>
+#include <focalgrad/core/random.h>
 
 namespace focalgrad {
 

@@ -8,8 +8,8 @@
 #include <memory>
 #include <vector>
 
-#include "core/tensor.h"
-#include "data/mnist.h"
+#include <focalgrad/core/tensor.h>
+#include <focalgrad/data/mnist.h>
 
 namespace focalgrad {
 

@@ -1,11 +1,11 @@
 // metrics.cpp — counting into the confusion matrix, the scores read off it, and tables.
-#include "data/metrics.h"
+#include <focalgrad/data/metrics.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 
-#include "core/error.h"
+#include <focalgrad/core/error.h>
 
 namespace focalgrad {
 

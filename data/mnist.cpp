@@ -1,11 +1,11 @@
 // mnist.cpp — loading MNIST-layout datasets and finding their directory.
-#include "data/mnist.h"
+#include <focalgrad/data/mnist.h>
 
 #include <cstdlib>
 #include <filesystem>
 
-#include "core/error.h"
-#include "data/idx.h"
+#include <focalgrad/core/error.h>
+#include <focalgrad/data/idx.h>
 
 namespace focalgrad {
 

@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "core/error.h"
-#include "data/image.h"
+#include <focalgrad/core/error.h>
+#include <focalgrad/data/image.h>
 
 namespace focalgrad::chart {
 

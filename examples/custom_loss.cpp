@@ -11,15 +11,15 @@
 #include <cstdio>
 
 #include "cli.h"
-#include "core/autograd.h"
-#include "core/gradcheck.h"
-#include "core/parallel.h"
-#include "data/loader.h"
-#include "data/metrics.h"
-#include "data/mnist.h"
-#include "losses/cross_entropy.h"
+#include <focalgrad/core/autograd.h>
+#include <focalgrad/core/gradcheck.h>
+#include <focalgrad/core/parallel.h>
+#include <focalgrad/data/loader.h>
+#include <focalgrad/data/metrics.h>
+#include <focalgrad/data/mnist.h>
+#include <focalgrad/losses/cross_entropy.h>
 #include "models.h"
-#include "optim/optimizer.h"
+#include <focalgrad/optim/optimizer.h>
 #include "train.h"
 
 using namespace focalgrad;

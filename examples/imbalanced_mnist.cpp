@@ -18,16 +18,16 @@
 
 #include "chart.h"
 #include "cli.h"
-#include "core/io.h"
-#include "core/ops.h"
-#include "core/parallel.h"
-#include "data/imbalance.h"
-#include "data/loader.h"
-#include "data/metrics.h"
-#include "data/mnist.h"
-#include "losses/losses.h"
-#include "nn/layers.h"
-#include "optim/optimizer.h"
+#include <focalgrad/core/io.h>
+#include <focalgrad/core/ops.h>
+#include <focalgrad/core/parallel.h>
+#include <focalgrad/data/imbalance.h>
+#include <focalgrad/data/loader.h>
+#include <focalgrad/data/metrics.h>
+#include <focalgrad/data/mnist.h>
+#include <focalgrad/losses/losses.h>
+#include <focalgrad/nn/layers.h>
+#include <focalgrad/optim/optimizer.h>
 #include "train.h"
 
 using namespace focalgrad;

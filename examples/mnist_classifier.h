@@ -8,16 +8,16 @@
 #include <string>
 
 #include "cli.h"
-#include "core/io.h"
-#include "core/parallel.h"
-#include "data/loader.h"
-#include "data/metrics.h"
-#include "data/mnist.h"
-#include "losses/cross_entropy.h"
+#include <focalgrad/core/io.h>
+#include <focalgrad/core/parallel.h>
+#include <focalgrad/data/loader.h>
+#include <focalgrad/data/metrics.h>
+#include <focalgrad/data/mnist.h>
+#include <focalgrad/losses/cross_entropy.h>
 #include "models.h"
-#include "nn/checkpoint.h"
-#include "optim/optimizer.h"
-#include "optim/scheduler.h"
+#include <focalgrad/nn/checkpoint.h>
+#include <focalgrad/optim/optimizer.h>
+#include <focalgrad/optim/scheduler.h>
 #include "train.h"
 
 namespace focalgrad::examples {

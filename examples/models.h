@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "core/error.h"
-#include "core/random.h"
-#include "nn/layers.h"
+#include <focalgrad/core/error.h>
+#include <focalgrad/core/random.h>
+#include <focalgrad/nn/layers.h>
 
 namespace focalgrad::examples {
 

@@ -11,12 +11,12 @@
 #include <vector>
 
 #include "cli.h"
-#include "core/autograd.h"
-#include "core/ops.h"
-#include "data/image.h"
-#include "data/loader.h"
+#include <focalgrad/core/autograd.h>
+#include <focalgrad/core/ops.h>
+#include <focalgrad/data/image.h>
+#include <focalgrad/data/loader.h>
 #include "models.h"
-#include "nn/checkpoint.h"
+#include <focalgrad/nn/checkpoint.h>
 
 using namespace focalgrad;
 

@@ -9,13 +9,13 @@
 #include <vector>
 
 #include "cli.h"
-#include "core/autograd.h"
-#include "core/ops.h"
-#include "data/loader.h"
-#include "data/metrics.h"
-#include "nn/module.h"
-#include "optim/optimizer.h"
-#include "optim/scheduler.h"
+#include <focalgrad/core/autograd.h>
+#include <focalgrad/core/ops.h>
+#include <focalgrad/data/loader.h>
+#include <focalgrad/data/metrics.h>
+#include <focalgrad/nn/module.h>
+#include <focalgrad/optim/optimizer.h>
+#include <focalgrad/optim/scheduler.h>
 
 namespace focalgrad::examples {
 

@@ -1,14 +1,14 @@
 // balanced_cross_entropy.cpp — class weights from counts, balanced CE (cross_entropy with
 // those weights) and the fused α-balanced binary cross-entropy.
-#include "losses/balanced_cross_entropy.h"
+#include <focalgrad/losses/balanced_cross_entropy.h>
 
 #include <cmath>
 #include <memory>
 #include <utility>
 
-#include "core/autograd.h"
-#include "losses/cross_entropy.h"
-#include "losses/loss_common.h"
+#include <focalgrad/core/autograd.h>
+#include <focalgrad/losses/cross_entropy.h>
+#include <focalgrad/losses/loss_common.h>
 
 namespace focalgrad {
 

@@ -1,13 +1,13 @@
 // cross_entropy.cpp — the fused forward passes and backward closures of cross_entropy, for
 // class-index and for probability targets. The tile machinery is in loss_common.h.
-#include "losses/cross_entropy.h"
+#include <focalgrad/losses/cross_entropy.h>
 
 #include <cmath>
 #include <memory>
 #include <utility>
 
-#include "core/autograd.h"
-#include "losses/loss_common.h"
+#include <focalgrad/core/autograd.h>
+#include <focalgrad/losses/loss_common.h>
 
 namespace focalgrad {
 

@@ -1,12 +1,12 @@
 // focal_loss.cpp — the fused softmax focal loss: forward over class-major tiles, the shared
 // softmax backward (loss_common.h) with the focal coefficient.
-#include "losses/focal_loss.h"
+#include <focalgrad/losses/focal_loss.h>
 
 #include <cmath>
 #include <memory>
 
-#include "core/autograd.h"
-#include "losses/loss_common.h"
+#include <focalgrad/core/autograd.h>
+#include <focalgrad/losses/loss_common.h>
 
 namespace focalgrad {
 

@@ -10,8 +10,8 @@
 
 #include <vector>
 
-#include "core/tensor.h"
-#include "losses/reduction.h"
+#include <focalgrad/core/tensor.h>
+#include <focalgrad/losses/reduction.h>
 
 namespace focalgrad {
 

@@ -1,5 +1,5 @@
 // loss_common.cpp — layout, argument checks, tile copies and the shared softmax backward.
-#include "losses/loss_common.h"
+#include <focalgrad/losses/loss_common.h>
 
 #include <cmath>
 

@@ -12,12 +12,12 @@
 #include <cstdint>
 #include <vector>
 
-#include "core/error.h"
-#include "core/fastmath.h"
-#include "core/memory.h"
-#include "core/parallel.h"
-#include "core/tensor.h"
-#include "losses/reduction.h"
+#include <focalgrad/core/error.h>
+#include <focalgrad/core/fastmath.h>
+#include <focalgrad/core/memory.h>
+#include <focalgrad/core/parallel.h>
+#include <focalgrad/core/tensor.h>
+#include <focalgrad/losses/reduction.h>
 
 namespace focalgrad {
 namespace detail {

@@ -10,8 +10,8 @@
 // Not here: regression losses, ranking losses.
 #pragma once
 
-#include "losses/balanced_cross_entropy.h"
-#include "losses/cross_entropy.h"
-#include "losses/focal_loss.h"
-#include "losses/reduction.h"
-#include "losses/sigmoid_focal_loss.h"
+#include <focalgrad/losses/balanced_cross_entropy.h>
+#include <focalgrad/losses/cross_entropy.h>
+#include <focalgrad/losses/focal_loss.h>
+#include <focalgrad/losses/reduction.h>
+#include <focalgrad/losses/sigmoid_focal_loss.h>

@@ -1,13 +1,13 @@
 // sigmoid_focal_loss.cpp — the fused sigmoid focal loss: per-element terms (loss, its
 // derivative, the focal factor and its derivative) in one branch-free function used by the
 // forward pass and by the backward closure alike.
-#include "losses/sigmoid_focal_loss.h"
+#include <focalgrad/losses/sigmoid_focal_loss.h>
 
 #include <cmath>
 #include <utility>
 
-#include "core/autograd.h"
-#include "losses/loss_common.h"
+#include <focalgrad/core/autograd.h>
+#include <focalgrad/losses/loss_common.h>
 
 namespace focalgrad {
 

@@ -7,8 +7,8 @@
 // Shapes: logits of any shape; targets of the same shape, entries in [0, 1].
 #pragma once
 
-#include "core/tensor.h"
-#include "losses/reduction.h"
+#include <focalgrad/core/tensor.h>
+#include <focalgrad/losses/reduction.h>
 
 namespace focalgrad {
 

@@ -21,7 +21,7 @@ FUZZ_OBJ     := $(FUZZ_SRC:%.cpp=$(FUZZ_BUILD)/obj/%.o)
 
 # -fno-sanitize-recover: a UBSan report stops the run like an ASan one, so it is a finding.
 FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all
-FUZZ_CXXFLAGS := -std=c++17 -O1 -g -fno-omit-frame-pointer -pthread -Wall -Wextra -I. -MMD -MP \
+FUZZ_CXXFLAGS := -std=c++17 -O1 -g -fno-omit-frame-pointer -pthread -Wall -Wextra -I$(FUZZ_BUILD)/include -MMD -MP \
                  $(FUZZ_SAN)
 FUZZ_LIB_OBJ  := $(LIB_SRC:%.cpp=$(FUZZ_BUILD)/obj/%.o)
 FUZZ_LIB      := $(FUZZ_BUILD)/libfocalgrad.a
@@ -34,7 +34,11 @@ fuzz: $(FUZZ_BINS)
 	@bash tests/fuzz/run_fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BUILD) $(FUZZ_TARGETS)
 
 # The library: instrumented for coverage (fuzzer-no-link) but without libFuzzer's main().
-$(FUZZ_BUILD)/obj/%.o: %.cpp $(CONFIG)
+$(FUZZ_BUILD)/include/focalgrad:
+	@mkdir -p $(@D)
+	@ln -sfn "$$(realpath --relative-to=$(@D) .)" $@
+
+$(FUZZ_BUILD)/obj/%.o: %.cpp $(CONFIG) | $(FUZZ_BUILD)/include/focalgrad
 	@mkdir -p $(@D)
 	$(FUZZ_CXX) $(FUZZ_CXXFLAGS) -fsanitize=fuzzer-no-link $(BLAS_CFLAGS) -c $< -o $@
 

@@ -1,6 +1,6 @@
 // checkpoint.cpp — the writer (atomic: temp file, fsync, rename) and the validating
 // reader of the format described in checkpoint.h.
-#include "nn/checkpoint.h"
+#include <focalgrad/nn/checkpoint.h>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -14,8 +14,8 @@
 #include <map>
 #include <vector>
 
-#include "core/error.h"
-#include "core/io.h"
+#include <focalgrad/core/error.h>
+#include <focalgrad/core/io.h>
 
 namespace focalgrad {
 

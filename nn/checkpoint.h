@@ -24,7 +24,7 @@
 #include <cstdint>
 #include <string>
 
-#include "nn/module.h"
+#include <focalgrad/nn/module.h>
 
 namespace focalgrad {
 

@@ -1,11 +1,11 @@
 // init.cpp — the initialisers. Values are drawn one by one, in memory order, from the
 // generator: the same seed gives the same weights on any machine and thread count.
-#include "nn/init.h"
+#include <focalgrad/nn/init.h>
 
 #include <algorithm>
 #include <cmath>
 
-#include "core/error.h"
+#include <focalgrad/core/error.h>
 
 namespace focalgrad::init {
 

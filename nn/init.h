@@ -10,8 +10,8 @@
 #include <cstdint>
 #include <utility>
 
-#include "core/random.h"
-#include "core/tensor.h"
+#include <focalgrad/core/random.h>
+#include <focalgrad/core/tensor.h>
 
 namespace focalgrad::init {
 

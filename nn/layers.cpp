@@ -1,12 +1,12 @@
 // layers.cpp — construction (shape checks, PyTorch's default initialisation) and the
 // forward of each layer: one or two calls to core ops.
-#include "nn/layers.h"
+#include <focalgrad/nn/layers.h>
 
 #include <cmath>
 
-#include "core/error.h"
-#include "core/ops.h"
-#include "nn/init.h"
+#include <focalgrad/core/error.h>
+#include <focalgrad/core/ops.h>
+#include <focalgrad/nn/init.h>
 
 namespace focalgrad {
 

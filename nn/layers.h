@@ -18,8 +18,8 @@
 #include <utility>
 #include <vector>
 
-#include "core/random.h"
-#include "nn/module.h"
+#include <focalgrad/core/random.h>
+#include <focalgrad/nn/module.h>
 
 namespace focalgrad {
 

@@ -1,13 +1,13 @@
 // module.cpp — parameter registration and hierarchical naming, train/eval, the summary
 // table (which watches Module::operator() during one forward) and the printed tree.
-#include "nn/module.h"
+#include <focalgrad/nn/module.h>
 
 #include <algorithm>
 #include <ostream>
 #include <sstream>
 
-#include "core/autograd.h"
-#include "core/error.h"
+#include <focalgrad/core/autograd.h>
+#include <focalgrad/core/error.h>
 
 namespace focalgrad {
 

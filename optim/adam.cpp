@@ -3,10 +3,10 @@
 // elementwise update runs in float.
 #include <cmath>
 
-#include "core/autograd.h"
-#include "core/error.h"
-#include "core/parallel.h"
-#include "optim/optimizer.h"
+#include <focalgrad/core/autograd.h>
+#include <focalgrad/core/error.h>
+#include <focalgrad/core/parallel.h>
+#include <focalgrad/optim/optimizer.h>
 
 namespace focalgrad {
 

@@ -1,12 +1,12 @@
 // optimizer.cpp — what all optimizers share: argument checks, zero_grad, the learning
 // rate; and clip_grad_norm.
-#include "optim/optimizer.h"
+#include <focalgrad/optim/optimizer.h>
 
 #include <cmath>
 #include <unordered_set>
 
-#include "core/error.h"
-#include "core/parallel.h"
+#include <focalgrad/core/error.h>
+#include <focalgrad/core/parallel.h>
 
 namespace focalgrad {
 

@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "core/tensor.h"
+#include <focalgrad/core/tensor.h>
 
 namespace focalgrad {
 

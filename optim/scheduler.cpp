@@ -1,11 +1,11 @@
 // scheduler.cpp — the closed-form schedules of scheduler.h. Each constructor checks its
 // arguments and ends with apply(), so the optimizer holds lr_at(0) from the start.
-#include "optim/scheduler.h"
+#include <focalgrad/optim/scheduler.h>
 
 #include <algorithm>
 #include <cmath>
 
-#include "core/error.h"
+#include <focalgrad/core/error.h>
 
 namespace focalgrad {
 

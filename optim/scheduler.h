@@ -19,7 +19,7 @@
 #include <cstdint>
 #include <memory>
 
-#include "optim/optimizer.h"
+#include <focalgrad/optim/optimizer.h>
 
 namespace focalgrad {
 

@@ -2,10 +2,10 @@
 // weight decay, exactly as torch.optim.SGD (the update rule is in optimizer.h).
 #include <cmath>
 
-#include "core/autograd.h"
-#include "core/error.h"
-#include "core/parallel.h"
-#include "optim/optimizer.h"
+#include <focalgrad/core/autograd.h>
+#include <focalgrad/core/error.h>
+#include <focalgrad/core/parallel.h>
+#include <focalgrad/optim/optimizer.h>
 
 namespace focalgrad {
 

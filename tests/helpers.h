@@ -14,9 +14,9 @@
 #include <string>
 #include <vector>
 
-#include "core/error.h"
-#include "core/gradcheck.h"
-#include "core/tensor.h"
+#include <focalgrad/core/error.h>
+#include <focalgrad/core/gradcheck.h>
+#include <focalgrad/core/tensor.h>
 
 namespace fgtest {
 

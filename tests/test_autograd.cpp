@@ -4,9 +4,9 @@
 #include <limits>
 #include <thread>
 
-#include "core/autograd.h"
-#include "core/memory.h"
-#include "core/ops.h"
+#include <focalgrad/core/autograd.h>
+#include <focalgrad/core/memory.h>
+#include <focalgrad/core/ops.h>
 #include "helpers.h"
 
 using namespace focalgrad;

@@ -3,14 +3,14 @@
 // whose message says what was wrong, never a crash or a silent default.
 #include <cmath>
 
-#include "core/ops.h"
-#include "data/imbalance.h"
-#include "data/loader.h"
+#include <focalgrad/core/ops.h>
+#include <focalgrad/data/imbalance.h>
+#include <focalgrad/data/loader.h>
 #include "helpers.h"
-#include "losses/losses.h"
-#include "nn/checkpoint.h"
-#include "nn/layers.h"
-#include "optim/optimizer.h"
+#include <focalgrad/losses/losses.h>
+#include <focalgrad/nn/checkpoint.h>
+#include <focalgrad/nn/layers.h>
+#include <focalgrad/optim/optimizer.h>
 #include "test_data_helpers.h"
 
 using namespace focalgrad;

@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "examples/chart.h"
-#include "tests/helpers.h"
-#include "tests/test_data_helpers.h"
+#include "../examples/chart.h"
+#include "helpers.h"
+#include "test_data_helpers.h"
 
 using namespace focalgrad;
 using namespace focalgrad::chart;

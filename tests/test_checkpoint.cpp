@@ -17,11 +17,11 @@
 #include <string>
 #include <vector>
 
-#include "core/random.h"
-#include "core/io.h"
-#include "nn/checkpoint.h"
-#include "nn/layers.h"
-#include "tests/helpers.h"
+#include <focalgrad/core/random.h>
+#include <focalgrad/core/io.h>
+#include <focalgrad/nn/checkpoint.h>
+#include <focalgrad/nn/layers.h>
+#include "helpers.h"
 
 using namespace focalgrad;
 namespace fs = std::filesystem;

@@ -5,11 +5,11 @@
 #include <utility>
 #include <vector>
 
-#include "core/autograd.h"
-#include "core/ops.h"
-#include "core/parallel.h"
-#include "core/random.h"
-#include "tests/helpers.h"
+#include <focalgrad/core/autograd.h>
+#include <focalgrad/core/ops.h>
+#include <focalgrad/core/parallel.h>
+#include <focalgrad/core/random.h>
+#include "helpers.h"
 
 using namespace focalgrad;
 

@@ -6,11 +6,11 @@
 #include <cstdlib>
 #include <numeric>
 
-#include "data/idx.h"
-#include "data/imbalance.h"
-#include "data/mnist.h"
-#include "tests/helpers.h"
-#include "tests/test_data_helpers.h"
+#include <focalgrad/data/idx.h>
+#include <focalgrad/data/imbalance.h>
+#include <focalgrad/data/mnist.h>
+#include "helpers.h"
+#include "test_data_helpers.h"
 
 using namespace focalgrad;
 using fgtest::Bytes;

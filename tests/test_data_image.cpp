@@ -11,9 +11,9 @@
 #include <fstream>
 #include <iterator>
 
-#include "data/image.h"
-#include "tests/helpers.h"
-#include "tests/test_data_helpers.h"
+#include <focalgrad/data/image.h>
+#include "helpers.h"
+#include "test_data_helpers.h"
 
 using namespace focalgrad;
 using fgtest::Bytes;

@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <set>
 
-#include "data/imbalance.h"
-#include "tests/helpers.h"
+#include <focalgrad/data/imbalance.h>
+#include "helpers.h"
 
 using namespace focalgrad;
 

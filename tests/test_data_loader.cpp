@@ -8,10 +8,10 @@
 #include <cstdlib>
 #include <numeric>
 
-#include "core/parallel.h"
-#include "data/loader.h"
-#include "tests/helpers.h"
-#include "tests/test_data_helpers.h"
+#include <focalgrad/core/parallel.h>
+#include <focalgrad/data/loader.h>
+#include "helpers.h"
+#include "test_data_helpers.h"
 
 using namespace focalgrad;
 

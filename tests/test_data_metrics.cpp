@@ -5,8 +5,8 @@
 
 #include <cmath>
 
-#include "data/metrics.h"
-#include "tests/helpers.h"
+#include <focalgrad/data/metrics.h>
+#include "helpers.h"
 
 using namespace focalgrad;
 

@@ -8,7 +8,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "data/mnist.h"
+#include <focalgrad/data/mnist.h>
 #include "helpers.h"
 #include "json_mini.h"
 #include "test_data_helpers.h"

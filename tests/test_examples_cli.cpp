@@ -9,13 +9,13 @@
 #include <string>
 #include <vector>
 
-#include "core/autograd.h"
-#include "core/ops.h"
-#include "data/image.h"
-#include "data/loader.h"
-#include "examples/models.h"
+#include <focalgrad/core/autograd.h>
+#include <focalgrad/core/ops.h>
+#include <focalgrad/data/image.h>
+#include <focalgrad/data/loader.h>
+#include "../examples/models.h"
 #include "helpers.h"
-#include "nn/checkpoint.h"
+#include <focalgrad/nn/checkpoint.h>
 
 namespace {
 

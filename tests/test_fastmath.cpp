@@ -8,8 +8,8 @@
 #include <cstdint>
 #include <limits>
 
-#include "core/fastmath.h"
-#include "tests/helpers.h"
+#include <focalgrad/core/fastmath.h>
+#include "helpers.h"
 
 using namespace focalgrad;
 

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "tests/fuzz/entries.h"
+#include "fuzz/entries.h"
 
 namespace fs = std::filesystem;
 

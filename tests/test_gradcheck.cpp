@@ -1,8 +1,8 @@
 // test_gradcheck.cpp — gradcheck itself: it must catch wrong backwards, including one
 // that an all-ones upstream gradient would hide, and explain the failure.
-#include "core/autograd.h"
-#include "core/kernels.h"
-#include "core/ops.h"
+#include <focalgrad/core/autograd.h>
+#include <focalgrad/core/kernels.h>
+#include <focalgrad/core/ops.h>
 #include "helpers.h"
 
 using namespace focalgrad;

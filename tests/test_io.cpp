@@ -6,7 +6,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "core/io.h"
+#include <focalgrad/core/io.h>
 #include "helpers.h"
 
 using namespace focalgrad;

@@ -4,12 +4,12 @@
 #include <cmath>
 #include <vector>
 
-#include "core/autograd.h"
-#include "core/ops.h"
-#include "core/parallel.h"
-#include "losses/cross_entropy.h"
-#include "tests/helpers.h"
-#include "tests/test_loss_reference.h"
+#include <focalgrad/core/autograd.h>
+#include <focalgrad/core/ops.h>
+#include <focalgrad/core/parallel.h>
+#include <focalgrad/losses/cross_entropy.h>
+#include "helpers.h"
+#include "test_loss_reference.h"
 
 using namespace focalgrad;
 using lossref::Ref;

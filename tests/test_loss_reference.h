@@ -13,10 +13,10 @@
 #include <string>
 #include <vector>
 
-#include "core/autograd.h"
-#include "core/random.h"
-#include "core/tensor.h"
-#include "losses/reduction.h"
+#include <focalgrad/core/autograd.h>
+#include <focalgrad/core/random.h>
+#include <focalgrad/core/tensor.h>
+#include <focalgrad/losses/reduction.h>
 
 namespace lossref {
 

@@ -6,12 +6,12 @@
 #include <cmath>
 #include <vector>
 
-#include "core/autograd.h"
-#include "core/ops.h"
-#include "losses/balanced_cross_entropy.h"
-#include "losses/sigmoid_focal_loss.h"
-#include "tests/helpers.h"
-#include "tests/test_loss_reference.h"
+#include <focalgrad/core/autograd.h>
+#include <focalgrad/core/ops.h>
+#include <focalgrad/losses/balanced_cross_entropy.h>
+#include <focalgrad/losses/sigmoid_focal_loss.h>
+#include "helpers.h"
+#include "test_loss_reference.h"
 
 using namespace focalgrad;
 using lossref::Vec;

@@ -7,11 +7,11 @@
 #include <cmath>
 #include <vector>
 
-#include "losses/cross_entropy.h"
-#include "losses/focal_loss.h"
-#include "losses/sigmoid_focal_loss.h"
-#include "tests/helpers.h"
-#include "tests/test_loss_reference.h"
+#include <focalgrad/losses/cross_entropy.h>
+#include <focalgrad/losses/focal_loss.h>
+#include <focalgrad/losses/sigmoid_focal_loss.h>
+#include "helpers.h"
+#include "test_loss_reference.h"
 
 using namespace focalgrad;
 

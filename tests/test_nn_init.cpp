@@ -3,9 +3,9 @@
 #include <cmath>
 #include <vector>
 
-#include "core/random.h"
-#include "nn/init.h"
-#include "tests/helpers.h"
+#include <focalgrad/core/random.h>
+#include <focalgrad/nn/init.h>
+#include "helpers.h"
 
 using namespace focalgrad;
 using namespace focalgrad::init;

@@ -5,11 +5,11 @@
 #include <memory>
 #include <vector>
 
-#include "core/autograd.h"
-#include "core/ops.h"
-#include "core/random.h"
-#include "nn/layers.h"
-#include "tests/helpers.h"
+#include <focalgrad/core/autograd.h>
+#include <focalgrad/core/ops.h>
+#include <focalgrad/core/random.h>
+#include <focalgrad/nn/layers.h>
+#include "helpers.h"
 
 using namespace focalgrad;
 

@@ -5,11 +5,11 @@
 #include <string>
 #include <vector>
 
-#include "core/autograd.h"
-#include "core/ops.h"
-#include "nn/layers.h"
-#include "nn/module.h"
-#include "tests/helpers.h"
+#include <focalgrad/core/autograd.h>
+#include <focalgrad/core/ops.h>
+#include <focalgrad/nn/layers.h>
+#include <focalgrad/nn/module.h>
+#include "helpers.h"
 
 using namespace focalgrad;
 

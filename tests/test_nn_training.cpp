@@ -7,12 +7,12 @@
 #include <cstring>
 #include <vector>
 
-#include "core/autograd.h"
-#include "core/ops.h"
-#include "core/random.h"
-#include "nn/layers.h"
-#include "optim/optimizer.h"
-#include "tests/helpers.h"
+#include <focalgrad/core/autograd.h>
+#include <focalgrad/core/ops.h>
+#include <focalgrad/core/random.h>
+#include <focalgrad/nn/layers.h>
+#include <focalgrad/optim/optimizer.h>
+#include "helpers.h"
 
 using namespace focalgrad;
 

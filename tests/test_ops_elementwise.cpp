@@ -3,8 +3,8 @@
 #include <cmath>
 #include <functional>
 
-#include "core/autograd.h"
-#include "core/ops.h"
+#include <focalgrad/core/autograd.h>
+#include <focalgrad/core/ops.h>
 #include "helpers.h"
 
 using namespace focalgrad;

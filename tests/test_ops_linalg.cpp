@@ -2,9 +2,9 @@
 // sizes, and their gradients.
 #include <cmath>
 
-#include "core/autograd.h"
-#include "core/ops.h"
-#include "core/parallel.h"
+#include <focalgrad/core/autograd.h>
+#include <focalgrad/core/ops.h>
+#include <focalgrad/core/parallel.h>
 #include "helpers.h"
 
 using namespace focalgrad;

@@ -2,8 +2,8 @@
 // values from independent loops and gradchecks with random upstream gradients.
 #include <cmath>
 
-#include "core/autograd.h"
-#include "core/ops.h"
+#include <focalgrad/core/autograd.h>
+#include <focalgrad/core/ops.h>
 #include "helpers.h"
 
 using namespace focalgrad;

@@ -5,10 +5,10 @@
 #include <memory>
 #include <vector>
 
-#include "core/ops.h"
-#include "optim/optimizer.h"
-#include "optim/scheduler.h"
-#include "tests/helpers.h"
+#include <focalgrad/core/ops.h>
+#include <focalgrad/optim/optimizer.h>
+#include <focalgrad/optim/scheduler.h>
+#include "helpers.h"
 
 using namespace focalgrad;
 

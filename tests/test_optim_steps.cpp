@@ -11,10 +11,10 @@
 #include <functional>
 #include <vector>
 
-#include "core/autograd.h"
-#include "core/ops.h"
-#include "optim/optimizer.h"
-#include "tests/helpers.h"
+#include <focalgrad/core/autograd.h>
+#include <focalgrad/core/ops.h>
+#include <focalgrad/optim/optimizer.h>
+#include "helpers.h"
 
 using namespace focalgrad;
 

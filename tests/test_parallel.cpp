@@ -6,7 +6,7 @@
 #include <thread>
 #include <vector>
 
-#include "core/parallel.h"
+#include <focalgrad/core/parallel.h>
 #include "helpers.h"
 
 using namespace focalgrad;

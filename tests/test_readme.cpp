@@ -3,10 +3,10 @@
 #include <cmath>
 #include <sstream>
 
-#include "core/autograd.h"
-#include "core/gradcheck.h"
-#include "core/kernels.h"
-#include "core/ops.h"
+#include <focalgrad/core/autograd.h>
+#include <focalgrad/core/gradcheck.h>
+#include <focalgrad/core/kernels.h>
+#include <focalgrad/core/ops.h>
 #include "helpers.h"
 
 using namespace focalgrad;

@@ -3,10 +3,10 @@
 #include <cmath>
 #include <sstream>
 
-#include "core/memory.h"
-#include "core/ops.h"
-#include "core/random.h"
-#include "core/tensor.h"
+#include <focalgrad/core/memory.h>
+#include <focalgrad/core/ops.h>
+#include <focalgrad/core/random.h>
+#include <focalgrad/core/tensor.h>
 #include "helpers.h"
 
 using namespace focalgrad;

@@ -5,18 +5,18 @@
 #include <cstring>
 #include <thread>
 
-#include "core/autograd.h"
-#include "core/memory.h"
-#include "core/ops.h"
-#include "core/parallel.h"
-#include "data/loader.h"
-#include "data/metrics.h"
-#include "data/mnist.h"
+#include <focalgrad/core/autograd.h>
+#include <focalgrad/core/memory.h>
+#include <focalgrad/core/ops.h>
+#include <focalgrad/core/parallel.h>
+#include <focalgrad/data/loader.h>
+#include <focalgrad/data/metrics.h>
+#include <focalgrad/data/mnist.h>
 #include "helpers.h"
-#include "losses/losses.h"
-#include "nn/checkpoint.h"
-#include "nn/layers.h"
-#include "optim/optimizer.h"
+#include <focalgrad/losses/losses.h>
+#include <focalgrad/nn/checkpoint.h>
+#include <focalgrad/nn/layers.h>
+#include <focalgrad/optim/optimizer.h>
 
 using namespace focalgrad;
 

@@ -23,14 +23,14 @@
 #include <string>
 #include <vector>
 
-#include "core/error.h"
-#include "core/ops.h"
-#include "core/random.h"
-#include "data/idx.h"
-#include "data/image.h"
-#include "data/mnist.h"
-#include "nn/checkpoint.h"
-#include "nn/layers.h"
+#include <focalgrad/core/error.h>
+#include <focalgrad/core/ops.h>
+#include <focalgrad/core/random.h>
+#include <focalgrad/data/idx.h>
+#include <focalgrad/data/image.h>
+#include <focalgrad/data/mnist.h>
+#include <focalgrad/nn/checkpoint.h>
+#include <focalgrad/nn/layers.h>
 
 namespace fgfuzz {
 

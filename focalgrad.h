@@ -1,0 +1,30 @@
+// focalgrad.h — the whole public API in one include: #include <focalgrad/focalgrad.h>.
+// Tensors and the tape, the differentiable ops, gradcheck, layers and checkpoints, the
+// losses, the optimizers and schedules, and the data pipeline. Each part can also be
+// included on its own (<focalgrad/losses/focal_loss.h>); the layout is in README.md.
+// Not here: the machinery the ops are built with (the buffer pool, fast math, the BLAS
+// door, the losses' tiles), which a program using focalgrad does not need to include.
+#pragma once
+
+#include <focalgrad/core/autograd.h>
+#include <focalgrad/core/error.h>
+#include <focalgrad/core/gradcheck.h>
+#include <focalgrad/core/io.h>
+#include <focalgrad/core/kernels.h>
+#include <focalgrad/core/ops.h>
+#include <focalgrad/core/parallel.h>
+#include <focalgrad/core/random.h>
+#include <focalgrad/core/tensor.h>
+#include <focalgrad/data/idx.h>
+#include <focalgrad/data/image.h>
+#include <focalgrad/data/imbalance.h>
+#include <focalgrad/data/loader.h>
+#include <focalgrad/data/metrics.h>
+#include <focalgrad/data/mnist.h>
+#include <focalgrad/losses/losses.h>
+#include <focalgrad/nn/checkpoint.h>
+#include <focalgrad/nn/init.h>
+#include <focalgrad/nn/layers.h>
+#include <focalgrad/nn/module.h>
+#include <focalgrad/optim/optimizer.h>
+#include <focalgrad/optim/scheduler.h>
