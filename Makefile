@@ -5,6 +5,7 @@
 #   make test SANITIZE=1  the same under AddressSanitizer + UBSan, in build-asan/
 #   make demo             the imbalanced-MNIST study (examples/imbalanced_mnist.cpp)
 #   make bench            focalgrad's own benchmarks, one table
+#   make format           clang-format every tracked .cpp and .h (.ci/run checks it)
 #   make clean
 #
 # Sources are found by glob: a new .cpp in core/ nn/ losses/ optim/ data/ joins the
@@ -51,7 +52,7 @@ ifeq ($(filter clean,$(MAKECMDGOALS)),)
 endif
 LDLIBS = $(BLAS_LIBS) -lz -pthread $(SAN_LD)
 
-.PHONY: all test demo bench clean setup
+.PHONY: all test demo bench clean setup format
 .DEFAULT_GOAL := all
 
 all: $(LIB) $(PROGRAMS)
@@ -106,6 +107,9 @@ bench: $(addprefix $(BIN)/,$(BENCH_PROGRAMS)) $(BIN)/imbalanced_mnist
 	@echo "| benchmark | measured | reference | ratio | target |"
 	@echo "|---|---|---|---|---|"
 	@set -e; for b in $(BENCH_PROGRAMS); do $(BIN)/$$b --no-header $(ARGS); done
+
+format:
+	@git ls-files '*.cpp' '*.h' | xargs $$(command -v clang-format-14 || echo clang-format) -i
 
 clean:
 	rm -rf build build-asan

@@ -9,10 +9,11 @@
 #include <cstring>
 #include <thread>
 
-#include "bench_util.h"
 #include <focalgrad/core/autograd.h>
 #include <focalgrad/core/ops.h>
 #include <focalgrad/core/parallel.h>
+
+#include "bench_util.h"
 
 using namespace focalgrad;
 using fgbench::fmt;
@@ -31,24 +32,30 @@ void bench_small_op() {
     const int ops = 1000;
     // y is dropped at once, as in the peers' loop: its node is dead, and the tape's
     // periodic sweep (core/autograd.cpp) removes it; that cost is part of the per-op cost.
-    double t = fgbench::median_seconds([&] {
-        for (int i = 0; i < ops; ++i) {
-            Tensor y = mul(x, x);
-            (void)y;
-        }
-    }, 300, 20) / ops;
+    double t = fgbench::median_seconds(
+                   [&] {
+                       for (int i = 0; i < ops; ++i) {
+                           Tensor y = mul(x, x);
+                           (void)y;
+                       }
+                   },
+                   300, 20) /
+               ops;
     clear_tape();
     Tensor nx = Tensor::from({1, 2, 3, 4});
-    double t_plain = fgbench::median_seconds([&] {
-        for (int i = 0; i < ops; ++i) {
-            Tensor y = mul(nx, nx);
-            (void)y;
-        }
-    }, 300, 20) / ops;
+    double t_plain = fgbench::median_seconds(
+                         [&] {
+                             for (int i = 0; i < ops; ++i) {
+                                 Tensor y = mul(nx, nx);
+                                 (void)y;
+                             }
+                         },
+                         300, 20) /
+                     ops;
     fgbench::table_row("mul of two 4-element tensors, recorded on the tape", fmt("%.3f us", t * 1e6),
                        "libtorch ~4 us", fmt("%.2fx", t * 1e6 / 4.0), "<= 0.5 us");
-    fgbench::table_row("the same mul, nothing requires grad (no tape)", fmt("%.3f us", t_plain * 1e6), "",
-                       "", "");
+    fgbench::table_row("the same mul, nothing requires grad (no tape)", fmt("%.3f us", t_plain * 1e6), "", "",
+                       "");
 }
 
 void bench_gemm(const char* name, int64_t M, int64_t K, int64_t N, int reps) {
@@ -59,17 +66,21 @@ void bench_gemm(const char* name, int64_t M, int64_t K, int64_t N, int reps) {
     // The reference: cblas_sgemm threaded by OpenBLAS itself with the same thread count
     // (focalgrad keeps OpenBLAS single-threaded and partitions the product itself).
     openblas_set_num_threads(num_threads());
-    double raw = fgbench::median_seconds([&] {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(M), int(N), int(K), 1.0f, a.data(),
-                    int(K), b.data(), int(N), 0.0f, c.data(), int(N));
-    }, reps, 3);
+    double raw = fgbench::median_seconds(
+        [&] {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(M), int(N), int(K), 1.0f, a.data(),
+                        int(K), b.data(), int(N), 0.0f, c.data(), int(N));
+        },
+        reps, 3);
     quiet_openblas();
     double mm = fgbench::median_seconds([&] { Tensor y = matmul(a, b); }, reps, 3);
     openblas_set_num_threads(num_threads());
-    double raw_t = fgbench::median_seconds([&] {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(M), int(N), int(K), 1.0f, a.data(),
-                    int(K), W.data(), int(K), 0.0f, c.data(), int(N));
-    }, reps, 3);
+    double raw_t = fgbench::median_seconds(
+        [&] {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(M), int(N), int(K), 1.0f, a.data(),
+                        int(K), W.data(), int(K), 0.0f, c.data(), int(N));
+        },
+        reps, 3);
     quiet_openblas();
     double lin = fgbench::median_seconds([&] { Tensor y = linear(a, W); }, reps, 3);
     fgbench::table_row(std::string("matmul ") + name, fmt("%.1f GFLOP/s", flops / mm / 1e9),
@@ -83,7 +94,10 @@ void bench_gemm(const char* name, int64_t M, int64_t K, int64_t N, int reps) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (fgbench::help_requested(argc, argv, "bench_core: the cost of one recorded op, and matmul/linear throughput beside raw cblas_sgemm.\nusage: bench_core [--threads N] [--no-header]")) return 0;
+    if (fgbench::help_requested(argc, argv,
+                                "bench_core: the cost of one recorded op, and matmul/linear throughput "
+                                "beside raw cblas_sgemm.\nusage: bench_core [--threads N] [--no-header]"))
+        return 0;
     for (int i = 1; i < argc; ++i)
         if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc) set_num_threads(std::atoi(argv[++i]));
     if (!fgbench::has_flag(argc, argv, "--no-header")) {

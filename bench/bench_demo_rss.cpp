@@ -32,7 +32,11 @@ std::string own_directory() {
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (fgbench::help_requested(argc, argv, "bench_demo_rss: peak resident memory of the default demo (build/bin/imbalanced_mnist), run as a child process.\nusage: bench_demo_rss [--no-header]")) return 0;
+    if (fgbench::help_requested(
+            argc, argv,
+            "bench_demo_rss: peak resident memory of the default demo (build/bin/imbalanced_mnist), run as a "
+            "child process.\nusage: bench_demo_rss [--no-header]"))
+        return 0;
     if (!has_flag(argc, argv, "--no-header")) table_header();
     const std::string name = "peak RSS of the default demo (imbalanced_mnist, 12 trainings)";
     std::string demo = own_directory() + "/imbalanced_mnist";
@@ -60,7 +64,8 @@ int main(int argc, char** argv) {
     double seconds = now_seconds() - start;
     std::error_code ec;
     std::filesystem::remove_all(out, ec);
-    if (ec) std::fprintf(stderr, "bench_demo_rss: could not remove %s: %s\n", out.c_str(), ec.message().c_str());
+    if (ec)
+        std::fprintf(stderr, "bench_demo_rss: could not remove %s: %s\n", out.c_str(), ec.message().c_str());
 
     if (waited != child || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         table_row(name, "not run: the demo failed (is MNIST found? see above)", "", "", "<= 150 MB");

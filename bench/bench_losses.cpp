@@ -12,12 +12,13 @@
 #include <utility>
 #include <vector>
 
-#include "bench_util.h"
 #include <focalgrad/core/autograd.h>
 #include <focalgrad/core/ops.h>
 #include <focalgrad/core/parallel.h>
 #include <focalgrad/core/random.h>
 #include <focalgrad/losses/losses.h>
+
+#include "bench_util.h"
 
 using namespace focalgrad;
 
@@ -60,7 +61,11 @@ double load_average() {
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (fgbench::help_requested(argc, argv, "bench_losses: forward+backward of the fused losses and of focal loss composed from core ops, N = 1,000,000, C = 10.\nusage: bench_losses [--no-header]")) return 0;
+    if (fgbench::help_requested(
+            argc, argv,
+            "bench_losses: forward+backward of the fused losses and of focal loss composed from core ops, N "
+            "= 1,000,000, C = 10.\nusage: bench_losses [--no-header]"))
+        return 0;
     const int64_t N = 1000000, C = 10;
     const float gamma = 2.0f;
     const int reps = 15;
@@ -81,15 +86,21 @@ int main(int argc, char** argv) {
     for (int64_t i = 0; i < N * C; ++i) binary_targets.data()[i] = float(gen.below(2));
     std::vector<Case> cases = {
         {"cross_entropy (fused)", [&](const Tensor& z) { return cross_entropy(z, t); }, {}, {}},
-        {"focal_loss (fused, gamma 2)", [&](const Tensor& z) { return focal_loss(z, t, focal_options); }, {}, {}},
+        {"focal_loss (fused, gamma 2)",
+         [&](const Tensor& z) { return focal_loss(z, t, focal_options); },
+         {},
+         {}},
         {"focal composed from core ops",
          [&](const Tensor& z) {
-             Tensor log_pt = gather(log_softmax(z, 1), t);                         // [N]
+             Tensor log_pt = gather(log_softmax(z, 1), t);  // [N]
              return mean(neg(pow(1.0f - exp(log_pt), gamma) * log_pt));
          },
          {},
          {}},
-        {"sigmoid_focal_loss (fused)", [&](const Tensor& z) { return sigmoid_focal_loss(z, binary_targets); }, {}, {}},
+        {"sigmoid_focal_loss (fused)",
+         [&](const Tensor& z) { return sigmoid_focal_loss(z, binary_targets); },
+         {},
+         {}},
     };
     for (Case& c : cases) time_step(c.loss, x);  // warm-up: page faults, buffer pool
     double load = load_average();
@@ -101,9 +112,10 @@ int main(int argc, char** argv) {
         }
 
     if (!fgbench::has_flag(argc, argv, "--no-header")) {
-        std::printf("bench_losses: N = %lld, C = %lld, %d threads, load average %.2f; forward + backward, "
-                    "median of %d, the cases measured round-robin\n\n", (long long)N, (long long)C, num_threads(),
-                    load, reps);
+        std::printf(
+            "bench_losses: N = %lld, C = %lld, %d threads, load average %.2f; forward + backward, "
+            "median of %d, the cases measured round-robin\n\n",
+            (long long)N, (long long)C, num_threads(), load, reps);
         fgbench::table_header();
     }
     double ce = median(cases[0].ms), focal = median(cases[1].ms), composed = median(cases[2].ms);
@@ -115,7 +127,7 @@ int main(int argc, char** argv) {
     fgbench::table_row("focal composed from core ops, 1M x 10", fmt("%.2f ms", composed),
                        fmt("fused focal %.2f ms", focal), fmt("fused is %.1fx faster", composed / focal),
                        ">= 4x");
-    fgbench::table_row("sigmoid_focal_loss fwd+bwd, 1M x 10 elements", fmt("%.2f ms", median(cases[3].ms)), "",
-                       "", "");
+    fgbench::table_row("sigmoid_focal_loss fwd+bwd, 1M x 10 elements", fmt("%.2f ms", median(cases[3].ms)),
+                       "", "", "");
     return 0;
 }

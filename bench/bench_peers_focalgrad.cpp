@@ -7,6 +7,7 @@
 #include <string>
 
 #include <focalgrad/core/parallel.h>
+
 #include "workloads.h"
 
 using namespace fgbench;
@@ -14,8 +15,9 @@ using namespace fgbench;
 namespace {
 
 void emit(const char* peer, const char* workload, double value, const char* unit, const std::string& detail) {
-    std::printf("{\"peer\": \"%s\", \"workload\": \"%s\", \"value\": %.6g, \"unit\": \"%s\", \"detail\": \"%s\"}\n",
-                peer, workload, value, unit, detail.c_str());
+    std::printf(
+        "{\"peer\": \"%s\", \"workload\": \"%s\", \"value\": %.6g, \"unit\": \"%s\", \"detail\": \"%s\"}\n",
+        peer, workload, value, unit, detail.c_str());
     std::fflush(stdout);
 }
 
@@ -40,9 +42,12 @@ int main(int argc, char** argv) {
     std::string only;
     bool quick = false, rss = false;
     for (int i = 1; i < argc; ++i) {
-        if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) only = argv[++i];
-        else if (std::strcmp(argv[i], "--quick") == 0) quick = true;
-        else if (std::strcmp(argv[i], "--rss") == 0) rss = true;
+        if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc)
+            only = argv[++i];
+        else if (std::strcmp(argv[i], "--quick") == 0)
+            quick = true;
+        else if (std::strcmp(argv[i], "--rss") == 0)
+            rss = true;
         else {
             std::fprintf(stderr, "usage: bench_peers_focalgrad --only NAME [--quick] | --rss\n");
             return 2;
@@ -55,7 +60,8 @@ int main(int argc, char** argv) {
         auto mlp = bench_mlp({256, 128}, 0);
         EpochResult r = time_epochs(*mlp, data, 128, true, 1, 0);
         emit("focalgrad", "peak_rss_mb", peak_rss_mb(), "MB",
-             str("ru_maxrss of a process that loaded MNIST and trained the 784-256-128-10 MLP for one epoch; loss ",
+             str("ru_maxrss of a process that loaded MNIST and trained the 784-256-128-10 MLP for one epoch; "
+                 "loss ",
                  r.loss));
         return 0;
     }
@@ -65,22 +71,30 @@ int main(int argc, char** argv) {
     if (only.empty() || only == "focal_fused_1m") {
         FocalLossOptions o;
         o.gamma = 2;
-        double t = time_loss(1000000, 10, reps, [&](const Tensor& z, const std::vector<int>& y) { return focal_loss(z, y, o); });
-        emit("focalgrad", "focal_fused_1m", t * 1e3, "ms", "fused focal_loss (gamma 2) forward+backward on [1000000, 10]");
+        double t = time_loss(1000000, 10, reps,
+                             [&](const Tensor& z, const std::vector<int>& y) { return focal_loss(z, y, o); });
+        emit("focalgrad", "focal_fused_1m", t * 1e3, "ms",
+             "fused focal_loss (gamma 2) forward+backward on [1000000, 10]");
     }
     if (only.empty() || only == "ce_fused_1m") {
-        double t = time_loss(1000000, 10, reps, [](const Tensor& z, const std::vector<int>& y) { return cross_entropy(z, y); });
-        emit("focalgrad", "ce_fused_1m", t * 1e3, "ms", "fused cross_entropy forward+backward on [1000000, 10]");
+        double t = time_loss(1000000, 10, reps,
+                             [](const Tensor& z, const std::vector<int>& y) { return cross_entropy(z, y); });
+        emit("focalgrad", "ce_fused_1m", t * 1e3, "ms",
+             "fused cross_entropy forward+backward on [1000000, 10]");
     }
     if (only.empty() || only == "small_op_us") {
         Tensor x = Tensor::from({1, 2, 3, 4}).set_requires_grad();
-        double t = median_seconds([&] {
-            for (int i = 0; i < 1000; ++i) {
-                Tensor y = mul(x, x);
-                (void)y;
-            }
-        }, 300, 20) / 1000;
-        emit("focalgrad", "small_op_us", t * 1e6, "us", "y = x * x on 4 elements with requires_grad, median over 300 batches of 1000 ops");
+        double t = median_seconds(
+                       [&] {
+                           for (int i = 0; i < 1000; ++i) {
+                               Tensor y = mul(x, x);
+                               (void)y;
+                           }
+                       },
+                       300, 20) /
+                   1000;
+        emit("focalgrad", "small_op_us", t * 1e6, "us",
+             "y = x * x on 4 elements with requires_grad, median over 300 batches of 1000 ops");
     }
     return 0;
 }

@@ -25,6 +25,7 @@
 #include <focalgrad/core/random.h>
 #include <focalgrad/nn/layers.h>
 #include <focalgrad/optim/optimizer.h>
+
 #include "workloads.h"
 
 using namespace focalgrad;
@@ -85,14 +86,20 @@ void random_labels(std::vector<int>& y, int64_t n, Generator& gen) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (fgbench::help_requested(argc, argv, "bench_step: one training step, phase by phase, against its sgemm calls alone.\nusage: bench_step [--steps N] [--threads N] [--only mlp|cnn]")) return 0;
+    if (fgbench::help_requested(argc, argv,
+                                "bench_step: one training step, phase by phase, against its sgemm calls "
+                                "alone.\nusage: bench_step [--steps N] [--threads N] [--only mlp|cnn]"))
+        return 0;
     int steps = 100;
     std::vector<int> thread_counts{1, 2};
     std::string only;
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (std::strcmp(argv[i], "--steps") == 0) steps = std::max(1, std::atoi(argv[i + 1]));
-        else if (std::strcmp(argv[i], "--threads") == 0) thread_counts = {std::max(1, std::atoi(argv[i + 1]))};
-        else if (std::strcmp(argv[i], "--only") == 0) only = argv[i + 1];
+        if (std::strcmp(argv[i], "--steps") == 0)
+            steps = std::max(1, std::atoi(argv[i + 1]));
+        else if (std::strcmp(argv[i], "--threads") == 0)
+            thread_counts = {std::max(1, std::atoi(argv[i + 1]))};
+        else if (std::strcmp(argv[i], "--only") == 0)
+            only = argv[i + 1];
     }
     Generator gen(0);
     Tensor x_mlp = Tensor::rand({128, 784}, gen);

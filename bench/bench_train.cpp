@@ -8,12 +8,17 @@
 #include <cstring>
 
 #include <focalgrad/core/parallel.h>
+
 #include "workloads.h"
 
 using namespace fgbench;
 
 int main(int argc, char** argv) {
-    if (fgbench::help_requested(argc, argv, "bench_train: MNIST training epochs (random images without $MNIST_DIR) against the time of their sgemm calls alone.\nusage: bench_train [--quick] [--no-header]   (--quick: 100 batches per epoch)")) return 0;
+    if (fgbench::help_requested(argc, argv,
+                                "bench_train: MNIST training epochs (random images without $MNIST_DIR) "
+                                "against the time of their sgemm calls alone.\nusage: bench_train [--quick] "
+                                "[--no-header]   (--quick: 100 batches per epoch)"))
+        return 0;
     bool quick = has_flag(argc, argv, "--quick");
     int64_t limit = quick ? 100 : 0;
     bool real = false;
@@ -29,9 +34,9 @@ int main(int argc, char** argv) {
         auto mlp = bench_mlp({256, 128}, 0);
         EpochResult r = time_epochs(*mlp, data, 128, true, quick ? 3 : 2, 20, limit);
         double floor = gemm_floor_seconds(r.gemms, 3);
-        table_row(str("MLP 784-256-128-10 epoch, batch 128, ", threads, " thread(s)"), fmt("%.3f s", r.seconds),
-                  fmt("GEMM floor %.3f s", floor), fmt("%.2fx floor", r.seconds / floor),
-                  threads == 2 ? "<= 1.6x floor" : "");
+        table_row(str("MLP 784-256-128-10 epoch, batch 128, ", threads, " thread(s)"),
+                  fmt("%.3f s", r.seconds), fmt("GEMM floor %.3f s", floor),
+                  fmt("%.2fx floor", r.seconds / floor), threads == 2 ? "<= 1.6x floor" : "");
     }
     set_num_threads(std::max(saved, 2));
     {

@@ -52,9 +52,8 @@ inline void table_header() {
     std::printf("|---|---|---|---|---|\n");
 }
 
-inline void table_row(const std::string& name, const std::string& measured,
-                      const std::string& reference, const std::string& ratio,
-                      const std::string& target) {
+inline void table_row(const std::string& name, const std::string& measured, const std::string& reference,
+                      const std::string& ratio, const std::string& target) {
     std::printf("| %s | %s | %s | %s | %s |\n", name.c_str(), measured.c_str(), reference.c_str(),
                 ratio.c_str(), target.c_str());
     std::fflush(stdout);

@@ -11,17 +11,18 @@
 #include <string>
 #include <vector>
 
-#include "bench_util.h"
 #include <focalgrad/core/autograd.h>
 #include <focalgrad/core/blas.h>
 #include <focalgrad/core/error.h>
 #include <focalgrad/core/ops.h>
 #include <focalgrad/data/loader.h>
 #include <focalgrad/data/mnist.h>
-#include "../examples/models.h"
 #include <focalgrad/losses/losses.h>
 #include <focalgrad/nn/layers.h>
 #include <focalgrad/optim/optimizer.h>
+
+#include "../examples/models.h"
+#include "bench_util.h"
 
 namespace fgbench {
 
@@ -60,15 +61,15 @@ inline std::shared_ptr<Sequential> bench_cnn(uint64_t seed) {
 }
 
 struct EpochResult {
-    double seconds = 0;     // median epoch time
-    double loss = 0;        // mean batch loss of the last epoch (a sanity value)
+    double seconds = 0;           // median epoch time
+    double loss = 0;              // mean batch loss of the last epoch (a sanity value)
     std::vector<GemmCall> gemms;  // the matrix products of one epoch, in order
 };
 
 // `epochs` timed epochs after `warmup_steps` untimed steps; returns the median epoch.
 // With max_batches > 0, each "epoch" stops after that many batches (quick runs).
-inline EpochResult time_epochs(Module& model, const Dataset& data, int64_t batch, bool flatten,
-                               int epochs, int warmup_steps, int64_t max_batches = 0) {
+inline EpochResult time_epochs(Module& model, const Dataset& data, int64_t batch, bool flatten, int epochs,
+                               int warmup_steps, int64_t max_batches = 0) {
     LoaderOptions lo;
     lo.batch_size = batch;
     lo.seed = 0;
@@ -124,11 +125,13 @@ inline double gemm_floor_seconds(const std::vector<GemmCall>& calls, int reps) {
         c = std::max(c, g.M * g.N);
     }
     std::vector<float> A(size_t(a), 0.5f), B(size_t(b), 0.25f), C(size_t(c), 0.0f);
-    return median_seconds([&] {
-        for (const GemmCall& g : calls)
-            gemm(g.trans_a, g.trans_b, g.M, g.N, g.K, 1.0f, A.data(), g.trans_a ? g.M : g.K, B.data(),
-                 g.trans_b ? g.K : g.N, g.beta, C.data(), g.N);
-    }, reps, 1);
+    return median_seconds(
+        [&] {
+            for (const GemmCall& g : calls)
+                gemm(g.trans_a, g.trans_b, g.M, g.N, g.K, 1.0f, A.data(), g.trans_a ? g.M : g.K, B.data(),
+                     g.trans_b ? g.K : g.N, g.beta, C.data(), g.N);
+        },
+        reps, 1);
 }
 
 // Forward + backward of a loss on [N, C] standard-normal logits with random targets,
@@ -139,11 +142,13 @@ double time_loss(int64_t N, int64_t C, int reps, LossFn loss_fn) {
     Tensor logits = Tensor::randn({N, C}, g).set_requires_grad();
     std::vector<int> targets(static_cast<size_t>(N));
     for (int& t : targets) t = int(g.below(uint32_t(C)));
-    return median_seconds([&] {
-        logits.zero_grad();
-        Tensor loss = loss_fn(logits, targets);
-        loss.backward();
-    }, reps, 2);
+    return median_seconds(
+        [&] {
+            logits.zero_grad();
+            Tensor loss = loss_fn(logits, targets);
+            loss.backward();
+        },
+        reps, 2);
 }
 
 // Focal loss (gamma = 2) composed from core primitives through the tape, as a user

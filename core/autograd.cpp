@@ -10,13 +10,12 @@
 // During backward the roles flip: once a tensor receives a gradient, its node holds it
 // strongly ("pinned") until the replay reaches that node, because the closures that
 // kept it alive are freed as soon as they have run.
-#include <focalgrad/core/autograd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <vector>
 
+#include <focalgrad/core/autograd.h>
 #include <focalgrad/core/error.h>
 #include <focalgrad/core/parallel.h>
 
@@ -24,9 +23,9 @@ namespace focalgrad {
 
 namespace {
 
-constexpr int kMaxNamedInputs = 4;         // inputs remembered by identity, for messages
-constexpr size_t kFirstSweep = 4096;       // tape length that triggers the first dead-node sweep
-constexpr int kTapeIdShift = 40;           // node id = tape id << 40 | sequence number
+constexpr int kMaxNamedInputs = 4;    // inputs remembered by identity, for messages
+constexpr size_t kFirstSweep = 4096;  // tape length that triggers the first dead-node sweep
+constexpr int kTapeIdShift = 40;      // node id = tape id << 40 | sequence number
 
 struct Node {
     const char* op = nullptr;
@@ -67,8 +66,7 @@ struct Tape {
     void sweep() {
         for (size_t i = nodes.size(); i-- > 0;)
             if (nodes[i].output.expired()) nodes[i].backward.reset();  // releases its inputs now
-        nodes.erase(std::remove_if(nodes.begin(), nodes.end(),
-                                   [](const Node& n) { return !n.backward; }),
+        nodes.erase(std::remove_if(nodes.begin(), nodes.end(), [](const Node& n) { return !n.backward; }),
                     nodes.end());
         sweep_at = std::max(kFirstSweep, 2 * nodes.size());
     }
@@ -117,17 +115,17 @@ bool should_record(const Tensor* begin, const Tensor* end) {
 void check_output(const char* op, const Tensor& y) {
     int64_t bad = first_non_finite(y);
     if (bad < 0) return;
-    throw Error(str("anomaly detected: op '", op, "' (tape position ", tape().nodes.size(),
-                    ") produced ", y.data()[bad], " at flat index ", bad, " of its output ",
-                    y.shape(), "; check this op's inputs for NaN/inf or out-of-domain values"));
+    throw Error(str("anomaly detected: op '", op, "' (tape position ", tape().nodes.size(), ") produced ",
+                    y.data()[bad], " at flat index ", bad, " of its output ", y.shape(),
+                    "; check this op's inputs for NaN/inf or out-of-domain values"));
 }
 
 void push_node(const char* op, const Tensor* begin, const Tensor* end, Tensor& y, BackwardFn&& fn) {
     Tape& t = tape();
     for (const Tensor* x = begin; x != end; ++x)  // one tape per thread: a graph cannot span threads
-        FG_CHECK(!x->defined() || x->is_leaf() || !x->requires_grad() ||
-                     t.tape_of(x->impl().creator) == t.id,
-                 op, ": input of shape ", x->shape(), " was computed on another thread's tape; "
+        FG_CHECK(!x->defined() || x->is_leaf() || !x->requires_grad() || t.tape_of(x->impl().creator) == t.id,
+                 op, ": input of shape ", x->shape(),
+                 " was computed on another thread's tape; "
                  "a model cannot be shared across threads (see README, Threads)");
     Node& node = t.nodes.emplace_back();
     node.op = op;
@@ -172,8 +170,8 @@ void accumulate_grad(const Tensor& x, Tensor&& dx) {
             if (t.running)
                 for (int k = 0; k < t.running->n_inputs; ++k)
                     if (t.running->inputs[k] == &xi) which = k;
-            throw Error(str("anomaly detected in backward: op '", op, "' (tape position ",
-                            t.running_pos, ") produced ", dx.data()[bad], " at flat index ", bad,
+            throw Error(str("anomaly detected in backward: op '", op, "' (tape position ", t.running_pos,
+                            ") produced ", dx.data()[bad], " at flat index ", bad,
                             " of the gradient for its input #", which, " of shape ", x.shape()));
         }
     }
@@ -204,7 +202,8 @@ void accumulate_grad(const Tensor& x, const Tensor& dx) { accumulate_grad(x, Ten
 void backward(const Tensor& y) {
     FG_CHECK(y.numel() == 1, "backward: output has shape ", y.shape(),
              "; backward() without an upstream gradient needs a one-element output "
-             "(reduce it first, e.g. with mean(), or pass dy of shape ", y.shape(), ")");
+             "(reduce it first, e.g. with mean(), or pass dy of shape ",
+             y.shape(), ")");
     backward(y, Tensor::ones(y.shape()));
 }
 
@@ -219,10 +218,12 @@ void backward(const Tensor& y, const Tensor& dy) {
         accumulate_grad(y, dy.clone());
         return;
     }
-    FG_CHECK(t.tape_of(y.impl().creator) == t.id, "backward: this output was computed on another "
+    FG_CHECK(t.tape_of(y.impl().creator) == t.id,
+             "backward: this output was computed on another "
              "thread; call backward() on the thread that ran the forward pass");
     int64_t start = t.find(y.impl().creator);
-    FG_CHECK(start >= 0, "backward: the graph of this output was already consumed by an earlier "
+    FG_CHECK(start >= 0,
+             "backward: the graph of this output was already consumed by an earlier "
              "backward() (the tape is cleared after each one); run the forward pass again");
 
     // Whatever happens below (an anomaly, a shape error), the tape ends up empty.

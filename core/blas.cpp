@@ -9,12 +9,11 @@
 // threads.
 // Each output element is then computed by the same single-threaded kernel call however
 // many threads there are: the same bits on 1 thread and on 16.
-#include <focalgrad/core/blas.h>
-
 #include <cblas.h>
 
 #include <algorithm>
 
+#include <focalgrad/core/blas.h>
 #include <focalgrad/core/error.h>
 #include <focalgrad/core/parallel.h>
 
@@ -24,8 +23,8 @@ namespace {
 
 thread_local std::vector<GemmCall>* t_trace = nullptr;
 
-constexpr double kSerialFlops = 2e6;   // below this, one call: threads would cost more
-constexpr int64_t kAlign = 16;         // block boundaries on multiples of this
+constexpr double kSerialFlops = 2e6;  // below this, one call: threads would cost more
+constexpr int64_t kAlign = 16;        // block boundaries on multiples of this
 
 // The number of blocks, a function of the sizes only. Every extra block repacks the
 // shared operand (about 2-5 % per block on one thread, measured on 128x784x256), so
@@ -47,12 +46,12 @@ void block_range(int64_t n, int blocks, int b, int64_t& begin, int64_t& end) {
     end = cut(b + 1);
 }
 
-void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
-           int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+           const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
     if (M == 0 || N == 0) return;
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                int(M), int(N), int(K), alpha, A, int(std::max<int64_t>(lda, 1)), B,
-                int(std::max<int64_t>(ldb, 1)), beta, C, int(std::max<int64_t>(ldc, 1)));
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(M), int(N),
+                int(K), alpha, A, int(std::max<int64_t>(lda, 1)), B, int(std::max<int64_t>(ldb, 1)), beta, C,
+                int(std::max<int64_t>(ldc, 1)));
 }
 
 struct SingleThreadedBlas {
@@ -63,9 +62,8 @@ struct SingleThreadedBlas {
 
 void set_gemm_trace(std::vector<GemmCall>* trace) { t_trace = trace; }
 
-void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
-          const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
-          int64_t ldc) {
+void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+          int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
     static const SingleThreadedBlas single_threaded;  // also when gemm runs before any loop
     (void)single_threaded;
     FG_CHECK(M >= 0 && N >= 0 && K >= 0 && M <= INT32_MAX && N <= INT32_MAX && K <= INT32_MAX,
@@ -95,8 +93,9 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
             block_range(span, blocks, int(b), begin, end);
             if (by_rows) {  // rows [begin, end) of C need rows of op(A): A's rows, or A's columns if transposed
                 const float* Ab = trans_a ? A + begin : A + begin * lda;
-                sgemm(trans_a, trans_b, end - begin, N, K, alpha, Ab, lda, B, ldb, beta, C + begin * ldc, ldc);
-            } else {        // columns [begin, end) of C need columns of op(B)
+                sgemm(trans_a, trans_b, end - begin, N, K, alpha, Ab, lda, B, ldb, beta, C + begin * ldc,
+                      ldc);
+            } else {  // columns [begin, end) of C need columns of op(B)
                 const float* Bb = trans_b ? B + begin * ldb : B + begin;
                 sgemm(trans_a, trans_b, M, end - begin, K, alpha, A, lda, Bb, ldb, beta, C + begin, ldc);
             }

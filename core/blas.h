@@ -12,9 +12,8 @@ namespace focalgrad {
 // C[M, N] = alpha * op(A) * op(B) + beta * C, where op(A) is [M, K] (A^T if trans_a)
 // and op(B) is [K, N]; lda, ldb, ldc are the row strides of A, B, C as stored.
 // beta = 0 means C's old contents are ignored (they may be uninitialised).
-void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
-          const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
-          int64_t ldc);
+void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+          int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 
 // Optional trace of gemm calls (shapes and flags), used by bench_train to replay the
 // exact sequence of products a training step performs and time them alone.

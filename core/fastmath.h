@@ -56,9 +56,9 @@ inline float select(bool c, float a, float b) {
 }
 
 constexpr float kInf = std::numeric_limits<float>::infinity();
-constexpr float kLn2Hi = 0.693145751953125f;       // ln 2 to 16 bits: n * kLn2Hi is exact
-constexpr float kLn2Lo = 1.428606765330187e-06f;   // ln 2 - kLn2Hi
-constexpr float kLog2e = 1.44269504088896341f;     // 1 / ln 2
+constexpr float kLn2Hi = 0.693145751953125f;      // ln 2 to 16 bits: n * kLn2Hi is exact
+constexpr float kLn2Lo = 1.428606765330187e-06f;  // ln 2 - kLn2Hi
+constexpr float kLog2e = 1.44269504088896341f;    // 1 / ln 2
 
 }  // namespace fastmath
 

@@ -1,12 +1,11 @@
 // gradcheck.cpp — analytic versus central-difference gradients.
-#include <focalgrad/core/gradcheck.h>
-
 #include <algorithm>
 #include <cmath>
 #include <ostream>
 
 #include <focalgrad/core/autograd.h>
 #include <focalgrad/core/error.h>
+#include <focalgrad/core/gradcheck.h>
 
 namespace focalgrad {
 
@@ -23,9 +22,9 @@ double contract(const Tensor& y, const Tensor& u) {
 
 std::string GradcheckResult::message() const {
     if (input < 0) return "gradcheck: no elements to check";
-    return str("gradcheck ", ok ? "passed" : "FAILED", ": worst element is input ", input,
-               " flat index ", index, ": analytic ", analytic, ", numeric ", numeric,
-               ", relative error ", rel_error, " (atol ", atol, ", rtol ", rtol, ")");
+    return str("gradcheck ", ok ? "passed" : "FAILED", ": worst element is input ", input, " flat index ",
+               index, ": analytic ", analytic, ", numeric ", numeric, ", relative error ", rel_error,
+               " (atol ", atol, ", rtol ", rtol, ")");
 }
 
 std::ostream& operator<<(std::ostream& os, const GradcheckResult& r) { return os << r.message(); }
@@ -33,8 +32,8 @@ std::ostream& operator<<(std::ostream& os, const GradcheckResult& r) { return os
 GradcheckResult gradcheck(const GradcheckFn& f, const std::vector<Tensor>& inputs,
                           const GradcheckOptions& options) {
     FG_CHECK(options.eps > 0 && options.atol >= 0 && options.rtol >= 0,
-             "gradcheck: eps must be > 0 and tolerances >= 0, got eps=", options.eps,
-             " atol=", options.atol, " rtol=", options.rtol);
+             "gradcheck: eps must be > 0 and tolerances >= 0, got eps=", options.eps, " atol=", options.atol,
+             " rtol=", options.rtol);
     std::vector<Tensor> leaves;
     for (const Tensor& x : inputs) leaves.push_back(x.clone().set_requires_grad(true));
 

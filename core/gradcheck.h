@@ -32,11 +32,11 @@ struct GradcheckOptions {
 
 struct GradcheckResult {
     bool ok = true;
-    int input = -1;       // the input holding the worst element (-1 if no element was checked)
-    int64_t index = -1;   // its flat index
-    double analytic = 0;  // dL/dx there, from backward
-    double numeric = 0;   // dL/dx there, from central differences
-    double rel_error = 0; // |analytic - numeric| / max(|analytic|, |numeric|)
+    int input = -1;        // the input holding the worst element (-1 if no element was checked)
+    int64_t index = -1;    // its flat index
+    double analytic = 0;   // dL/dx there, from backward
+    double numeric = 0;    // dL/dx there, from central differences
+    double rel_error = 0;  // |analytic - numeric| / max(|analytic|, |numeric|)
     double atol = 0, rtol = 0;
     std::string message() const;  // one line, for CHECK_MESSAGE / logs
 };

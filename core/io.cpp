@@ -1,6 +1,4 @@
 // io.cpp — atomic file writes and directory creation.
-#include <focalgrad/core/io.h>
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,6 +7,7 @@
 #include <cstring>
 
 #include <focalgrad/core/error.h>
+#include <focalgrad/core/io.h>
 
 namespace focalgrad {
 
@@ -38,8 +37,8 @@ void AtomicFile::write(const void* data, size_t n) {
     size_t done = std::fwrite(data, 1, allowed, file_);
     written_ += done;
     if (fault) errno = ENOSPC;
-    FG_CHECK(done == n, op_, ": writing '", tmp_, "' failed after ", written_, " bytes: ",
-             std::strerror(errno), "; '", path_, "' was left as it was");
+    FG_CHECK(done == n, op_, ": writing '", tmp_, "' failed after ", written_,
+             " bytes: ", std::strerror(errno), "; '", path_, "' was left as it was");
 }
 
 void AtomicFile::commit() {
@@ -49,8 +48,8 @@ void AtomicFile::commit() {
     file_ = nullptr;
     FG_CHECK(closed == 0, op_, ": closing '", tmp_, "' failed: ", std::strerror(errno), "; '", path_,
              "' was left as it was");
-    FG_CHECK(std::rename(tmp_.c_str(), path_.c_str()) == 0, op_, ": renaming '", tmp_, "' to '",
-             path_, "' failed: ", std::strerror(errno));
+    FG_CHECK(std::rename(tmp_.c_str(), path_.c_str()) == 0, op_, ": renaming '", tmp_, "' to '", path_,
+             "' failed: ", std::strerror(errno));
     committed_ = true;
     size_t slash = path_.find_last_of('/');
     std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path_.substr(0, slash);

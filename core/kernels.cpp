@@ -1,7 +1,7 @@
 // kernels.cpp — broadcasting and dimension bookkeeping shared by the ops.
-#include <focalgrad/core/kernels.h>
-
 #include <vector>
+
+#include <focalgrad/core/kernels.h>
 
 namespace focalgrad {
 
@@ -79,8 +79,10 @@ DimSplit split_at(const Shape& shape, int dim) {
 Shape reduced_shape(const Shape& shape, int dim, bool keepdim) {
     Shape out;
     for (int d = 0; d < shape.size(); ++d) {
-        if (d != dim) out.push_back(shape[d]);
-        else if (keepdim) out.push_back(1);
+        if (d != dim)
+            out.push_back(shape[d]);
+        else if (keepdim)
+            out.push_back(1);
     }
     return out;
 }

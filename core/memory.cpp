@@ -1,19 +1,19 @@
 // memory.cpp — the buffer pool.
-#include <focalgrad/core/memory.h>
-
 #include <atomic>
 #include <cstdlib>
 #include <new>
 #include <unordered_map>
 #include <vector>
 
+#include <focalgrad/core/memory.h>
+
 namespace focalgrad {
 
 namespace {
 
-constexpr int64_t kAlign = 64;            // a cache line; also what AVX-512 loads like
-constexpr int64_t kMinPooledBytes = 4096; // buffers this big or bigger are pooled by size
-constexpr int64_t kSmallBytes = 512;      // buffers this small are small blocks (16-byte aligned)
+constexpr int64_t kAlign = 64;             // a cache line; also what AVX-512 loads like
+constexpr int64_t kMinPooledBytes = 4096;  // buffers this big or bigger are pooled by size
+constexpr int64_t kSmallBytes = 512;       // buffers this small are small blocks (16-byte aligned)
 
 std::atomic<int64_t> g_live_buffers{0};
 std::atomic<int64_t> g_pool_limit{int64_t(256) << 20};
@@ -31,7 +31,7 @@ constexpr size_t kMaxFreeBlocks = 8192;  // per class: enough for a long tape
 struct Pool {
     std::unordered_map<int64_t, std::vector<void*>> free_lists;  // size in bytes -> buffers
     int64_t bytes = 0;
-    std::vector<void*> free_blocks[kBlockClasses];              // small blocks, by size class
+    std::vector<void*> free_blocks[kBlockClasses];  // small blocks, by size class
 
     ~Pool() {
         clear();
@@ -122,7 +122,7 @@ void* alloc_block(size_t bytes) {
             return block;
         }
     }
-    return ::operator new(cls * kBlockUnit);
+    return ::operator new(cls* kBlockUnit);
 }
 
 void free_block(void* block, size_t bytes) {

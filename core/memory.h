@@ -12,13 +12,13 @@
 
 namespace focalgrad {
 
-float* alloc_floats(int64_t n);          // uninitialised; 64-byte aligned from 128 floats up; n may be 0
-void free_floats(float* p, int64_t n);   // n must be what alloc_floats was given
+float* alloc_floats(int64_t n);         // uninitialised; 64-byte aligned from 128 floats up; n may be 0
+void free_floats(float* p, int64_t n);  // n must be what alloc_floats was given
 
-int64_t live_buffer_count();             // buffers allocated and not yet freed (all threads)
-int64_t pooled_bytes();                  // bytes held in this thread's free lists
+int64_t live_buffer_count();               // buffers allocated and not yet freed (all threads)
+int64_t pooled_bytes();                    // bytes held in this thread's free lists
 void set_pool_limit_bytes(int64_t bytes);  // 0 disables pooling; default 256 MiB per thread
-void release_pool();                     // returns this thread's cached buffers to the system
+void release_pool();                       // returns this thread's cached buffers to the system
 
 // Small fixed-size blocks (a tensor's header, its storage record, their reference
 // counts), recycled through per-thread free lists: recording one op on the tape creates
@@ -36,9 +36,13 @@ struct BlockAllocator {
     T* allocate(size_t n) { return static_cast<T*>(alloc_block(n * sizeof(T))); }
     void deallocate(T* p, size_t n) { free_block(p, n * sizeof(T)); }
     template <class U>
-    bool operator==(const BlockAllocator<U>&) const { return true; }
+    bool operator==(const BlockAllocator<U>&) const {
+        return true;
+    }
     template <class U>
-    bool operator!=(const BlockAllocator<U>&) const { return false; }
+    bool operator!=(const BlockAllocator<U>&) const {
+        return false;
+    }
 };
 
 }  // namespace focalgrad

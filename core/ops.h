@@ -56,7 +56,7 @@ Tensor sigmoid(const Tensor& x);
 Tensor tanh(const Tensor& x);
 
 // ---- Reductions --------------------------------------------------------------------
-Tensor sum(const Tensor& x);   // over all elements -> 0-d
+Tensor sum(const Tensor& x);  // over all elements -> 0-d
 Tensor mean(const Tensor& x);
 Tensor max(const Tensor& x);
 Tensor sum(const Tensor& x, int64_t dim, bool keepdim = false);
@@ -65,13 +65,13 @@ Tensor max(const Tensor& x, int64_t dim, bool keepdim = false);
 Tensor softmax(const Tensor& x, int64_t dim);
 Tensor log_softmax(const Tensor& x, int64_t dim);
 // Not differentiable: indices of the maxima (first one on ties).
-int64_t argmax(const Tensor& x);                          // flat index over all elements
-std::vector<int> argmax(const Tensor& x, int64_t dim);    // one per position of the other dims
+int64_t argmax(const Tensor& x);                        // flat index over all elements
+std::vector<int> argmax(const Tensor& x, int64_t dim);  // one per position of the other dims
 
 // ---- Shape -------------------------------------------------------------------------
 Tensor reshape(const Tensor& x, const std::vector<int64_t>& sizes);  // one may be -1; shares data
 Tensor flatten(const Tensor& x, int64_t start_dim = 0, int64_t end_dim = -1);
-Tensor transpose(const Tensor& x);                        // 2-D: [M, K] -> [K, M]
+Tensor transpose(const Tensor& x);  // 2-D: [M, K] -> [K, M]
 Tensor permute(const Tensor& x, const std::vector<int64_t>& dims);
 Tensor concat(const std::vector<Tensor>& xs, int64_t dim = 0);
 Tensor index_select(const Tensor& x, int64_t dim, const std::vector<int64_t>& index);
@@ -84,8 +84,7 @@ Tensor linear(const Tensor& x, const Tensor& W, const Tensor& b = Tensor());  //
 // ---- Convolution (ops_conv.cpp) ---------------------------------------------------
 // x [N, C, H, W], W [O, C, kH, kW], b [O] or undefined -> [N, O, Ho, Wo] with
 // Ho = (H + 2 padding - kH) / stride + 1 (likewise Wo); zero padding on all four sides.
-Tensor conv2d(const Tensor& x, const Tensor& W, const Tensor& b, int64_t stride = 1,
-              int64_t padding = 0);
+Tensor conv2d(const Tensor& x, const Tensor& W, const Tensor& b, int64_t stride = 1, int64_t padding = 0);
 // x [N, C, H, W] -> [N, C, (H - kernel) / stride + 1, (W - kernel) / stride + 1]: the
 // maximum of each kernel x kernel window (no padding; a window must fit the image).
 Tensor max_pool2d(const Tensor& x, int64_t kernel, int64_t stride);

@@ -21,17 +21,19 @@ namespace focalgrad {
 namespace {
 
 struct ConvGeometry {
-    int64_t N, C, H, W;     // input
-    int64_t O, kH, kW;      // weight
+    int64_t N, C, H, W;  // input
+    int64_t O, kH, kW;   // weight
     int64_t stride, pad;
-    int64_t Ho, Wo;         // output
+    int64_t Ho, Wo;  // output
     int64_t K() const { return C * kH * kW; }
     int64_t P() const { return Ho * Wo; }
 };
 
 // Chunk size, in units of `unit_work` elements each, that gives a chunk about kGrain
 // elements of work: small images are batched into one chunk, big ones get their own.
-int64_t grain_for(int64_t unit_work) { return std::max<int64_t>(1, kGrain / std::max<int64_t>(1, unit_work)); }
+int64_t grain_for(int64_t unit_work) {
+    return std::max<int64_t>(1, kGrain / std::max<int64_t>(1, unit_work));
+}
 
 // The output columns [lo, hi) of one kernel offset whose input column ow*stride - pad + j
 // lies inside [0, W); every other output column reads padding.
@@ -110,8 +112,8 @@ void col2im(const float* dcols, const ConvGeometry& g, float* dx) {
 // replaces a NaN. Kernel > 0 fixes kernel and stride at compile time: the 2x2, stride 2
 // windows of most CNNs then vectorise across windows and run about four times faster.
 template <bool NanAware, int Kernel>
-bool max_pool_plane(const float* plane, int64_t W, int64_t runtime_kernel, int64_t runtime_stride,
-                    int64_t Ho, int64_t Wo, float* out, float* where) {
+bool max_pool_plane(const float* plane, int64_t W, int64_t runtime_kernel, int64_t runtime_stride, int64_t Ho,
+                    int64_t Wo, float* out, float* where) {
     const int64_t kernel = Kernel > 0 ? Kernel : runtime_kernel;
     const int64_t stride = Kernel > 0 ? Kernel : runtime_stride;
     bool nan_seen = false;
@@ -143,18 +145,18 @@ bool max_pool_plane(const float* plane, int64_t W, int64_t runtime_kernel, int64
 Tensor conv2d(const Tensor& x, const Tensor& W, const Tensor& b, int64_t stride, int64_t padding) {
     FG_CHECK(x.dim() == 4, "conv2d: input must be [N, C, H, W], got ", x.shape());
     FG_CHECK(W.dim() == 4, "conv2d: weight must be [O, C, kH, kW], got ", W.shape());
-    FG_CHECK(x.size(1) == W.size(1), "conv2d: input has ", x.size(1), " channels but the weight ",
-             W.shape(), " expects ", W.size(1), " (input ", x.shape(), ")");
-    FG_CHECK(stride >= 1 && padding >= 0, "conv2d: stride must be >= 1 and padding >= 0, got stride ",
-             stride, ", padding ", padding);
-    ConvGeometry g{x.size(0), x.size(1), x.size(2), x.size(3), W.size(0), W.size(2), W.size(3),
-                   stride, padding, 0, 0};
+    FG_CHECK(x.size(1) == W.size(1), "conv2d: input has ", x.size(1), " channels but the weight ", W.shape(),
+             " expects ", W.size(1), " (input ", x.shape(), ")");
+    FG_CHECK(stride >= 1 && padding >= 0, "conv2d: stride must be >= 1 and padding >= 0, got stride ", stride,
+             ", padding ", padding);
+    ConvGeometry g{x.size(0), x.size(1), x.size(2), x.size(3), W.size(0), W.size(2),
+                   W.size(3), stride,    padding,   0,         0};
     FG_CHECK(g.kH >= 1 && g.kW >= 1 && g.H + 2 * padding >= g.kH && g.W + 2 * padding >= g.kW,
-             "conv2d: kernel ", g.kH, "x", g.kW, " does not fit the padded input ", g.H + 2 * padding,
-             "x", g.W + 2 * padding, " (input ", x.shape(), ", padding ", padding, ")");
+             "conv2d: kernel ", g.kH, "x", g.kW, " does not fit the padded input ", g.H + 2 * padding, "x",
+             g.W + 2 * padding, " (input ", x.shape(), ", padding ", padding, ")");
     if (b.defined())
-        FG_CHECK(b.dim() == 1 && b.size(0) == g.O, "conv2d: bias must be [", g.O, "] for weight ",
-                 W.shape(), ", got ", b.shape());
+        FG_CHECK(b.dim() == 1 && b.size(0) == g.O, "conv2d: bias must be [", g.O, "] for weight ", W.shape(),
+                 ", got ", b.shape());
     g.Ho = (g.H + 2 * padding - g.kH) / stride + 1;
     g.Wo = (g.W + 2 * padding - g.kW) / stride + 1;
     const int64_t K = g.K(), P = g.P(), NP = g.N * P;
@@ -227,11 +229,11 @@ Tensor conv2d(const Tensor& x, const Tensor& W, const Tensor& b, int64_t stride,
 // A NaN in a window wins, as in PyTorch: the output says the input was bad.
 Tensor max_pool2d(const Tensor& x, int64_t kernel, int64_t stride) {
     FG_CHECK(x.dim() == 4, "max_pool2d: input must be [N, C, H, W], got ", x.shape());
-    FG_CHECK(kernel >= 1 && stride >= 1, "max_pool2d: kernel and stride must be >= 1, got kernel ",
-             kernel, ", stride ", stride);
+    FG_CHECK(kernel >= 1 && stride >= 1, "max_pool2d: kernel and stride must be >= 1, got kernel ", kernel,
+             ", stride ", stride);
     const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
-    FG_CHECK(H >= kernel && W >= kernel, "max_pool2d: kernel ", kernel, " is larger than the input image ",
-             H, "x", W, " (input ", x.shape(), ")");
+    FG_CHECK(H >= kernel && W >= kernel, "max_pool2d: kernel ", kernel, " is larger than the input image ", H,
+             "x", W, " (input ", x.shape(), ")");
     FG_CHECK(H * W <= (int64_t(1) << 24), "max_pool2d: images of ", H, "x", W,
              " pixels are too large (at most 2^24 pixels, so that float indices stay exact)");
     const int64_t Ho = (H - kernel) / stride + 1, Wo = (W - kernel) / stride + 1;
@@ -250,9 +252,10 @@ Tensor max_pool2d(const Tensor& x, int64_t kernel, int64_t stride) {
         for (int64_t u = begin; u < end; ++u) {
             float* out_arg = pw ? pw + u * P : nullptr;
             const float* plane = px + u * H * W;
-            bool nan_seen = kernel == 2 && stride == 2
-                ? max_pool_plane<false, 2>(plane, W, kernel, stride, Ho, Wo, py + u * P, out_arg)
-                : max_pool_plane<false, 0>(plane, W, kernel, stride, Ho, Wo, py + u * P, out_arg);
+            bool nan_seen =
+                kernel == 2 && stride == 2
+                    ? max_pool_plane<false, 2>(plane, W, kernel, stride, Ho, Wo, py + u * P, out_arg)
+                    : max_pool_plane<false, 0>(plane, W, kernel, stride, Ho, Wo, py + u * P, out_arg);
             if (nan_seen) max_pool_plane<true, 0>(plane, W, kernel, stride, Ho, Wo, py + u * P, out_arg);
         }
     });

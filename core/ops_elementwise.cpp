@@ -26,8 +26,7 @@ Tensor sub(const Tensor& a, const Tensor& b) {
     Tensor z = broadcast_zip("sub", a, b, [](float u, float v) { return u - v; });
     record("sub", {a, b}, z, [a, b](const Tensor& dz, const Tensor&) {
         if (a.requires_grad()) accumulate_grad(a, sum_to(dz, a.shape()));
-        if (b.requires_grad())
-            accumulate_grad(b, sum_to(map(dz, [](float g) { return -g; }), b.shape()));
+        if (b.requires_grad()) accumulate_grad(b, sum_to(map(dz, [](float g) { return -g; }), b.shape()));
     });
     return z;
 }
@@ -48,12 +47,12 @@ Tensor div(const Tensor& a, const Tensor& b) {
     Tensor z = broadcast_zip("div", a, b, [](float u, float v) { return u / v; });
     record("div", {a, b}, z, [a, b](const Tensor& dz, const Tensor& z) {
         if (a.requires_grad())
-            accumulate_grad(a, sum_to(broadcast_zip("div", dz, b, [](float g, float v) { return g / v; }),
-                                      a.shape()));
+            accumulate_grad(
+                a, sum_to(broadcast_zip("div", dz, b, [](float g, float v) { return g / v; }), a.shape()));
         if (b.requires_grad()) {
             Tensor dz_z = zip(dz, z, [](float g, float q) { return -g * q; });
-            accumulate_grad(b, sum_to(broadcast_zip("div", dz_z, b, [](float g, float v) { return g / v; }),
-                                      b.shape()));
+            accumulate_grad(
+                b, sum_to(broadcast_zip("div", dz_z, b, [](float g, float v) { return g / v; }), b.shape()));
         }
     });
     return z;
@@ -78,9 +77,8 @@ Tensor sub(const Tensor& x, float s) {
 // y = s - x                 dx = -dy
 Tensor rsub(float s, const Tensor& x) {
     Tensor y = map(x, [s](float v) { return s - v; });
-    record("rsub_scalar", {x}, y, [x](const Tensor& dy, const Tensor&) {
-        accumulate_grad(x, map(dy, [](float g) { return -g; }));
-    });
+    record("rsub_scalar", {x}, y,
+           [x](const Tensor& dy, const Tensor&) { accumulate_grad(x, map(dy, [](float g) { return -g; })); });
     return y;
 }
 
@@ -116,9 +114,8 @@ Tensor rdiv(float s, const Tensor& x) {
 // y = -x                    dx = -dy
 Tensor neg(const Tensor& x) {
     Tensor y = map(x, [](float v) { return -v; });
-    record("neg", {x}, y, [x](const Tensor& dy, const Tensor&) {
-        accumulate_grad(x, map(dy, [](float g) { return -g; }));
-    });
+    record("neg", {x}, y,
+           [x](const Tensor& dy, const Tensor&) { accumulate_grad(x, map(dy, [](float g) { return -g; })); });
     return y;
 }
 
@@ -154,8 +151,8 @@ Tensor pow(const Tensor& x, float p) {
     Tensor y = map(x, [p](float v) { return std::pow(v, p); });
     record("pow", {x}, y, [x, p](const Tensor& dy, const Tensor&) {
         accumulate_grad(x, zip(dy, x, [p](float g, float v) {
-            return p == 0.0f ? 0.0f : g * p * std::pow(v, p - 1.0f);
-        }));
+                            return p == 0.0f ? 0.0f : g * p * std::pow(v, p - 1.0f);
+                        }));
     });
     return y;
 }
@@ -164,9 +161,7 @@ Tensor pow(const Tensor& x, float p) {
 Tensor abs(const Tensor& x) {
     Tensor y = map(x, [](float v) { return std::fabs(v); });
     record("abs", {x}, y, [x](const Tensor& dy, const Tensor&) {
-        accumulate_grad(x, zip(dy, x, [](float g, float v) {
-            return v > 0 ? g : (v < 0 ? -g : 0.0f);
-        }));
+        accumulate_grad(x, zip(dy, x, [](float g, float v) { return v > 0 ? g : (v < 0 ? -g : 0.0f); }));
     });
     return y;
 }
@@ -176,9 +171,7 @@ Tensor clamp(const Tensor& x, float lo, float hi) {
     FG_CHECK(!(lo > hi), "clamp: lo must be <= hi, got lo=", lo, " hi=", hi);
     Tensor y = map(x, [lo, hi](float v) { return v < lo ? lo : (v > hi ? hi : v); });
     record("clamp", {x}, y, [x, lo, hi](const Tensor& dy, const Tensor&) {
-        accumulate_grad(x, zip(dy, x, [lo, hi](float g, float v) {
-            return v >= lo && v <= hi ? g : 0.0f;
-        }));
+        accumulate_grad(x, zip(dy, x, [lo, hi](float g, float v) { return v >= lo && v <= hi ? g : 0.0f; }));
     });
     return y;
 }

@@ -14,12 +14,11 @@ namespace focalgrad {
 namespace {
 
 // C[M, P] = A[M, K] B[K, P] for `batch` consecutive matrices (stride 0 = shared).
-void batched_gemm(bool ta, bool tb, int64_t batch, int64_t M, int64_t P, int64_t K,
-                  const float* A, int64_t a_stride, const float* B, int64_t b_stride, float* C) {
+void batched_gemm(bool ta, bool tb, int64_t batch, int64_t M, int64_t P, int64_t K, const float* A,
+                  int64_t a_stride, const float* B, int64_t b_stride, float* C) {
     int64_t lda = ta ? M : K, ldb = tb ? K : P;
     for (int64_t i = 0; i < batch; ++i)
-        gemm(ta, tb, M, P, K, 1.0f, A + i * a_stride, lda, B + i * b_stride, ldb, 0.0f,
-             C + i * M * P, P);
+        gemm(ta, tb, M, P, K, 1.0f, A + i * a_stride, lda, B + i * b_stride, ldb, 0.0f, C + i * M * P, P);
 }
 
 }  // namespace
@@ -29,9 +28,10 @@ void batched_gemm(bool ta, bool tb, int64_t batch, int64_t M, int64_t P, int64_t
 Tensor matmul(const Tensor& a, const Tensor& b) {
     FG_CHECK((a.dim() == 2 || a.dim() == 3) && (b.dim() == 2 || (b.dim() == 3 && a.dim() == 3)),
              "matmul: supports [M, K] x [K, P], [B, M, K] x [B, K, P] and [B, M, K] x [K, P]; "
-             "got a ", a.shape(), ", b ", b.shape());
-    FG_CHECK(a.size(-1) == b.size(-2), "matmul: inner dimensions differ: a is ", a.shape(),
-             ", b is ", b.shape());
+             "got a ",
+             a.shape(), ", b ", b.shape());
+    FG_CHECK(a.size(-1) == b.size(-2), "matmul: inner dimensions differ: a is ", a.shape(), ", b is ",
+             b.shape());
     bool batched_b = b.dim() == 3;
     if (batched_b)
         FG_CHECK(a.size(0) == b.size(0), "matmul: batch sizes differ: a is ", a.shape(), ", b is ",
@@ -48,8 +48,8 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     record("matmul", {a, b}, c, [a, b, batch, M, K, P, batched_b](const Tensor& dc, const Tensor&) {
         if (a.requires_grad()) {  // dA[M, K] = dC[M, P] B^T
             Tensor da = Tensor::empty(a.shape());
-            batched_gemm(false, true, batch, M, K, P, dc.data(), M * P, b.data(),
-                         batched_b ? K * P : 0, da.data());
+            batched_gemm(false, true, batch, M, K, P, dc.data(), M * P, b.data(), batched_b ? K * P : 0,
+                         da.data());
             accumulate_grad(a, std::move(da));
         }
         if (b.requires_grad()) {  // dB[K, P] = A^T dC[M, P]
@@ -65,12 +65,12 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
 // dx = dy W,   dW = dy^T x,   db = sum over rows of dy
 Tensor linear(const Tensor& x, const Tensor& W, const Tensor& b) {
     FG_CHECK(W.dim() == 2, "linear: weight must be [D_out, D_in], got ", W.shape());
-    FG_CHECK(x.dim() >= 1 && x.size(-1) == W.size(1), "linear: input features differ: x is ",
-             x.shape(), ", weight is ", W.shape(), " (expected x of shape [N, ", W.size(1), "])");
+    FG_CHECK(x.dim() >= 1 && x.size(-1) == W.size(1), "linear: input features differ: x is ", x.shape(),
+             ", weight is ", W.shape(), " (expected x of shape [N, ", W.size(1), "])");
     int64_t D_out = W.size(0), D_in = W.size(1);
     if (b.defined())
-        FG_CHECK(b.dim() == 1 && b.size(0) == D_out, "linear: bias must be [", D_out,
-                 "] for weight ", W.shape(), ", got ", b.shape());
+        FG_CHECK(b.dim() == 1 && b.size(0) == D_out, "linear: bias must be [", D_out, "] for weight ",
+                 W.shape(), ", got ", b.shape());
     int64_t N = 1;  // all leading dims of x act as the batch
     for (int d = 0; d + 1 < x.dim(); ++d) N *= x.shape()[d];
     Shape out = x.shape();
@@ -87,14 +87,12 @@ Tensor linear(const Tensor& x, const Tensor& W, const Tensor& b) {
     record("linear", {x, W, b}, y, [x, W, b, N, D_in, D_out](const Tensor& dy, const Tensor&) {
         if (x.requires_grad()) {  // dx[N, D_in] = dy[N, D_out] W[D_out, D_in]
             Tensor dx = Tensor::empty(x.shape());
-            gemm(false, false, N, D_in, D_out, 1.0f, dy.data(), D_out, W.data(), D_in, 0.0f,
-                 dx.data(), D_in);
+            gemm(false, false, N, D_in, D_out, 1.0f, dy.data(), D_out, W.data(), D_in, 0.0f, dx.data(), D_in);
             accumulate_grad(x, std::move(dx));
         }
         if (W.requires_grad()) {  // dW[D_out, D_in] = dy^T[D_out, N] x[N, D_in]
             Tensor dW = Tensor::empty(W.shape());
-            gemm(true, false, D_out, D_in, N, 1.0f, dy.data(), D_out, x.data(), D_in, 0.0f,
-                 dW.data(), D_in);
+            gemm(true, false, D_out, D_in, N, 1.0f, dy.data(), D_out, x.data(), D_in, 0.0f, dW.data(), D_in);
             accumulate_grad(W, std::move(dW));
         }
         if (b.defined() && b.requires_grad())  // db[D_out] = sum_n dy[n, :]

@@ -2,10 +2,10 @@
 // "Along dim" ops see their input as [outer, n, inner] (kernels.h: split_at) and reduce
 // the middle axis. Sums accumulate in double, in a fixed order: accurate, and the same
 // bits on any thread count.
-#include <utility>
 #include <cmath>
 #include <limits>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include <focalgrad/core/autograd.h>
@@ -63,9 +63,8 @@ Tensor sum(const Tensor& x) {
         return s;
     });
     Tensor y = Tensor::scalar(float(total));
-    record("sum", {x}, y, [x](const Tensor& dy, const Tensor&) {
-        accumulate_grad(x, Tensor::full(x.shape(), dy.item()));
-    });
+    record("sum", {x}, y,
+           [x](const Tensor& dy, const Tensor&) { accumulate_grad(x, Tensor::full(x.shape(), dy.item())); });
     return y;
 }
 

@@ -1,9 +1,9 @@
 // ops_shape.cpp — ops that move elements without changing them: reshape (shares
 // storage), transpose / permute (copy into the new order), concat, index_select, gather.
 // Each backward moves the gradient back the same way, in reverse.
-#include <utility>
 #include <algorithm>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include <focalgrad/core/autograd.h>
@@ -33,8 +33,10 @@ Shape infer_shape(const Tensor& x, const std::vector<int64_t>& sizes, const char
             out.push_back(sizes[d]);
             continue;
         }
-        FG_CHECK(known > 0 && x.numel() % known == 0, op, ": cannot infer the -1 size when "
-                 "reshaping ", x.shape(), " (", x.numel(), " elements)");
+        FG_CHECK(known > 0 && x.numel() % known == 0, op,
+                 ": cannot infer the -1 size when "
+                 "reshaping ",
+                 x.shape(), " (", x.numel(), " elements)");
         out.push_back(x.numel() / known);
     }
     FG_CHECK(out.numel() == x.numel(), op, ": cannot reshape ", x.shape(), " (", x.numel(),
@@ -47,9 +49,8 @@ Shape infer_shape(const Tensor& x, const std::vector<int64_t>& sizes, const char
 // y = x seen as another shape (same elements, same order)     dx = dy seen as x's shape
 Tensor reshape(const Tensor& x, const std::vector<int64_t>& sizes) {
     Tensor y = view(x, infer_shape(x, sizes, "reshape"));
-    record("reshape", {x}, y, [x](const Tensor& dy, const Tensor&) {
-        accumulate_grad(x, view(dy, x.shape()));
-    });
+    record("reshape", {x}, y,
+           [x](const Tensor& dy, const Tensor&) { accumulate_grad(x, view(dy, x.shape())); });
     return y;
 }
 
@@ -111,9 +112,8 @@ Tensor permute(const Tensor& x, const std::vector<int64_t>& dims) {
         return y;
     };
     Tensor y = apply(x, perm);
-    record("permute", {x}, y, [x, inverse, apply](const Tensor& dy, const Tensor&) {
-        accumulate_grad(x, apply(dy, inverse));
-    });
+    record("permute", {x}, y,
+           [x, inverse, apply](const Tensor& dy, const Tensor&) { accumulate_grad(x, apply(dy, inverse)); });
     return y;
 }
 
@@ -171,8 +171,7 @@ Tensor index_select(const Tensor& x, int64_t dim, const std::vector<int64_t>& in
     DimSplit s = split_at(x.shape(), d);
     for (size_t j = 0; j < index.size(); ++j)
         FG_CHECK(index[j] >= 0 && index[j] < s.n, "index_select: index[", j, "] = ", index[j],
-                 " is out of range for dim ", d, " of shape ", x.shape(), " (expected 0 <= i < ",
-                 s.n, ")");
+                 " is out of range for dim ", d, " of shape ", x.shape(), " (expected 0 <= i < ", s.n, ")");
     Shape out = x.shape();
     out[d] = int64_t(index.size());
     int64_t m = int64_t(index.size());
@@ -202,9 +201,8 @@ Tensor gather(const Tensor& x, const std::vector<int>& index) {
     FG_CHECK(int64_t(index.size()) == N, "gather: x has shape ", x.shape(), " but ", index.size(),
              " indices were given (expected one per row, ", N, ")");
     for (int64_t i = 0; i < N; ++i)
-        FG_CHECK(index[size_t(i)] >= 0 && index[size_t(i)] < C, "gather: index[", i, "] = ",
-                 index[size_t(i)], " is out of range for x of shape ", x.shape(),
-                 " (expected 0 <= index < ", C, ")");
+        FG_CHECK(index[size_t(i)] >= 0 && index[size_t(i)] < C, "gather: index[", i, "] = ", index[size_t(i)],
+                 " is out of range for x of shape ", x.shape(), " (expected 0 <= index < ", C, ")");
     Tensor y = Tensor::empty(Shape{N});
     for (int64_t i = 0; i < N; ++i) y.data()[i] = x.data()[i * C + index[size_t(i)]];
     auto saved = std::make_shared<std::vector<int>>(index);

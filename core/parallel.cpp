@@ -11,8 +11,6 @@
 // shared machine: a thread that spins while another program wants its core steals the
 // time slices the other threads of the same loop need (docs/performance.md).
 // OpenBLAS always runs single-threaded inside this partition (core/blas.cpp).
-#include <focalgrad/core/parallel.h>
-
 #include <cblas.h>
 
 #include <atomic>
@@ -25,6 +23,7 @@
 #include <thread>
 
 #include <focalgrad/core/error.h>
+#include <focalgrad/core/parallel.h>
 
 namespace focalgrad {
 
@@ -186,10 +185,10 @@ private:
 
     std::mutex mutex_;
     std::condition_variable wake_;
-    std::shared_ptr<Job> job_;           // guarded by mutex_
+    std::shared_ptr<Job> job_;             // guarded by mutex_
     std::atomic<uint64_t> generation_{0};  // bumped for every job (and for stop)
     std::atomic<int> sleeping_{0};
-    bool stopping_ = false;              // guarded by mutex_
+    bool stopping_ = false;  // guarded by mutex_
     std::vector<std::thread> workers_;
 };
 

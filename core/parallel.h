@@ -46,11 +46,14 @@ void parallel_for(int64_t n, int64_t grain, Body&& body) {
         Body* body;
         int64_t n, grain;
     } context{&body, n, grain};
-    detail::run_chunks(chunks, [](void* ctx, int64_t c) {
-        auto* x = static_cast<Context*>(ctx);
-        int64_t begin = c * x->grain;
-        (*x->body)(begin, std::min(begin + x->grain, x->n));
-    }, &context);
+    detail::run_chunks(
+        chunks,
+        [](void* ctx, int64_t c) {
+            auto* x = static_cast<Context*>(ctx);
+            int64_t begin = c * x->grain;
+            (*x->body)(begin, std::min(begin + x->grain, x->n));
+        },
+        &context);
 }
 
 // Sum over [0, n) of partial(begin, end) -> double, with the fixed chunking above and

@@ -1,9 +1,8 @@
 // random.cpp — PCG32 and the distributions built on it.
-#include <focalgrad/core/random.h>
-
 #include <cmath>
 
 #include <focalgrad/core/error.h>
+#include <focalgrad/core/random.h>
 
 namespace focalgrad {
 

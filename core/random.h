@@ -17,11 +17,11 @@ public:
     explicit Generator(uint64_t seed = 0, uint64_t stream = 0x5851f42d4c957f2dULL) { reseed(seed, stream); }
 
     void reseed(uint64_t seed, uint64_t stream = 0x5851f42d4c957f2dULL);
-    uint32_t next_u32();                  // uniform on [0, 2^32)
-    float uniform();                      // uniform on [0, 1), 24 random bits
-    float uniform(float lo, float hi);    // uniform on [lo, hi)
-    float normal();                       // standard normal (Box–Muller, one value per call)
-    uint32_t below(uint32_t n);           // uniform integer on [0, n), unbiased (rejection)
+    uint32_t next_u32();                // uniform on [0, 2^32)
+    float uniform();                    // uniform on [0, 1), 24 random bits
+    float uniform(float lo, float hi);  // uniform on [lo, hi)
+    float normal();                     // standard normal (Box–Muller, one value per call)
+    uint32_t below(uint32_t n);         // uniform integer on [0, n), unbiased (rejection)
 
 private:
     uint64_t state_ = 0;

@@ -1,6 +1,4 @@
 // tensor.cpp — Shape, Storage, Tensor factories, accessors and printing.
-#include <focalgrad/core/tensor.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -11,6 +9,7 @@
 #include <focalgrad/core/autograd.h>
 #include <focalgrad/core/error.h>
 #include <focalgrad/core/memory.h>
+#include <focalgrad/core/tensor.h>
 
 namespace focalgrad {
 
@@ -36,9 +35,7 @@ int64_t Shape::numel() const {
     return n;
 }
 
-bool Shape::operator==(const Shape& o) const {
-    return n_ == o.n_ && std::equal(begin(), end(), o.begin());
-}
+bool Shape::operator==(const Shape& o) const { return n_ == o.n_ && std::equal(begin(), end(), o.begin()); }
 
 std::ostream& operator<<(std::ostream& os, const Shape& s) {
     os << '[';
@@ -109,8 +106,8 @@ Tensor Tensor::arange(float stop) { return arange(0.0f, stop, 1.0f); }
 
 Tensor Tensor::arange(float start, float stop, float step) {
     FG_CHECK(step != 0 && std::isfinite(start) && std::isfinite(stop) && std::isfinite(step),
-             "arange: start, stop, step must be finite and step non-zero, got ", start, ", ", stop,
-             ", ", step);
+             "arange: start, stop, step must be finite and step non-zero, got ", start, ", ", stop, ", ",
+             step);
     // Same count rule as numpy: ceil((stop - start) / step), never negative.
     double count = std::ceil((double(stop) - double(start)) / double(step));
     Tensor t = empty(Shape{count > 0 ? int64_t(count) : 0});
@@ -151,8 +148,7 @@ float Tensor::item() const {
 }
 
 float Tensor::at(std::initializer_list<int64_t> index) const {
-    FG_CHECK(int(index.size()) == dim(), "at: ", index.size(), " indices for a tensor of shape ",
-             shape());
+    FG_CHECK(int(index.size()) == dim(), "at: ", index.size(), " indices for a tensor of shape ", shape());
     int64_t offset = 0;
     int d = 0;
     for (int64_t i : index) {
@@ -167,8 +163,9 @@ float Tensor::at(std::initializer_list<int64_t> index) const {
 std::vector<float> Tensor::to_vector() const { return {data(), data() + numel()}; }
 
 Tensor& Tensor::set_requires_grad(bool on) {
-    FG_CHECK(is_leaf(), "set_requires_grad: only leaf tensors can change requires_grad; this one "
-                        "was computed by an op (use detach() to get a leaf)");
+    FG_CHECK(is_leaf(),
+             "set_requires_grad: only leaf tensors can change requires_grad; this one "
+             "was computed by an op (use detach() to get a leaf)");
     impl().requires_grad = on;
     return *this;
 }
@@ -202,8 +199,8 @@ namespace {
 constexpr int64_t kPrintThreshold = 1000;  // above this many elements, elide
 constexpr int64_t kEdgeItems = 3;          // values kept at each end of an elided dim
 
-void print_dim(std::ostream& os, const float* data, const Shape& shape, int d, int64_t offset,
-               bool elide, int indent) {
+void print_dim(std::ostream& os, const float* data, const Shape& shape, int d, int64_t offset, bool elide,
+               int indent) {
     int64_t n = shape[d];
     int64_t stride = 1;
     for (int k = d + 1; k < shape.size(); ++k) stride *= shape[k];

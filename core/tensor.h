@@ -61,11 +61,11 @@ struct Storage {
 struct TensorImpl {
     Shape shape;
     std::shared_ptr<Storage> storage;
-    float* data = nullptr;                    // storage->data, cached
+    float* data = nullptr;  // storage->data, cached
     bool requires_grad = false;
-    bool retains_grad = false;                // keep the gradient of a non-leaf after backward
-    uint64_t creator = 0;                     // id of the tape node that made it; 0 for a leaf
-    std::shared_ptr<TensorImpl> grad;         // d(loss)/d(this), same shape; null until backward
+    bool retains_grad = false;         // keep the gradient of a non-leaf after backward
+    uint64_t creator = 0;              // id of the tape node that made it; 0 for a leaf
+    std::shared_ptr<TensorImpl> grad;  // d(loss)/d(this), same shape; null until backward
 };
 
 // ---- Tensor ----------------------------------------------------------------------
@@ -99,26 +99,26 @@ public:
 
     float* data() { return impl().data; }
     const float* data() const { return impl().data; }
-    float item() const;                           // the value of a one-element tensor
+    float item() const;                                    // the value of a one-element tensor
     float at(std::initializer_list<int64_t> index) const;  // bounds-checked element read
     std::vector<float> to_vector() const;
 
     // Autograd state.
     bool requires_grad() const { return impl().requires_grad; }
-    Tensor& set_requires_grad(bool on = true);    // only on leaves
+    Tensor& set_requires_grad(bool on = true);  // only on leaves
     bool is_leaf() const { return impl().creator == 0; }
     bool has_grad() const { return impl().grad != nullptr; }
-    Tensor grad() const;                          // throws if backward has not reached it
-    void zero_grad() { impl().grad.reset(); }     // "no gradient", like set_to_none=True
+    Tensor grad() const;                       // throws if backward has not reached it
+    void zero_grad() { impl().grad.reset(); }  // "no gradient", like set_to_none=True
     void retain_grad() { impl().retains_grad = true; }
-    void backward() const;                        // scalar output: seeds d(this) = 1
-    void backward(const Tensor& dy) const;        // any output: seeds d(this) = dy
+    void backward() const;                  // scalar output: seeds d(this) = 1
+    void backward(const Tensor& dy) const;  // any output: seeds d(this) = dy
 
     Tensor detach() const;  // shares the data, cut off from autograd
     // The same data under another shape with as many elements, cut off from autograd
     // (the differentiable version is reshape in ops.h).
     Tensor view(const Shape& shape) const;
-    Tensor clone() const;   // copies the data into a new leaf (not recorded)
+    Tensor clone() const;  // copies the data into a new leaf (not recorded)
 
     TensorImpl& impl() const {  // throws on an undefined handle
         if (!impl_) throw_undefined();

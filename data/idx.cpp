@@ -1,8 +1,6 @@
 // idx.cpp — the IDX reader: a byte stream over a raw or gzip file, then the header checks.
 // Memory stays bounded: compressed input is read in 64 KiB chunks and inflated straight
 // into the output buffer, so a 47 MB image file never exists twice.
-#include <focalgrad/data/idx.h>
-
 #include <zlib.h>
 
 #include <algorithm>
@@ -13,6 +11,7 @@
 #include <limits>
 
 #include <focalgrad/core/error.h>
+#include <focalgrad/data/idx.h>
 
 namespace focalgrad {
 
@@ -106,7 +105,8 @@ private:
                 // gzip allows members back to back (cat a.gz b.gz is valid gzip); any other
                 // bytes after a member's trailer are garbage, e.g. a botched append.
                 if (!fill(2)) {
-                    FG_CHECK(zs_.avail_in == 0, "read_idx: ", path_, ": 1 byte of garbage after "
+                    FG_CHECK(zs_.avail_in == 0, "read_idx: ", path_,
+                             ": 1 byte of garbage after "
                              "the end of the gzip data");
                     break;
                 }
@@ -117,16 +117,20 @@ private:
                 inflateReset(&zs_);
                 member_done_ = false;
             }
-            FG_CHECK(fill(1), "read_idx: ", path_, ": truncated gzip file: the compressed data "
-                     "ends before the end of the stream (", file_size_, " bytes on disk; an "
+            FG_CHECK(fill(1), "read_idx: ", path_,
+                     ": truncated gzip file: the compressed data "
+                     "ends before the end of the stream (",
+                     file_size_,
+                     " bytes on disk; an "
                      "interrupted download? delete the file and fetch it again)");
             int rc = inflate(&zs_, Z_NO_FLUSH);
             if (rc == Z_STREAM_END) {
                 member_done_ = true;
                 continue;
             }
-            FG_CHECK(rc == Z_OK, "read_idx: ", path_, ": corrupt gzip data (zlib: ",
-                     zs_.msg ? zs_.msg : zError(rc), "); delete the file and fetch it again");
+            FG_CHECK(rc == Z_OK, "read_idx: ", path_,
+                     ": corrupt gzip data (zlib: ", zs_.msg ? zs_.msg : zError(rc),
+                     "); delete the file and fetch it again");
         }
         return n - zs_.avail_out;
     }
@@ -159,24 +163,31 @@ private:
 }  // namespace
 
 IdxArray read_idx(const std::string& path, int expected_ndim) {
-    FG_CHECK(expected_ndim >= 1 && expected_ndim <= 3, "read_idx: expected_ndim must be 1, 2 "
-             "or 3, got ", expected_ndim);
+    FG_CHECK(expected_ndim >= 1 && expected_ndim <= 3,
+             "read_idx: expected_ndim must be 1, 2 "
+             "or 3, got ",
+             expected_ndim);
     ByteReader in(path);
     const char* after = in.gzip() ? " (after decompression)" : "";
 
     uint8_t magic[4];
     size_t got = in.read(magic, 4);
-    FG_CHECK(got > 0, "read_idx: ", path, ": the file is empty", after, "; expected an IDX "
+    FG_CHECK(got > 0, "read_idx: ", path, ": the file is empty", after,
+             "; expected an IDX "
              "header. Delete it and fetch it again");
-    FG_CHECK(got == 4, "read_idx: ", path, ": only ", got, " bytes", after, ", too short for "
+    FG_CHECK(got == 4, "read_idx: ", path, ": only ", got, " bytes", after,
+             ", too short for "
              "the 4-byte IDX magic number");
-    FG_CHECK(magic[0] == 0 && magic[1] == 0, "read_idx: ", path, ": not an IDX file: it starts "
-             "with bytes ", hex_bytes(magic, 4), after, ", expected 00 00 08 0", expected_ndim,
+    FG_CHECK(magic[0] == 0 && magic[1] == 0, "read_idx: ", path,
+             ": not an IDX file: it starts "
+             "with bytes ",
+             hex_bytes(magic, 4), after, ", expected 00 00 08 0", expected_ndim,
              magic[0] == '<' ? " (it looks like a web page: a failed download?)" : "");
-    FG_CHECK(magic[2] == 0x08, "read_idx: ", path, ": IDX element type 0x", hex_bytes(magic + 2, 1),
-             " (", idx_type_name(magic[2]), ") is not supported; expected 0x08 (unsigned byte)");
+    FG_CHECK(magic[2] == 0x08, "read_idx: ", path, ": IDX element type 0x", hex_bytes(magic + 2, 1), " (",
+             idx_type_name(magic[2]), ") is not supported; expected 0x08 (unsigned byte)");
     FG_CHECK(magic[3] == expected_ndim, "read_idx: ", path, ": the header announces ", int(magic[3]),
-             " dims, expected ", expected_ndim, " (image files have 3: count, rows, columns; "
+             " dims, expected ", expected_ndim,
+             " (image files have 3: count, rows, columns; "
              "label files have 1: count). Are the image and label files swapped?");
 
     IdxArray out;
@@ -186,12 +197,16 @@ IdxArray read_idx(const std::string& path, int expected_ndim) {
     int64_t payload = 1;
     for (int d = 0; d < expected_ndim; ++d) {
         uint8_t b[4];
-        FG_CHECK(in.read(b, 4) == 4, "read_idx: ", path, ": truncated header: the file ends "
-                 "inside the size of dim ", d);
+        FG_CHECK(in.read(b, 4) == 4, "read_idx: ", path,
+                 ": truncated header: the file ends "
+                 "inside the size of dim ",
+                 d);
         int64_t size = (int64_t(b[0]) << 24) | (int64_t(b[1]) << 16) | (int64_t(b[2]) << 8) | b[3];
-        FG_CHECK(size > 0, "read_idx: ", path, ": dim ", d, " has size 0; an IDX file for a "
+        FG_CHECK(size > 0, "read_idx: ", path, ": dim ", d,
+                 " has size 0; an IDX file for a "
                  "dataset needs at least one item of at least one byte");
-        FG_CHECK(payload <= max_bytes / size, "read_idx: ", path, ": the header's sizes describe "
+        FG_CHECK(payload <= max_bytes / size, "read_idx: ", path,
+                 ": the header's sizes describe "
                  "an impossibly large array (more than 2^61 bytes); the header is corrupt");
         payload *= size;
         out.dims.push_back(size);
@@ -205,16 +220,19 @@ IdxArray read_idx(const std::string& path, int expected_ndim) {
     // A raw file's size is known before reading: compare it with the header up front.
     if (!in.gzip()) {
         int64_t body = in.file_size() - header_bytes;
-        FG_CHECK(body >= payload, "read_idx: ", path, ": truncated: the header announces ",
-                 dims_text(), " = ", payload, " bytes of data, the file holds only ", body,
+        FG_CHECK(body >= payload, "read_idx: ", path, ": truncated: the header announces ", dims_text(),
+                 " = ", payload, " bytes of data, the file holds only ", body,
                  ". Delete it and fetch it again");
-        FG_CHECK(body == payload, "read_idx: ", path, ": ", body - payload, " bytes of trailing "
-                 "data after the ", payload, " bytes (", dims_text(), ") the header announces");
+        FG_CHECK(body == payload, "read_idx: ", path, ": ", body - payload,
+                 " bytes of trailing "
+                 "data after the ",
+                 payload, " bytes (", dims_text(), ") the header announces");
     } else {
         const int64_t most = kMaxDeflateRatio * in.file_size();
-        FG_CHECK(payload <= most, "read_idx: ", path, ": truncated: the header announces ",
-                 dims_text(), " = ", payload, " bytes of data, more than the ", in.file_size(),
-                 " bytes of gzip data can inflate to (at most ", most, "). Delete it and fetch "
+        FG_CHECK(payload <= most, "read_idx: ", path, ": truncated: the header announces ", dims_text(),
+                 " = ", payload, " bytes of data, more than the ", in.file_size(),
+                 " bytes of gzip data can inflate to (at most ", most,
+                 "). Delete it and fetch "
                  "it again");
     }
 
@@ -224,8 +242,8 @@ IdxArray read_idx(const std::string& path, int expected_ndim) {
         size_t want = size_t(std::min<int64_t>(payload - int64_t(start), int64_t(kOutputChunk)));
         out.data.resize(start + want);
         size_t n = in.read(out.data.data() + start, want);
-        FG_CHECK(n == want, "read_idx: ", path, ": truncated: the header announces ", dims_text(),
-                 " = ", payload, " bytes of data, the file holds only ", int64_t(start + n), after,
+        FG_CHECK(n == want, "read_idx: ", path, ": truncated: the header announces ", dims_text(), " = ",
+                 payload, " bytes of data, the file holds only ", int64_t(start + n), after,
                  ". Delete it and fetch it again");
     }
 
@@ -233,8 +251,8 @@ IdxArray read_idx(const std::string& path, int expected_ndim) {
     int64_t extra = 0;
     uint8_t sink[4096];
     for (size_t n; (n = in.read(sink, sizeof sink)) > 0;) extra += int64_t(n);
-    FG_CHECK(extra == 0, "read_idx: ", path, ": ", extra, " bytes of trailing data", after,
-             " after the ", payload, " bytes (", dims_text(), ") the header announces");
+    FG_CHECK(extra == 0, "read_idx: ", path, ": ", extra, " bytes of trailing data", after, " after the ",
+             payload, " bytes (", dims_text(), ") the header announces");
     return out;
 }
 

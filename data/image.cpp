@@ -20,12 +20,6 @@
 #define STBI_NO_HDR
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #define STB_IMAGE_RESIZE_IMPLEMENTATION
-#include <stb/stb_image.h>
-#include <stb/stb_image_resize.h>
-#include <stb/stb_image_write.h>
-
-#include <focalgrad/data/image.h>
-
 #include <unistd.h>
 #include <zlib.h>
 
@@ -36,10 +30,14 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <stb/stb_image.h>
+#include <stb/stb_image_resize.h>
+#include <stb/stb_image_write.h>
 #include <utility>
 #include <vector>
 
 #include <focalgrad/core/error.h>
+#include <focalgrad/data/image.h>
 
 namespace focalgrad {
 
@@ -123,7 +121,11 @@ uint32_t big_endian32(const uint8_t* p) {
 uint64_t png_max_raw_bytes(const uint8_t* ihdr) {
     const uint64_t width = big_endian32(ihdr), height = big_endian32(ihdr + 4);
     const int depth = ihdr[8], colour = ihdr[9], interlace = ihdr[12];
-    const int channels = colour == 0 || colour == 3 ? 1 : colour == 2 ? 3 : colour == 4 ? 2 : colour == 6 ? 4 : 0;
+    const int channels = colour == 0 || colour == 3 ? 1
+                         : colour == 2              ? 3
+                         : colour == 4              ? 2
+                         : colour == 6              ? 4
+                                                    : 0;
     if (channels == 0 || depth < 1 || depth > 16) return 0;
     const uint64_t row_bytes = (width * uint64_t(channels * depth) + 7) / 8;
     return height * (1 + row_bytes) + (interlace ? 14 * height : 0);
@@ -172,12 +174,14 @@ std::string png_chunk_fault(const uint8_t* p, size_t n) {
     for (size_t i = 8; i + 8 <= n;) {
         const size_t length = big_endian32(p + i);
         if (length > n - i - 8)
-            return str("the chunk at byte ", i, " is longer than the rest of the file (a "
+            return str("the chunk at byte ", i,
+                       " is longer than the rest of the file (a "
                        "truncated file?)");
         if (std::memcmp(p + i + 4, "IHDR", 4) == 0 && length == 13) max_raw = png_max_raw_bytes(p + i + 8);
         const bool idat = std::memcmp(p + i + 4, "IDAT", 4) == 0;
         if (idat && length == 0 && !idat_seen)
-            return str("its first IDAT chunk, at byte ", i, ", is empty, which stb_image "
+            return str("its first IDAT chunk, at byte ", i,
+                       ", is empty, which stb_image "
                        "cannot read");
         if (idat) idat_chunks.emplace_back(p + i + 8, length);
         idat_seen |= idat;
@@ -185,7 +189,8 @@ std::string png_chunk_fault(const uint8_t* p, size_t n) {
         i += 12 + length;
     }
     if (max_raw > 0 && png_inflates_beyond(idat_chunks, max_raw))
-        return str("its image data inflates to more than the ", max_raw, " bytes its header's "
+        return str("its image data inflates to more than the ", max_raw,
+                   " bytes its header's "
                    "size needs (a decompression bomb?)");
     return "";
 }
@@ -213,31 +218,32 @@ std::string pnm_fault(const uint8_t* p, size_t n) {
         }
     }
     if (fields[2] > 255)
-        return str("maxval is ", fields[2], ": 16-bit PGM/PPM files are not supported "
+        return str("maxval is ", fields[2],
+                   ": 16-bit PGM/PPM files are not supported "
                    "(stb_image misreads them); save it with 8 bits per sample (maxval 255)");
     const int64_t channels = p[1] == '6' ? 3 : 1;
     const int64_t need = fields[0] * fields[1] * channels, have = int64_t(n) - int64_t(i) - 1;
     if (have < need)
-        return str("truncated: the header announces ", fields[0], " x ", fields[1], " pixels (",
-                   need, " bytes), the file holds only ", std::max<int64_t>(have, 0));
+        return str("truncated: the header announces ", fields[0], " x ", fields[1], " pixels (", need,
+                   " bytes), the file holds only ", std::max<int64_t>(have, 0));
     return "";
 }
 
 void check_options(const ImageOptions& options, const std::string& what) {
-    FG_CHECK(options.width >= 1 && options.height >= 1 && options.width <= 4096 &&
-                 options.height <= 4096,
-             what, ": output size must be between 1 x 1 and 4096 x 4096, got ", options.width,
-             " x ", options.height);
-    FG_CHECK(options.max_pixels >= 1 && options.max_pixels <= kMaxPixels, what, ": max_pixels "
-             "must be between 1 and ", kMaxPixels, ", got ", options.max_pixels);
+    FG_CHECK(options.width >= 1 && options.height >= 1 && options.width <= 4096 && options.height <= 4096,
+             what, ": output size must be between 1 x 1 and 4096 x 4096, got ", options.width, " x ",
+             options.height);
+    FG_CHECK(options.max_pixels >= 1 && options.max_pixels <= kMaxPixels, what,
+             ": max_pixels "
+             "must be between 1 and ",
+             kMaxPixels, ", got ", options.max_pixels);
 }
 
 // load_image once the bytes are in memory (and the options checked); `what` starts
 // every message: "load_image: photo.png" or "load_image_from_memory".
-Tensor decode_image(const uint8_t* bytes, size_t size, const ImageOptions& options,
-                    const std::string& what) {
-    FG_CHECK(int64_t(size) <= kMaxFileBytes, what, ": ", size, " bytes is more than the ",
-             kMaxFileBytes, "-byte limit for an image file");
+Tensor decode_image(const uint8_t* bytes, size_t size, const ImageOptions& options, const std::string& what) {
+    FG_CHECK(int64_t(size) <= kMaxFileBytes, what, ": ", size, " bytes is more than the ", kMaxFileBytes,
+             "-byte limit for an image file");
     static const stbi_uc no_bytes = 0;  // stb_image wants a pointer even for 0 bytes
     const stbi_uc* in = size ? bytes : &no_bytes;
     const int len = int(size);
@@ -251,24 +257,27 @@ Tensor decode_image(const uint8_t* bytes, size_t size, const ImageOptions& optio
              " declares more than 256 codes");
 
     int w = 0, h = 0, channels = 0;
-    FG_CHECK(stbi_info_from_memory(in, len, &w, &h, &channels), what,
-             ": cannot read it as an image (", stbi_failure_reason(),
-             "); supported formats: PNG, JPEG, BMP, GIF, TGA, PNM");
+    FG_CHECK(stbi_info_from_memory(in, len, &w, &h, &channels), what, ": cannot read it as an image (",
+             stbi_failure_reason(), "); supported formats: PNG, JPEG, BMP, GIF, TGA, PNM");
     // stbi_info gives a top-down BMP's height as negative (the sign is the row order), and
     // accepts a PGM/PPM header whose width or height is 0 or not a number.
     const int64_t width = std::abs(int64_t(w)), height = std::abs(int64_t(h));
     FG_CHECK(width >= 1 && height >= 1, what, ": the header announces ", width, " x ", height,
              " pixels: there is no image (a corrupt file?)");
-    FG_CHECK(width * height <= options.max_pixels, what, ": ", width, " x ", height, " pixels "
-             "is larger than the ", options.max_pixels, "-pixel limit; scale it down first");
+    FG_CHECK(width * height <= options.max_pixels, what, ": ", width, " x ", height,
+             " pixels "
+             "is larger than the ",
+             options.max_pixels, "-pixel limit; scale it down first");
 
     // Two channels: luma and alpha (opaque formats get alpha = 255).
-    std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
-        stbi_load_from_memory(in, len, &w, &h, &channels, 2), stbi_image_free);
+    std::unique_ptr<stbi_uc, void (*)(void*)> pixels(stbi_load_from_memory(in, len, &w, &h, &channels, 2),
+                                                     stbi_image_free);
     FG_CHECK(pixels, what, ": cannot decode it (", stbi_failure_reason(), ")");
     // The limits above hold only if the decoded size is the one the header announced.
-    FG_CHECK(w == width && h == height, what, ": stb_image decoded ", w, " x ", h, " pixels "
-             "where the header announced ", width, " x ", height);
+    FG_CHECK(w == width && h == height, what, ": stb_image decoded ", w, " x ", h,
+             " pixels "
+             "where the header announced ",
+             width, " x ", height);
 
     // Composite over white paper: v = (luma * alpha + 255 * (255 - alpha)) / 255^2.
     std::vector<float> grey(size_t(int64_t(w) * h));  // [h, w]
@@ -287,19 +296,18 @@ Tensor decode_image(const uint8_t* bytes, size_t size, const ImageOptions& optio
         // it covers), a triangle (bilinear) filter when enlarging; edges repeat outward.
         stbir_filter fx = options.width < w ? STBIR_FILTER_BOX : STBIR_FILTER_TRIANGLE;
         stbir_filter fy = options.height < h ? STBIR_FILTER_BOX : STBIR_FILTER_TRIANGLE;
-        int ok = stbir_resize(grey.data(), w, h, 0, o, options.width, options.height, 0,
-                              STBIR_TYPE_FLOAT, 1, STBIR_ALPHA_CHANNEL_NONE, 0, STBIR_EDGE_CLAMP,
-                              STBIR_EDGE_CLAMP, fx, fy, STBIR_COLORSPACE_LINEAR, nullptr);
-        FG_CHECK(ok, what, ": resizing ", w, " x ", h, " to ", options.width,
-                 " x ", options.height, " failed (out of memory?)");
+        int ok = stbir_resize(grey.data(), w, h, 0, o, options.width, options.height, 0, STBIR_TYPE_FLOAT, 1,
+                              STBIR_ALPHA_CHANNEL_NONE, 0, STBIR_EDGE_CLAMP, STBIR_EDGE_CLAMP, fx, fy,
+                              STBIR_COLORSPACE_LINEAR, nullptr);
+        FG_CHECK(ok, what, ": resizing ", w, " x ", h, " to ", options.width, " x ", options.height,
+                 " failed (out of memory?)");
         // Box and triangle weights are non-negative, so only float rounding can step
         // outside [0, 1]; clamp so callers can rely on the range.
         for (int64_t i = 0; i < out.numel(); ++i) o[i] = std::min(1.0f, std::max(0.0f, o[i]));
     }
 
-    bool invert = options.invert == Invert::yes ||
-                  (options.invert == Invert::if_light_background &&
-                   border_mean(o, options.width, options.height) > 0.5);
+    bool invert = options.invert == Invert::yes || (options.invert == Invert::if_light_background &&
+                                                    border_mean(o, options.width, options.height) > 0.5);
     if (invert)
         for (int64_t i = 0; i < out.numel(); ++i) o[i] = 1.0f - o[i];
     return out;
@@ -315,14 +323,16 @@ Tensor load_image(const std::string& path, const ImageOptions& options) {
     FG_CHECK(fs::is_regular_file(path, ec), "load_image: ", path, ": not a regular file");
     const uintmax_t size = fs::file_size(path, ec);
     FG_CHECK(!ec, "load_image: ", path, ": cannot get its size: ", ec.message());
-    FG_CHECK(size <= uintmax_t(kMaxFileBytes), "load_image: ", path, ": ", size, " bytes is "
-             "more than the ", kMaxFileBytes, "-byte limit for an image file");
+    FG_CHECK(size <= uintmax_t(kMaxFileBytes), "load_image: ", path, ": ", size,
+             " bytes is "
+             "more than the ",
+             kMaxFileBytes, "-byte limit for an image file");
 
     std::vector<uint8_t> bytes(static_cast<size_t>(size));
     std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), std::fclose);
     FG_CHECK(f, "load_image: ", path, ": cannot open: ", std::strerror(errno));
-    FG_CHECK(std::fread(bytes.data(), 1, bytes.size(), f.get()) == bytes.size(), "load_image: ",
-             path, ": read error (the file changed size while being read?)");
+    FG_CHECK(std::fread(bytes.data(), 1, bytes.size(), f.get()) == bytes.size(), "load_image: ", path,
+             ": read error (the file changed size while being read?)");
     return decode_image(bytes.data(), bytes.size(), options, "load_image: " + path);
 }
 
@@ -332,14 +342,14 @@ Tensor load_image_from_memory(const uint8_t* bytes, size_t size, const ImageOpti
     return decode_image(bytes, size, options, "load_image_from_memory");
 }
 
-void save_png(const std::string& path, const uint8_t* pixels, int width, int height,
-              int channels) {
+void save_png(const std::string& path, const uint8_t* pixels, int width, int height, int channels) {
     FG_CHECK(pixels, "save_png: ", path, ": pixels is null");
-    FG_CHECK(width >= 1 && height >= 1 && int64_t(width) * height <= kMaxPixels, "save_png: ",
-             path, ": size must be at least 1 x 1 and at most ", kMaxPixels, " pixels, got ",
-             width, " x ", height);
-    FG_CHECK(channels >= 1 && channels <= 4, "save_png: ", path, ": channels must be 1 (grey), "
-             "2 (grey + alpha), 3 (RGB) or 4 (RGBA), got ", channels);
+    FG_CHECK(width >= 1 && height >= 1 && int64_t(width) * height <= kMaxPixels, "save_png: ", path,
+             ": size must be at least 1 x 1 and at most ", kMaxPixels, " pixels, got ", width, " x ", height);
+    FG_CHECK(channels >= 1 && channels <= 4, "save_png: ", path,
+             ": channels must be 1 (grey), "
+             "2 (grey + alpha), 3 (RGB) or 4 (RGBA), got ",
+             channels);
 
     // Encode in memory first: nothing touches the disk unless the encoding succeeded.
     std::vector<uint8_t> png;
@@ -348,8 +358,7 @@ void save_png(const std::string& path, const uint8_t* pixels, int width, int hei
         auto* bytes = static_cast<const uint8_t*>(data);
         out->insert(out->end(), bytes, bytes + size);
     };
-    FG_CHECK(stbi_write_png_to_func(append, &png, width, height, channels, pixels,
-                                    width * channels),
+    FG_CHECK(stbi_write_png_to_func(append, &png, width, height, channels, pixels, width * channels),
              "save_png: ", path, ": PNG encoding failed (out of memory?)");
 
     // Same directory as the target, so the rename cannot cross file systems; the pid keeps
@@ -367,18 +376,19 @@ void save_png(const std::string& path, const uint8_t* pixels, int width, int hei
     if (std::rename(tmp.c_str(), path.c_str()) != 0) {
         int rename_errno = errno;
         std::remove(tmp.c_str());
-        throw Error(str("save_png: ", path, ": cannot move ", tmp, " into place: ",
-                        std::strerror(rename_errno)));
+        throw Error(
+            str("save_png: ", path, ": cannot move ", tmp, " into place: ", std::strerror(rename_errno)));
     }
 }
 
 void save_png(const std::string& path, const Tensor& image) {
     const Shape& s = image.shape();
-    FG_CHECK(s.size() == 2 || (s.size() == 3 && (s[2] == 1 || s[2] == 3 || s[2] == 4)),
-             "save_png: ", path, ": expected a [H, W] or [H, W, C] tensor with C = 1, 3 or 4, "
-             "got ", s);
-    FG_CHECK(s[0] >= 1 && s[1] >= 1 && s[0] * s[1] <= kMaxPixels, "save_png: ", path,
-             ": image size ", s, " is empty or too large");
+    FG_CHECK(s.size() == 2 || (s.size() == 3 && (s[2] == 1 || s[2] == 3 || s[2] == 4)), "save_png: ", path,
+             ": expected a [H, W] or [H, W, C] tensor with C = 1, 3 or 4, "
+             "got ",
+             s);
+    FG_CHECK(s[0] >= 1 && s[1] >= 1 && s[0] * s[1] <= kMaxPixels, "save_png: ", path, ": image size ", s,
+             " is empty or too large");
     const int channels = s.size() == 3 ? int(s[2]) : 1;
     std::vector<uint8_t> bytes(size_t(image.numel()));
     const float* v = image.data();

@@ -21,7 +21,7 @@ enum class Invert {
 };
 
 struct ImageOptions {
-    int width = 28;   // output size; when it equals the file's size, pixels are not resampled
+    int width = 28;  // output size; when it equals the file's size, pixels are not resampled
     int height = 28;
     Invert invert = Invert::no;
     // Larger images are refused before decoding. At most 2^25 (an 8k x 4k photo); a server
@@ -42,8 +42,7 @@ Tensor load_image_from_memory(const uint8_t* bytes, size_t size, const ImageOpti
 // Writes 8-bit pixels, row-major [height][width][channels] with channels 1 (grey),
 // 2 (grey + alpha), 3 (RGB) or 4 (RGBA), as a PNG. Atomic: the PNG is written to a
 // temporary file next to `path` and renamed over it, so `path` is never half-written.
-void save_png(const std::string& path, const uint8_t* pixels, int width, int height,
-              int channels);
+void save_png(const std::string& path, const uint8_t* pixels, int width, int height, int channels);
 
 // A [H, W] (grey) or [H, W, C] (C = 1, 3, 4) tensor with values in [0, 1], as a PNG; each
 // value becomes round(255 * clamp(v, 0, 1)).

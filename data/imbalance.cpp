@@ -1,12 +1,11 @@
 // imbalance.cpp — step and long-tail subsets: per-class target counts, then one seeded
 // random sample per class.
-#include <focalgrad/data/imbalance.h>
-
 #include <algorithm>
 #include <cmath>
 
 #include <focalgrad/core/error.h>
 #include <focalgrad/core/random.h>
+#include <focalgrad/data/imbalance.h>
 
 namespace focalgrad {
 
@@ -55,19 +54,19 @@ std::vector<int64_t> subsample(const std::vector<int>& labels, const std::vector
 std::vector<int64_t> class_counts(const std::vector<int>& labels, int num_classes) {
     std::vector<int64_t> counts(size_t(std::max(num_classes, 0)), 0);
     for (size_t i = 0; i < labels.size(); ++i) {
-        FG_CHECK(labels[i] >= 0 && labels[i] < num_classes, "class_counts: label ", labels[i],
-                 " at index ", i, " is out of range [0, ", num_classes - 1, "]");
+        FG_CHECK(labels[i] >= 0 && labels[i] < num_classes, "class_counts: label ", labels[i], " at index ",
+                 i, " is out of range [0, ", num_classes - 1, "]");
         ++counts[size_t(labels[i])];
     }
     return counts;
 }
 
-std::vector<int64_t> class_counts(const std::vector<int>& labels,
-                                  const std::vector<int64_t>& indices, int num_classes) {
+std::vector<int64_t> class_counts(const std::vector<int>& labels, const std::vector<int64_t>& indices,
+                                  int num_classes) {
     std::vector<int64_t> counts(size_t(std::max(num_classes, 0)), 0);
     for (int64_t i : indices) {
-        FG_CHECK(i >= 0 && i < int64_t(labels.size()), "class_counts: index ", i,
-                 " is out of range for ", labels.size(), " labels");
+        FG_CHECK(i >= 0 && i < int64_t(labels.size()), "class_counts: index ", i, " is out of range for ",
+                 labels.size(), " labels");
         int y = labels[size_t(i)];
         FG_CHECK(y >= 0 && y < num_classes, "class_counts: label ", y, " at index ", i,
                  " is out of range [0, ", num_classes - 1, "]");
@@ -81,8 +80,10 @@ std::vector<int64_t> make_step_imbalance(const std::vector<int>& labels,
                                          uint64_t seed) {
     const char* op = "make_step_imbalance";
     int num_classes = num_classes_of(labels, op);
-    FG_CHECK(std::isfinite(ratio) && ratio >= 1.0, op, ": ratio must be a finite number >= 1 "
-             "(minority classes keep 1/ratio of their items), got ", ratio);
+    FG_CHECK(std::isfinite(ratio) && ratio >= 1.0, op,
+             ": ratio must be a finite number >= 1 "
+             "(minority classes keep 1/ratio of their items), got ",
+             ratio);
     std::vector<int64_t> counts = class_counts(labels, num_classes);
     std::vector<int64_t> keep = counts;
     std::vector<bool> listed(size_t(num_classes), false);
@@ -96,14 +97,15 @@ std::vector<int64_t> make_step_imbalance(const std::vector<int>& labels,
     return subsample(labels, keep, seed);
 }
 
-std::vector<int64_t> make_long_tail(const std::vector<int>& labels, double imbalance_factor,
-                                    uint64_t seed) {
+std::vector<int64_t> make_long_tail(const std::vector<int>& labels, double imbalance_factor, uint64_t seed) {
     const char* op = "make_long_tail";
     int num_classes = num_classes_of(labels, op);
-    FG_CHECK(std::isfinite(imbalance_factor) && imbalance_factor >= 1.0, op, ": imbalance_factor "
+    FG_CHECK(std::isfinite(imbalance_factor) && imbalance_factor >= 1.0, op,
+             ": imbalance_factor "
              "must be a finite number >= 1 (the head class keeps IF times the tail's share), got ",
              imbalance_factor);
-    FG_CHECK(num_classes >= 2, op, ": a long tail needs at least 2 classes; the labels hold only "
+    FG_CHECK(num_classes >= 2, op,
+             ": a long tail needs at least 2 classes; the labels hold only "
              "class 0");
     std::vector<int64_t> counts = class_counts(labels, num_classes);
     const double n_max = double(*std::max_element(counts.begin(), counts.end()));

@@ -13,8 +13,8 @@ namespace focalgrad {
 // counts[c] = how many of labels[indices[i]] (or of all labels) equal c; labels outside
 // [0, num_classes) are an error.
 std::vector<int64_t> class_counts(const std::vector<int>& labels, int num_classes);
-std::vector<int64_t> class_counts(const std::vector<int>& labels,
-                                  const std::vector<int64_t>& indices, int num_classes);
+std::vector<int64_t> class_counts(const std::vector<int>& labels, const std::vector<int64_t>& indices,
+                                  int num_classes);
 
 // Step imbalance (Buda et al. 2018): each class in `minority_classes` keeps
 //   n_c' = max(1, round(n_c / ratio))
@@ -29,7 +29,6 @@ std::vector<int64_t> make_step_imbalance(const std::vector<int>& labels,
 // class 0 to n_max / IF for class C-1. A class never keeps more than it has, so on
 // MNIST (classes of 5421 to 6742 images) class 0 keeps its 5923 where the profile asks
 // for 6742. C = max label + 1, IF >= 1.
-std::vector<int64_t> make_long_tail(const std::vector<int>& labels, double imbalance_factor,
-                                    uint64_t seed);
+std::vector<int64_t> make_long_tail(const std::vector<int>& labels, double imbalance_factor, uint64_t seed);
 
 }  // namespace focalgrad

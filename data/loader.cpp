@@ -1,6 +1,4 @@
 // loader.cpp — uint8 -> float batch conversion, pixel statistics, epoch orders.
-#include <focalgrad/data/loader.h>
-
 #include <algorithm>
 #include <cmath>
 #include <memory>
@@ -9,6 +7,7 @@
 #include <focalgrad/core/error.h>
 #include <focalgrad/core/parallel.h>
 #include <focalgrad/core/random.h>
+#include <focalgrad/data/loader.h>
 
 namespace focalgrad {
 
@@ -60,13 +59,13 @@ void check_options(const LoaderOptions& options, const char* op) {
     FG_CHECK(options.batch_size >= 1, op, ": batch_size must be >= 1, got ", options.batch_size);
     FG_CHECK(std::isfinite(options.normalize.mean) && std::isfinite(options.normalize.std) &&
                  options.normalize.std > 0.0,
-             op, ": normalize needs a finite mean and a finite std > 0, got mean ",
-             options.normalize.mean, ", std ", options.normalize.std);
+             op, ": normalize needs a finite mean and a finite std > 0, got mean ", options.normalize.mean,
+             ", std ", options.normalize.std);
 }
 
 void check_index(const Dataset& data, int64_t i, const char* op) {
-    FG_CHECK(i >= 0 && i < data.size(), op, ": index ", i, " is out of range for ", data.name,
-             " (", data.size(), " items)");
+    FG_CHECK(i >= 0 && i < data.size(), op, ": index ", i, " is out of range for ", data.name, " (",
+             data.size(), " items)");
 }
 
 }  // namespace
@@ -107,8 +106,8 @@ namespace {
 
 // make_batch with the converter for options.normalize already built: a DataLoader builds
 // its converter once, not once per batch.
-Batch assemble_batch(const Dataset& data, const int64_t* indices, int64_t count,
-                     const LoaderOptions& options, const detail::PixelConverter& converter) {
+Batch assemble_batch(const Dataset& data, const int64_t* indices, int64_t count, const LoaderOptions& options,
+                     const detail::PixelConverter& converter) {
     FG_CHECK(count >= 1, "make_batch: a batch needs at least one item, got ", count);
     const int64_t D = data.image_size();
     Batch batch;
@@ -142,14 +141,12 @@ Batch assemble_batch(const Dataset& data, const int64_t* indices, int64_t count,
 
 }  // namespace
 
-Batch make_batch(const Dataset& data, const int64_t* indices, int64_t count,
-                 const LoaderOptions& options) {
+Batch make_batch(const Dataset& data, const int64_t* indices, int64_t count, const LoaderOptions& options) {
     check_options(options, "make_batch");
     return assemble_batch(data, indices, count, options, detail::PixelConverter(options.normalize));
 }
 
-DataLoader::DataLoader(const Dataset& data, std::vector<int64_t> indices,
-                       const LoaderOptions& options)
+DataLoader::DataLoader(const Dataset& data, std::vector<int64_t> indices, const LoaderOptions& options)
     : data_(&data), indices_(std::move(indices)), options_(options) {
     check_options(options_, "DataLoader");
     converter_ = std::make_shared<const detail::PixelConverter>(options_.normalize);
@@ -159,17 +156,16 @@ DataLoader::DataLoader(const Dataset& data, std::vector<int64_t> indices,
 }
 
 DataLoader::DataLoader(const Dataset& data, const LoaderOptions& options)
-    : DataLoader(data,
-                 [&] {
-                     std::vector<int64_t> all(size_t(data.size()));
-                     std::iota(all.begin(), all.end(), int64_t(0));
-                     return all;
-                 }(),
-                 options) {}
+    : DataLoader(
+          data,
+          [&] {
+              std::vector<int64_t> all(size_t(data.size()));
+              std::iota(all.begin(), all.end(), int64_t(0));
+              return all;
+          }(),
+          options) {}
 
-int64_t DataLoader::num_batches() const {
-    return (size() + options_.batch_size - 1) / options_.batch_size;
-}
+int64_t DataLoader::num_batches() const { return (size() + options_.batch_size - 1) / options_.batch_size; }
 
 std::vector<int64_t> DataLoader::epoch_order(int64_t epoch) const {
     FG_CHECK(epoch >= 0, "DataLoader::epoch_order: epoch must be >= 0, got ", epoch);
@@ -182,8 +178,8 @@ std::vector<int64_t> DataLoader::epoch_order(int64_t epoch) const {
 }
 
 Batch DataLoader::Epoch::batch(int64_t b) const {
-    FG_CHECK(b >= 0 && b < num_batches(), "DataLoader: batch ", b, " is out of range (",
-             num_batches(), " batches per epoch)");
+    FG_CHECK(b >= 0 && b < num_batches(), "DataLoader: batch ", b, " is out of range (", num_batches(),
+             " batches per epoch)");
     const int64_t B = loader_->options_.batch_size;
     const int64_t begin = b * B;
     const int64_t count = std::min<int64_t>(B, int64_t(order_.size()) - begin);

@@ -28,10 +28,10 @@ PixelStats pixel_stats(const Dataset& data, const std::vector<int64_t>& indices 
 
 struct LoaderOptions {
     int64_t batch_size = 64;
-    bool shuffle = true;    // a new seeded permutation every epoch; false: the given order
-    uint64_t seed = 0;      // the shuffling seed; the loader's generator is its own
-    bool flatten = true;    // x is [B, D]; false: [B, 1, H, W], for convolutions
-    PixelStats normalize;   // the default {0, 1} leaves x in [0, 1]
+    bool shuffle = true;   // a new seeded permutation every epoch; false: the given order
+    uint64_t seed = 0;     // the shuffling seed; the loader's generator is its own
+    bool flatten = true;   // x is [B, D]; false: [B, 1, H, W], for convolutions
+    PixelStats normalize;  // the default {0, 1} leaves x in [0, 1]
 };
 
 struct Batch {
@@ -46,8 +46,7 @@ class PixelConverter;  // bytes to normalised floats (loader.cpp)
 
 // The batch of items indices[0 .. count). x is a new tensor every call, never a reused
 // buffer: a batch the caller keeps (or the tape saved) is never overwritten later.
-Batch make_batch(const Dataset& data, const int64_t* indices, int64_t count,
-                 const LoaderOptions& options);
+Batch make_batch(const Dataset& data, const int64_t* indices, int64_t count, const LoaderOptions& options);
 
 class DataLoader {
 public:
@@ -58,7 +57,7 @@ public:
     DataLoader(Dataset&& data, std::vector<int64_t> indices, const LoaderOptions& options) = delete;
     DataLoader(Dataset&& data, const LoaderOptions& options) = delete;
 
-    int64_t size() const { return int64_t(indices_.size()); }          // items per epoch
+    int64_t size() const { return int64_t(indices_.size()); }  // items per epoch
     int64_t num_batches() const;  // ceil(size / batch_size): the last batch keeps the remainder
     const LoaderOptions& options() const { return options_; }
 

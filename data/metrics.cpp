@@ -1,38 +1,39 @@
 // metrics.cpp — counting into the confusion matrix, the scores read off it, and tables.
-#include <focalgrad/data/metrics.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 
 #include <focalgrad/core/error.h>
+#include <focalgrad/data/metrics.h>
 
 namespace focalgrad {
 
 ConfusionMatrix::ConfusionMatrix(int num_classes) : num_classes_(num_classes) {
-    FG_CHECK(num_classes >= 1 && num_classes <= 100000, "ConfusionMatrix: num_classes must be "
-             "between 1 and 100000, got ", num_classes);
+    FG_CHECK(num_classes >= 1 && num_classes <= 100000,
+             "ConfusionMatrix: num_classes must be "
+             "between 1 and 100000, got ",
+             num_classes);
     counts_.assign(size_t(num_classes) * size_t(num_classes), 0);
 }
 
 void ConfusionMatrix::add(int truth, int predicted) {
     FG_CHECK(truth >= 0 && truth < num_classes_ && predicted >= 0 && predicted < num_classes_,
-             "ConfusionMatrix::add: classes must be in [0, ", num_classes_ - 1, "], got truth ",
-             truth, ", predicted ", predicted);
+             "ConfusionMatrix::add: classes must be in [0, ", num_classes_ - 1, "], got truth ", truth,
+             ", predicted ", predicted);
     ++counts_[size_t(truth) * size_t(num_classes_) + size_t(predicted)];
     ++total_;
 }
 
 void ConfusionMatrix::add(const std::vector<int>& truth, const std::vector<int>& predicted) {
-    FG_CHECK(truth.size() == predicted.size(), "ConfusionMatrix::add: ", truth.size(),
-             " true labels but ", predicted.size(), " predictions");
+    FG_CHECK(truth.size() == predicted.size(), "ConfusionMatrix::add: ", truth.size(), " true labels but ",
+             predicted.size(), " predictions");
     for (size_t i = 0; i < truth.size(); ++i) add(truth[i], predicted[i]);
 }
 
 int64_t ConfusionMatrix::operator()(int truth, int predicted) const {
     FG_CHECK(truth >= 0 && truth < num_classes_ && predicted >= 0 && predicted < num_classes_,
-             "ConfusionMatrix: entry (", truth, ", ", predicted, ") is out of range for ",
-             num_classes_, " classes");
+             "ConfusionMatrix: entry (", truth, ", ", predicted, ") is out of range for ", num_classes_,
+             " classes");
     return counts_[size_t(truth) * size_t(num_classes_) + size_t(predicted)];
 }
 
@@ -49,8 +50,10 @@ int64_t ConfusionMatrix::predicted_count(int c) const {
 }
 
 std::vector<int> argmax_rows(const Tensor& logits) {
-    FG_CHECK(logits.dim() == 2 && logits.size(1) >= 1, "argmax_rows: expected [N, C] logits "
-             "with C >= 1, got ", logits.shape());
+    FG_CHECK(logits.dim() == 2 && logits.size(1) >= 1,
+             "argmax_rows: expected [N, C] logits "
+             "with C >= 1, got ",
+             logits.shape());
     const int64_t N = logits.size(0), C = logits.size(1);
     const float* z = logits.data();
     std::vector<int> out(static_cast<size_t>(N));
@@ -68,7 +71,8 @@ std::vector<int> argmax_rows(const Tensor& logits) {
 }
 
 Metrics compute_metrics(const ConfusionMatrix& cm) {
-    FG_CHECK(cm.total() > 0, "compute_metrics: the confusion matrix is empty (no predictions "
+    FG_CHECK(cm.total() > 0,
+             "compute_metrics: the confusion matrix is empty (no predictions "
              "were added)");
     const int C = cm.num_classes();
     Metrics m;
@@ -122,8 +126,8 @@ std::string format_metrics(const Metrics& m, const std::vector<std::string>& cla
     const int w = name_width(class_names, C, int(std::string("balanced accuracy").size()));
     std::string out;
     char line[512];
-    std::snprintf(line, sizeof line, "%-*s  %9s  %6s  %6s  %7s\n", w, "class", "precision",
-                  "recall", "f1", "support");
+    std::snprintf(line, sizeof line, "%-*s  %9s  %6s  %6s  %7s\n", w, "class", "precision", "recall", "f1",
+                  "support");
     out += line;
     for (int c = 0; c < C; ++c) {
         const ClassMetrics& k = m.per_class[size_t(c)];
@@ -132,8 +136,8 @@ std::string format_metrics(const Metrics& m, const std::vector<std::string>& cla
                       static_cast<long long>(k.support));
         out += line;
     }
-    std::snprintf(line, sizeof line, "%-*s  %9s  %6s  %6.4f  %7lld\n", w, "accuracy", "", "",
-                  m.accuracy, static_cast<long long>(m.total));
+    std::snprintf(line, sizeof line, "%-*s  %9s  %6s  %6.4f  %7lld\n", w, "accuracy", "", "", m.accuracy,
+                  static_cast<long long>(m.total));
     out += line;
     std::snprintf(line, sizeof line, "%-*s  %9s  %6s  %6.4f\n", w, "balanced accuracy", "", "",
                   m.balanced_accuracy);
@@ -143,8 +147,7 @@ std::string format_metrics(const Metrics& m, const std::vector<std::string>& cla
     return out;
 }
 
-std::string format_confusion_matrix(const ConfusionMatrix& cm,
-                                    const std::vector<std::string>& class_names) {
+std::string format_confusion_matrix(const ConfusionMatrix& cm, const std::vector<std::string>& class_names) {
     const int C = cm.num_classes();
     const int w = name_width(class_names, C, int(std::string("true \\ predicted").size()));
     int cell = 1;  // wide enough for the largest count and every column name

@@ -1,11 +1,10 @@
 // mnist.cpp — loading MNIST-layout datasets and finding their directory.
-#include <focalgrad/data/mnist.h>
-
 #include <cstdlib>
 #include <filesystem>
 
 #include <focalgrad/core/error.h>
 #include <focalgrad/data/idx.h>
+#include <focalgrad/data/mnist.h>
 
 namespace focalgrad {
 
@@ -17,8 +16,10 @@ const char* const kFashionSystemDir = "/usr/share/datasets/fashion-mnist";
 
 // "train-images-idx3-ubyte" and the like, for one split and kind.
 std::string canonical_name(Split split, const std::string& kind) {
-    FG_CHECK(kind == "images" || kind == "labels", "find_mnist_file: kind must be \"images\" or "
-             "\"labels\", got \"", kind, "\"");
+    FG_CHECK(kind == "images" || kind == "labels",
+             "find_mnist_file: kind must be \"images\" or "
+             "\"labels\", got \"",
+             kind, "\"");
     return std::string(split == Split::train ? "train" : "t10k") + "-" + kind +
            (kind == "images" ? "-idx3-ubyte" : "-idx1-ubyte");
 }
@@ -26,8 +27,8 @@ std::string canonical_name(Split split, const std::string& kind) {
 // The four canonical file names, gzipped, as the mirrors serve them.
 std::string four_file_names() {
     return canonical_name(Split::train, "images") + ".gz, " + canonical_name(Split::train, "labels") +
-           ".gz, " + canonical_name(Split::test, "images") + ".gz, " +
-           canonical_name(Split::test, "labels") + ".gz";
+           ".gz, " + canonical_name(Split::test, "images") + ".gz, " + canonical_name(Split::test, "labels") +
+           ".gz";
 }
 
 // The files of the four that `dir` lacks, for messages.
@@ -53,19 +54,20 @@ const char* env_or_empty(const char* var) {
 
 // A directory named explicitly (flag or environment variable) must be complete: silently
 // falling back to another copy would hide the user's mistake.
-std::string require_complete(const std::string& dir, const std::string& source,
-                             const std::string& dataset, const std::string& how_to_get) {
+std::string require_complete(const std::string& dir, const std::string& source, const std::string& dataset,
+                             const std::string& how_to_get) {
     std::error_code ec;
     FG_CHECK(fs::is_directory(dir, ec), dataset, " not found: ", source, " names '", dir,
              "', which is not a directory.\n", how_to_get);
     std::string missing = missing_files(dir);
-    FG_CHECK(missing.empty(), dataset, " not found: ", source, " names '", dir, "', which lacks ",
-             missing, ".\n", how_to_get);
+    FG_CHECK(missing.empty(), dataset, " not found: ", source, " names '", dir, "', which lacks ", missing,
+             ".\n", how_to_get);
     return dir;
 }
 
 std::string mnist_how_to_get() {
-    return "Put the four MNIST files (" + four_file_names() + ", or the same names without "
+    return "Put the four MNIST files (" + four_file_names() +
+           ", or the same names without "
            ".gz) in datasets/mnist/ under the directory you run from, e.g. with:\n"
            "    scripts/get_mnist.sh datasets/mnist\n"
            "or point to a directory that holds them with --data DIR or MNIST_DIR=DIR.";
@@ -74,7 +76,9 @@ std::string mnist_how_to_get() {
 std::string fashion_how_to_get() {
     return std::string("Install the Debian package (its files go to ") + kFashionSystemDir +
            "):\n    sudo apt-get install dataset-fashion-mnist\n"
-           "or put the four Fashion-MNIST files (" + four_file_names() + ", or the same names "
+           "or put the four Fashion-MNIST files (" +
+           four_file_names() +
+           ", or the same names "
            "without .gz) in datasets/fashion-mnist/, or point to them with --data DIR or "
            "FASHION_MNIST_DIR=DIR.";
 }
@@ -86,12 +90,11 @@ Dataset load_mnist_layout(const std::string& dir, Split split, const std::string
     FG_CHECK(!images.empty() && !labels.empty(), "load ", dataset, ": '", dir, "' lacks the ",
              split_name(split), " split: missing ", images.empty() ? canonical_name(split, "images") : "",
              images.empty() && labels.empty() ? " and " : "",
-             labels.empty() ? canonical_name(split, "labels") : "", " (with or without .gz).\n",
-             how_to_get);
-    Dataset data = load_idx_dataset(images, labels, dataset + " " + split_name(split),
-                                    std::move(class_names));
-    FG_CHECK(data.rows == 28 && data.cols == 28, "load ", dataset, ": ", images, ": images are ",
-             data.rows, " x ", data.cols, ", expected 28 x 28");
+             labels.empty() ? canonical_name(split, "labels") : "", " (with or without .gz).\n", how_to_get);
+    Dataset data =
+        load_idx_dataset(images, labels, dataset + " " + split_name(split), std::move(class_names));
+    FG_CHECK(data.rows == 28 && data.cols == 28, "load ", dataset, ": ", images, ": images are ", data.rows,
+             " x ", data.cols, ", expected 28 x 28");
     return data;
 }
 
@@ -126,8 +129,8 @@ Dataset load_idx_dataset(const std::string& images_path, const std::string& labe
              ": expected 1 to 256 class names (labels are bytes), got ", class_names.size());
     IdxArray images = read_idx(images_path, 3);
     IdxArray labels = read_idx(labels_path, 1);
-    FG_CHECK(images.dims[0] == labels.dims[0], "load_idx_dataset: ", name, ": ", images_path,
-             " holds ", images.dims[0], " images but ", labels_path, " holds ", labels.dims[0],
+    FG_CHECK(images.dims[0] == labels.dims[0], "load_idx_dataset: ", name, ": ", images_path, " holds ",
+             images.dims[0], " images but ", labels_path, " holds ", labels.dims[0],
              " labels; the two files do not belong together");
 
     Dataset data;
@@ -146,9 +149,9 @@ Dataset load_idx_dataset(const std::string& images_path, const std::string& labe
             ++bad;
         }
     }
-    FG_CHECK(bad == 0, "load_idx_dataset: ", labels_path, ": label ",
-             int(labels.data[size_t(first_bad)]), " at index ", first_bad,
-             " is out of range [0, ", num_classes - 1, "] (", bad, " labels out of range in all)");
+    FG_CHECK(bad == 0, "load_idx_dataset: ", labels_path, ": label ", int(labels.data[size_t(first_bad)]),
+             " at index ", first_bad, " is out of range [0, ", num_classes - 1, "] (", bad,
+             " labels out of range in all)");
     return data;
 }
 
@@ -162,8 +165,8 @@ Dataset load_mnist(const std::string& dir, Split split) {
 Dataset load_fashion_mnist(const std::string& dir, Split split) {
     std::vector<std::string> names = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                                       "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
-    return load_mnist_layout(dir.empty() ? find_fashion_mnist_dir("") : dir, split, "Fashion-MNIST",
-                             names, fashion_how_to_get());
+    return load_mnist_layout(dir.empty() ? find_fashion_mnist_dir("") : dir, split, "Fashion-MNIST", names,
+                             fashion_how_to_get());
 }
 
 std::string find_mnist_dir(const std::string& cli_dir) {
@@ -172,8 +175,10 @@ std::string find_mnist_dir(const std::string& cli_dir) {
     std::string env = env_or_empty("MNIST_DIR");
     if (!env.empty()) return require_complete(env, "$MNIST_DIR", "MNIST", how_to_get);
     const std::string local = "datasets/mnist";
-    FG_CHECK(has_mnist_files(local), "MNIST not found: no --data DIR given, $MNIST_DIR not set, "
-             "and ", absolute(local), " does not hold the files.\n", how_to_get);
+    FG_CHECK(has_mnist_files(local),
+             "MNIST not found: no --data DIR given, $MNIST_DIR not set, "
+             "and ",
+             absolute(local), " does not hold the files.\n", how_to_get);
     return local;
 }
 
@@ -184,9 +189,10 @@ std::string find_fashion_mnist_dir(const std::string& cli_dir) {
     if (!env.empty()) return require_complete(env, "$FASHION_MNIST_DIR", "Fashion-MNIST", how_to_get);
     for (const char* dir : {"datasets/fashion-mnist", kFashionSystemDir})
         if (has_mnist_files(dir)) return dir;
-    throw Error(str("Fashion-MNIST not found: no --data DIR given, $FASHION_MNIST_DIR not set, and "
-                    "neither ", absolute("datasets/fashion-mnist"), " nor ", kFashionSystemDir,
-                    " holds the files.\n", how_to_get));
+    throw Error(str(
+        "Fashion-MNIST not found: no --data DIR given, $FASHION_MNIST_DIR not set, and "
+        "neither ",
+        absolute("datasets/fashion-mnist"), " nor ", kFashionSystemDir, " holds the files.\n", how_to_get));
 }
 
 }  // namespace focalgrad

@@ -25,7 +25,7 @@ struct Dataset {
 };
 
 enum class Split { train, test };
-const char* split_name(Split split);  // "train", "test"
+const char* split_name(Split split);         // "train", "test"
 Split parse_split(const std::string& name);  // the inverse; throws on anything else
 
 // Reads an image file (3 dims) and a label file (1 dim) and checks that they belong

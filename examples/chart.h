@@ -19,9 +19,9 @@
 namespace focalgrad::chart {
 
 struct BarGroup {
-    std::string label;            // drawn under the group, e.g. the loss name
-    std::vector<double> values;   // one per bar
-    std::vector<double> errors;   // whisker half-lengths, one per bar; empty = no whiskers
+    std::string label;           // drawn under the group, e.g. the loss name
+    std::vector<double> values;  // one per bar
+    std::vector<double> errors;  // whisker half-lengths, one per bar; empty = no whiskers
 };
 
 struct BarChart {
@@ -187,19 +187,17 @@ inline constexpr Glyph kGlyphs[] = {
     {'~', "..... ..... .#... #.#.# ...#. ..... ....."},
 };
 inline constexpr Glyph kPlusMinus{'\0', "..#.. ..#.. ##### ..#.. ..#.. ..... #####"};  // U+00B1
-inline constexpr Glyph kUnknown{'\0', "..... ####. #..#. #..#. #..#. ####. ....."};  // the rest
+inline constexpr Glyph kUnknown{'\0', "..... ####. #..#. #..#. #..#. ####. ....."};    // the rest
 static_assert(sizeof(kGlyphs) / sizeof(kGlyphs[0]) == 95, "one glyph per printable ASCII byte");
 
 inline constexpr int kGlyphColumns = 5;
-inline constexpr int kGlyphBodyRows = 7;   // cap height: text drawn at y covers [y, y + 7 * scale)
-inline constexpr int kGlyphLineRows = 9;   // with descenders
-inline constexpr int kSpaceAdvance = 3;    // columns a space moves the pen
+inline constexpr int kGlyphBodyRows = 7;  // cap height: text drawn at y covers [y, y + 7 * scale)
+inline constexpr int kGlyphLineRows = 9;  // with descenders
+inline constexpr int kSpaceAdvance = 3;   // columns a space moves the pen
 
 namespace detail {
 
-inline int glyph_row_count(const Glyph& g) {
-    return int(std::strlen(g.rows) + 1) / (kGlyphColumns + 1);
-}
+inline int glyph_row_count(const Glyph& g) { return int(std::strlen(g.rows) + 1) / (kGlyphColumns + 1); }
 inline bool glyph_ink(const Glyph& g, int row, int col) {
     return g.rows[row * (kGlyphColumns + 1) + col] == '#';
 }
@@ -234,9 +232,12 @@ inline const Glyph& next_glyph(const std::string& s, size_t& i) {
     }
     // The lead byte gives the length: 110xxxxx -> 2, 1110xxxx -> 3, 11110xxx -> 4 bytes.
     size_t len = 1;
-    if (b >= 0xC2 && b <= 0xDF) len = 2;
-    else if (b >= 0xE0 && b <= 0xEF) len = 3;
-    else if (b >= 0xF0 && b <= 0xF4) len = 4;
+    if (b >= 0xC2 && b <= 0xDF)
+        len = 2;
+    else if (b >= 0xE0 && b <= 0xEF)
+        len = 3;
+    else if (b >= 0xF0 && b <= 0xF4)
+        len = 4;
     if (i + len > s.size()) len = 1;
     for (size_t k = 1; k < len; ++k)
         if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) len = 1;
@@ -267,9 +268,7 @@ inline int text_width(const std::string& s, int scale) {
 }
 
 // Width of the ink alone (no trailing gap): what centring and fitting should use.
-inline int ink_width(const std::string& s, int scale) {
-    return s.empty() ? 0 : text_width(s, scale) - scale;
-}
+inline int ink_width(const std::string& s, int scale) { return s.empty() ? 0 : text_width(s, scale) - scale; }
 
 // Draws s with its left edge at x and the top of its capitals at row y; each font pixel
 // becomes a scale x scale square. Descenders reach down to y + 9 * scale.
@@ -319,7 +318,7 @@ inline FittedText fit_text(const std::string& s, int max_width, int scale) {
 //          group         group             group labels
 
 struct Layout {
-    int text_scale;                          // font scale of labels and ticks
+    int text_scale;  // font scale of labels and ticks
     int margin;
     int title_row, subtitle_row, label_row;  // top rows of the text lines
     int plot_left, plot_right;               // columns [plot_left, plot_right)
@@ -348,28 +347,27 @@ namespace detail {
 inline constexpr int kMinWidth = 320, kMinHeight = 240, kMaxSide = 4096;
 
 inline void check_chart(const BarChart& c, int width, int height, const std::string& op) {
-    FG_CHECK(width >= kMinWidth && height >= kMinHeight && width <= kMaxSide && height <= kMaxSide,
-             op, ": image size ", width, " x ", height, " is outside ", kMinWidth, " x ",
-             kMinHeight, " .. ", kMaxSide, " x ", kMaxSide);
-    FG_CHECK(std::isfinite(c.y_min) && std::isfinite(c.y_max) && c.y_min < c.y_max, op,
-             ": the y range [", c.y_min, ", ", c.y_max,
-             "] is empty or not finite; need y_min < y_max");
+    FG_CHECK(width >= kMinWidth && height >= kMinHeight && width <= kMaxSide && height <= kMaxSide, op,
+             ": image size ", width, " x ", height, " is outside ", kMinWidth, " x ", kMinHeight, " .. ",
+             kMaxSide, " x ", kMaxSide);
+    FG_CHECK(std::isfinite(c.y_min) && std::isfinite(c.y_max) && c.y_min < c.y_max, op, ": the y range [",
+             c.y_min, ", ", c.y_max, "] is empty or not finite; need y_min < y_max");
     FG_CHECK(!c.groups.empty(), op, ": the chart has no groups; add at least one BarGroup");
     FG_CHECK(!c.bar_labels.empty(), op, ": bar_labels is empty; give one label per bar of a group");
     const size_t n = c.bar_labels.size();
-    FG_CHECK(c.highlight.empty() || c.highlight.size() == n, op, ": highlight has ",
-             c.highlight.size(), " entries for ", n, " bar_labels; give one per bar or none");
+    FG_CHECK(c.highlight.empty() || c.highlight.size() == n, op, ": highlight has ", c.highlight.size(),
+             " entries for ", n, " bar_labels; give one per bar or none");
     for (const BarGroup& g : c.groups) {
-        FG_CHECK(g.values.size() == n, op, ": group '", g.label, "' has ", g.values.size(),
-                 " values for ", n, " bar_labels; give one value per bar");
+        FG_CHECK(g.values.size() == n, op, ": group '", g.label, "' has ", g.values.size(), " values for ", n,
+                 " bar_labels; give one value per bar");
         FG_CHECK(g.errors.empty() || g.errors.size() == n, op, ": group '", g.label, "' has ",
                  g.errors.size(), " errors for ", n, " values; give one per value or none");
         for (size_t i = 0; i < n; ++i) {
-            FG_CHECK(std::isfinite(g.values[i]), op, ": group '", g.label, "', bar '",
-                     c.bar_labels[i], "': value is ", g.values[i], "; values must be finite");
-            FG_CHECK(g.errors.empty() || (std::isfinite(g.errors[i]) && g.errors[i] >= 0), op,
-                     ": group '", g.label, "', bar '", c.bar_labels[i], "': error is ",
-                     g.errors[i], "; errors must be finite and >= 0");
+            FG_CHECK(std::isfinite(g.values[i]), op, ": group '", g.label, "', bar '", c.bar_labels[i],
+                     "': value is ", g.values[i], "; values must be finite");
+            FG_CHECK(g.errors.empty() || (std::isfinite(g.errors[i]) && g.errors[i] >= 0), op, ": group '",
+                     g.label, "', bar '", c.bar_labels[i], "': error is ", g.errors[i],
+                     "; errors must be finite and >= 0");
         }
     }
 }
@@ -426,9 +424,9 @@ inline Layout compute_layout(const BarChart& c, int width, int height, const std
     // separated by two extra slots, and what is left over is split between both sides.
     const int plot_width = L.plot_right - L.plot_left;
     const int64_t positions = int64_t(c.groups.size()) * int64_t(c.bar_labels.size() + 2);
-    FG_CHECK(plot_width / positions >= 4, op, ": ", c.groups.size(), " groups of ",
-             c.bar_labels.size(), " bars leave ", double(plot_width) / double(positions),
-             " pixels per bar in a ", width, "-pixel-wide image; need 4; use a wider image or "
+    FG_CHECK(plot_width / positions >= 4, op, ": ", c.groups.size(), " groups of ", c.bar_labels.size(),
+             " bars leave ", double(plot_width) / double(positions), " pixels per bar in a ", width,
+             "-pixel-wide image; need 4; use a wider image or "
              "fewer bars");
     // Past the check, the counts are below the image width: int from here on.
     const int groups = int(c.groups.size()), bars = int(c.bar_labels.size());
@@ -489,8 +487,8 @@ inline std::vector<uint8_t> render_bar_chart(const BarChart& c, int width, int h
         const int row = L.row_of(t);
         canvas.fill_rect(L.plot_left, row, L.plot_right, row + 1, kGridColour);
         const std::string label = detail::format_tick(t, decimals);
-        draw_text(canvas, L.plot_left - 4 * s - ink_width(label, s), row - kGlyphBodyRows * s / 2,
-                  label, s, kMutedTextColour);
+        draw_text(canvas, L.plot_left - 4 * s - ink_width(label, s), row - kGlyphBodyRows * s / 2, label, s,
+                  kMutedTextColour);
     }
 
     // Bars, then whiskers on top (a whisker may cross its own bar), then the axis.
@@ -512,8 +510,7 @@ inline std::vector<uint8_t> render_bar_chart(const BarChart& c, int width, int h
             const int centre = L.bar_left[g][i] + L.bar_width / 2;
             canvas.fill_rect(centre - stem / 2, top, centre + stem / 2, bottom, kWhiskerColour);
             canvas.fill_rect(centre - cap / 2, top, centre + cap / 2, top + stem, kWhiskerColour);
-            canvas.fill_rect(centre - cap / 2, bottom - stem, centre + cap / 2, bottom,
-                             kWhiskerColour);
+            canvas.fill_rect(centre - cap / 2, bottom - stem, centre + cap / 2, bottom, kWhiskerColour);
         }
     }
     canvas.fill_rect(L.plot_left, L.plot_bottom, L.plot_right, L.plot_bottom + s, kAxisColour);
@@ -524,13 +521,13 @@ inline std::vector<uint8_t> render_bar_chart(const BarChart& c, int width, int h
         for (size_t i = 0; i < bars; ++i) {
             FittedText t = fit_text(c.bar_labels[i], L.slot - s, s);
             const int centre = L.bar_left[g][i] + L.bar_width / 2;
-            draw_text(canvas, centre - ink_width(t.text, t.scale) / 2, L.bar_label_row, t.text,
-                      t.scale, kMutedTextColour);
+            draw_text(canvas, centre - ink_width(t.text, t.scale) / 2, L.bar_label_row, t.text, t.scale,
+                      kMutedTextColour);
         }
         const int left = L.group_left(g), right = L.group_left(g + 1);
         FittedText t = fit_text(c.groups[g].label, right - left - 2 * s, s);
-        draw_text(canvas, (left + right) / 2 - ink_width(t.text, t.scale) / 2, L.group_label_row,
-                  t.text, t.scale, kTextColour);
+        draw_text(canvas, (left + right) / 2 - ink_width(t.text, t.scale) / 2, L.group_label_row, t.text,
+                  t.scale, kTextColour);
     }
     return std::move(canvas.pixels);
 }

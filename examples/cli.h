@@ -170,7 +170,10 @@ inline int run_main(const char* program, const std::function<void()>& body) {
 class Progress {
 public:
     Progress(std::string label, int64_t total_steps, bool quiet)
-        : label_(std::move(label)), total_(total_steps), quiet_(quiet), tty_(isatty(fileno(stderr))),
+        : label_(std::move(label)),
+          total_(total_steps),
+          quiet_(quiet),
+          tty_(isatty(fileno(stderr))),
           start_(std::chrono::steady_clock::now()) {}
 
     void update(int64_t step, double loss, int64_t samples) {
@@ -183,7 +186,8 @@ public:
         const int width = 24;
         int filled = int(width * (step + 1) / std::max<int64_t>(1, total_));
         std::fprintf(stderr, "\r%s [%s%s] %3d%%  loss %.4f  %.0f samples/s", label_.c_str(),
-                     std::string(size_t(filled), '=').c_str(), std::string(size_t(width - filled), ' ').c_str(),
+                     std::string(size_t(filled), '=').c_str(),
+                     std::string(size_t(width - filled), ' ').c_str(),
                      int(100 * (step + 1) / std::max<int64_t>(1, total_)), loss, rate());
         std::fflush(stderr);
     }
@@ -191,7 +195,8 @@ public:
     void done() {
         if (quiet_) return;
         if (tty_) std::fprintf(stderr, "\r\033[K");
-        std::fprintf(stderr, "%s  loss %.4f  %.0f samples/s  %.2f s\n", label_.c_str(), loss_, rate(), seconds());
+        std::fprintf(stderr, "%s  loss %.4f  %.0f samples/s  %.2f s\n", label_.c_str(), loss_, rate(),
+                     seconds());
     }
 
     double seconds() const {
@@ -211,8 +216,8 @@ private:
 
 // Training must stop, with a message that says where, when the loss stops being a number.
 inline void check_loss_finite(double loss, int64_t epoch, int64_t step, const std::string& hint) {
-    FG_CHECK(std::isfinite(loss), "training diverged: the loss became ", loss, " at epoch ", epoch,
-             ", step ", step, "; ", hint);
+    FG_CHECK(std::isfinite(loss), "training diverged: the loss became ", loss, " at epoch ", epoch, ", step ",
+             step, "; ", hint);
 }
 
 }  // namespace focalgrad::cli

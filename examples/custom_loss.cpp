@@ -10,7 +10,6 @@
 #include <cmath>
 #include <cstdio>
 
-#include "cli.h"
 #include <focalgrad/core/autograd.h>
 #include <focalgrad/core/gradcheck.h>
 #include <focalgrad/core/parallel.h>
@@ -18,8 +17,10 @@
 #include <focalgrad/data/metrics.h>
 #include <focalgrad/data/mnist.h>
 #include <focalgrad/losses/cross_entropy.h>
-#include "models.h"
 #include <focalgrad/optim/optimizer.h>
+
+#include "cli.h"
+#include "models.h"
 #include "train.h"
 
 using namespace focalgrad;
@@ -48,7 +49,8 @@ Tensor poly1_loss(const Tensor& logits, const std::vector<int>& targets, float e
             double sum = 0;
             for (int64_t j = 0; j < C; ++j) sum += std::exp(double(zi[j]) - m);
             double log_sum = std::log(sum);
-            for (int64_t j = 0; j < C; ++j) p.data()[i * C + j] = float(std::exp(double(zi[j]) - m - log_sum));
+            for (int64_t j = 0; j < C; ++j)
+                p.data()[i * C + j] = float(std::exp(double(zi[j]) - m - log_sum));
             int t = targets[size_t(i)];
             double log_pt = double(zi[t]) - m - log_sum;
             row_loss[size_t(i)] = -log_pt + epsilon * (1.0 - std::exp(log_pt));
@@ -58,18 +60,20 @@ Tensor poly1_loss(const Tensor& logits, const std::vector<int>& targets, float e
     for (double l : row_loss) total += l;
     Tensor loss = Tensor::scalar(float(total / double(N)));
 
-    record("poly1_loss", {logits}, loss, [logits, p, targets, epsilon, N, C](const Tensor& dloss, const Tensor&) {
-        // dlogits[i, j] = dloss / N * (1 + ε p_t) (p_j - [j = t])
-        Tensor dlogits = Tensor::empty(logits.shape());
-        const float scale = dloss.item() / float(N);
-        for (int64_t i = 0; i < N; ++i) {
-            const float* pi = p.data() + i * C;
-            int t = targets[size_t(i)];
-            float coef = scale * (1.0f + epsilon * pi[t]);
-            for (int64_t j = 0; j < C; ++j) dlogits.data()[i * C + j] = coef * (pi[j] - (j == t ? 1.0f : 0.0f));
-        }
-        accumulate_grad(logits, std::move(dlogits));
-    });
+    record("poly1_loss", {logits}, loss,
+           [logits, p, targets, epsilon, N, C](const Tensor& dloss, const Tensor&) {
+               // dlogits[i, j] = dloss / N * (1 + ε p_t) (p_j - [j = t])
+               Tensor dlogits = Tensor::empty(logits.shape());
+               const float scale = dloss.item() / float(N);
+               for (int64_t i = 0; i < N; ++i) {
+                   const float* pi = p.data() + i * C;
+                   int t = targets[size_t(i)];
+                   float coef = scale * (1.0f + epsilon * pi[t]);
+                   for (int64_t j = 0; j < C; ++j)
+                       dlogits.data()[i * C + j] = coef * (pi[j] - (j == t ? 1.0f : 0.0f));
+               }
+               accumulate_grad(logits, std::move(dlogits));
+           });
     return loss;
 }
 
@@ -79,12 +83,14 @@ void check(float epsilon) {
     Generator g(1);
     Tensor z = Tensor::randn({6, 4}, g);
     std::vector<int> y = {0, 3, 1, 1, 2, 0};
-    GradcheckResult r = gradcheck([&](const std::vector<Tensor>& in) { return poly1_loss(in[0], y, epsilon); }, {z});
+    GradcheckResult r =
+        gradcheck([&](const std::vector<Tensor>& in) { return poly1_loss(in[0], y, epsilon); }, {z});
     std::printf("gradcheck of poly1_loss (epsilon %.1f): %s\n", epsilon, r.message().c_str());
     FG_CHECK(r.ok, "poly1_loss: the backward disagrees with central differences");
     float ce = cross_entropy(z, y).item(), poly0 = poly1_loss(z, y, 0.0f).item();
     std::printf("epsilon 0 equals cross_entropy: %.7f vs %.7f\n", poly0, ce);
-    FG_CHECK(std::fabs(ce - poly0) <= 1e-6f * std::fabs(ce), "poly1_loss with epsilon 0 must equal cross_entropy");
+    FG_CHECK(std::fabs(ce - poly0) <= 1e-6f * std::fabs(ce),
+             "poly1_loss with epsilon 0 must equal cross_entropy");
 }
 
 void run(int argc, char** argv) {
@@ -108,9 +114,13 @@ void run(int argc, char** argv) {
         auto model = examples::mlp({256, 128}, gen);
         SGD opt(model->parameters(), 0.05, 0.9);
         for (int64_t e = 0; e < epochs; ++e)
-            examples::train_epoch(*model, opt, loader, e, [&](const Tensor& z, const std::vector<int>& y) {
-                return std::string(name) == "poly1" ? poly1_loss(z, y, float(epsilon)) : cross_entropy(z, y);
-            }, str(name, " epoch ", e + 1), quiet);
+            examples::train_epoch(
+                *model, opt, loader, e,
+                [&](const Tensor& z, const std::vector<int>& y) {
+                    return std::string(name) == "poly1" ? poly1_loss(z, y, float(epsilon))
+                                                        : cross_entropy(z, y);
+                },
+                str(name, " epoch ", e + 1), quiet);
         Metrics m = compute_metrics(examples::confusion(examples::predict_logits(*model, test, lo), test));
         std::printf("%-14s test accuracy %.2f %%\n", name, 100 * m.accuracy);
     }

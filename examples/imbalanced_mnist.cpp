@@ -16,8 +16,6 @@
 #include <string>
 #include <vector>
 
-#include "chart.h"
-#include "cli.h"
 #include <focalgrad/core/io.h>
 #include <focalgrad/core/ops.h>
 #include <focalgrad/core/parallel.h>
@@ -28,6 +26,9 @@
 #include <focalgrad/losses/losses.h>
 #include <focalgrad/nn/layers.h>
 #include <focalgrad/optim/optimizer.h>
+
+#include "chart.h"
+#include "cli.h"
 #include "train.h"
 
 using namespace focalgrad;
@@ -87,19 +88,22 @@ Config parse(int argc, char** argv) {
                    "focal loss and balanced focal loss on an MLP trained on an imbalanced subset.");
     Config c;
     for (int i = 0; i < argc; ++i) c.command += (i ? " " : "") + std::string(argv[i]);
-    c.data_dir = args.str("data", "", "directory with the four MNIST IDX files (else $MNIST_DIR, datasets/mnist/)");
+    c.data_dir =
+        args.str("data", "", "directory with the four MNIST IDX files (else $MNIST_DIR, datasets/mnist/)");
     c.dataset = args.str("dataset", "mnist", "mnist or fashion (Fashion-MNIST, same format)");
     FG_CHECK(c.dataset == "mnist" || c.dataset == "fashion", "--dataset must be mnist or fashion, got '",
              c.dataset, "'");
-    c.minority = parse_minority(args.integers("minority", "5,6,7,8,9", "minority classes (step imbalance)", 0, 9));
+    c.minority =
+        parse_minority(args.integers("minority", "5,6,7,8,9", "minority classes (step imbalance)", 0, 9));
     c.ratio = args.real("ratio", 100, "minority classes keep 1/RATIO of their images", 1, 1e6);
-    c.long_tail = args.real("long-tail", 0, "use a long tail with this imbalance factor instead (0 = off)", 0, 1e6);
+    c.long_tail =
+        args.real("long-tail", 0, "use a long tail with this imbalance factor instead (0 = off)", 0, 1e6);
     FG_CHECK(c.long_tail == 0 || c.long_tail >= 1, "--long-tail must be 0 (off) or >= 1, got ", c.long_tail);
     c.losses = split_list(args.str("losses", join(kAllLosses, ","), "losses to compare"));
     FG_CHECK(!c.losses.empty(), "--losses needs at least one loss");
     for (const std::string& l : c.losses)
-        FG_CHECK(std::find(kAllLosses.begin(), kAllLosses.end(), l) != kAllLosses.end(), "--losses: unknown loss '",
-                 l, "' (choose from ", join(kAllLosses, ", "), ")");
+        FG_CHECK(std::find(kAllLosses.begin(), kAllLosses.end(), l) != kAllLosses.end(),
+                 "--losses: unknown loss '", l, "' (choose from ", join(kAllLosses, ", "), ")");
     c.gamma = args.real("gamma", 2, "focal loss gamma", 0, 100);
     c.alpha_scheme = args.str("alpha-scheme", "inverse", "class weights: inverse, sqrt or effective:BETA");
     if (c.alpha_scheme == "inverse") {
@@ -107,33 +111,42 @@ Config parse(int argc, char** argv) {
     } else if (c.alpha_scheme == "sqrt") {
         c.scheme = WeightScheme::InverseSqrt;
     } else {
-        FG_CHECK(c.alpha_scheme.rfind("effective:", 0) == 0, "--alpha-scheme must be inverse, sqrt or "
-                 "effective:BETA, got '", c.alpha_scheme, "'");
+        FG_CHECK(c.alpha_scheme.rfind("effective:", 0) == 0,
+                 "--alpha-scheme must be inverse, sqrt or "
+                 "effective:BETA, got '",
+                 c.alpha_scheme, "'");
         c.scheme = WeightScheme::EffectiveNumber;
         std::string b = c.alpha_scheme.substr(10);
         char* end = nullptr;
         c.beta = std::strtod(b.c_str(), &end);
-        FG_CHECK(!b.empty() && *end == '\0' && c.beta >= 0 && c.beta < 1, "--alpha-scheme effective:BETA needs "
-                 "0 <= BETA < 1, got '", b, "'");
+        FG_CHECK(!b.empty() && *end == '\0' && c.beta >= 0 && c.beta < 1,
+                 "--alpha-scheme effective:BETA needs "
+                 "0 <= BETA < 1, got '",
+                 b, "'");
     }
     c.epochs = args.integer("epochs", 10, "training epochs per run", 1, 10000);
     c.lr = args.real("lr", 0.01, "SGD learning rate", 1e-9, 10);
     c.momentum = args.real("momentum", 0.9, "SGD momentum", 0, 0.999);
     c.batch = args.integer("batch", 128, "batch size", 1, 1 << 20);
     c.hidden = args.integers("hidden", "256,128", "hidden layer sizes", 1, 1 << 16);
-    c.seeds = args.integers("seeds", "0,1,2", "seeds (each: subset, initialisation, batch order)", 0, 1LL << 40);
+    c.seeds =
+        args.integers("seeds", "0,1,2", "seeds (each: subset, initialisation, batch order)", 0, 1LL << 40);
     c.threads = int(args.integer("threads", num_threads(), "threads for loops and matrix products", 1, 1024));
-    c.drw_epoch = args.integer("drw-epoch", 0, "deferred re-weighting: plain losses before this epoch (0 = off)", 0, 10000);
-    c.prior_correction = args.flag("prior-correction", "also evaluate with log class priors subtracted from the logits");
+    c.drw_epoch = args.integer("drw-epoch", 0,
+                               "deferred re-weighting: plain losses before this epoch (0 = off)", 0, 10000);
+    c.prior_correction =
+        args.flag("prior-correction", "also evaluate with log class priors subtracted from the logits");
     c.out_dir = args.str("out", "results", "directory for the .md, .csv, .json and .png outputs");
-    c.json_path = args.str("json", "", "where to write the JSON results (default: OUT/imbalanced_mnist.json)");
+    c.json_path =
+        args.str("json", "", "where to write the JSON results (default: OUT/imbalanced_mnist.json)");
     c.quiet = args.flag("quiet", "no progress lines");
     bool locate = args.flag("locate-data", "print the dataset directory that would be used, and exit");
     args.finish();
     if (c.json_path.empty()) c.json_path = c.out_dir + "/imbalanced_mnist.json";
     if (locate) {
-        std::printf("%s\n", (c.dataset == "mnist" ? find_mnist_dir(c.data_dir)
-                                                  : find_fashion_mnist_dir(c.data_dir)).c_str());
+        std::printf(
+            "%s\n",
+            (c.dataset == "mnist" ? find_mnist_dir(c.data_dir) : find_fashion_mnist_dir(c.data_dir)).c_str());
         std::exit(0);
     }
     return c;
@@ -191,7 +204,8 @@ std::vector<double> gain_over_ce(const std::vector<Run>& runs, const std::string
     std::vector<double> v;
     for (const Run& r : runs) {
         if (r.loss != loss) continue;
-        std::string base = r.loss.size() > 3 && r.loss.compare(r.loss.size() - 3, 3, "+pc") == 0 ? "ce+pc" : "ce";
+        std::string base =
+            r.loss.size() > 3 && r.loss.compare(r.loss.size() - 3, 3, "+pc") == 0 ? "ce+pc" : "ce";
         for (const Run& b : runs)
             if (b.loss == base && b.seed == r.seed) v.push_back(r.minority_recall - b.minority_recall);
     }
@@ -215,8 +229,8 @@ std::string fixed(double v, int digits) {
 struct Study {
     Config config;
     Dataset train, test;
-    std::string dataset_label;          // "MNIST" or "Fashion-MNIST"
-    std::vector<bool> is_minority;      // [C]
+    std::string dataset_label;      // "MNIST" or "Fashion-MNIST"
+    std::vector<bool> is_minority;  // [C]
     std::string imbalance_label;
     std::vector<int64_t> counts_seed0;  // training counts of the first seed's subset
     std::vector<Run> runs;
@@ -242,7 +256,8 @@ std::shared_ptr<Sequential> make_mlp(const Config& c, int64_t classes, int64_t s
 
 // The loss function of one run at one epoch (deferred re-weighting switches the weights
 // on at --drw-epoch).
-std::function<Tensor(const Tensor&, const std::vector<int>&)> loss_for(const std::string& name, const Config& c,
+std::function<Tensor(const Tensor&, const std::vector<int>&)> loss_for(const std::string& name,
+                                                                       const Config& c,
                                                                        const std::vector<int64_t>& counts,
                                                                        int64_t epoch) {
     bool weighted = c.drw_epoch == 0 || epoch >= c.drw_epoch;
@@ -311,7 +326,8 @@ void run_seed(Study& s, int64_t seed) {
             s.runs.push_back(evaluate(s, name + "+pc", seed, adjusted, seconds));
         }
         if (!c.quiet)
-            std::fprintf(stderr, "%-16s seed %lld: minority recall %.3f, majority recall %.3f, accuracy %.4f\n",
+            std::fprintf(stderr,
+                         "%-16s seed %lld: minority recall %.3f, majority recall %.3f, accuracy %.4f\n",
                          name.c_str(), (long long)seed, s.runs.back().minority_recall,
                          s.runs.back().majority_recall, s.runs.back().accuracy);
     }
@@ -340,7 +356,8 @@ std::string header(const Study& s) {
 
 std::string summary_table(const Study& s) {
     std::ostringstream os;
-    os << "| loss | accuracy | balanced accuracy | macro-F1 | minority recall | majority recall | minority gain over ce |\n";
+    os << "| loss | accuracy | balanced accuracy | macro-F1 | minority recall | majority recall | minority "
+          "gain over ce |\n";
     os << "|---|---|---|---|---|---|---|\n";
     for (const std::string& name : row_names(s.runs)) {
         std::vector<double> gain = gain_over_ce(s.runs, name);
@@ -349,7 +366,8 @@ std::string summary_table(const Study& s) {
            << pm(stat_of(field(s.runs, name, &Run::macro_f1))) << " | "
            << pm(stat_of(field(s.runs, name, &Run::minority_recall))) << " | "
            << pm(stat_of(field(s.runs, name, &Run::majority_recall))) << " | "
-           << (gain.empty() ? std::string("—") : (stat_of(gain).mean >= 0 ? "+" : "") + pm(stat_of(gain))) << " |\n";
+           << (gain.empty() ? std::string("—") : (stat_of(gain).mean >= 0 ? "+" : "") + pm(stat_of(gain)))
+           << " |\n";
     }
     return os.str();
 }
@@ -364,7 +382,8 @@ std::string recall_table(const Study& s) {
     os << "\n";
     for (const std::string& name : row_names(s.runs)) {
         os << "| " << name << " |";
-        for (int c = 0; c < s.test.num_classes(); ++c) os << " " << pm(stat_of(recall_of(s.runs, name, c)), 3) << " |";
+        for (int c = 0; c < s.test.num_classes(); ++c)
+            os << " " << pm(stat_of(recall_of(s.runs, name, c)), 3) << " |";
         os << "\n";
     }
     os << "\n(* = minority class)\n";
@@ -412,12 +431,13 @@ std::string to_json(const Study& s) {
     os << "{\n  \"dataset\": " << json_string(s.dataset_label) << ",\n";
     os << "  \"command\": " << json_string(c.command) << ",\n";
     os << "  \"imbalance\": " << json_string(s.imbalance_label) << ",\n";
-    os << "  \"minority_classes\": "
-       << json_array(c.minority, [](int v) { return std::to_string(v); }) << ",\n";
-    os << "  \"config\": {\"epochs\": " << c.epochs << ", \"lr\": " << num(c.lr) << ", \"momentum\": "
-       << num(c.momentum) << ", \"batch\": " << c.batch << ", \"hidden\": "
-       << json_array(c.hidden, [](int64_t v) { return std::to_string(v); }) << ", \"gamma\": " << num(c.gamma)
-       << ", \"alpha_scheme\": " << json_string(c.alpha_scheme) << ", \"drw_epoch\": " << c.drw_epoch
+    os << "  \"minority_classes\": " << json_array(c.minority, [](int v) { return std::to_string(v); })
+       << ",\n";
+    os << "  \"config\": {\"epochs\": " << c.epochs << ", \"lr\": " << num(c.lr)
+       << ", \"momentum\": " << num(c.momentum) << ", \"batch\": " << c.batch
+       << ", \"hidden\": " << json_array(c.hidden, [](int64_t v) { return std::to_string(v); })
+       << ", \"gamma\": " << num(c.gamma) << ", \"alpha_scheme\": " << json_string(c.alpha_scheme)
+       << ", \"drw_epoch\": " << c.drw_epoch
        << ", \"seeds\": " << json_array(c.seeds, [](int64_t v) { return std::to_string(v); })
        << ", \"threads\": " << c.threads << "},\n";
     os << "  \"train_counts\": " << json_array(s.counts_seed0, [](int64_t v) { return std::to_string(v); })
@@ -428,9 +448,10 @@ std::string to_json(const Study& s) {
         os << "    {\"loss\": " << json_string(r.loss) << ", \"seed\": " << r.seed
            << ", \"per_class_recall\": " << json_array(r.recall, num) << ", \"accuracy\": " << num(r.accuracy)
            << ", \"balanced_accuracy\": " << num(r.balanced_accuracy) << ", \"macro_f1\": " << num(r.macro_f1)
-           << ", \"minority_recall\": " << num(r.minority_recall) << ", \"majority_recall\": "
-           << num(r.majority_recall) << ", \"train_seconds\": " << num(r.train_seconds) << "}"
-           << (i + 1 < s.runs.size() ? "," : "") << "\n";
+           << ", \"minority_recall\": " << num(r.minority_recall)
+           << ", \"majority_recall\": " << num(r.majority_recall)
+           << ", \"train_seconds\": " << num(r.train_seconds) << "}" << (i + 1 < s.runs.size() ? "," : "")
+           << "\n";
     }
     os << "  ],\n  \"summary\": {\n";
     std::vector<std::string> names = row_names(s.runs);
@@ -440,16 +461,16 @@ std::string to_json(const Study& s) {
         for (int cl = 0; cl < s.test.num_classes(); ++cl) recall.push_back(stat_of(recall_of(s.runs, n, cl)));
         std::vector<double> gain = gain_over_ce(s.runs, n);
         os << "    " << json_string(n) << ": {\"per_class_recall\": {\"mean\": "
-           << json_array(recall, [](const Stat& st) { return json_number(st.mean); }) << ", \"std\": "
-           << json_array(recall, [](const Stat& st) { return json_number(st.std); }) << "}, "
+           << json_array(recall, [](const Stat& st) { return json_number(st.mean); })
+           << ", \"std\": " << json_array(recall, [](const Stat& st) { return json_number(st.std); }) << "}, "
            << "\"accuracy\": " << json_stat(stat_of(field(s.runs, n, &Run::accuracy)))
            << ", \"balanced_accuracy\": " << json_stat(stat_of(field(s.runs, n, &Run::balanced_accuracy)))
            << ", \"macro_f1\": " << json_stat(stat_of(field(s.runs, n, &Run::macro_f1)))
            << ", \"minority_recall\": " << json_stat(stat_of(field(s.runs, n, &Run::minority_recall)))
            << ", \"majority_recall\": " << json_stat(stat_of(field(s.runs, n, &Run::majority_recall)))
            << ", \"train_seconds\": " << json_stat(stat_of(field(s.runs, n, &Run::train_seconds)))
-           << ", \"minority_recall_gain_over_ce\": " << (gain.empty() ? "null" : json_stat(stat_of(gain))) << "}"
-           << (i + 1 < names.size() ? "," : "") << "\n";
+           << ", \"minority_recall_gain_over_ce\": " << (gain.empty() ? "null" : json_stat(stat_of(gain)))
+           << "}" << (i + 1 < names.size() ? "," : "") << "\n";
     }
     os << "  }\n}\n";
     return os.str();
@@ -463,9 +484,9 @@ std::string to_csv(const Study& s) {
     for (const Run& r : s.runs) {
         os << r.loss << "," << r.seed;
         for (double v : r.recall) os << "," << fixed(v, 6);
-        os << "," << fixed(r.accuracy, 6) << "," << fixed(r.balanced_accuracy, 6) << "," << fixed(r.macro_f1, 6)
-           << "," << fixed(r.minority_recall, 6) << "," << fixed(r.majority_recall, 6) << ","
-           << fixed(r.train_seconds, 3) << "\n";
+        os << "," << fixed(r.accuracy, 6) << "," << fixed(r.balanced_accuracy, 6) << ","
+           << fixed(r.macro_f1, 6) << "," << fixed(r.minority_recall, 6) << "," << fixed(r.majority_recall, 6)
+           << "," << fixed(r.train_seconds, 3) << "\n";
     }
     return os.str();
 }
@@ -506,7 +527,8 @@ void study(int argc, char** argv) {
     // Fail before minutes of training, not after: the outputs must be writable.
     make_directories(c.out_dir, "imbalanced_mnist: --out");
     size_t slash = c.json_path.find_last_of('/');
-    if (slash != std::string::npos && slash > 0) make_directories(c.json_path.substr(0, slash), "imbalanced_mnist: --json");
+    if (slash != std::string::npos && slash > 0)
+        make_directories(c.json_path.substr(0, slash), "imbalanced_mnist: --json");
 
     bool fashion = c.dataset == "fashion";
     std::string dir = fashion ? find_fashion_mnist_dir(c.data_dir) : find_mnist_dir(c.data_dir);
@@ -539,7 +561,8 @@ void study(int argc, char** argv) {
     std::string report = header(s) + "\n" + summary_table(s) + "\nPer-class recall:\n\n" + recall_table(s);
     std::printf("\n%s", report.c_str());
     std::string base = c.out_dir + "/imbalanced_mnist";
-    write_file_atomic(base + ".md", "# " + report + "\nProduced by:\n\n    " + c.command + "\n", "imbalanced_mnist");
+    write_file_atomic(base + ".md", "# " + report + "\nProduced by:\n\n    " + c.command + "\n",
+                      "imbalanced_mnist");
     write_file_atomic(base + ".csv", to_csv(s), "imbalanced_mnist");
     write_file_atomic(c.json_path, to_json(s), "imbalanced_mnist");
     save_chart(s, base + ".png");

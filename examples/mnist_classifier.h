@@ -7,17 +7,18 @@
 #include <cstdio>
 #include <string>
 
-#include "cli.h"
 #include <focalgrad/core/io.h>
 #include <focalgrad/core/parallel.h>
 #include <focalgrad/data/loader.h>
 #include <focalgrad/data/metrics.h>
 #include <focalgrad/data/mnist.h>
 #include <focalgrad/losses/cross_entropy.h>
-#include "models.h"
 #include <focalgrad/nn/checkpoint.h>
 #include <focalgrad/optim/optimizer.h>
 #include <focalgrad/optim/scheduler.h>
+
+#include "cli.h"
+#include "models.h"
 #include "train.h"
 
 namespace focalgrad::examples {
@@ -31,9 +32,12 @@ struct ClassifierDefaults {
 };
 
 inline void train_classifier(int argc, char** argv, const ClassifierDefaults& d) {
-    cli::Args args(argc, argv, std::string("Trains the ") + d.model + " on the full MNIST training set and "
-                   "saves a checkpoint for examples/predict.");
-    std::string data_dir = args.str("data", "", "directory with the MNIST IDX files (else $MNIST_DIR, datasets/mnist/)");
+    cli::Args args(argc, argv,
+                   std::string("Trains the ") + d.model +
+                       " on the full MNIST training set and "
+                       "saves a checkpoint for examples/predict.");
+    std::string data_dir =
+        args.str("data", "", "directory with the MNIST IDX files (else $MNIST_DIR, datasets/mnist/)");
     int64_t epochs = args.integer("epochs", d.epochs, "training epochs", 1, 1000);
     double lr = args.real("lr", d.lr, "SGD learning rate (cosine-annealed to 0)", 1e-9, 10);
     double momentum = args.real("momentum", 0.9, "SGD momentum", 0, 0.999);
@@ -41,7 +45,8 @@ inline void train_classifier(int argc, char** argv, const ClassifierDefaults& d)
     std::vector<int64_t> hidden = args.integers("hidden", "256,128", "hidden layer sizes (mlp)", 1, 1 << 16);
     int64_t seed = args.integer("seed", 0, "seed of the initialisation and the batch order", 0, 1LL << 40);
     int threads = int(args.integer("threads", num_threads(), "threads", 1, 1024));
-    std::string save_path = args.str("save", std::string("results/") + d.program + ".ckpt", "checkpoint path");
+    std::string save_path =
+        args.str("save", std::string("results/") + d.program + ".ckpt", "checkpoint path");
     bool quiet = args.flag("quiet", "no progress lines");
     args.finish();
     set_num_threads(threads);
@@ -67,7 +72,8 @@ inline void train_classifier(int argc, char** argv, const ClassifierDefaults& d)
     for (int64_t e = 0; e < epochs; ++e) {
         auto loss_fn = [](const Tensor& z, const std::vector<int>& y) { return cross_entropy(z, y); };
         // Stepped per batch: the learning rate follows one cosine over the whole run.
-        train_epoch(*model, optimizer, loader, e, loss_fn, str("epoch ", e + 1, "/", epochs), quiet, &schedule);
+        train_epoch(*model, optimizer, loader, e, loss_fn, str("epoch ", e + 1, "/", epochs), quiet,
+                    &schedule);
     }
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     ConfusionMatrix cm = confusion(predict_logits(*model, test, lo), test);

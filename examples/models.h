@@ -31,8 +31,8 @@ inline std::shared_ptr<Sequential> mlp(const std::vector<int64_t>& hidden, Gener
 //   -> conv 32 -> [N,32,14,14] -> pool -> [N,32,7,7] -> flatten -> [N,1568] -> linear -> [N,10]
 inline std::shared_ptr<Sequential> cnn(Generator& gen) {
     return std::make_shared<Sequential>(Conv2d(1, 16, 3, 1, 1, true, gen), ReLU(), MaxPool2d(2),
-                                        Conv2d(16, 32, 3, 1, 1, true, gen), ReLU(), MaxPool2d(2),
-                                        Flatten(), Linear(32 * 7 * 7, 10, true, gen));
+                                        Conv2d(16, 32, 3, 1, 1, true, gen), ReLU(), MaxPool2d(2), Flatten(),
+                                        Linear(32 * 7 * 7, 10, true, gen));
 }
 
 // "mlp" or "cnn", and whether its input is flat ([N, 784]) or an image ([N, 1, 28, 28]).

@@ -10,21 +10,23 @@
 #include <string>
 #include <vector>
 
-#include "cli.h"
 #include <focalgrad/core/autograd.h>
 #include <focalgrad/core/ops.h>
 #include <focalgrad/data/image.h>
 #include <focalgrad/data/loader.h>
-#include "models.h"
 #include <focalgrad/nn/checkpoint.h>
+
+#include "cli.h"
+#include "models.h"
 
 using namespace focalgrad;
 
 namespace {
 
 void predict(int argc, char** argv) {
-    cli::Args args(argc, argv, "Classifies images with a checkpoint from mnist_mlp or mnist_cnn.\n"
-                                      "usage: predict [flags] IMAGE...");
+    cli::Args args(argc, argv,
+                   "Classifies images with a checkpoint from mnist_mlp or mnist_cnn.\n"
+                   "usage: predict [flags] IMAGE...");
     std::string checkpoint = args.str("checkpoint", "results/mnist_mlp.ckpt", "checkpoint to load");
     std::string model_name = args.str("model", "mlp", "architecture of the checkpoint: mlp or cnn");
     std::vector<int64_t> hidden = args.integers("hidden", "256,128", "hidden layer sizes (mlp)", 1, 1 << 16);
@@ -42,7 +44,9 @@ void predict(int argc, char** argv) {
     model->eval();
 
     ImageOptions options;
-    options.invert = invert == "yes" ? Invert::yes : invert == "no" ? Invert::no : Invert::if_light_background;
+    options.invert = invert == "yes"  ? Invert::yes
+                     : invert == "no" ? Invert::no
+                                      : Invert::if_light_background;
     NoGradGuard no_grad;
     for (const std::string& path : images) {
         Tensor image = load_image(path, options);  // [28, 28] in [0, 1]

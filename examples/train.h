@@ -8,7 +8,6 @@
 #include <string>
 #include <vector>
 
-#include "cli.h"
 #include <focalgrad/core/autograd.h>
 #include <focalgrad/core/ops.h>
 #include <focalgrad/data/loader.h>
@@ -16,6 +15,8 @@
 #include <focalgrad/nn/module.h>
 #include <focalgrad/optim/optimizer.h>
 #include <focalgrad/optim/scheduler.h>
+
+#include "cli.h"
 
 namespace focalgrad::examples {
 
@@ -25,8 +26,7 @@ namespace focalgrad::examples {
 // training on would only print "nan" for the rest of the run.
 template <class LossFn>
 double train_epoch(Module& model, Optimizer& optimizer, const DataLoader& loader, int64_t epoch,
-                   LossFn&& loss_fn, const std::string& label, bool quiet,
-                   LRScheduler* schedule = nullptr) {
+                   LossFn&& loss_fn, const std::string& label, bool quiet, LRScheduler* schedule = nullptr) {
     model.train();
     cli::Progress progress(label, loader.num_batches(), quiet);
     double total = 0;

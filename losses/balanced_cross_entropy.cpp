@@ -1,12 +1,11 @@
 // balanced_cross_entropy.cpp — class weights from counts, balanced CE (cross_entropy with
 // those weights) and the fused α-balanced binary cross-entropy.
-#include <focalgrad/losses/balanced_cross_entropy.h>
-
 #include <cmath>
 #include <memory>
 #include <utility>
 
 #include <focalgrad/core/autograd.h>
+#include <focalgrad/losses/balanced_cross_entropy.h>
 #include <focalgrad/losses/cross_entropy.h>
 #include <focalgrad/losses/loss_common.h>
 
@@ -14,8 +13,7 @@ namespace focalgrad {
 
 using namespace detail;
 
-std::vector<float> class_weights(const std::vector<int64_t>& counts, WeightScheme scheme,
-                                 double beta) {
+std::vector<float> class_weights(const std::vector<int64_t>& counts, WeightScheme scheme, double beta) {
     FG_CHECK(!counts.empty(), "class_weights: counts is empty; expected one count per class");
     double total = 0.0;
     for (size_t c = 0; c < counts.size(); ++c) {
@@ -34,14 +32,15 @@ std::vector<float> class_weights(const std::vector<int64_t>& counts, WeightSchem
                 w[c] = float(std::sqrt(total / (C * double(counts[c]))));
             break;
         case WeightScheme::EffectiveNumber: {
-            FG_CHECK(beta >= 0.0 && beta < 1.0, "class_weights: beta must be in [0, 1) for the "
-                     "effective-number scheme, got ", beta, " (Cui et al. use 0.9 ... 0.9999)");
+            FG_CHECK(beta >= 0.0 && beta < 1.0,
+                     "class_weights: beta must be in [0, 1) for the "
+                     "effective-number scheme, got ",
+                     beta, " (Cui et al. use 0.9 ... 0.9999)");
             // 1 - β^n = -expm1(n log β): accurate when β^n is close to 1 (β near 1, n small).
             std::vector<double> raw(counts.size());
             double raw_sum = 0.0;
             for (size_t c = 0; c < counts.size(); ++c) {
-                double one_minus_beta_n =
-                    beta == 0.0 ? 1.0 : -std::expm1(double(counts[c]) * std::log(beta));
+                double one_minus_beta_n = beta == 0.0 ? 1.0 : -std::expm1(double(counts[c]) * std::log(beta));
                 raw[c] = (1.0 - beta) / one_minus_beta_n;
                 raw_sum += raw[c];
             }
@@ -53,13 +52,14 @@ std::vector<float> class_weights(const std::vector<int64_t>& counts, WeightSchem
 }
 
 Tensor balanced_cross_entropy(const Tensor& logits, const std::vector<int>& targets,
-                              const std::vector<int64_t>& class_counts,
-                              const BalancedCEOptions& options) {
-    FG_CHECK(logits.defined() && logits.dim() >= 2, "balanced_cross_entropy: expected logits of "
-             "shape [N, C] or [N, C, d1, ...], got ", logits.defined() ? logits.shape() : Shape{});
+                              const std::vector<int64_t>& class_counts, const BalancedCEOptions& options) {
+    FG_CHECK(logits.defined() && logits.dim() >= 2,
+             "balanced_cross_entropy: expected logits of "
+             "shape [N, C] or [N, C, d1, ...], got ",
+             logits.defined() ? logits.shape() : Shape{});
     FG_CHECK(int64_t(class_counts.size()) == logits.size(1), "balanced_cross_entropy: got ",
-             class_counts.size(), " class counts for logits with C = ", logits.size(1),
-             " classes (shape ", logits.shape(), "); expected one count per class");
+             class_counts.size(), " class counts for logits with C = ", logits.size(1), " classes (shape ",
+             logits.shape(), "); expected one count per class");
     std::vector<float> w = class_weights(class_counts, options.scheme, options.beta);
     CrossEntropyOptions ce;
     ce.weight = Tensor::from(w, Shape{int64_t(w.size())});
@@ -112,22 +112,23 @@ Tensor balanced_binary_cross_entropy(const Tensor& logits, const Tensor& targets
     const float scale = reduction == Reduction::Mean ? mean_scale(double(count)) : 1.0f;
     record(kBinaryOp, {logits}, result,
            [logits, targets, alpha, per_element, scale](const Tensor& dy, const Tensor&) {
-        const float* x = logits.data();
-        const float* y = targets.data();
-        const float* pdy = dy.data();
-        Tensor dlogits = Tensor::empty(logits.shape());
-        float* dx = dlogits.data();
-        parallel_for(logits.numel(), kGrain, [&](int64_t lo, int64_t hi) {
-            if (per_element) {
-                for (int64_t i = lo; i < hi; ++i)
-                    dx[i] = scale * pdy[i] * balanced_bce_terms(x[i], y[i], alpha).dloss;
-            } else {
-                const float u = scale * pdy[0];
-                for (int64_t i = lo; i < hi; ++i) dx[i] = u * balanced_bce_terms(x[i], y[i], alpha).dloss;
-            }
-        });
-        accumulate_grad(logits, std::move(dlogits));  // moved: becomes the gradient, no copy
-    });
+               const float* x = logits.data();
+               const float* y = targets.data();
+               const float* pdy = dy.data();
+               Tensor dlogits = Tensor::empty(logits.shape());
+               float* dx = dlogits.data();
+               parallel_for(logits.numel(), kGrain, [&](int64_t lo, int64_t hi) {
+                   if (per_element) {
+                       for (int64_t i = lo; i < hi; ++i)
+                           dx[i] = scale * pdy[i] * balanced_bce_terms(x[i], y[i], alpha).dloss;
+                   } else {
+                       const float u = scale * pdy[0];
+                       for (int64_t i = lo; i < hi; ++i)
+                           dx[i] = u * balanced_bce_terms(x[i], y[i], alpha).dloss;
+                   }
+               });
+               accumulate_grad(logits, std::move(dlogits));  // moved: becomes the gradient, no copy
+           });
     return result;
 }
 

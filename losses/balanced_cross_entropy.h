@@ -35,7 +35,7 @@ std::vector<float> class_weights(const std::vector<int64_t>& counts, WeightSchem
 
 struct BalancedCEOptions {
     WeightScheme scheme = WeightScheme::InverseFrequency;
-    double beta = 0.9999;       // EffectiveNumber only
+    double beta = 0.9999;  // EffectiveNumber only
     int ignore_index = -100;
     Reduction reduction = Reduction::Mean;
     float label_smoothing = 0.0f;

@@ -1,12 +1,11 @@
 // cross_entropy.cpp — the fused forward passes and backward closures of cross_entropy, for
 // class-index and for probability targets. The tile machinery is in loss_common.h.
-#include <focalgrad/losses/cross_entropy.h>
-
 #include <cmath>
 #include <memory>
 #include <utility>
 
 #include <focalgrad/core/autograd.h>
+#include <focalgrad/losses/cross_entropy.h>
 #include <focalgrad/losses/loss_common.h>
 
 namespace focalgrad {
@@ -62,10 +61,10 @@ Tensor cross_entropy(const Tensor& logits, const std::vector<int>& targets,
         kOp, logits, L, targets, options.ignore_index, w, eps > 0.0f ? v : nullptr, out, saved.get(),
         [&](const SoftmaxTile& tile, int r, const SoftmaxRow& row) {
             float smooth_loss = W * row.log_sum - tile.dot[r];  // Σ_c w_c (-log p_c)
-            return SoftmaxRowLoss{(1.0f - eps) * row.weight * -row.log_pt + smooth * smooth_loss,
-                                  (1.0f - eps) * row.weight + smooth * W,
-                                  -(1.0f - eps) * row.weight * row.one_minus_pt +
-                                      smooth * (W * row.pt - row.weight)};
+            return SoftmaxRowLoss{
+                (1.0f - eps) * row.weight * -row.log_pt + smooth * smooth_loss,
+                (1.0f - eps) * row.weight + smooth * W,
+                -(1.0f - eps) * row.weight * row.one_minus_pt + smooth * (W * row.pt - row.weight)};
         });
 
     Tensor y = reduced_output(options.reduction, sum, denominator, losses);
@@ -96,8 +95,7 @@ struct SoftSaved {
 
 }  // namespace
 
-Tensor cross_entropy(const Tensor& logits, const Tensor& target_probs,
-                     const CrossEntropyOptions& options) {
+Tensor cross_entropy(const Tensor& logits, const Tensor& target_probs, const CrossEntropyOptions& options) {
     const ClassLayout L = class_layout(kOp, logits);
     check_options(options, L.classes);
     FG_CHECK(options.ignore_index < 0, kOp, ": ignore_index = ", options.ignore_index,
@@ -169,38 +167,38 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target_probs,
     record(kOp, {logits}, out_y,
            [logits, target_probs, L, saved, weight, keep, smooth, per_row, scale](const Tensor& dy,
                                                                                   const Tensor&) {
-        const int64_t C = L.classes;
-        const float* w = weight.defined() ? weight.data() : nullptr;
-        const float* pdy = dy.data();
-        Tensor dlogits = Tensor::empty(logits.shape());  // [N, C, d1, ...]
-        parallel_for(L.rows(), rows_per_chunk(C), [&](int64_t lo, int64_t hi) {
-            std::vector<float> zt(size_t(C) * kTileRows), yt(size_t(C) * kTileRows);
-            alignas(64) float g[kTileRows], m[kTileRows], ls[kTileRows], wy[kTileRows];
-            for (int64_t r0 = lo; r0 < hi; r0 += kTileRows) {
-                int n = int(std::min<int64_t>(kTileRows, hi - r0));
-                gather_rows(logits.data(), L, r0, n, zt.data());
-                gather_rows(target_probs.data(), L, r0, n, yt.data());
-                for (int r = 0; r < kTileRows; ++r) {
-                    size_t i = size_t(r0 + (r < n ? r : 0));
-                    g[r] = r < n ? scale * (per_row ? pdy[i] : pdy[0]) : 0.0f;
-                    m[r] = saved->max()[i];
-                    ls[r] = saved->log_sum()[i];
-                    wy[r] = saved->wy()[i];
-                }
-                for (int64_t j = 0; j < C; ++j) {
-                    const float wj = w ? w[j] : 1.0f;
-                    float* zj = &zt[size_t(j) * kTileRows];
-                    const float* yj = &yt[size_t(j) * kTileRows];
-                    for (int r = 0; r < kTileRows; ++r) {
-                        float p = fast_exp((zj[r] - m[r]) - ls[r]);
-                        zj[r] = g[r] * (wy[r] * p - wj * (keep * yj[r] + smooth));
-                    }
-                }
-                scatter_rows(zt.data(), L, r0, n, dlogits.data());
-            }
-        });
-        accumulate_grad(logits, std::move(dlogits));  // moved: becomes the gradient, no copy
-    });
+               const int64_t C = L.classes;
+               const float* w = weight.defined() ? weight.data() : nullptr;
+               const float* pdy = dy.data();
+               Tensor dlogits = Tensor::empty(logits.shape());  // [N, C, d1, ...]
+               parallel_for(L.rows(), rows_per_chunk(C), [&](int64_t lo, int64_t hi) {
+                   std::vector<float> zt(size_t(C) * kTileRows), yt(size_t(C) * kTileRows);
+                   alignas(64) float g[kTileRows], m[kTileRows], ls[kTileRows], wy[kTileRows];
+                   for (int64_t r0 = lo; r0 < hi; r0 += kTileRows) {
+                       int n = int(std::min<int64_t>(kTileRows, hi - r0));
+                       gather_rows(logits.data(), L, r0, n, zt.data());
+                       gather_rows(target_probs.data(), L, r0, n, yt.data());
+                       for (int r = 0; r < kTileRows; ++r) {
+                           size_t i = size_t(r0 + (r < n ? r : 0));
+                           g[r] = r < n ? scale * (per_row ? pdy[i] : pdy[0]) : 0.0f;
+                           m[r] = saved->max()[i];
+                           ls[r] = saved->log_sum()[i];
+                           wy[r] = saved->wy()[i];
+                       }
+                       for (int64_t j = 0; j < C; ++j) {
+                           const float wj = w ? w[j] : 1.0f;
+                           float* zj = &zt[size_t(j) * kTileRows];
+                           const float* yj = &yt[size_t(j) * kTileRows];
+                           for (int r = 0; r < kTileRows; ++r) {
+                               float p = fast_exp((zj[r] - m[r]) - ls[r]);
+                               zj[r] = g[r] * (wy[r] * p - wj * (keep * yj[r] + smooth));
+                           }
+                       }
+                       scatter_rows(zt.data(), L, r0, n, dlogits.data());
+                   }
+               });
+               accumulate_grad(logits, std::move(dlogits));  // moved: becomes the gradient, no copy
+           });
     return out_y;
 }
 

@@ -17,8 +17,8 @@
 namespace focalgrad {
 
 struct CrossEntropyOptions {
-    Tensor weight;              // [C] per-class weights w_c (finite, >= 0); undefined = all 1
-    int ignore_index = -100;    // rows with this target count for nothing (loss and gradient 0)
+    Tensor weight;            // [C] per-class weights w_c (finite, >= 0); undefined = all 1
+    int ignore_index = -100;  // rows with this target count for nothing (loss and gradient 0)
     Reduction reduction = Reduction::Mean;
     float label_smoothing = 0.0f;  // ε in [0, 1)
 };

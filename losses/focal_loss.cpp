@@ -1,11 +1,10 @@
 // focal_loss.cpp — the fused softmax focal loss: forward over class-major tiles, the shared
 // softmax backward (loss_common.h) with the focal coefficient.
-#include <focalgrad/losses/focal_loss.h>
-
 #include <cmath>
 #include <memory>
 
 #include <focalgrad/core/autograd.h>
+#include <focalgrad/losses/focal_loss.h>
 #include <focalgrad/losses/loss_common.h>
 
 namespace focalgrad {
@@ -25,8 +24,8 @@ std::vector<float> class_alpha(const FocalLossOptions& options, int64_t classes)
         FG_CHECK(a >= 0.0f && a <= 1.0f, kOp, ": a scalar alpha must be in [0, 1], got ", a,
                  " (for other per-class weights pass a [C] vector)");
         FG_CHECK(options.background_class >= 0 && options.background_class < classes, kOp,
-                 ": background_class = ", options.background_class, " is out of range for ",
-                 classes, " classes (a scalar alpha gives it 1 - alpha, the others alpha)");
+                 ": background_class = ", options.background_class, " is out of range for ", classes,
+                 " classes (a scalar alpha gives it 1 - alpha, the others alpha)");
         std::vector<float> per_class(size_t(classes), a);
         per_class[size_t(options.background_class)] = 1.0f - a;
         return per_class;
@@ -41,16 +40,14 @@ std::vector<float> class_alpha(const FocalLossOptions& options, int64_t classes)
 
 //   ℓ = -α_t (1 - p_t)^γ log p_t
 //   dℓ/dz_j = c (p_j - [j = t]),   c = α_t (1 - p_t)^γ (1 - γ φ),   φ = p_t log p_t / (1 - p_t)
-Tensor focal_loss(const Tensor& logits, const std::vector<int>& targets,
-                  const FocalLossOptions& options) {
+Tensor focal_loss(const Tensor& logits, const std::vector<int>& targets, const FocalLossOptions& options) {
     const ClassLayout L = class_layout(kOp, logits);
     const float gamma = options.gamma;
-    FG_CHECK(std::isfinite(gamma) && gamma >= 0.0f, kOp, ": gamma must be a finite number >= 0, got ",
-             gamma);
+    FG_CHECK(std::isfinite(gamma) && gamma >= 0.0f, kOp, ": gamma must be a finite number >= 0, got ", gamma);
     const std::vector<float> alpha_c = class_alpha(options, L.classes);
     const float* alpha = alpha_c.empty() ? nullptr : alpha_c.data();
-    const double denominator = check_targets(kOp, targets, L, options.ignore_index,
-                                             options.normalize_by_alpha ? alpha : nullptr);
+    const double denominator =
+        check_targets(kOp, targets, L, options.ignore_index, options.normalize_by_alpha ? alpha : nullptr);
 
     const bool per_row = options.reduction == Reduction::None;
     Tensor losses = per_row ? Tensor::empty(row_shape(logits.shape())) : Tensor();  // [N, d1, ...]
@@ -62,8 +59,8 @@ Tensor focal_loss(const Tensor& logits, const std::vector<int>& targets,
         [&](const SoftmaxTile& tile, int r, const SoftmaxRow& row) {
             // (1 - p_t)^γ = e^(γ log(1 - p_t)), log(1 - p_t) = log e_others - log S; at p_t = 1
             // that is e^-inf = 0, and γ = 0 is 1 exactly (where 0 * -inf would be NaN).
-            float focal = fastmath::select(
-                gamma == 0.0f, 1.0f, fast_exp(gamma * (fast_log(tile.e_others[r]) - row.log_sum)));
+            float focal = fastmath::select(gamma == 0.0f, 1.0f,
+                                           fast_exp(gamma * (fast_log(tile.e_others[r]) - row.log_sum)));
             // φ = p_t log p_t / (1 - p_t) = e_t log p_t / e_others; its limit -1 when p_t = 1.
             float phi = fastmath::select(tile.e_others[r] > 0.0f,
                                          tile.e_target[r] * row.log_pt / tile.e_others[r], -1.0f);

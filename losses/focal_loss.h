@@ -16,14 +16,14 @@
 namespace focalgrad {
 
 struct FocalLossOptions {
-    float gamma = 2.0f;        // γ >= 0, any real; γ = 0 is (α-weighted) cross-entropy
+    float gamma = 2.0f;  // γ >= 0, any real; γ = 0 is (α-weighted) cross-entropy
     // α: undefined = no weighting (α_t = 1);
     //    a 0-d scalar α in [0, 1] = the kornia/MONAI convention: class background_class
     //       gets 1 - α, every other class α (a scalar applied to every class alike would
     //       only rescale the loss: it would silently do nothing);
     //    a [C] vector = α_t = alpha[t], entries finite and >= 0.
     Tensor alpha;
-    int ignore_index = -100;   // rows with this target count for nothing
+    int ignore_index = -100;  // rows with this target count for nothing
     Reduction reduction = Reduction::Mean;
     // Mean = Σ ℓ / Σ α_t instead of Σ ℓ / N_valid; no effect on None and Sum.
     bool normalize_by_alpha = false;

@@ -1,7 +1,7 @@
 // loss_common.cpp — layout, argument checks, tile copies and the shared softmax backward.
-#include <focalgrad/losses/loss_common.h>
-
 #include <cmath>
+
+#include <focalgrad/losses/loss_common.h>
 
 namespace focalgrad {
 namespace detail {
@@ -27,11 +27,10 @@ Shape row_shape(const Shape& logits_shape) {
     return s;
 }
 
-double check_targets(const char* op, const std::vector<int>& targets, const ClassLayout& L,
-                     int ignore_index, const float* weight) {
-    FG_CHECK(int64_t(targets.size()) == L.rows(), op, ": got ", targets.size(),
-             " targets for logits with ", L.rows(), " rows (N = ", L.outer,
-             L.inner > 1 ? " times the positions d1...dk" : "",
+double check_targets(const char* op, const std::vector<int>& targets, const ClassLayout& L, int ignore_index,
+                     const float* weight) {
+    FG_CHECK(int64_t(targets.size()) == L.rows(), op, ": got ", targets.size(), " targets for logits with ",
+             L.rows(), " rows (N = ", L.outer, L.inner > 1 ? " times the positions d1...dk" : "",
              "); expected one class index per row");
     const int* t = targets.data();
     const int64_t C = L.classes;
@@ -53,9 +52,9 @@ double check_targets(const char* op, const std::vector<int>& targets, const Clas
     });
     if (std::isnan(total)) {
         for (int64_t i = 0; i < L.rows(); ++i)
-            FG_CHECK(t[i] == ignore_index || (t[i] >= 0 && t[i] < C), op, ": target ", t[i],
-                     " at row ", i, " is out of range for ", C, " classes (expected 0 <= target < ",
-                     C, ", or ignore_index = ", ignore_index, ")");
+            FG_CHECK(t[i] == ignore_index || (t[i] >= 0 && t[i] < C), op, ": target ", t[i], " at row ", i,
+                     " is out of range for ", C, " classes (expected 0 <= target < ", C,
+                     ", or ignore_index = ", ignore_index, ")");
     }
     return total;
 }
@@ -84,7 +83,8 @@ void throw_if_non_finite(const char* op, const char* name, const Tensor& x) {
         }
         Shape at(index);
         throw Error(str(op, ": ", name, " of shape ", x.shape(), " contain ", p[i], " at ", at,
-                        "; losses need finite ", name, " (a NaN or inf usually means the model "
+                        "; losses need finite ", name,
+                        " (a NaN or inf usually means the model "
                         "diverged: lower the learning rate, or use set_detect_anomaly(true) to "
                         "find the op that produced it)"));
     }
@@ -214,7 +214,8 @@ void strided_tile_backward(const BackwardPass& P, int64_t row0, int n, float* ti
     for (int64_t j = 0; j < P.L.classes; ++j) {
         float* zj = tile + j * kTileRows;
         const float vj = P.v ? P.v[j] : 1.0f;
-        for (int r = 0; r < kTileRows; ++r) zj[r] = g[r] * (a[r] * fast_exp((zj[r] - m[r]) - ls[r]) - b[r] * vj);
+        for (int r = 0; r < kTileRows; ++r)
+            zj[r] = g[r] * (a[r] * fast_exp((zj[r] - m[r]) - ls[r]) - b[r] * vj);
     }
     for (int r = 0; r < n; ++r) {
         const int t = int(P.saved.target()[row0 + r]);
@@ -225,8 +226,8 @@ void strided_tile_backward(const BackwardPass& P, int64_t row0, int n, float* ti
 
 }  // namespace
 
-Tensor softmax_backward(const Tensor& logits, const ClassLayout& L, const SoftmaxSaved& saved,
-                        const float* v, const Tensor& dy, bool per_row, float scale) {
+Tensor softmax_backward(const Tensor& logits, const ClassLayout& L, const SoftmaxSaved& saved, const float* v,
+                        const Tensor& dy, bool per_row, float scale) {
     Tensor dlogits = Tensor::empty(logits.shape());  // [N, C, d1, ...]
     const BackwardPass P{logits.data(), L, saved, v, dy.data(), per_row, scale, dlogits.data()};
     parallel_for(L.rows(), rows_per_chunk(L.classes), [&](int64_t lo, int64_t hi) {

@@ -40,8 +40,8 @@ Shape row_shape(const Shape& logits_shape);
 
 // Checks that there is one target per row, each in [0, C) or equal to ignore_index.
 // Returns the sum of weight[t] over the rows that count (weight null: their number).
-double check_targets(const char* op, const std::vector<int>& targets, const ClassLayout& L,
-                     int ignore_index, const float* weight);
+double check_targets(const char* op, const std::vector<int>& targets, const ClassLayout& L, int ignore_index,
+                     const float* weight);
 
 // A per-class vector option: undefined, or [C] with finite entries >= 0.
 void check_class_vector(const char* op, const char* name, const Tensor& v, int64_t classes);
@@ -103,14 +103,14 @@ struct SoftmaxTile {
     explicit SoftmaxTile(int64_t classes) : C(classes), z(size_t(classes) * kTileRows) {}
 
     int64_t C;
-    std::vector<float> z;                      // [C, kTileRows]
-    alignas(64) int target[kTileRows];         // class index, or -1 (ignored or padding)
-    alignas(64) float max[kTileRows];          // m = max_j z_j
-    alignas(64) float z_target[kTileRows];     // z_t - m
-    alignas(64) float e_target[kTileRows];     // e^(z_t - m)
-    alignas(64) float e_others[kTileRows];     // sum over j != t of e^(z_j - m)
-    alignas(64) float dot[kTileRows];          // sum_j v_j (z_j - m), when asked for
-    alignas(64) float non_finite[kTileRows];   // sum_j 0 * (z_j - m): NaN iff a logit is NaN/inf
+    std::vector<float> z;                     // [C, kTileRows]
+    alignas(64) int target[kTileRows];        // class index, or -1 (ignored or padding)
+    alignas(64) float max[kTileRows];         // m = max_j z_j
+    alignas(64) float z_target[kTileRows];    // z_t - m
+    alignas(64) float e_target[kTileRows];    // e^(z_t - m)
+    alignas(64) float e_others[kTileRows];    // sum over j != t of e^(z_j - m)
+    alignas(64) float dot[kTileRows];         // sum_j v_j (z_j - m), when asked for
+    alignas(64) float non_finite[kTileRows];  // sum_j 0 * (z_j - m): NaN iff a logit is NaN/inf
 };
 
 // Copies rows [row0, row0 + n) of `src` (laid out like the logits) into dst[j * kTileRows
@@ -203,8 +203,8 @@ struct SoftmaxSaved {
     float* target() const { return buffer.data() + 4 * rows; }
 
     // Saves rows [row0, row0 + n) of a tile and its per-row results.
-    void store(const SoftmaxTile& tile, int64_t row0, int n, const float* log_sum_r,
-               const float* a_r, const float* dt_r) const {
+    void store(const SoftmaxTile& tile, int64_t row0, int n, const float* log_sum_r, const float* a_r,
+               const float* dt_r) const {
         for (int r = 0; r < n; ++r) {
             int64_t i = row0 + r;
             max()[i] = tile.max[r];
@@ -219,8 +219,8 @@ struct SoftmaxSaved {
 // dz for the whole tensor from `saved`: dy is the upstream gradient, one value per row
 // (per_row, for Reduction::None) or a single one; `scale` multiplies it (1 / denominator
 // for a mean).
-Tensor softmax_backward(const Tensor& logits, const ClassLayout& L, const SoftmaxSaved& saved,
-                        const float* v, const Tensor& dy, bool per_row, float scale);
+Tensor softmax_backward(const Tensor& logits, const ClassLayout& L, const SoftmaxSaved& saved, const float* v,
+                        const Tensor& dy, bool per_row, float scale);
 
 // Runs tile_fn(tile, row0, n) -> double over all rows, tile by tile, chunks in parallel;
 // returns the sum of the results, added in a fixed order (bit-identical on any number of
@@ -260,9 +260,8 @@ struct SoftmaxRowLoss {
 // it should be branch-free too (fastmath::select) to keep that loop vectorised.
 template <class RowFn>
 double softmax_loss_forward(const char* op, const Tensor& logits, const ClassLayout& L,
-                            const std::vector<int>& targets, int ignore_index,
-                            const float* class_weight, const float* v, float* out,
-                            const SoftmaxSaved* saved, RowFn&& row_fn) {
+                            const std::vector<int>& targets, int ignore_index, const float* class_weight,
+                            const float* v, float* out, const SoftmaxSaved* saved, RowFn&& row_fn) {
     const float* z = logits.data();
     double sum = sum_over_tiles(L, [&](SoftmaxTile& tile, int64_t row0, int n) {
         load_tile(z, L, row0, n, targets, ignore_index, tile);
@@ -276,8 +275,8 @@ double softmax_loss_forward(const char* op, const Tensor& logits, const ClassLay
         for (int r = 0; r < kTileRows; ++r) {
             float S = tile.e_target[r] + tile.e_others[r];
             log_sum[r] = fast_log(S);
-            SoftmaxRow row{weight[r], log_sum[r], log_p_target(tile, r, log_sum[r]),
-                           tile.e_target[r] / S, tile.e_others[r] / S};
+            SoftmaxRow row{weight[r], log_sum[r], log_p_target(tile, r, log_sum[r]), tile.e_target[r] / S,
+                           tile.e_others[r] / S};
             SoftmaxRowLoss res = row_fn(tile, r, row);
             bool valid = tile.target[r] >= 0;
             loss[r] = fastmath::select(valid, res.loss, 0.0f);
@@ -359,7 +358,7 @@ struct SigmoidParts {
 inline SigmoidParts sigmoid_parts(float x) {
     float e = fast_exp(-std::fabs(x));
     float w = 1.0f + e;
-    float big = 1.0f / w;  // σ(|x|)
+    float big = 1.0f / w;   // σ(|x|)
     float small = e * big;  // σ(-|x|)
     // log(1 + e) as in fast_log1p, sharing its 1 / w with σ: log w corrected by the
     // rounding error (w - 1) - e of 1 + e.

@@ -1,13 +1,12 @@
 // sigmoid_focal_loss.cpp — the fused sigmoid focal loss: per-element terms (loss, its
 // derivative, the focal factor and its derivative) in one branch-free function used by the
 // forward pass and by the backward closure alike.
-#include <focalgrad/losses/sigmoid_focal_loss.h>
-
 #include <cmath>
 #include <utility>
 
 #include <focalgrad/core/autograd.h>
 #include <focalgrad/losses/loss_common.h>
+#include <focalgrad/losses/sigmoid_focal_loss.h>
 
 namespace focalgrad {
 
@@ -36,7 +35,7 @@ inline FocalTerms focal_terms(float x, float y, const FocalParams& P) {
     // softplus(x) - x y, as a sum of non-negative terms: x (1 - y) for x >= 0, -x y below
     // (max(x, 0) - x y would cancel for x > 0 and y near 1).
     float ce = fastmath::select(x >= 0.0f, x * (1.0f - y), -x * y) + s.log1p_e;
-    float dce = s.p * (1.0f - y) - s.one_minus_p * y;   // p - y, without cancellation
+    float dce = s.p * (1.0f - y) - s.one_minus_p * y;  // p - y, without cancellation
     // q = 1 - p_t and its derivative; both forms agree for 0/1 targets.
     float pt_smp = 1.0f, q, dq;
     if constexpr (kSmp) {
@@ -104,8 +103,10 @@ Tensor sigmoid_focal_loss(const Tensor& logits, const Tensor& targets,
     check_target_tensor(kOp, logits, targets);
     FG_CHECK(std::isfinite(options.gamma) && options.gamma >= 0.0f, kOp,
              ": gamma must be a finite number >= 0, got ", options.gamma);
-    FG_CHECK(options.alpha <= 1.0f, kOp, ": alpha must be in [0, 1] (or negative to turn "
-             "weighting off), got ", options.alpha);
+    FG_CHECK(options.alpha <= 1.0f, kOp,
+             ": alpha must be in [0, 1] (or negative to turn "
+             "weighting off), got ",
+             options.alpha);
     FG_CHECK(options.reduced_threshold >= 0.0f && options.reduced_threshold < 1.0f, kOp,
              ": reduced_threshold must be in [0, 1) (0 turns it off), got ", options.reduced_threshold);
     const float tau = options.reduced_threshold;
@@ -134,32 +135,35 @@ Tensor sigmoid_focal_loss(const Tensor& logits, const Tensor& targets,
     Tensor result = reduced_output(options.reduction, sum, double(count), losses);
     const float scale = options.reduction == Reduction::Mean ? mean_scale(double(count)) : 1.0f;
     record(kOp, {logits}, result,
-           [logits, targets, P, smp, per_element, scale, inv_z, z_has_grad](const Tensor& dy, const Tensor& out) {
-        const int64_t count = logits.numel();
-        const float* x = logits.data();
-        const float* y = targets.data();
-        const float* pdy = dy.data();
-        // K = Σ_e u_e ℓ_e / Z, the upstream gradient contracted with the output: dy * out
-        // for a reduced output (u = dy, or dy / count for a mean whose out is Σ / count).
-        double K = 0.0;
-        if (z_has_grad) {
-            const float* po = out.data();
-            K = per_element ? parallel_sum(count, kGrain, [&](int64_t lo, int64_t hi) {
-                    double k = 0.0;
-                    for (int64_t i = lo; i < hi; ++i) k += double(pdy[i]) * po[i];
-                    return k;
-                })
-                            : double(pdy[0]) * po[0];
-        }
-        const float k_over_z = float(K) * inv_z;
-        Tensor dlogits = Tensor::empty(logits.shape());
-        float* dx = dlogits.data();
-        if (smp)
-            backward_pass<true>(x, y, count, P, pdy, per_element, scale, inv_z, k_over_z, dx);
-        else
-            backward_pass<false>(x, y, count, P, pdy, per_element, scale, inv_z, k_over_z, dx);
-        accumulate_grad(logits, std::move(dlogits));  // moved: becomes the gradient, no copy
-    });
+           [logits, targets, P, smp, per_element, scale, inv_z, z_has_grad](const Tensor& dy,
+                                                                            const Tensor& out) {
+               const int64_t count = logits.numel();
+               const float* x = logits.data();
+               const float* y = targets.data();
+               const float* pdy = dy.data();
+               // K = Σ_e u_e ℓ_e / Z, the upstream gradient contracted with the output: dy * out
+               // for a reduced output (u = dy, or dy / count for a mean whose out is Σ / count).
+               double K = 0.0;
+               if (z_has_grad) {
+                   const float* po = out.data();
+                   K = per_element ? parallel_sum(count, kGrain,
+                                                  [&](int64_t lo, int64_t hi) {
+                                                      double k = 0.0;
+                                                      for (int64_t i = lo; i < hi; ++i)
+                                                          k += double(pdy[i]) * po[i];
+                                                      return k;
+                                                  })
+                                   : double(pdy[0]) * po[0];
+               }
+               const float k_over_z = float(K) * inv_z;
+               Tensor dlogits = Tensor::empty(logits.shape());
+               float* dx = dlogits.data();
+               if (smp)
+                   backward_pass<true>(x, y, count, P, pdy, per_element, scale, inv_z, k_over_z, dx);
+               else
+                   backward_pass<false>(x, y, count, P, pdy, per_element, scale, inv_z, k_over_z, dx);
+               accumulate_grad(logits, std::move(dlogits));  // moved: becomes the gradient, no copy
+           });
     return result;
 }
 

@@ -13,11 +13,11 @@
 namespace focalgrad {
 
 struct SigmoidFocalLossOptions {
-    float alpha = 0.25f;   // weight of the positives (1 - α for negatives); α < 0 turns it off
-    float gamma = 2.0f;    // γ >= 0
+    float alpha = 0.25f;  // weight of the positives (1 - α for negatives); α < 0 turns it off
+    float gamma = 2.0f;   // γ >= 0
     Reduction reduction = Reduction::Mean;  // torchvision's default is "none": pass None for it
-    bool normalized = false;        // divide by Σ of the focal terms (arXiv 1909.07829)
-    float reduced_threshold = 0.0f; // > 0: reduced focal loss (arXiv 1903.01347); 0 = off
+    bool normalized = false;                // divide by Σ of the focal terms (arXiv 1909.07829)
+    float reduced_threshold = 0.0f;         // > 0: reduced focal loss (arXiv 1903.01347); 0 = off
 };
 
 // For each element, with p = σ(x) and target y:

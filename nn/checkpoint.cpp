@@ -1,7 +1,5 @@
 // checkpoint.cpp — the writer (atomic: temp file, fsync, rename) and the validating
 // reader of the format described in checkpoint.h.
-#include <focalgrad/nn/checkpoint.h>
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -16,6 +14,7 @@
 
 #include <focalgrad/core/error.h>
 #include <focalgrad/core/io.h>
+#include <focalgrad/nn/checkpoint.h>
 
 namespace focalgrad {
 
@@ -244,8 +243,8 @@ void load(Module& module, const std::string& path) {
     FG_CHECK(bytes.size() >= kHeaderBytes + kCrcBytes, where, " is truncated: ", bytes.size(),
              " bytes, but a checkpoint has at least ", kHeaderBytes + kCrcBytes);
     uint32_t version = get_u32(&bytes[8]);
-    FG_CHECK(version == kVersion, where, " has format version ", version, "; this build of focalgrad reads version ",
-             kVersion);
+    FG_CHECK(version == kVersion, where, " has format version ", version,
+             "; this build of focalgrad reads version ", kVersion);
 
     const size_t end = bytes.size() - kCrcBytes;
     uint32_t stored = get_u32(&bytes[end]);
@@ -267,10 +266,11 @@ void load(Module& module, const std::string& path) {
         in_model[name] = true;
         auto it = by_name.find(name);
         if (it == by_name.end())
-            issues.push_back(str("tensor '", name, "' of shape ", t.shape(), " is in the model but missing from the file"));
+            issues.push_back(str("tensor '", name, "' of shape ", t.shape(),
+                                 " is in the model but missing from the file"));
         else if (it->second->shape != t.shape())
-            issues.push_back(str("tensor '", name, "' has shape ", it->second->shape, " in the file but ", t.shape(),
-                                 " in the model"));
+            issues.push_back(str("tensor '", name, "' has shape ", it->second->shape, " in the file but ",
+                                 t.shape(), " in the model"));
     }
     for (const Record& r : records)
         if (!in_model.count(r.name))

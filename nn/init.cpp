@@ -1,11 +1,10 @@
 // init.cpp — the initialisers. Values are drawn one by one, in memory order, from the
 // generator: the same seed gives the same weights on any machine and thread count.
-#include <focalgrad/nn/init.h>
-
 #include <algorithm>
 #include <cmath>
 
 #include <focalgrad/core/error.h>
+#include <focalgrad/nn/init.h>
 
 namespace focalgrad::init {
 

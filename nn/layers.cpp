@@ -1,12 +1,11 @@
 // layers.cpp — construction (shape checks, PyTorch's default initialisation) and the
 // forward of each layer: one or two calls to core ops.
-#include <focalgrad/nn/layers.h>
-
 #include <cmath>
 
 #include <focalgrad/core/error.h>
 #include <focalgrad/core/ops.h>
 #include <focalgrad/nn/init.h>
+#include <focalgrad/nn/layers.h>
 
 namespace focalgrad {
 
@@ -39,12 +38,15 @@ std::string Linear::describe() const {
 
 Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, int64_t stride,
                int64_t padding, bool with_bias, Generator& gen)
-    : in_channels(in_channels), out_channels(out_channels), kernel_size(kernel_size), stride(stride),
+    : in_channels(in_channels),
+      out_channels(out_channels),
+      kernel_size(kernel_size),
+      stride(stride),
       padding(padding) {
     FG_CHECK(in_channels >= 1 && out_channels >= 1 && kernel_size >= 1 && stride >= 1 && padding >= 0,
              "Conv2d: channels, kernel_size and stride must be >= 1 and padding >= 0, got in_channels ",
-             in_channels, ", out_channels ", out_channels, ", kernel_size ", kernel_size, ", stride ",
-             stride, ", padding ", padding);
+             in_channels, ", out_channels ", out_channels, ", kernel_size ", kernel_size, ", stride ", stride,
+             ", padding ", padding);
     double bound = 1.0 / std::sqrt(double(in_channels * kernel_size * kernel_size));  // 1/sqrt(fan_in)
     weight = Tensor::empty({out_channels, in_channels, kernel_size, kernel_size});
     init::uniform_(weight, -bound, bound, gen);
@@ -72,7 +74,9 @@ MaxPool2d::MaxPool2d(int64_t kernel_size, int64_t stride) : kernel_size(kernel_s
 
 Tensor MaxPool2d::forward(const Tensor& x) { return max_pool2d(x, kernel_size, stride); }
 
-std::string MaxPool2d::describe() const { return str("MaxPool2d(kernel=", kernel_size, ", stride=", stride, ")"); }
+std::string MaxPool2d::describe() const {
+    return str("MaxPool2d(kernel=", kernel_size, ", stride=", stride, ")");
+}
 
 // ---- Activations ------------------------------------------------------------------
 
@@ -93,7 +97,7 @@ Dropout::Dropout(float p, uint64_t seed) : p(p), gen_(seed) {
 // y = x * m,  m_i = 1[u_i >= p] / (1 - p),  u_i ~ U[0, 1)        dx = dy * m (from mul)
 Tensor Dropout::forward(const Tensor& x) {
     if (!is_training() || p == 0.0f) return x;
-    Tensor mask = Tensor::empty(x.shape());  // same shape as x: one draw per element
+    Tensor mask = Tensor::empty(x.shape());                  // same shape as x: one draw per element
     float keep_scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;  // p = 1 drops everything
     float* m = mask.data();
     for (int64_t i = 0; i < mask.numel(); ++i) m[i] = gen_.uniform() >= p ? keep_scale : 0.0f;

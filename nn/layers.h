@@ -26,8 +26,7 @@ namespace focalgrad {
 // y = x W^T + b, W [out, in], b [out]; both start U(-1/sqrt(in), 1/sqrt(in)) as in PyTorch.
 class Linear : public Module {
 public:
-    Linear(int64_t in_features, int64_t out_features, bool bias = true,
-           Generator& gen = default_generator());
+    Linear(int64_t in_features, int64_t out_features, bool bias = true, Generator& gen = default_generator());
     Tensor forward(const Tensor& x) override;
     std::string describe() const override;
 

@@ -1,13 +1,12 @@
 // module.cpp — parameter registration and hierarchical naming, train/eval, the summary
 // table (which watches Module::operator() during one forward) and the printed tree.
-#include <focalgrad/nn/module.h>
-
 #include <algorithm>
 #include <ostream>
 #include <sstream>
 
 #include <focalgrad/core/autograd.h>
 #include <focalgrad/core/error.h>
+#include <focalgrad/nn/module.h>
 
 namespace focalgrad {
 

@@ -46,9 +46,7 @@ public:
     std::vector<Tensor> parameters() const;
     // Every module of the tree, this one first (named ""), depth first.
     std::vector<std::pair<std::string, const Module*>> named_modules() const;
-    const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& children() const {
-        return children_;
-    }
+    const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& children() const { return children_; }
 
     // Training mode switches layers such as Dropout on; eval() switches them off. Applies
     // to the whole tree. New modules start in training mode, as in PyTorch.
@@ -56,8 +54,8 @@ public:
     void eval() { train(false); }
     bool is_training() const { return training_; }
 
-    void zero_grad();                 // releases every parameter's gradient
-    int64_t num_parameters() const;   // total element count of all parameters
+    void zero_grad();                // releases every parameter's gradient
+    int64_t num_parameters() const;  // total element count of all parameters
 
     // A table of every layer the forward pass calls: name, description, output shape and
     // parameter count, for an input of the given shape (batch included). It runs one

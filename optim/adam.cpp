@@ -10,19 +10,24 @@
 
 namespace focalgrad {
 
-Adam::Adam(std::vector<Tensor> params, double lr, double beta1, double beta2, double eps,
-           double weight_decay)
+Adam::Adam(std::vector<Tensor> params, double lr, double beta1, double beta2, double eps, double weight_decay)
     : Adam(std::move(params), lr, beta1, beta2, eps, weight_decay, false, "Adam") {}
 
 AdamW::AdamW(std::vector<Tensor> params, double lr, double beta1, double beta2, double eps,
              double weight_decay)
     : Adam(std::move(params), lr, beta1, beta2, eps, weight_decay, true, "AdamW") {}
 
-Adam::Adam(std::vector<Tensor> params, double lr, double beta1, double beta2, double eps,
-           double weight_decay, bool decoupled, const char* name)
-    : Optimizer(std::move(params), lr, name), beta1(beta1), beta2(beta2), eps(eps),
-      weight_decay(weight_decay), decoupled_(decoupled), exp_avg_(params_.size()),
-      exp_avg_sq_(params_.size()), steps_(params_.size(), 0) {
+Adam::Adam(std::vector<Tensor> params, double lr, double beta1, double beta2, double eps, double weight_decay,
+           bool decoupled, const char* name)
+    : Optimizer(std::move(params), lr, name),
+      beta1(beta1),
+      beta2(beta2),
+      eps(eps),
+      weight_decay(weight_decay),
+      decoupled_(decoupled),
+      exp_avg_(params_.size()),
+      exp_avg_sq_(params_.size()),
+      steps_(params_.size(), 0) {
     FG_CHECK(beta1 >= 0 && beta1 < 1, name, ": invalid beta1 ", beta1, " (expected 0 <= beta1 < 1)");
     FG_CHECK(beta2 >= 0 && beta2 < 1, name, ": invalid beta2 ", beta2, " (expected 0 <= beta2 < 1)");
     FG_CHECK(std::isfinite(eps) && eps >= 0, name, ": invalid eps ", eps, " (expected >= 0)");

@@ -1,12 +1,11 @@
 // optimizer.cpp — what all optimizers share: argument checks, zero_grad, the learning
 // rate; and clip_grad_norm.
-#include <focalgrad/optim/optimizer.h>
-
 #include <cmath>
 #include <unordered_set>
 
 #include <focalgrad/core/error.h>
 #include <focalgrad/core/parallel.h>
+#include <focalgrad/optim/optimizer.h>
 
 namespace focalgrad {
 
@@ -20,7 +19,9 @@ Optimizer::Optimizer(std::vector<Tensor> params, double lr, const char* name)
         const Tensor& p = params_[i];
         FG_CHECK(p.defined() && p.is_leaf() && p.requires_grad(), name, ": parameter ", i,
                  " must be a leaf tensor that requires grad (got ",
-                 !p.defined() ? "an undefined tensor" : !p.is_leaf() ? "a computed tensor" : "one without requires_grad",
+                 !p.defined()   ? "an undefined tensor"
+                 : !p.is_leaf() ? "a computed tensor"
+                                : "one without requires_grad",
                  ")");
         FG_CHECK(seen.insert(&p.impl()).second, name, ": parameter ", i, " of shape ", p.shape(),
                  " appears more than once; it would be updated twice per step");
@@ -53,7 +54,8 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm, bool e
     }
     double total = std::sqrt(sum_sq);
     FG_CHECK(std::isfinite(total) || !error_if_nonfinite, "clip_grad_norm: the total gradient norm is ",
-             total, "; some gradient holds NaN or inf (find it with set_detect_anomaly(true), or pass "
+             total,
+             "; some gradient holds NaN or inf (find it with set_detect_anomaly(true), or pass "
              "error_if_nonfinite = false to scale anyway, as PyTorch does)");
     // The 1e-6 keeps the coefficient finite when every gradient is zero.
     double coef = max_norm / (total + 1e-6);

@@ -75,8 +75,8 @@ public:
     double beta1, beta2, eps, weight_decay;
 
 protected:
-    Adam(std::vector<Tensor> params, double lr, double beta1, double beta2, double eps,
-         double weight_decay, bool decoupled, const char* name);
+    Adam(std::vector<Tensor> params, double lr, double beta1, double beta2, double eps, double weight_decay,
+         bool decoupled, const char* name);
 
 private:
     bool decoupled_;  // AdamW: decay p directly, not through the gradient

@@ -1,11 +1,10 @@
 // scheduler.cpp — the closed-form schedules of scheduler.h. Each constructor checks its
 // arguments and ends with apply(), so the optimizer holds lr_at(0) from the start.
-#include <focalgrad/optim/scheduler.h>
-
 #include <algorithm>
 #include <cmath>
 
 #include <focalgrad/core/error.h>
+#include <focalgrad/optim/scheduler.h>
 
 namespace focalgrad {
 
@@ -26,8 +25,8 @@ double StepLR::lr_at(int64_t t) const { return base_lr() * std::pow(gamma, doubl
 CosineAnnealingLR::CosineAnnealingLR(Optimizer& opt, int64_t T_max, double eta_min)
     : LRScheduler(opt), T_max(T_max), eta_min(eta_min) {
     FG_CHECK(T_max >= 1, "CosineAnnealingLR: T_max must be >= 1, got ", T_max);
-    FG_CHECK(std::isfinite(eta_min) && eta_min >= 0, "CosineAnnealingLR: eta_min must be finite and >= 0, got ",
-             eta_min);
+    FG_CHECK(std::isfinite(eta_min) && eta_min >= 0,
+             "CosineAnnealingLR: eta_min must be finite and >= 0, got ", eta_min);
     apply();
 }
 
@@ -52,8 +51,10 @@ double LinearLR::lr_at(int64_t t) const {
 
 LinearWarmup::LinearWarmup(Optimizer& opt, int64_t warmup_steps, std::unique_ptr<LRScheduler> then,
                            double start_factor)
-    : LRScheduler(opt, then ? then->base_lr() : opt.lr()), warmup_steps(warmup_steps),
-      start_factor(start_factor), then_(std::move(then)) {
+    : LRScheduler(opt, then ? then->base_lr() : opt.lr()),
+      warmup_steps(warmup_steps),
+      start_factor(start_factor),
+      then_(std::move(then)) {
     FG_CHECK(warmup_steps >= 1, "LinearWarmup: warmup_steps must be >= 1, got ", warmup_steps);
     FG_CHECK(start_factor >= 0 && start_factor <= 1, "LinearWarmup: start_factor must be in [0, 1], got ",
              start_factor);

@@ -11,9 +11,14 @@ namespace focalgrad {
 
 SGD::SGD(std::vector<Tensor> params, double lr, double momentum, double dampening, double weight_decay,
          bool nesterov)
-    : Optimizer(std::move(params), lr, "SGD"), momentum(momentum), dampening(dampening),
-      weight_decay(weight_decay), nesterov(nesterov), momentum_buffer_(params_.size()) {
-    FG_CHECK(std::isfinite(momentum) && momentum >= 0, "SGD: invalid momentum ", momentum, " (expected >= 0)");
+    : Optimizer(std::move(params), lr, "SGD"),
+      momentum(momentum),
+      dampening(dampening),
+      weight_decay(weight_decay),
+      nesterov(nesterov),
+      momentum_buffer_(params_.size()) {
+    FG_CHECK(std::isfinite(momentum) && momentum >= 0, "SGD: invalid momentum ", momentum,
+             " (expected >= 0)");
     FG_CHECK(std::isfinite(dampening), "SGD: invalid dampening ", dampening);
     FG_CHECK(std::isfinite(weight_decay) && weight_decay >= 0, "SGD: invalid weight_decay ", weight_decay,
              " (expected >= 0)");

@@ -2,12 +2,11 @@
 // double-precision references, and a gradcheck assertion that explains failures.
 #pragma once
 
-#include <doctest/doctest.h>
-
 #include <stdlib.h>
 
 #include <algorithm>
 #include <cmath>
+#include <doctest/doctest.h>
 #include <filesystem>
 #include <initializer_list>
 #include <stdexcept>
@@ -41,7 +40,8 @@ public:
     // The names of the entries, sorted.
     std::vector<std::string> entries() const {
         std::vector<std::string> names;
-        for (const auto& e : std::filesystem::directory_iterator(path_)) names.push_back(e.path().filename().string());
+        for (const auto& e : std::filesystem::directory_iterator(path_))
+            names.push_back(e.path().filename().string());
         std::sort(names.begin(), names.end());
         return names;
     }
@@ -67,18 +67,17 @@ inline void check_contains(const std::string& message, std::initializer_list<std
 }
 
 // |a - b| <= atol + rtol * |b| for every element, with b a double-precision reference.
-inline void check_close(const focalgrad::Tensor& a, const std::vector<double>& b,
-                        double rtol = 1e-5, double atol = 1e-6) {
+inline void check_close(const focalgrad::Tensor& a, const std::vector<double>& b, double rtol = 1e-5,
+                        double atol = 1e-6) {
     REQUIRE(a.numel() == int64_t(b.size()));
     for (size_t i = 0; i < b.size(); ++i) {
         double v = a.data()[i];
-        CHECK_MESSAGE(std::fabs(v - b[i]) <= atol + rtol * std::fabs(b[i]), "element ", i, ": got ",
-                      v, ", expected ", b[i]);
+        CHECK_MESSAGE(std::fabs(v - b[i]) <= atol + rtol * std::fabs(b[i]), "element ", i, ": got ", v,
+                      ", expected ", b[i]);
     }
 }
 
-inline void check_gradcheck(const focalgrad::GradcheckFn& f,
-                            const std::vector<focalgrad::Tensor>& inputs,
+inline void check_gradcheck(const focalgrad::GradcheckFn& f, const std::vector<focalgrad::Tensor>& inputs,
                             const focalgrad::GradcheckOptions& options = {}) {
     focalgrad::GradcheckResult r = focalgrad::gradcheck(f, inputs, options);
     CHECK_MESSAGE(r.ok, r.message());

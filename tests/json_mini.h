@@ -23,7 +23,8 @@ struct Json {
     bool has(const std::string& key) const { return kind == Kind::Object && fields.count(key); }
     const Json& operator[](const std::string& key) const {
         auto it = fields.find(key);
-        if (kind != Kind::Object || it == fields.end()) throw std::runtime_error("json: no field '" + key + "'");
+        if (kind != Kind::Object || it == fields.end())
+            throw std::runtime_error("json: no field '" + key + "'");
         return it->second;
     }
 };

@@ -2,9 +2,8 @@
 //   tests: N passed, M failed
 // printed last. A run in which no test executed is a failure.
 #define DOCTEST_CONFIG_IMPLEMENT
-#include <doctest/doctest.h>
-
 #include <cstdio>
+#include <doctest/doctest.h>
 #include <string>
 
 namespace fgtest {

@@ -7,6 +7,7 @@
 #include <focalgrad/core/autograd.h>
 #include <focalgrad/core/memory.h>
 #include <focalgrad/core/ops.h>
+
 #include "helpers.h"
 
 using namespace focalgrad;
@@ -39,9 +40,7 @@ TEST_CASE("no-grad mode records nothing and restores the previous mode") {
         Tensor y = exp(x) * 2.0f;
         CHECK_FALSE(y.requires_grad());
         CHECK(tape_size() == 0);
-        {
-            NoGradGuard nested;
-        }
+        { NoGradGuard nested; }
         CHECK_FALSE(grad_enabled());
     }
     CHECK(grad_enabled());
@@ -61,7 +60,7 @@ TEST_CASE("the tape is empty after backward and intermediate gradients are freed
     CHECK(x.has_grad());
     CHECK_FALSE(h.has_grad());  // non-leaf gradients are not kept...
     Tensor h2 = tanh(x);
-    h2.retain_grad();           // ...unless asked for
+    h2.retain_grad();  // ...unless asked for
     sum(h2).backward();
     CHECK(h2.has_grad());
     fgtest::check_close(h2.grad(), std::vector<double>(12, 1.0));

@@ -6,11 +6,12 @@
 #include <focalgrad/core/ops.h>
 #include <focalgrad/data/imbalance.h>
 #include <focalgrad/data/loader.h>
-#include "helpers.h"
 #include <focalgrad/losses/losses.h>
 #include <focalgrad/nn/checkpoint.h>
 #include <focalgrad/nn/layers.h>
 #include <focalgrad/optim/optimizer.h>
+
+#include "helpers.h"
 #include "test_data_helpers.h"
 
 using namespace focalgrad;

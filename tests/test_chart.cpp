@@ -2,14 +2,12 @@
 // colours, clamping and whiskers at the rows the value scale predicts; the font (every
 // glyph inked, widths additive, UTF-8 '±'); labels kept inside their group; clear errors
 // for bad charts; and the PNG on disk decoding to exactly the rendered bytes.
-#include <doctest/doctest.h>
-
-#include <stb/stb_image.h>
-
 #include <cmath>
 #include <cstring>
+#include <doctest/doctest.h>
 #include <filesystem>
 #include <memory>
+#include <stb/stb_image.h>
 #include <string>
 #include <vector>
 
@@ -77,8 +75,8 @@ TEST_CASE("chart font: the table covers printable ASCII in order, each glyph a 5
         for (size_t k = 0; k < len; ++k) {
             const bool separator = k % 6 == 5;
             const char ch = g.rows[k];
-            CHECK_MESSAGE((separator ? ch == ' ' : (ch == '.' || ch == '#')), "glyph '", g.ch,
-                          "' char ", k, " is '", ch, "'");
+            CHECK_MESSAGE((separator ? ch == ' ' : (ch == '.' || ch == '#')), "glyph '", g.ch, "' char ", k,
+                          " is '", ch, "'");
         }
     }
 }
@@ -122,15 +120,13 @@ TEST_CASE("chart font: pixels are exact scale x scale squares, placed from the t
 }
 
 TEST_CASE("chart font: text_width is additive, scales linearly, and digits share one width") {
-    const std::vector<std::string> parts = {"",    "a",     "recall", "balanced_focal",
-                                            " ",   "0.8",   "(5-9)",  "mean \xC2\xB1 std",
-                                            "\xE2\x82\xAC\xFF"};
+    const std::vector<std::string> parts = {
+        "", "a", "recall", "balanced_focal", " ", "0.8", "(5-9)", "mean \xC2\xB1 std", "\xE2\x82\xAC\xFF"};
     for (const std::string& a : parts)
         for (const std::string& b : parts)
             for (int scale : {1, 2, 3})
-                CHECK_MESSAGE(
-                    text_width(a + b, scale) == text_width(a, scale) + text_width(b, scale), "'",
-                    a, "' + '", b, "' at scale ", scale);
+                CHECK_MESSAGE(text_width(a + b, scale) == text_width(a, scale) + text_width(b, scale), "'", a,
+                              "' + '", b, "' at scale ", scale);
     for (const std::string& a : parts) CHECK(text_width(a, 3) == 3 * text_width(a, 1));
     CHECK(text_width("", 2) == 0);
     CHECK(text_width(" ", 1) == kSpaceAdvance);
@@ -142,9 +138,9 @@ TEST_CASE("chart font: text_width is additive, scales linearly, and digits share
 
 TEST_CASE("chart font: UTF-8 '±' is one glyph; other characters and stray bytes are boxes") {
     const std::string pm = "\xC2\xB1", euro = "\xE2\x82\xAC";
-    CHECK(text_width(pm, 1) == 6);  // one 5-column glyph and its gap, not two boxes
-    CHECK(text_width(euro, 1) == text_width("\xFF", 1));          // a whole character: one box
-    CHECK(text_width("\xC2", 1) == text_width("\xFF", 1));        // truncated sequence: one box
+    CHECK(text_width(pm, 1) == 6);                          // one 5-column glyph and its gap, not two boxes
+    CHECK(text_width(euro, 1) == text_width("\xFF", 1));    // a whole character: one box
+    CHECK(text_width("\xC2", 1) == text_width("\xFF", 1));  // truncated sequence: one box
     CHECK(text_width("\xC2x", 1) == text_width("\xFF", 1) + text_width("x", 1));
     auto picture = [](const std::string& s) {
         Canvas c(12, 20, kBackground);
@@ -253,8 +249,7 @@ TEST_CASE("bar chart: bar heights, colours and clamping follow the value scale")
     }
     SUBCASE("a value of 0, or below y_min, draws no bar") {
         for (size_t g : {0, 1})
-            for (int x = L.bar_left[g][1]; x < L.bar_left[g][1] + L.bar_width; ++x)
-                CHECK(bar_rows(x) == 0);
+            for (int x = L.bar_left[g][1]; x < L.bar_left[g][1] + L.bar_width; ++x) CHECK(bar_rows(x) == 0);
     }
     SUBCASE("highlighted bars use the accent colour, others the base colour") {
         CHECK(pixel(img, kW, centre(0, 2), L.plot_bottom - 1) == kAccentColour);
@@ -287,8 +282,7 @@ TEST_CASE("bar chart: bar heights, colours and clamping follow the value scale")
             CHECK(pixel(img, kW, L.plot_right - 1, row - 1) == kBackground);
         }
         for (int y = L.plot_top; y < L.plot_bottom; ++y)
-            for (int x = L.plot_left; x < L.plot_right; ++x)
-                CHECK(pixel(img, kW, x, y) != kWhiskerColour);
+            for (int x = L.plot_left; x < L.plot_right; ++x) CHECK(pixel(img, kW, x, y) != kWhiskerColour);
     }
     SUBCASE("the title, y label and group labels are drawn where the layout puts them") {
         auto text_in_rows = [&](int y0, int y1) {
@@ -318,7 +312,7 @@ TEST_CASE("bar chart: whiskers span value ± error, clamped to the axis range") 
     CHECK(pixel(img, kW, x0, row(0.4) + 1) == kBarColour);
     CHECK(pixel(img, kW, L.bar_left[0][0], row(0.55)) == kBackground);  // the stem is narrow
     CHECK(pixel(img, kW, x0 - 3, row(0.55)) == kBackground);
-    CHECK(pixel(img, kW, x0 - 3, row(0.6)) == kWhiskerColour);            // ...the caps wider
+    CHECK(pixel(img, kW, x0 - 3, row(0.6)) == kWhiskerColour);  // ...the caps wider
     CHECK(pixel(img, kW, x0 + 2, row(0.4)) == kWhiskerColour);
     // 0.95 + 0.2 stops at y_max; 0.02 - 0.05 stops at y_min.
     const int x1 = L.bar_left[0][1] + L.bar_width / 2, x2 = L.bar_left[0][2] + L.bar_width / 2;
@@ -393,8 +387,7 @@ TEST_CASE("bar chart: bad charts are refused with a message naming the problem")
     c.bar_labels.assign(120, "x");
     c.highlight.clear();
     for (BarGroup& g : c.groups) g.values.assign(120, 0.5);
-    CHECK_ERROR(render_bar_chart(c, kW, kH), "render_bar_chart: 2 groups of 120 bars",
-                "use a wider image");
+    CHECK_ERROR(render_bar_chart(c, kW, kH), "render_bar_chart: 2 groups of 120 bars", "use a wider image");
     CHECK_ERROR(layout_bar_chart(c, kW, kH), "layout_bar_chart: 2 groups of 120 bars");
 }
 

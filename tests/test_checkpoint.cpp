@@ -17,10 +17,11 @@
 #include <string>
 #include <vector>
 
-#include <focalgrad/core/random.h>
 #include <focalgrad/core/io.h>
+#include <focalgrad/core/random.h>
 #include <focalgrad/nn/checkpoint.h>
 #include <focalgrad/nn/layers.h>
+
 #include "helpers.h"
 
 using namespace focalgrad;
@@ -96,15 +97,15 @@ TEST_CASE("checkpoint: a round trip is exact, in the documented format") {
     CHECK(u32_at(f, 12) == 4);
     CHECK(u32_at(f, 16) == 8);
     CHECK(std::string(f.begin() + 20, f.begin() + 28) == "0.weight");
-    CHECK(u32_at(f, 28) == 2);                 // rank
-    CHECK(u32_at(f, 32) == 3);                 // sizes [3, 2] as int64
+    CHECK(u32_at(f, 28) == 2);  // rank
+    CHECK(u32_at(f, 32) == 3);  // sizes [3, 2] as int64
     CHECK(u32_at(f, 36) == 0);
     CHECK(u32_at(f, 40) == 2);
     float first;
     uint32_t bits = u32_at(f, 48);
     std::memcpy(&first, &bits, 4);
     CHECK(first == a->named_parameters()[0].second.data()[0]);
-    size_t expected_size = 16 + 4;             // header + CRC
+    size_t expected_size = 16 + 4;  // header + CRC
     for (const auto& [name, t] : a->named_parameters())
         expected_size += 4 + name.size() + 4 + 8 * size_t(t.dim()) + 4 * size_t(t.numel());
     CHECK(f.size() == expected_size);
@@ -112,10 +113,12 @@ TEST_CASE("checkpoint: a round trip is exact, in the documented format") {
 
     // Saving again replaces the file; larger models with conv layers round-trip too.
     Generator gen(3);
-    Sequential cnn(Conv2d(1, 4, 3, 1, 1, true, gen), ReLU(), MaxPool2d(2), Flatten(), Linear(64, 10, true, gen));
+    Sequential cnn(Conv2d(1, 4, 3, 1, 1, true, gen), ReLU(), MaxPool2d(2), Flatten(),
+                   Linear(64, 10, true, gen));
     save(cnn, path);
     Generator gen2(4);
-    Sequential cnn2(Conv2d(1, 4, 3, 1, 1, true, gen2), ReLU(), MaxPool2d(2), Flatten(), Linear(64, 10, true, gen2));
+    Sequential cnn2(Conv2d(1, 4, 3, 1, 1, true, gen2), ReLU(), MaxPool2d(2), Flatten(),
+                    Linear(64, 10, true, gen2));
     load(cnn2, path);
     CHECK(snapshot(cnn) == snapshot(cnn2));
 }
@@ -134,7 +137,8 @@ TEST_CASE("checkpoint: a file truncated at any length is refused and the model i
     }
     // Cut 2 bytes short: the last tensor's data runs into what must be the CRC.
     write_bytes(cut, std::vector<unsigned char>(f.begin(), f.end() - 2));
-    check_load_fails(*m, cut, {"truncated", "tensor #3 ('2.bias') of shape [1] needs 4 bytes of data", "only 2 remain"});
+    check_load_fails(
+        *m, cut, {"truncated", "tensor #3 ('2.bias') of shape [1] needs 4 bytes of data", "only 2 remain"});
     write_bytes(cut, std::vector<unsigned char>(f.begin(), f.begin() + 5));
     check_load_fails(*m, cut, {"not a focalgrad checkpoint", "only 5 bytes"});
 }
@@ -189,18 +193,21 @@ TEST_CASE("checkpoint: a wrong shape, a missing or an extra tensor is named; the
     save(*small_model(1, 3), path);
 
     auto wider = small_model(5, 4);
-    check_load_fails(*wider, path, {"tensor '0.weight' has shape [3, 2] in the file but [4, 2] in the model",
-                                    "tensor '0.bias' has shape [3] in the file but [4] in the model",
-                                    "tensor '2.weight' has shape [1, 3] in the file but [1, 4] in the model",
-                                    "the model is unchanged"});
+    check_load_fails(
+        *wider, path,
+        {"tensor '0.weight' has shape [3, 2] in the file but [4, 2] in the model",
+         "tensor '0.bias' has shape [3] in the file but [4] in the model",
+         "tensor '2.weight' has shape [1, 3] in the file but [1, 4] in the model", "the model is unchanged"});
 
     save(*small_model(1, 3, false), path);  // no bias in the first layer
     auto with_bias = small_model(5, 3, true);
-    check_load_fails(*with_bias, path, {"tensor '0.bias' of shape [3] is in the model but missing from the file"});
+    check_load_fails(*with_bias, path,
+                     {"tensor '0.bias' of shape [3] is in the model but missing from the file"});
 
     save(*small_model(1, 3, true), path);
     auto without_bias = small_model(5, 3, false);
-    check_load_fails(*without_bias, path, {"tensor '0.bias' of shape [3] is in the file but not in the model"});
+    check_load_fails(*without_bias, path,
+                     {"tensor '0.bias' of shape [3] is in the file but not in the model"});
 
     // A duplicated name (a hand-made file) is refused too: rename "2.weight" to "0.weight".
     std::vector<unsigned char> f = read_bytes(path);
@@ -239,7 +246,8 @@ TEST_CASE("checkpoint: a save that fails part-way keeps the old checkpoint and l
         // The kernel refuses writes past the limit with EFBIG (SIGXFSZ ignored for the test).
         struct rlimit saved;
         REQUIRE(::getrlimit(RLIMIT_FSIZE, &saved) == 0);
-        struct sigaction ignore {}, previous {};
+        struct sigaction ignore {
+        }, previous{};
         ignore.sa_handler = SIG_IGN;
         REQUIRE(::sigaction(SIGXFSZ, &ignore, &previous) == 0);
         struct rlimit limited = saved;
@@ -253,7 +261,8 @@ TEST_CASE("checkpoint: a save that fails part-way keeps the old checkpoint and l
         CHECK(dir.entries() == std::vector<std::string>{"model.fgc"});
     }
     SUBCASE("a directory that does not exist") {
-        CHECK_ERROR(save(bigger, (dir / "no/such/dir.fgc")), "save: cannot create", "No such file or directory");
+        CHECK_ERROR(save(bigger, (dir / "no/such/dir.fgc")), "save: cannot create",
+                    "No such file or directory");
     }
     // Afterwards a normal save works and replaces the old file.
     save(bigger, path);
@@ -278,9 +287,10 @@ TEST_CASE("checkpoint: a name with control bytes or of 4096 bytes is shown escap
     write_bytes(path, f);
     auto m = small_model(5);
     const std::string shown = "2\\x00\\x1b[2J\\x0a\\x5c";
-    check_load_fails(*m, path, {"tensor '" + shown + "' of shape [1, 3] is in the file but not in the model",
-                                "tensor '2.weight' of shape [1, 3] is in the model but missing from the file",
-                                "the model is unchanged"});
+    check_load_fails(*m, path,
+                     {"tensor '" + shown + "' of shape [1, 3] is in the file but not in the model",
+                      "tensor '2.weight' of shape [1, 3] is in the model but missing from the file",
+                      "the model is unchanged"});
     set_u32(f, third_name + 8, 9);  // its rank: now the parser refuses it, and names it
     reseal(f);
     write_bytes(path, f);
@@ -300,7 +310,8 @@ TEST_CASE("checkpoint: a name with control bytes or of 4096 bytes is shown escap
     reseal(g);
     write_bytes(path, g);
     message = fgtest::error_of([&] { load(*m, path); });
-    fgtest::check_contains(message, {"tensor '" + std::string(64, 'n') + "... (4096 bytes)' of shape [1] is in "
+    fgtest::check_contains(message, {"tensor '" + std::string(64, 'n') +
+                                     "... (4096 bytes)' of shape [1] is in "
                                      "the file but not in the model"});
     CHECK(message.size() < 1000);
 }

@@ -9,6 +9,7 @@
 #include <focalgrad/core/ops.h>
 #include <focalgrad/core/parallel.h>
 #include <focalgrad/core/random.h>
+
 #include "helpers.h"
 
 using namespace focalgrad;
@@ -16,8 +17,7 @@ using namespace focalgrad;
 namespace {
 
 // The definition of a convolution, one output element at a time, in double.
-std::vector<double> naive_conv2d(const Tensor& x, const Tensor& W, const Tensor& b, int64_t s,
-                                 int64_t pad) {
+std::vector<double> naive_conv2d(const Tensor& x, const Tensor& W, const Tensor& b, int64_t s, int64_t pad) {
     int64_t N = x.size(0), C = x.size(1), H = x.size(2), Wd = x.size(3);
     int64_t O = W.size(0), kH = W.size(2), kW = W.size(3);
     int64_t Ho = (H + 2 * pad - kH) / s + 1, Wo = (Wd + 2 * pad - kW) / s + 1;
@@ -162,10 +162,8 @@ TEST_CASE("conv2d: bad shapes and arguments give clear errors") {
     Tensor x = Tensor::zeros({2, 3, 5, 5});
     CHECK_ERROR(conv2d(Tensor::zeros({3, 5, 5}), Tensor::zeros({4, 3, 3, 3}), Tensor()), "conv2d",
                 "[N, C, H, W]", "[3, 5, 5]");
-    CHECK_ERROR(conv2d(x, Tensor::zeros({4, 2, 3, 3}), Tensor()), "conv2d", "3 channels",
-                "[4, 2, 3, 3]");
-    CHECK_ERROR(conv2d(x, Tensor::zeros({4, 3, 3, 3}), Tensor::zeros({3})), "conv2d", "bias", "[4]",
-                "[3]");
+    CHECK_ERROR(conv2d(x, Tensor::zeros({4, 2, 3, 3}), Tensor()), "conv2d", "3 channels", "[4, 2, 3, 3]");
+    CHECK_ERROR(conv2d(x, Tensor::zeros({4, 3, 3, 3}), Tensor::zeros({3})), "conv2d", "bias", "[4]", "[3]");
     CHECK_ERROR(conv2d(x, Tensor::zeros({4, 3, 7, 7}), Tensor()), "conv2d", "does not fit", "7x7");
     CHECK_ERROR(conv2d(x, Tensor::zeros({4, 3, 3, 3}), Tensor(), 0, 0), "conv2d", "stride", ">= 1");
     CHECK_ERROR(conv2d(x, Tensor::zeros({4, 3, 3, 3}), Tensor(), 1, -1), "conv2d", "padding");

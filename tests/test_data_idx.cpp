@@ -1,14 +1,14 @@
 // test_data_idx.cpp — the IDX reader and the MNIST loaders on small IDX files written by
 // the test (raw and gzip): exact round trips, every kind of corruption, where data is
 // looked for; and the real MNIST / Fashion-MNIST when they are on this machine.
-#include <doctest/doctest.h>
-
 #include <cstdlib>
+#include <doctest/doctest.h>
 #include <numeric>
 
 #include <focalgrad/data/idx.h>
 #include <focalgrad/data/imbalance.h>
 #include <focalgrad/data/mnist.h>
+
 #include "helpers.h"
 #include "test_data_helpers.h"
 
@@ -19,7 +19,7 @@ using fgtest::TempDir;
 namespace {
 
 struct SmallSplit {
-    Bytes images;         // n x 28 x 28
+    Bytes images;  // n x 28 x 28
     std::vector<int> labels;
 };
 
@@ -217,8 +217,8 @@ TEST_CASE("load_mnist: files that do not belong together are clear errors") {
             put(dir, "train-images-idx3-ubyte", img, gz);
             std::vector<int> five(s.labels.begin(), s.labels.begin() + 5);
             put(dir, "train-labels-idx1-ubyte", fgtest::idx_bytes({5}, label_bytes(five)), gz);
-            CHECK_ERROR(load_mnist(dir.path(), Split::train), "holds 6 images but",
-                        "holds 5 labels", "do not belong together");
+            CHECK_ERROR(load_mnist(dir.path(), Split::train), "holds 6 images but", "holds 5 labels",
+                        "do not belong together");
         }
         {  // a label above 9
             TempDir dir;
@@ -226,32 +226,29 @@ TEST_CASE("load_mnist: files that do not belong together are clear errors") {
             std::vector<int> labels = s.labels;
             labels[4] = 12;
             labels[5] = 200;
-            std::string p = put(dir, "train-labels-idx1-ubyte",
-                                fgtest::idx_bytes({6}, label_bytes(labels)), gz);
-            CHECK_ERROR(load_mnist(dir.path(), Split::train), p, "label 12 at index 4",
-                        "out of range [0, 9]", "2 labels out of range");
+            std::string p =
+                put(dir, "train-labels-idx1-ubyte", fgtest::idx_bytes({6}, label_bytes(labels)), gz);
+            CHECK_ERROR(load_mnist(dir.path(), Split::train), p, "label 12 at index 4", "out of range [0, 9]",
+                        "2 labels out of range");
         }
         {  // images of the wrong size
             TempDir dir;
-            std::string p = put(dir, "train-images-idx3-ubyte",
-                                fgtest::idx_bytes({6, 27, 28}, Bytes(6 * 27 * 28)), gz);
+            std::string p =
+                put(dir, "train-images-idx3-ubyte", fgtest::idx_bytes({6, 27, 28}, Bytes(6 * 27 * 28)), gz);
             put(dir, "train-labels-idx1-ubyte", fgtest::idx_bytes({6}, label_bytes(s.labels)), gz);
-            CHECK_ERROR(load_mnist(dir.path(), Split::train), p, "images are 27 x 28",
-                        "expected 28 x 28");
+            CHECK_ERROR(load_mnist(dir.path(), Split::train), p, "images are 27 x 28", "expected 28 x 28");
         }
         {  // image and label files swapped
             TempDir dir;
             put(dir, "train-labels-idx1-ubyte", img, gz);
             put(dir, "train-images-idx3-ubyte", fgtest::idx_bytes({6}, label_bytes(s.labels)), gz);
-            CHECK_ERROR(load_mnist(dir.path(), Split::train), "announces 1 dims, expected 3",
-                        "swapped");
+            CHECK_ERROR(load_mnist(dir.path(), Split::train), "announces 1 dims, expected 3", "swapped");
         }
         {  // a missing file
             TempDir dir;
             put(dir, "train-images-idx3-ubyte", img, gz);
-            CHECK_ERROR(load_mnist(dir.path(), Split::train), dir.path(),
-                        "lacks the train split", "missing train-labels-idx1-ubyte",
-                        "scripts/get_mnist.sh");
+            CHECK_ERROR(load_mnist(dir.path(), Split::train), dir.path(), "lacks the train split",
+                        "missing train-labels-idx1-ubyte", "scripts/get_mnist.sh");
             CHECK_ERROR(load_fashion_mnist(dir.path(), Split::train), "lacks the train split",
                         "apt-get install dataset-fashion-mnist");
         }
@@ -268,7 +265,7 @@ TEST_CASE("find_mnist_dir: --data, then $MNIST_DIR, then datasets/mnist, else in
     {
         fgtest::EnvGuard env("MNIST_DIR", other.path().c_str());
         CHECK(find_mnist_dir(good.path()) == good.path());  // the flag wins
-        CHECK(find_mnist_dir("") == other.path());         // then the variable
+        CHECK(find_mnist_dir("") == other.path());          // then the variable
         CHECK_ERROR(find_mnist_dir(empty.path()), "MNIST not found", "--data", empty.path(),
                     "train-images-idx3-ubyte[.gz]", "t10k-labels-idx1-ubyte[.gz]",
                     "scripts/get_mnist.sh datasets/mnist");
@@ -281,9 +278,9 @@ TEST_CASE("find_mnist_dir: --data, then $MNIST_DIR, then datasets/mnist, else in
     {
         fgtest::EnvGuard env("MNIST_DIR", nullptr);
         fgtest::CwdGuard cwd(empty.path());
-        CHECK_ERROR(find_mnist_dir(""), "MNIST not found", "$MNIST_DIR not set",
-                    empty / "datasets/mnist", "train-images-idx3-ubyte.gz",
-                    "scripts/get_mnist.sh datasets/mnist", "--data DIR or MNIST_DIR=DIR");
+        CHECK_ERROR(find_mnist_dir(""), "MNIST not found", "$MNIST_DIR not set", empty / "datasets/mnist",
+                    "train-images-idx3-ubyte.gz", "scripts/get_mnist.sh datasets/mnist",
+                    "--data DIR or MNIST_DIR=DIR");
         std::filesystem::create_directories("datasets");
         std::filesystem::create_symlink(good.path(), "datasets/mnist");
         CHECK(find_mnist_dir("") == "datasets/mnist");
@@ -302,8 +299,9 @@ TEST_CASE("find_mnist_dir: --data, then $MNIST_DIR, then datasets/mnist, else in
 TEST_CASE("load_mnist on the real MNIST (needs $MNIST_DIR)") {
     const char* dir = std::getenv("MNIST_DIR");
     if (!dir || !*dir) {
-        MESSAGE("skipped: MNIST_DIR is not set; run with MNIST_DIR=/path/to/mnist to check the "
-                "real files (e.g. MNIST_DIR=../shared/data/mnist)");
+        MESSAGE(
+            "skipped: MNIST_DIR is not set; run with MNIST_DIR=/path/to/mnist to check the "
+            "real files (e.g. MNIST_DIR=../shared/data/mnist)");
         return;
     }
     Dataset train = load_mnist(find_mnist_dir(""), Split::train);

@@ -1,17 +1,16 @@
 // test_data_image.cpp — load_image reads back PNGs this test writes with stb_image_write:
 // exact values without resizing, box averages when halving, constants kept when
 // resampling; colour, alpha and inversion rules; clear errors; atomic save_png.
-#include <doctest/doctest.h>
-
-#include <stb/stb_image.h>
-#include <stb/stb_image_write.h>
-
 #include <cstdint>
+#include <doctest/doctest.h>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <stb/stb_image.h>
+#include <stb/stb_image_write.h>
 
 #include <focalgrad/data/image.h>
+
 #include "helpers.h"
 #include "test_data_helpers.h"
 
@@ -21,8 +20,8 @@ using fgtest::TempDir;
 
 namespace {
 
-std::string write_png(const TempDir& dir, const std::string& name, const Bytes& pixels, int w,
-                      int h, int channels) {
+std::string write_png(const TempDir& dir, const std::string& name, const Bytes& pixels, int w, int h,
+                      int channels) {
     std::string path = dir / name;
     REQUIRE(stbi_write_png(path.c_str(), w, h, channels, pixels.data(), w * channels));
     return path;
@@ -71,8 +70,8 @@ TEST_CASE("load_image: colour becomes stb_image's integer luma, transparency bec
     // Grey + alpha over white paper: v = (g a + 255 (255 - a)) / 255^2.
     Bytes ga = {0, 0, 0, 255, 100, 51, 255, 128};
     Tensor t = load_image(write_png(dir, "ga.png", ga, 2, 2, 2), {2, 2, Invert::no});
-    CHECK(t.data()[0] == 1.0f);                                   // fully transparent
-    CHECK(t.data()[1] == 0.0f);                                   // opaque black
+    CHECK(t.data()[0] == 1.0f);  // fully transparent
+    CHECK(t.data()[1] == 0.0f);  // opaque black
     CHECK(t.data()[2] == doctest::Approx((100.0 * 51 + 255.0 * 204) / 65025.0).epsilon(1e-6));
     CHECK(t.data()[3] == doctest::Approx((255.0 * 128 + 255.0 * 127) / 65025.0).epsilon(1e-6));
 }
@@ -114,8 +113,8 @@ TEST_CASE("load_image: Invert::if_light_background inverts ink on paper, not MNI
     TempDir dir;
     Bytes paper(28 * 28, 240), night(28 * 28, 0);
     for (int i = 300; i < 320; ++i) {
-        paper[size_t(i)] = 10;    // dark stroke on light paper
-        night[size_t(i)] = 250;   // light stroke on black
+        paper[size_t(i)] = 10;   // dark stroke on light paper
+        night[size_t(i)] = 250;  // light stroke on black
     }
     ImageOptions opt;
     opt.invert = Invert::if_light_background;
@@ -150,8 +149,8 @@ TEST_CASE("load_image: 16-bit PGM and PPM files are refused, 8-bit ones read exa
     // The stb_image in use reads 16-bit PNM samples byte-swapped, and asking it for 2
     // channels of one read past its buffer (found by the fuzz corpus under ASan).
     auto pnm = [](const char* magic, int w, int h, int maxval, const Bytes& samples) {
-        std::string head = std::string(magic) + "\n" + std::to_string(w) + " " +
-                           std::to_string(h) + "\n" + std::to_string(maxval) + "\n";
+        std::string head = std::string(magic) + "\n" + std::to_string(w) + " " + std::to_string(h) + "\n" +
+                           std::to_string(maxval) + "\n";
         Bytes b(head.begin(), head.end());
         b.insert(b.end(), samples.begin(), samples.end());
         return b;
@@ -182,7 +181,7 @@ TEST_CASE("load_image: Photoshop, Softimage and Radiance files are refused") {
     // pointer on corrupt data, its HDR loader loops forever on a cut scanline (all found
     // by fuzzing): all three are compiled out.
     Bytes psd = {'8', 'B', 'P', 'S', 0, 1, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 1,  // 1 x 1 RGB
-                 0, 0, 0, 1, 0, 8, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, 20, 30};
+                 0,   0,   0,   1,   0, 8, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, 20, 30};
     CHECK_ERROR(load_image_from_memory(psd.data(), psd.size()), "cannot read it as an image",
                 "supported formats: PNG, JPEG");
     Bytes pic = {0x53, 0x80, 0xF6, 0x34};  // magic, version and comment, "PICT", 1 x 1
@@ -232,8 +231,7 @@ TEST_CASE("load_image: a JPEG Huffman table with more than 256 codes is refused"
     REQUIRE((bad[dht] == 0xFF && bad[dht + 1] == 0xC4));
     bad[dht + 5 + 14] = 1;  // and one of length 15: 257
     CHECK_ERROR(load_image_from_memory(bad.data(), bad.size()),
-                "load_image_from_memory: corrupt JPEG: the Huffman table at byte " +
-                    std::to_string(dht + 4),
+                "load_image_from_memory: corrupt JPEG: the Huffman table at byte " + std::to_string(dht + 4),
                 "more than 256 codes");
 }
 
@@ -244,8 +242,10 @@ TEST_CASE("load_image: a PGM header with no pixels is refused") {
         CAPTURE(head);
         Bytes pgm(head.begin(), head.end());
         pgm.insert(pgm.end(), 12, 7);
-        CHECK_ERROR(load_image_from_memory(pgm.data(), pgm.size()), "load_image_from_memory: "
-                    "the header announces ", "pixels: there is no image");
+        CHECK_ERROR(load_image_from_memory(pgm.data(), pgm.size()),
+                    "load_image_from_memory: "
+                    "the header announces ",
+                    "pixels: there is no image");
     }
 }
 
@@ -260,7 +260,8 @@ TEST_CASE("load_image: the pixel limit holds for top-down BMPs, whose height is 
         return b;
     };
     Bytes huge = bmp_header(10000, -10000);
-    CHECK_ERROR(load_image_from_memory(huge.data(), huge.size()), "10000 x 10000 pixels is "
+    CHECK_ERROR(load_image_from_memory(huge.data(), huge.size()),
+                "10000 x 10000 pixels is "
                 "larger than the 33554432-pixel limit");
     Bytes lowest = bmp_header(1, INT32_MIN);
     CHECK_ERROR(load_image_from_memory(lowest.data(), lowest.size()), "1 x 2147483648 pixels");
@@ -282,8 +283,10 @@ TEST_CASE("load_image: PNG chunks stb_image mishandles are refused before it see
     for (uint32_t length : {0x4E00623Cu, 0xFFFFFFFFu}) {
         Bytes bad = png;
         for (int k = 0; k < 4; ++k) bad[idat + size_t(k)] = uint8_t(length >> (24 - 8 * k));
-        CHECK_ERROR(load_image_from_memory(bad.data(), bad.size()), "load_image_from_memory: "
-                    "corrupt PNG: the chunk at byte " + std::to_string(idat));
+        CHECK_ERROR(load_image_from_memory(bad.data(), bad.size()),
+                    "load_image_from_memory: "
+                    "corrupt PNG: the chunk at byte " +
+                        std::to_string(idat));
     }
     // An empty IDAT chunk first: stb_image would copy its 0 bytes to a null pointer.
     Bytes empty_first = png;
@@ -338,24 +341,28 @@ TEST_CASE("load_image: ImageOptions::max_pixels refuses larger images before dec
     // A BMP header announcing 5 x 2162693 pixels in 54 bytes (found by fuzzing: stb_image
     // decodes the missing rows as zeros, 30 s under ASan). 10.8 M pixels pass the default
     // limit, not a lower one.
-    Bytes bmp = {'B', 'M', 0, 0, 0, 0, 0, 0, 0, 0, 54, 0, 0, 0, 40, 0, 0, 0, 5, 0, 0, 0,
-                 0x05, 0x00, 0x21, 0x00, 1, 0, 24, 0};
+    Bytes bmp = {'B', 'M', 0, 0, 0, 0, 0, 0,    0,    0,    54,   0, 0, 0,  40,
+                 0,   0,   0, 5, 0, 0, 0, 0x05, 0x00, 0x21, 0x00, 1, 0, 24, 0};
     bmp.insert(bmp.end(), 24, 0);
     ImageOptions small;
     small.max_pixels = 1 << 20;
-    CHECK_ERROR(load_image_from_memory(bmp.data(), bmp.size(), small), "load_image_from_memory: "
+    CHECK_ERROR(load_image_from_memory(bmp.data(), bmp.size(), small),
+                "load_image_from_memory: "
                 "5 x 2162693 pixels is larger than the 1048576-pixel limit");
     Bytes pgm = {'P', '5', ' ', '4', ' ', '3', ' ', '2', '5', '5', '\n'};
     pgm.insert(pgm.end(), 12, 100);
     small.max_pixels = 12;
     CHECK(load_image_from_memory(pgm.data(), pgm.size(), small).numel() == 28 * 28);
     small.max_pixels = 11;
-    CHECK_ERROR(load_image_from_memory(pgm.data(), pgm.size(), small), "4 x 3 pixels is larger "
+    CHECK_ERROR(load_image_from_memory(pgm.data(), pgm.size(), small),
+                "4 x 3 pixels is larger "
                 "than the 11-pixel limit");
     for (int64_t bad : {int64_t(0), (int64_t(1) << 25) + 1}) {
         small.max_pixels = bad;
-        CHECK_ERROR(load_image_from_memory(pgm.data(), pgm.size(), small), "max_pixels must be "
-                    "between 1 and 33554432, got " + std::to_string(bad));
+        CHECK_ERROR(load_image_from_memory(pgm.data(), pgm.size(), small),
+                    "max_pixels must be "
+                    "between 1 and 33554432, got " +
+                        std::to_string(bad));
     }
 }
 
@@ -368,17 +375,18 @@ TEST_CASE("load_image: a PGM/PPM header with long numbers or too few pixels is r
         return b;
     };
     Bytes digits = pgm("P5\n# ten digits:\n4 6288888888\n255\n", 64);
-    CHECK_ERROR(load_image_from_memory(digits.data(), digits.size()), "load_image_from_memory: "
+    CHECK_ERROR(load_image_from_memory(digits.data(), digits.size()),
+                "load_image_from_memory: "
                 "PGM/PPM file: the number at byte 19 has more than 9 digits");
     Bytes nine = pgm("P5 2 000000003 255\n", 6);  // 9 digits are fine
     CHECK(load_image_from_memory(nine.data(), nine.size(), {2, 3, Invert::no}).to_vector() ==
           std::vector<float>(6, 200.0f / 255.0f));
     Bytes cut = pgm("P5\n64 64\n255\n", 10);
-    CHECK_ERROR(load_image_from_memory(cut.data(), cut.size()), "PGM/PPM file: truncated: the "
+    CHECK_ERROR(load_image_from_memory(cut.data(), cut.size()),
+                "PGM/PPM file: truncated: the "
                 "header announces 64 x 64 pixels (4096 bytes), the file holds only 10");
     Bytes cut_ppm = pgm("P6 2 2 255 ", 11);
-    CHECK_ERROR(load_image_from_memory(cut_ppm.data(), cut_ppm.size()), "truncated", "(12 bytes)",
-                "only 11");
+    CHECK_ERROR(load_image_from_memory(cut_ppm.data(), cut_ppm.size()), "truncated", "(12 bytes)", "only 11");
 }
 
 TEST_CASE("load_image: a truncated TGA comes out black, not as leftover heap bytes") {
@@ -411,7 +419,8 @@ TEST_CASE("load_image_from_memory decodes the bytes exactly as load_image decode
         CHECK(from_memory.to_vector() == from_file.to_vector());
     }
     CHECK_ERROR(load_image_from_memory(nullptr, 3), "load_image_from_memory: bytes is null");
-    CHECK_ERROR(load_image_from_memory(nullptr, 0), "load_image_from_memory: cannot read it as "
+    CHECK_ERROR(load_image_from_memory(nullptr, 0),
+                "load_image_from_memory: cannot read it as "
                 "an image");
     CHECK_ERROR(load_image_from_memory(png.data(), png.size(), {0, 28, Invert::no}),
                 "load_image_from_memory: output size must be between 1 x 1");
@@ -430,7 +439,8 @@ TEST_CASE("load_image: a header announcing a huge image is refused before decodi
     Bytes ok = png_header(4, 4);
     CHECK_ERROR(load_image_from_memory(ok.data(), ok.size()), "cannot decode it");
     Bytes big = png_header(6000, 6000);
-    CHECK_ERROR(load_image_from_memory(big.data(), big.size()), "6000 x 6000 pixels is larger "
+    CHECK_ERROR(load_image_from_memory(big.data(), big.size()),
+                "6000 x 6000 pixels is larger "
                 "than the 33554432-pixel limit");
     Bytes strip = png_header(100000, 1);  // within the pixel limit: stb_image tries to decode
     CHECK_ERROR(load_image_from_memory(strip.data(), strip.size()), "cannot decode it");
@@ -461,8 +471,7 @@ TEST_CASE("save_png writes a PNG atomically and round-trips exactly") {
     CHECK(files_in(dir.path()) == 1);
 
     // Failures leave nothing behind, not even a half-written file.
-    CHECK_ERROR(save_png(dir / "no/such/dir/x.png", rgb.data(), 7, 5, 3), "save_png",
-                "cannot create");
+    CHECK_ERROR(save_png(dir / "no/such/dir/x.png", rgb.data(), 7, 5, 3), "save_png", "cannot create");
     CHECK_ERROR(save_png(path, rgb.data(), 7, 5, 5), "channels must be 1 (grey)");
     CHECK_ERROR(save_png(path, rgb.data(), 0, 5, 3), "size must be at least 1 x 1");
     CHECK_ERROR(save_png(path, Tensor::zeros({2, 3, 2})), "expected a [H, W] or [H, W, C]");

@@ -1,11 +1,11 @@
 // test_data_imbalance.cpp — the imbalance builders: exact per-class counts (worked out by
 // hand below), determinism for a seed, valid subsets, and their argument checks.
-#include <doctest/doctest.h>
-
 #include <algorithm>
+#include <doctest/doctest.h>
 #include <set>
 
 #include <focalgrad/data/imbalance.h>
+
 #include "helpers.h"
 
 using namespace focalgrad;
@@ -39,8 +39,7 @@ void check_valid_subset(const std::vector<int>& labels, const std::vector<int64_
     for (size_t c = 0; c < counts.size(); ++c) {
         if (got[c] != counts[c]) continue;  // a shrunk class: checked by the caller
         for (size_t i = 0; i < labels.size(); ++i)
-            if (labels[i] == int(c))
-                CHECK(std::binary_search(kept.begin(), kept.end(), int64_t(i)));
+            if (labels[i] == int(c)) CHECK(std::binary_search(kept.begin(), kept.end(), int64_t(i)));
     }
 }
 
@@ -94,11 +93,9 @@ TEST_CASE("make_step_imbalance is deterministic for a seed and varies with it") 
 TEST_CASE("make_step_imbalance rejects bad arguments") {
     std::vector<int> labels = {0, 1, 3, 3, 1};
     CHECK_ERROR(make_step_imbalance({}, {1}, 10.0, 0), "make_step_imbalance", "labels is empty");
-    CHECK_ERROR(make_step_imbalance(labels, {1}, 0.5, 0), "ratio must be a finite number >= 1",
-                "got 0.5");
+    CHECK_ERROR(make_step_imbalance(labels, {1}, 0.5, 0), "ratio must be a finite number >= 1", "got 0.5");
     CHECK_ERROR(make_step_imbalance(labels, {1}, std::nan(""), 0), "ratio must be");
-    CHECK_ERROR(make_step_imbalance(labels, {2}, 10.0, 0), "minority class 2 has no items",
-                "classes 0 to 3");
+    CHECK_ERROR(make_step_imbalance(labels, {2}, 10.0, 0), "minority class 2 has no items", "classes 0 to 3");
     CHECK_ERROR(make_step_imbalance(labels, {7}, 10.0, 0), "minority class 7 has no items");
     CHECK_ERROR(make_step_imbalance(labels, {-1}, 10.0, 0), "minority class -1");
     CHECK_ERROR(make_step_imbalance(labels, {1, 3, 1}, 10.0, 0), "class 1 is listed twice");
@@ -120,12 +117,10 @@ TEST_CASE("make_long_tail: n_c = min(n_c, round(n_max * IF^(-c/(C-1)))), exact c
     // Unequal classes follow the profile from n_max = 200, capped at what they have:
     // 200 -> 60 of 60; 200 * 4^(-1/2) = 100 of 200; 200 * 4^(-1) = 50 -> 7 of 7.
     std::vector<int> uneven = labels_with_counts({60, 200, 7});
-    CHECK(class_counts(uneven, make_long_tail(uneven, 4.0, 0), 3) ==
-          std::vector<int64_t>{60, 100, 7});
+    CHECK(class_counts(uneven, make_long_tail(uneven, 4.0, 0), 3) == std::vector<int64_t>{60, 100, 7});
     // n_max need not be class 0: 10 * 9^(-1/2) = 3.33 -> 3 and 10 * 9^(-1) = 1.11 -> 1.
     std::vector<int> head_last = labels_with_counts({4, 8, 10});
-    CHECK(class_counts(head_last, make_long_tail(head_last, 9.0, 0), 3) ==
-          std::vector<int64_t>{4, 3, 1});
+    CHECK(class_counts(head_last, make_long_tail(head_last, 9.0, 0), 3) == std::vector<int64_t>{4, 3, 1});
     // A class with a single item keeps it whatever the factor.
     std::vector<int> tiny = labels_with_counts({5, 1});
     CHECK(class_counts(tiny, make_long_tail(tiny, 1000.0, 0), 2) == std::vector<int64_t>{5, 1});
@@ -133,8 +128,7 @@ TEST_CASE("make_long_tail: n_c = min(n_c, round(n_max * IF^(-c/(C-1)))), exact c
 
 TEST_CASE("make_long_tail rejects bad arguments") {
     CHECK_ERROR(make_long_tail({}, 10.0, 0), "make_long_tail", "labels is empty");
-    CHECK_ERROR(make_long_tail({0, 1}, 0.9, 0), "imbalance_factor must be a finite number >= 1",
-                "got 0.9");
+    CHECK_ERROR(make_long_tail({0, 1}, 0.9, 0), "imbalance_factor must be a finite number >= 1", "got 0.9");
     CHECK_ERROR(make_long_tail({0, 1}, INFINITY, 0), "imbalance_factor must be");
     CHECK_ERROR(make_long_tail({0, 0, 0}, 10.0, 0), "at least 2 classes");
     CHECK_ERROR(make_long_tail({0, 1, -1}, 10.0, 0), "label -1 at index 2 is negative");

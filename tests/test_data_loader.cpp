@@ -1,15 +1,15 @@
 // test_data_loader.cpp — DataLoader and batch conversion: every index exactly once per
 // epoch, reproducible and changing orders, exact pixel values, shapes, the partial last
 // batch, pixel statistics worked out by hand; and the real MNIST's statistics.
-#include <doctest/doctest.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <doctest/doctest.h>
 #include <numeric>
 
 #include <focalgrad/core/parallel.h>
 #include <focalgrad/data/loader.h>
+
 #include "helpers.h"
 #include "test_data_helpers.h"
 
@@ -51,8 +51,7 @@ void check_batch_contents(const Dataset& d, const Batch& b, const PixelStats& no
         for (int64_t p = 0; p < D; ++p) {
             double ref = (d.image(i)[p] / 255.0 - norm.mean) / norm.std;
             if (float(ref) != x[int64_t(r) * D + p]) {
-                FAIL_CHECK("item ", i, " pixel ", p, ": got ", x[int64_t(r) * D + p], ", expected ",
-                           ref);
+                FAIL_CHECK("item ", i, " pixel ", p, ": got ", x[int64_t(r) * D + p], ", expected ", ref);
                 return;
             }
         }
@@ -198,8 +197,9 @@ TEST_CASE("pixel_stats matches hand-computed means and standard deviations") {
 TEST_CASE("pixel_stats on the real MNIST (needs $MNIST_DIR)") {
     const char* dir = std::getenv("MNIST_DIR");
     if (!dir || !*dir) {
-        MESSAGE("skipped: MNIST_DIR is not set; run with MNIST_DIR=/path/to/mnist to check the "
-                "real files (e.g. MNIST_DIR=../shared/data/mnist)");
+        MESSAGE(
+            "skipped: MNIST_DIR is not set; run with MNIST_DIR=/path/to/mnist to check the "
+            "real files (e.g. MNIST_DIR=../shared/data/mnist)");
         return;
     }
     // The test images are byte-exact in every known copy: their statistics (computed

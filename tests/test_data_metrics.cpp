@@ -1,11 +1,11 @@
 // test_data_metrics.cpp — the confusion matrix and every score read off it, against a
 // small example worked out by hand (fractions in the comments), the 0/0 conventions,
 // argmax ties and NaN, and the text tables.
+#include <cmath>
 #include <doctest/doctest.h>
 
-#include <cmath>
-
 #include <focalgrad/data/metrics.h>
+
 #include "helpers.h"
 
 using namespace focalgrad;
@@ -75,8 +75,8 @@ TEST_CASE("metrics: 0/0 is 0, and the averages skip classes that cannot be score
     }
     CHECK(m.per_class[2].predicted == 1);
     check_eq(m.accuracy, 4.0 / 6);
-    check_eq(m.balanced_accuracy, (2.0 / 3 + 2.0 / 3) / 2);   // classes 0 and 1 have items
-    check_eq(m.macro_f1, (4.0 / 6 + 4.0 / 5 + 0.0) / 3);       // classes 0, 1, 2 occur
+    check_eq(m.balanced_accuracy, (2.0 / 3 + 2.0 / 3) / 2);  // classes 0 and 1 have items
+    check_eq(m.macro_f1, (4.0 / 6 + 4.0 / 5 + 0.0) / 3);     // classes 0, 1, 2 occur
 
     // A perfect classifier scores 1 everywhere; one class only is fine too.
     ConfusionMatrix perfect(2);

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include <focalgrad/data/mnist.h>
+
 #include "helpers.h"
 #include "json_mini.h"
 #include "test_data_helpers.h"
@@ -40,9 +41,11 @@ TEST_CASE("imbalanced_mnist writes the table, CSV, JSON (documented schema) and 
         return;
     }
     fgtest::TempDir out;
-    std::string command = "cd " + fgtest::g_bin_dir + "/../.. && " + fgtest::g_bin_dir +
-                          "/imbalanced_mnist --epochs 1 --seeds 0,1 --losses ce,balanced_focal --prior-correction "
-                          "--quiet --out " + out.path() + " > " + out.path() + "/stdout.txt 2>&1";
+    std::string command =
+        "cd " + fgtest::g_bin_dir + "/../.. && " + fgtest::g_bin_dir +
+        "/imbalanced_mnist --epochs 1 --seeds 0,1 --losses ce,balanced_focal --prior-correction "
+        "--quiet --out " +
+        out.path() + " > " + out.path() + "/stdout.txt 2>&1";
     int status = std::system(command.c_str());
     bool succeeded = WIFEXITED(status) && WEXITSTATUS(status) == 0;
     REQUIRE_MESSAGE(succeeded, slurp(out / "stdout.txt"));
@@ -54,7 +57,8 @@ TEST_CASE("imbalanced_mnist writes the table, CSV, JSON (documented schema) and 
     fgtest::check_contains(md, {"Produced by:", "--prior-correction", "| balanced_focal+pc |"});
     std::string csv = slurp(out / "imbalanced_mnist.csv");
     CHECK(csv.rfind("loss,seed,recall_0,", 0) == 0);
-    CHECK(std::count(csv.begin(), csv.end(), '\n') == 1 + 2 * 2 * 2);  // header + 2 losses x (plain, +pc) x 2 seeds
+    CHECK(std::count(csv.begin(), csv.end(), '\n') ==
+          1 + 2 * 2 * 2);  // header + 2 losses x (plain, +pc) x 2 seeds
     std::string png = slurp(out / "imbalanced_mnist.png");
     REQUIRE(png.size() > 8);
     CHECK(png.compare(1, 3, "PNG") == 0);
@@ -64,8 +68,8 @@ TEST_CASE("imbalanced_mnist writes the table, CSV, JSON (documented schema) and 
     CHECK(j["command"].text.find("--prior-correction") != std::string::npos);
     CHECK(j["imbalance"].kind == Json::Kind::String);
     CHECK(j["minority_classes"].items.size() == 5);
-    for (const char* key : {"epochs", "lr", "momentum", "batch", "hidden", "gamma", "alpha_scheme", "drw_epoch",
-                            "seeds", "threads"})
+    for (const char* key : {"epochs", "lr", "momentum", "batch", "hidden", "gamma", "alpha_scheme",
+                            "drw_epoch", "seeds", "threads"})
         CHECK_MESSAGE(j["config"].has(key), key);
     REQUIRE(j["train_counts"].items.size() == 10);
     CHECK(j["train_counts"].items[0].number == 5923);  // a majority class keeps every image
@@ -73,8 +77,8 @@ TEST_CASE("imbalanced_mnist writes the table, CSV, JSON (documented schema) and 
     REQUIRE(j["runs"].items.size() == 8);
     for (const Json& r : j["runs"].items) {
         CHECK(r["per_class_recall"].items.size() == 10);
-        for (const char* key : {"accuracy", "balanced_accuracy", "macro_f1", "minority_recall", "majority_recall",
-                                "train_seconds"}) {
+        for (const char* key : {"accuracy", "balanced_accuracy", "macro_f1", "minority_recall",
+                                "majority_recall", "train_seconds"}) {
             CHECK_MESSAGE(r[key].kind == Json::Kind::Number, key);
             bool in_unit_range = r[key].number >= 0 && r[key].number <= 1;
             if (std::string(key) != "train_seconds") CHECK(in_unit_range);
@@ -86,8 +90,8 @@ TEST_CASE("imbalanced_mnist writes the table, CSV, JSON (documented schema) and 
         const Json& s = j["summary"][loss];
         CHECK(s["per_class_recall"]["mean"].items.size() == 10);
         CHECK(s["per_class_recall"]["std"].items.size() == 10);
-        for (const char* key : {"accuracy", "balanced_accuracy", "macro_f1", "minority_recall", "majority_recall",
-                                "train_seconds", "minority_recall_gain_over_ce"})
+        for (const char* key : {"accuracy", "balanced_accuracy", "macro_f1", "minority_recall",
+                                "majority_recall", "train_seconds", "minority_recall_gain_over_ce"})
             check_stat(s[key]);
     }
     CHECK(j["summary"]["ce"]["minority_recall_gain_over_ce"]["mean"].number == 0.0);

@@ -13,9 +13,10 @@
 #include <focalgrad/core/ops.h>
 #include <focalgrad/data/image.h>
 #include <focalgrad/data/loader.h>
+#include <focalgrad/nn/checkpoint.h>
+
 #include "../examples/models.h"
 #include "helpers.h"
-#include <focalgrad/nn/checkpoint.h>
 
 namespace {
 

@@ -9,6 +9,7 @@
 #include <limits>
 
 #include <focalgrad/core/fastmath.h>
+
 #include "helpers.h"
 
 using namespace focalgrad;
@@ -100,9 +101,9 @@ TEST_CASE("fastmath: special values, overflow, underflow and denormals") {
     CHECK(std::isnan(fast_exp(nan)));
     CHECK(std::isfinite(fast_exp(88.72f)));  // just below FLT_MAX = e^88.7228
     CHECK(fast_exp(88.73f) == inf);
-    CHECK(fast_exp(-103.0f) > 0.0f);          // a denormal, not flushed to zero
+    CHECK(fast_exp(-103.0f) > 0.0f);  // a denormal, not flushed to zero
     CHECK(fast_exp(-103.0f) < std::numeric_limits<float>::min());
-    CHECK(fast_exp(-104.0f) == 0.0f);         // below half the smallest denormal
+    CHECK(fast_exp(-104.0f) == 0.0f);  // below half the smallest denormal
 
     CHECK(fast_log(1.0f) == 0.0f);
     CHECK(fast_log(0.0f) == -inf);

@@ -4,9 +4,8 @@
 // load, err-* must be refused with a focalgrad::Error naming the function; any other name
 // (a fuzzer's find) may do either. Nothing may crash or throw anything else, and under
 // `make test SANITIZE=1` nothing may trip ASan or UBSan. Not here: fuzzing itself (make fuzz).
-#include <doctest/doctest.h>
-
 #include <algorithm>
+#include <doctest/doctest.h>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -33,8 +32,7 @@ fs::path fuzz_dir() {
 
 std::vector<uint8_t> read_bytes(const fs::path& path) {
     std::ifstream f(path, std::ios::binary);
-    return std::vector<uint8_t>(std::istreambuf_iterator<char>(f),
-                                std::istreambuf_iterator<char>());
+    return std::vector<uint8_t>(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
 }
 
 // Names of the regular files in `dir`, sorted; none if it does not exist.
@@ -75,8 +73,7 @@ Result replay(const fgfuzz::Entry& entry, const std::vector<uint8_t>& bytes) {
     } catch (const focalgrad::Error& e) {
         return {Outcome::error, e.what()};
     } catch (const std::exception& e) {
-        return {Outcome::other,
-                std::string("an exception that is not a focalgrad::Error: ") + e.what()};
+        return {Outcome::other, std::string("an exception that is not a focalgrad::Error: ") + e.what()};
     } catch (...) {
         return {Outcome::other, "an exception of unknown type"};
     }
@@ -124,10 +121,11 @@ TEST_CASE("fuzz: every seed and past finding loads or is refused with a clear Er
                     CHECK_MESSAGE(r.outcome == Outcome::error, file, " should be refused");
                 if (r.outcome == Outcome::error) {
                     bool named = false;
-                    for (const std::string& op : entry.ops)
-                        named |= starts_with(r.message, op + ": ");
-                    CHECK_MESSAGE(named, file, ": the error does not start with the function's "
-                                  "name: ", r.message);
+                    for (const std::string& op : entry.ops) named |= starts_with(r.message, op + ": ");
+                    CHECK_MESSAGE(named, file,
+                                  ": the error does not start with the function's "
+                                  "name: ",
+                                  r.message);
                 }
                 loaded += r.outcome == Outcome::loaded;
                 refused += r.outcome == Outcome::error;

@@ -3,6 +3,7 @@
 #include <focalgrad/core/autograd.h>
 #include <focalgrad/core/kernels.h>
 #include <focalgrad/core/ops.h>
+
 #include "helpers.h"
 
 using namespace focalgrad;
@@ -52,7 +53,8 @@ TEST_CASE("gradcheck reports the worst element with both values") {
     CHECK(std::fabs(r.analytic / r.numeric - 1.01) < 1e-3);
     // The same bug passes under a loose tolerance: tolerances are per call.
     CHECK(gradcheck([](const std::vector<Tensor>& in) { return slightly_wrong(in[0]); },
-                    {Tensor::from({1, 2, 3})}, {1e-3, 1e-4, 5e-2, 5}).ok);
+                    {Tensor::from({1, 2, 3})}, {1e-3, 1e-4, 5e-2, 5})
+              .ok);
 }
 
 TEST_CASE("gradcheck passes a correct composite and refuses a constant output") {

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include <focalgrad/core/io.h>
+
 #include "helpers.h"
 
 using namespace focalgrad;

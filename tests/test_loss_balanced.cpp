@@ -8,6 +8,7 @@
 #include <focalgrad/core/ops.h>
 #include <focalgrad/losses/balanced_cross_entropy.h>
 #include <focalgrad/losses/cross_entropy.h>
+
 #include "helpers.h"
 #include "test_loss_reference.h"
 
@@ -44,13 +45,14 @@ TEST_CASE("class_weights follow their formulas") {
             CHECK(eff[c] == lossref::rel(raw[c] * C / raw_sum, 1e-6));
             sum += eff[c];
         }
-        CHECK(sum == lossref::rel(C, 1e-6));  // normalised to Σ w = C
+        CHECK(sum == lossref::rel(C, 1e-6));   // normalised to Σ w = C
         if (beta > 0) CHECK(eff[2] > eff[1]);  // the rarest class weighs most
     }
 }
 
 TEST_CASE("class_weights are all 1 for equal counts, in every scheme") {
-    for (WeightScheme s : {WeightScheme::InverseFrequency, WeightScheme::InverseSqrt, WeightScheme::EffectiveNumber})
+    for (WeightScheme s :
+         {WeightScheme::InverseFrequency, WeightScheme::InverseSqrt, WeightScheme::EffectiveNumber})
         for (float w : class_weights({37, 37, 37, 37, 37}, s)) CHECK(w == lossref::rel(1.0, 1e-6));
 }
 
@@ -58,7 +60,8 @@ TEST_CASE("balanced_cross_entropy with equal counts equals cross_entropy") {
     const int64_t N = 50, C = 5;
     Tensor logits = lossref::random_logits(N, C, 12);
     std::vector<int> t = lossref::random_targets(N, C, 12, 0.1);
-    for (WeightScheme s : {WeightScheme::InverseFrequency, WeightScheme::InverseSqrt, WeightScheme::EffectiveNumber})
+    for (WeightScheme s :
+         {WeightScheme::InverseFrequency, WeightScheme::InverseSqrt, WeightScheme::EffectiveNumber})
         for (Reduction reduction : kReductions) {
             CAPTURE(reduction);
             BalancedCEOptions bo;
@@ -68,8 +71,13 @@ TEST_CASE("balanced_cross_entropy with equal counts equals cross_entropy") {
             CrossEntropyOptions co;
             co.reduction = reduction;
             co.label_smoothing = 0.1f;
-            lossref::Run b = lossref::run([&](const Tensor& x) { return balanced_cross_entropy(x, t, {20, 20, 20, 20, 20}, bo); }, logits, 1);
-            lossref::Run c = lossref::run([&](const Tensor& x) { return cross_entropy(x, t, co); }, logits, 1);
+            lossref::Run b = lossref::run(
+                [&](const Tensor& x) {
+                    return balanced_cross_entropy(x, t, {20, 20, 20, 20, 20}, bo);
+                },
+                logits, 1);
+            lossref::Run c =
+                lossref::run([&](const Tensor& x) { return cross_entropy(x, t, co); }, logits, 1);
             for (size_t i = 0; i < b.out.size(); ++i) CHECK(b.out[i] == lossref::rel(c.out[i], 1e-6));
             for (size_t i = 0; i < b.grad.size(); ++i) CHECK(b.grad[i] == lossref::rel(c.grad[i], 1e-6));
         }
@@ -91,11 +99,16 @@ TEST_CASE("balanced_cross_entropy is the weighted mean with inverse-frequency we
                 BalancedCEOptions o;
                 o.reduction = reduction;
                 o.label_smoothing = eps;
-                lossref::Run r = lossref::run([&](const Tensor& x) { return balanced_cross_entropy(x, t, counts, o); }, logits, seed);
+                lossref::Run r = lossref::run(
+                    [&](const Tensor& x) { return balanced_cross_entropy(x, t, counts, o); }, logits, seed);
                 auto valid = [&](int64_t i) { return t[size_t(i)] != o.ignore_index; };
                 Ref ref = lossref::reduce_reference(
-                    logits, [&](const Vec& z, int64_t i) { return valid(i) ? lossref::ce_row(z, t[size_t(i)], w, eps) : 0.0; },
-                    [&](int64_t i) { return valid(i) ? w[size_t(t[size_t(i)])] : 0.0; }, reduction, r.upstream);
+                    logits,
+                    [&](const Vec& z, int64_t i) {
+                        return valid(i) ? lossref::ce_row(z, t[size_t(i)], w, eps) : 0.0;
+                    },
+                    [&](int64_t i) { return valid(i) ? w[size_t(t[size_t(i)])] : 0.0; }, reduction,
+                    r.upstream);
                 lossref::check_rel(r.out, ref.out, 1e-5, "loss");
                 lossref::check_rel(r.grad, ref.grad, 1e-5, "gradient");
             }
@@ -104,7 +117,8 @@ TEST_CASE("balanced_cross_entropy is the weighted mean with inverse-frequency we
 TEST_CASE("balanced_cross_entropy passes gradcheck for each reduction and scheme") {
     Tensor logits = lossref::random_logits(5, 3, 14, 1.0f);
     std::vector<int> t = {0, 2, -100, 1, 2};
-    for (WeightScheme s : {WeightScheme::InverseFrequency, WeightScheme::InverseSqrt, WeightScheme::EffectiveNumber})
+    for (WeightScheme s :
+         {WeightScheme::InverseFrequency, WeightScheme::InverseSqrt, WeightScheme::EffectiveNumber})
         for (Reduction reduction : kReductions) {
             CAPTURE(reduction);
             BalancedCEOptions o;
@@ -112,7 +126,10 @@ TEST_CASE("balanced_cross_entropy passes gradcheck for each reduction and scheme
             o.beta = 0.99;
             o.reduction = reduction;
             fgtest::check_gradcheck(
-                [&](const std::vector<Tensor>& in) { return balanced_cross_entropy(in[0], t, {300, 20, 5}, o); }, {logits});
+                [&](const std::vector<Tensor>& in) {
+                    return balanced_cross_entropy(in[0], t, {300, 20, 5}, o);
+                },
+                {logits});
         }
 }
 
@@ -170,8 +187,13 @@ TEST_CASE("balanced_binary_cross_entropy matches the double reference") {
                     Tensor x = lossref::random_logits(shape[0], shape[1], seed, 4.0f);
                     Generator gen(seed + 400);
                     Tensor y = Tensor::empty(shape);
-                    for (int64_t i = 0; i < y.numel(); ++i) y.data()[i] = soft ? gen.uniform() : float(gen.below(2));
-                    lossref::Run r = lossref::run([&](const Tensor& in) { return balanced_binary_cross_entropy(in, y, alpha, reduction); }, x, seed);
+                    for (int64_t i = 0; i < y.numel(); ++i)
+                        y.data()[i] = soft ? gen.uniform() : float(gen.below(2));
+                    lossref::Run r = lossref::run(
+                        [&](const Tensor& in) {
+                            return balanced_binary_cross_entropy(in, y, alpha, reduction);
+                        },
+                        x, seed);
                     const int64_t n = x.numel();
                     Vec per(static_cast<size_t>(n), 0.0), grad(static_cast<size_t>(n), 0.0);
                     double total = 0.0;
@@ -181,9 +203,14 @@ TEST_CASE("balanced_binary_cross_entropy matches the double reference") {
                         double u = reduction == Reduction::None ? r.upstream[size_t(i)] : r.upstream[0];
                         if (reduction == Reduction::Mean) u /= double(n);
                         grad[size_t(i)] = u * lossref::derivative(
-                            [&](const Vec& z) { return lossref::balanced_bce(z[0], y.data()[i], alpha); }, Vec{x.data()[i]}, 0);
+                                                  [&](const Vec& z) {
+                                                      return lossref::balanced_bce(z[0], y.data()[i], alpha);
+                                                  },
+                                                  Vec{x.data()[i]}, 0);
                     }
-                    Vec out = reduction == Reduction::None ? per : Vec{reduction == Reduction::Sum ? total : total / double(n)};
+                    Vec out = reduction == Reduction::None
+                                  ? per
+                                  : Vec{reduction == Reduction::Sum ? total : total / double(n)};
                     lossref::check_rel(r.out, out, 1e-5, "loss");
                     lossref::check_rel(r.grad, grad, 1e-5, "gradient");
                 }
@@ -195,14 +222,19 @@ TEST_CASE("balanced_binary_cross_entropy passes gradcheck for each reduction") {
     Tensor y = Tensor::rand({3, 4}, gen);
     for (Reduction reduction : kReductions) {
         CAPTURE(reduction);
-        fgtest::check_gradcheck([&](const std::vector<Tensor>& in) { return balanced_binary_cross_entropy(in[0], y, 0.3f, reduction); }, {x});
+        fgtest::check_gradcheck(
+            [&](const std::vector<Tensor>& in) {
+                return balanced_binary_cross_entropy(in[0], y, 0.3f, reduction);
+            },
+            {x});
     }
 }
 
 TEST_CASE("balanced_binary_cross_entropy: extreme logits stay finite; perfect elements give 0") {
     Tensor x = Tensor::from({1e4f, -1e4f, -1e4f, 1e4f}, {4});
     Tensor y = Tensor::from({1.0f, 0.0f, 1.0f, 0.0f}, {4});
-    lossref::Run r = lossref::run([&](const Tensor& in) { return balanced_binary_cross_entropy(in, y, 0.25f, Reduction::None); }, x, 2);
+    lossref::Run r = lossref::run(
+        [&](const Tensor& in) { return balanced_binary_cross_entropy(in, y, 0.25f, Reduction::None); }, x, 2);
     CHECK(r.out[0] == 0.0f);
     CHECK(r.out[1] == 0.0f);
     CHECK(r.out[2] == lossref::rel(0.25 * 1e4, 1e-6));
@@ -219,7 +251,8 @@ TEST_CASE("balanced losses reject bad arguments with clear messages") {
     CHECK_ERROR(class_weights({10, -3}, WeightScheme::InverseSqrt), "class 1", "count -3");
     CHECK_ERROR(class_weights({10, 5}, WeightScheme::EffectiveNumber, 1.0), "beta", "[0, 1)");
     Tensor logits = lossref::random_logits(4, 3, 1);
-    CHECK_ERROR(balanced_cross_entropy(logits, {0, 1, 2, 0}, {10, 20}), "balanced_cross_entropy", "2 class counts", "C = 3");
+    CHECK_ERROR(balanced_cross_entropy(logits, {0, 1, 2, 0}, {10, 20}), "balanced_cross_entropy",
+                "2 class counts", "C = 3");
     CHECK_ERROR(balanced_cross_entropy(logits, {0, 1, 7, 0}, {10, 20, 30}), "target 7");
     Tensor x = Tensor::zeros({2, 2});
     Tensor y = Tensor::ones({2, 2});

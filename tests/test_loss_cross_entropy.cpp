@@ -8,15 +8,16 @@
 #include <focalgrad/core/ops.h>
 #include <focalgrad/core/parallel.h>
 #include <focalgrad/losses/cross_entropy.h>
+
 #include "helpers.h"
 #include "test_loss_reference.h"
 
 using namespace focalgrad;
-using lossref::Ref;
-using lossref::Vec;
 using lossref::random_weights;
 using lossref::reduce_reference;
+using lossref::Ref;
 using lossref::to_tensor;
+using lossref::Vec;
 
 namespace {
 
@@ -54,15 +55,17 @@ TEST_CASE("cross_entropy matches the double reference for every option combinati
                         if (weighted) o.weight = to_tensor(w);
                         o.label_smoothing = eps;
                         o.reduction = reduction;
-                        lossref::Run r = lossref::run(
-                            [&](const Tensor& x) { return cross_entropy(x, t, o); }, logits, seed);
+                        lossref::Run r = lossref::run([&](const Tensor& x) { return cross_entropy(x, t, o); },
+                                                      logits, seed);
                         auto valid = [&](int64_t i) { return t[size_t(i)] != o.ignore_index; };
                         Ref ref = reduce_reference(
                             logits,
                             [&](const Vec& z, int64_t i) {
                                 return valid(i) ? lossref::ce_row(z, t[size_t(i)], w, eps) : 0.0;
                             },
-                            [&](int64_t i) { return valid(i) ? lossref::weight_of(w, size_t(t[size_t(i)])) : 0.0; },
+                            [&](int64_t i) {
+                                return valid(i) ? lossref::weight_of(w, size_t(t[size_t(i)])) : 0.0;
+                            },
                             reduction, r.upstream);
                         lossref::check_rel(r.out, ref.out, 1e-5, "loss");
                         lossref::check_rel(r.grad, ref.grad, 1e-5, "gradient");
@@ -77,7 +80,10 @@ TEST_CASE("cross_entropy: ignore_index may be a real class, and then that class 
     o.ignore_index = 2;
     lossref::Run r = lossref::run([&](const Tensor& x) { return cross_entropy(x, t, o); }, logits, 11);
     Ref ref = reduce_reference(
-        logits, [&](const Vec& z, int64_t i) { return t[size_t(i)] == 2 ? 0.0 : lossref::ce_row(z, t[size_t(i)], {}, 0.0); },
+        logits,
+        [&](const Vec& z, int64_t i) {
+            return t[size_t(i)] == 2 ? 0.0 : lossref::ce_row(z, t[size_t(i)], {}, 0.0);
+        },
         [&](int64_t i) { return t[size_t(i)] == 2 ? 0.0 : 1.0; }, Reduction::Mean, r.upstream);
     lossref::check_rel(r.out, ref.out, 1e-5, "loss");
     lossref::check_rel(r.grad, ref.grad, 1e-5, "gradient");
@@ -92,7 +98,8 @@ TEST_CASE("cross_entropy on [N, C, d1, d2] logits equals the per-pixel rows") {
     Tensor rows = Tensor::empty({N * P, C});  // the same logits as [N * H * W, C]
     for (int64_t n = 0; n < N; ++n)
         for (int64_t j = 0; j < C; ++j)
-            for (int64_t k = 0; k < P; ++k) rows.data()[(n * P + k) * C + j] = logits.data()[(n * C + j) * P + k];
+            for (int64_t k = 0; k < P; ++k)
+                rows.data()[(n * P + k) * C + j] = logits.data()[(n * C + j) * P + k];
     Vec w = random_weights(C, 5);
     for (Reduction reduction : kReductions) {
         CAPTURE(reduction);
@@ -107,13 +114,17 @@ TEST_CASE("cross_entropy on [N, C, d1, d2] logits equals the per-pixel rows") {
         }
         auto valid = [&](int64_t i) { return t[size_t(i)] != o.ignore_index; };
         Ref ref = reduce_reference(
-            rows, [&](const Vec& z, int64_t i) { return valid(i) ? lossref::ce_row(z, t[size_t(i)], w, 0.05) : 0.0; },
+            rows,
+            [&](const Vec& z, int64_t i) {
+                return valid(i) ? lossref::ce_row(z, t[size_t(i)], w, 0.05) : 0.0;
+            },
             [&](int64_t i) { return valid(i) ? w[size_t(t[size_t(i)])] : 0.0; }, reduction, r.upstream);
         lossref::check_rel(r.out, ref.out, 1e-5, "loss");
         Vec grad(ref.grad.size());  // back from rows to [N, C, H, W]
         for (int64_t n = 0; n < N; ++n)
             for (int64_t j = 0; j < C; ++j)
-                for (int64_t k = 0; k < P; ++k) grad[size_t((n * C + j) * P + k)] = ref.grad[size_t((n * P + k) * C + j)];
+                for (int64_t k = 0; k < P; ++k)
+                    grad[size_t((n * C + j) * P + k)] = ref.grad[size_t((n * P + k) * C + j)];
         lossref::check_rel(r.grad, grad, 1e-5, "gradient");
     }
 }
@@ -135,10 +146,14 @@ TEST_CASE("cross_entropy with probability targets matches the double reference")
                     if (weighted) o.weight = to_tensor(w);
                     o.label_smoothing = eps;
                     o.reduction = reduction;
-                    lossref::Run r = lossref::run([&](const Tensor& x) { return cross_entropy(x, y, o); }, logits, seed);
+                    lossref::Run r =
+                        lossref::run([&](const Tensor& x) { return cross_entropy(x, y, o); }, logits, seed);
                     // PyTorch's mean for probability targets divides by N, whatever the weights.
                     Ref ref = reduce_reference(
-                        logits, [&](const Vec& z, int64_t i) { return lossref::soft_ce_row(z, lossref::row_of(y, i), w, eps); },
+                        logits,
+                        [&](const Vec& z, int64_t i) {
+                            return lossref::soft_ce_row(z, lossref::row_of(y, i), w, eps);
+                        },
                         [](int64_t) { return 1.0; }, reduction, r.upstream);
                     lossref::check_rel(r.out, ref.out, 1e-5, "loss");
                     lossref::check_rel(r.grad, ref.grad, 1e-5, "gradient");
@@ -167,8 +182,10 @@ TEST_CASE("cross_entropy passes gradcheck for each reduction (index and probabil
         o.weight = Tensor::from({0.5f, 2.0f, 1.0f, 1.5f});
         o.label_smoothing = 0.1f;
         o.reduction = reduction;
-        fgtest::check_gradcheck([&](const std::vector<Tensor>& in) { return cross_entropy(in[0], t, o); }, {logits});
-        fgtest::check_gradcheck([&](const std::vector<Tensor>& in) { return cross_entropy(in[0], y, o); }, {logits});
+        fgtest::check_gradcheck([&](const std::vector<Tensor>& in) { return cross_entropy(in[0], t, o); },
+                                {logits});
+        fgtest::check_gradcheck([&](const std::vector<Tensor>& in) { return cross_entropy(in[0], y, o); },
+                                {logits});
     }
 }
 
@@ -190,10 +207,10 @@ TEST_CASE("cross_entropy of uniform logits is log C, with gradient (1/C - [j = t
 }
 
 TEST_CASE("cross_entropy: extreme logits give finite losses and gradients; a perfect sample gives 0") {
-    Tensor logits = Tensor::from({1e4f, -1e4f, 0.0f,      //
-                                  -1e4f, 1e4f, 1e4f,      //
-                                  1e4f, -1e4f, 0.0f,      //
-                                  -1e4f, -1e4f, -1e4f},   //
+    Tensor logits = Tensor::from({1e4f, -1e4f, 0.0f,     //
+                                  -1e4f, 1e4f, 1e4f,     //
+                                  1e4f, -1e4f, 0.0f,     //
+                                  -1e4f, -1e4f, -1e4f},  //
                                  {4, 3});
     std::vector<int> t = {0, 1, 1, 2};
     for (float eps : {0.0f, 0.1f}) {
@@ -204,10 +221,10 @@ TEST_CASE("cross_entropy: extreme logits give finite losses and gradients; a per
         for (float v : r.out) CHECK(std::isfinite(v));
         for (float g : r.grad) CHECK(std::isfinite(g));
         if (eps == 0.0f) {
-            CHECK(r.out[0] == 0.0f);                                  // p_t = 1 exactly in float
+            CHECK(r.out[0] == 0.0f);                                       // p_t = 1 exactly in float
             for (int j = 0; j < 3; ++j) CHECK(r.grad[size_t(j)] == 0.0f);  // perfectly classified
-            CHECK(r.out[1] == lossref::rel(std::log(2.0), 1e-6));  // a tie between two
-            CHECK(r.out[2] == lossref::rel(2e4, 1e-6));           // maximally wrong
+            CHECK(r.out[1] == lossref::rel(std::log(2.0), 1e-6));          // a tie between two
+            CHECK(r.out[2] == lossref::rel(2e4, 1e-6));                    // maximally wrong
             CHECK(r.out[3] == lossref::rel(std::log(3.0), 1e-6));
         }
     }
@@ -308,10 +325,10 @@ TEST_CASE("cross_entropy equals the same loss composed from core ops") {
     fused.backward();
 
     Tensor x2 = logits.clone().set_requires_grad(true);
-    Tensor logp = log_softmax(x2, 1);                                        // [N, C]
-    Tensor nll = neg(gather(logp, t)) * wt;                                  // [N]
-    Tensor smooth = neg(sum(logp * reshape(weight, {1, C}), 1));              // [N]
-    Tensor per_row = nll * (1.0f - eps) + smooth * (eps / float(C));         // [N]
+    Tensor logp = log_softmax(x2, 1);                                 // [N, C]
+    Tensor nll = neg(gather(logp, t)) * wt;                           // [N]
+    Tensor smooth = neg(sum(logp * reshape(weight, {1, C}), 1));      // [N]
+    Tensor per_row = nll * (1.0f - eps) + smooth * (eps / float(C));  // [N]
     Tensor composed = sum(per_row) / sum(wt);
     composed.backward();
 
@@ -335,7 +352,7 @@ TEST_CASE("cross_entropy with probability targets equals the same loss composed 
     Tensor fused = cross_entropy(x1, y, o);
     fused.backward();
     Tensor x2 = logits.clone().set_requires_grad(true);
-    Tensor smoothed = y * (1.0f - eps) + eps / float(C);                     // [N, C]
+    Tensor smoothed = y * (1.0f - eps) + eps / float(C);  // [N, C]
     Tensor per_row = neg(sum(log_softmax(x2, 1) * smoothed * reshape(weight, {1, C}), 1));
     Tensor composed = mean(per_row);
     composed.backward();

@@ -9,6 +9,7 @@
 #include <focalgrad/core/ops.h>
 #include <focalgrad/losses/cross_entropy.h>
 #include <focalgrad/losses/focal_loss.h>
+
 #include "helpers.h"
 #include "test_loss_reference.h"
 
@@ -69,7 +70,8 @@ TEST_CASE("focal_loss matches the double reference for every option combination"
                             CAPTURE(by_alpha);
                             CAPTURE(reduction);
                             Tensor logits = lossref::random_logits(N, C, seed);
-                            std::vector<int> t = lossref::random_targets(N, C, seed, with_ignored ? 0.2 : 0.0);
+                            std::vector<int> t =
+                                lossref::random_targets(N, C, seed, with_ignored ? 0.2 : 0.0);
                             Vec alpha = alpha_per_class(kind, C, seed, kScalarAlpha, 0);
                             FocalLossOptions o;
                             o.gamma = gamma;
@@ -77,13 +79,17 @@ TEST_CASE("focal_loss matches the double reference for every option combination"
                             if (kind == AlphaKind::Vector) o.alpha = lossref::to_tensor(alpha);
                             o.normalize_by_alpha = by_alpha;
                             o.reduction = reduction;
-                            lossref::Run r = lossref::run([&](const Tensor& x) { return focal_loss(x, t, o); }, logits, seed);
+                            lossref::Run r = lossref::run(
+                                [&](const Tensor& x) { return focal_loss(x, t, o); }, logits, seed);
                             auto valid = [&](int64_t i) { return t[size_t(i)] != o.ignore_index; };
-                            auto alpha_t = [&](int64_t i) { return lossref::weight_of(alpha, size_t(t[size_t(i)])); };
+                            auto alpha_t = [&](int64_t i) {
+                                return lossref::weight_of(alpha, size_t(t[size_t(i)]));
+                            };
                             Ref ref = lossref::reduce_reference(
                                 logits,
                                 [&](const Vec& z, int64_t i) {
-                                    return valid(i) ? lossref::focal_row(z, t[size_t(i)], alpha_t(i), gamma) : 0.0;
+                                    return valid(i) ? lossref::focal_row(z, t[size_t(i)], alpha_t(i), gamma)
+                                                    : 0.0;
                                 },
                                 [&](int64_t i) { return valid(i) ? (by_alpha ? alpha_t(i) : 1.0) : 0.0; },
                                 reduction, r.upstream);
@@ -103,14 +109,17 @@ TEST_CASE("focal_loss passes gradcheck for each reduction") {
             o.gamma = gamma;
             o.alpha = Tensor::from({0.5f, 2.0f, 1.0f, 1.5f});
             o.reduction = reduction;
-            fgtest::check_gradcheck([&](const std::vector<Tensor>& in) { return focal_loss(in[0], t, o); }, {logits});
+            fgtest::check_gradcheck([&](const std::vector<Tensor>& in) { return focal_loss(in[0], t, o); },
+                                    {logits});
             o.alpha = Tensor::scalar(0.25f);
             o.normalize_by_alpha = true;
-            fgtest::check_gradcheck([&](const std::vector<Tensor>& in) { return focal_loss(in[0], t, o); }, {logits});
+            fgtest::check_gradcheck([&](const std::vector<Tensor>& in) { return focal_loss(in[0], t, o); },
+                                    {logits});
         }
 }
 
-TEST_CASE("focal_loss with gamma = 0 is cross-entropy; with an alpha vector and normalize_by_alpha, weighted CE") {
+TEST_CASE(
+    "focal_loss with gamma = 0 is cross-entropy; with an alpha vector and normalize_by_alpha, weighted CE") {
     const int64_t N = 40, C = 7;
     Tensor logits = lossref::random_logits(N, C, 41);
     std::vector<int> t = lossref::random_targets(N, C, 41, 0.2);
@@ -124,11 +133,14 @@ TEST_CASE("focal_loss with gamma = 0 is cross-entropy; with an alpha vector and 
         co.reduction = reduction;
         auto focal = [&](const Tensor& x) { return focal_loss(x, t, fo); };
         auto ce = [&](const Tensor& x) { return cross_entropy(x, t, co); };
-        fgtest::check_close(focal(logits), [&] {
-            std::vector<double> v;
-            for (float f : ce(logits).to_vector()) v.push_back(f);
-            return v;
-        }(), 1e-6, 0.0);
+        fgtest::check_close(
+            focal(logits),
+            [&] {
+                std::vector<double> v;
+                for (float f : ce(logits).to_vector()) v.push_back(f);
+                return v;
+            }(),
+            1e-6, 0.0);
         std::vector<float> gf = grad_of(focal, logits), gc = grad_of(ce, logits);
         for (size_t i = 0; i < gf.size(); ++i) CHECK(gf[i] == lossref::rel(gc[i], 1e-6));
 
@@ -207,12 +219,12 @@ TEST_CASE("focal_loss with 0 < gamma < 1 stays exact as p_t -> 1, where (1 - p_t
 }
 
 TEST_CASE("focal_loss: extreme logits give finite losses and gradients; a perfect sample gives 0") {
-    Tensor logits = Tensor::from({1e4f, -1e4f, 0.0f,     //
-                                  -1e4f, 1e4f, 0.0f,     //
-                                  1e4f, -1e4f, 0.0f,     //
-                                  -1e4f, 1e4f, 1e4f,     //
-                                  1e4f, 1e4f, 1e4f,      //
-                                  -1e4f, -1e4f, 1e4f},   //
+    Tensor logits = Tensor::from({1e4f, -1e4f, 0.0f,    //
+                                  -1e4f, 1e4f, 0.0f,    //
+                                  1e4f, -1e4f, 0.0f,    //
+                                  -1e4f, 1e4f, 1e4f,    //
+                                  1e4f, 1e4f, 1e4f,     //
+                                  -1e4f, -1e4f, 1e4f},  //
                                  {6, 3});
     std::vector<int> t = {0, 0, 2, 1, 2, 2};
     for (float gamma : {0.0f, 0.25f, 0.5f, 1.0f, 2.0f})
@@ -262,8 +274,8 @@ TEST_CASE("focal_loss equals the same loss composed from core ops") {
         fused.backward();
 
         Tensor x2 = logits.clone().set_requires_grad(true);
-        Tensor log_pt = gather(log_softmax(x2, 1), t);                       // [N]
-        Tensor modulator = pow(1.0f - exp(log_pt), gamma);                   // [N]
+        Tensor log_pt = gather(log_softmax(x2, 1), t);      // [N]
+        Tensor modulator = pow(1.0f - exp(log_pt), gamma);  // [N]
         Tensor composed = mean(neg(alpha_t * modulator * log_pt));
         composed.backward();
 

@@ -5,10 +5,9 @@
 // and its gradient for a given upstream gradient.
 #pragma once
 
-#include <doctest/doctest.h>
-
 #include <algorithm>
 #include <cmath>
+#include <doctest/doctest.h>
 #include <functional>
 #include <string>
 #include <vector>
@@ -155,8 +154,8 @@ struct Ref {
 // of the mean's denominator (0 for ignored rows). The gradient is the 5-point derivative of
 // each ℓ_i, times u (and 1/denominator for a mean).
 template <class RowLoss, class RowWeight>
-inline Ref reduce_reference(const Tensor& logits, RowLoss row_loss, RowWeight row_weight,
-                     Reduction reduction, const Vec& u) {
+inline Ref reduce_reference(const Tensor& logits, RowLoss row_loss, RowWeight row_weight, Reduction reduction,
+                            const Vec& u) {
     const int64_t N = logits.size(0), C = logits.size(1);
     Vec losses(static_cast<size_t>(N), 0.0);
     double total = 0.0, denominator = 0.0;

@@ -10,6 +10,7 @@
 #include <focalgrad/core/ops.h>
 #include <focalgrad/losses/balanced_cross_entropy.h>
 #include <focalgrad/losses/sigmoid_focal_loss.h>
+
 #include "helpers.h"
 #include "test_loss_reference.h"
 
@@ -38,8 +39,7 @@ Tensor random_binary_targets(Shape shape, uint64_t seed, bool soft) {
 void keep_away_from_threshold(Tensor& x, const Tensor& y, float tau) {
     if (tau <= 0) return;
     for (int64_t i = 0; i < x.numel(); ++i)
-        while (std::fabs(std::exp(-lossref::bce(x.data()[i], y.data()[i])) - tau) < 0.02)
-            x.data()[i] += 0.1f;
+        while (std::fabs(std::exp(-lossref::bce(x.data()[i], y.data()[i])) - tau) < 0.02) x.data()[i] += 0.1f;
 }
 
 // Reference output and gradient (5-point derivative) for upstream u. With `normalized`,
@@ -55,9 +55,12 @@ Ref sigmoid_focal_reference(const Tensor& x, const Tensor& y, double alpha, doub
     const bool smp = v.normalized || v.threshold > 0;
     auto loss = [&](double xi, int64_t i) {
         double yi = y.data()[i];
-        return smp ? lossref::smp_focal(xi, yi, alpha, gamma, v.threshold) : lossref::tv_focal(xi, yi, alpha, gamma);
+        return smp ? lossref::smp_focal(xi, yi, alpha, gamma, v.threshold)
+                   : lossref::tv_focal(xi, yi, alpha, gamma);
     };
-    auto term = [&](double xi, int64_t i) { return lossref::smp_focal_term(xi, y.data()[i], gamma, v.threshold); };
+    auto term = [&](double xi, int64_t i) {
+        return lossref::smp_focal_term(xi, y.data()[i], gamma, v.threshold);
+    };
     double focal_sum = 0.0;
     for (int64_t i = 0; i < n; ++i) focal_sum += term(x.data()[i], i);
     auto norm = [&](double fs) { return v.normalized ? std::max(fs, 1e-6) : 1.0; };
@@ -123,7 +126,8 @@ TEST_CASE("sigmoid_focal_loss matches torchvision / SMP double references for ev
                             o.normalized = v.normalized;
                             o.reduced_threshold = v.threshold;
                             o.reduction = reduction;
-                            lossref::Run r = lossref::run([&](const Tensor& in) { return sigmoid_focal_loss(in, y, o); }, x, seed);
+                            lossref::Run r = lossref::run(
+                                [&](const Tensor& in) { return sigmoid_focal_loss(in, y, o); }, x, seed);
                             Ref ref = sigmoid_focal_reference(x, y, alpha, gamma, v, reduction, r.upstream);
                             lossref::check_rel(r.out, ref.out, 1e-5, "loss");
                             lossref::check_rel(r.grad, ref.grad, 1e-5, "gradient", ref.floor);
@@ -159,7 +163,8 @@ TEST_CASE("sigmoid_focal_loss passes gradcheck for each reduction and variant") 
                 o.normalized = v.normalized;
                 o.reduced_threshold = v.threshold;
                 o.reduction = reduction;
-                fgtest::check_gradcheck([&](const std::vector<Tensor>& in) { return sigmoid_focal_loss(in[0], y, o); }, {xv});
+                fgtest::check_gradcheck(
+                    [&](const std::vector<Tensor>& in) { return sigmoid_focal_loss(in[0], y, o); }, {xv});
             }
         }
     }
@@ -194,7 +199,8 @@ TEST_CASE("sigmoid_focal_loss: extreme logits give finite losses and gradients; 
             o.normalized = v.normalized;
             o.reduced_threshold = v.threshold;
             o.reduction = Reduction::None;
-            lossref::Run r = lossref::run([&](const Tensor& in) { return sigmoid_focal_loss(in, y, o); }, x, 5);
+            lossref::Run r =
+                lossref::run([&](const Tensor& in) { return sigmoid_focal_loss(in, y, o); }, x, 5);
             for (float l : r.out) CHECK(std::isfinite(l));
             for (float g : r.grad) CHECK(std::isfinite(g));
             // Elements 0 and 1 are perfect (p_t = 1 in float): loss and gradient 0.

@@ -10,6 +10,7 @@
 #include <focalgrad/losses/cross_entropy.h>
 #include <focalgrad/losses/focal_loss.h>
 #include <focalgrad/losses/sigmoid_focal_loss.h>
+
 #include "helpers.h"
 #include "test_loss_reference.h"
 
@@ -31,7 +32,9 @@ double positive_share(const std::vector<float>& losses) {
 
 // The same shares in double, in a given log base.
 double share(double gamma, double a_pos, double a_neg, double log_base) {
-    auto fl = [&](double pt, double a) { return -a * std::pow(1 - pt, gamma) * std::log(pt) / std::log(log_base); };
+    auto fl = [&](double pt, double a) {
+        return -a * std::pow(1 - pt, gamma) * std::log(pt) / std::log(log_base);
+    };
     double pos = kPositives * fl(0.05, a_pos), neg = kNegatives * fl(0.95, a_neg);
     return pos / (pos + neg);
 }

@@ -5,6 +5,7 @@
 
 #include <focalgrad/core/random.h>
 #include <focalgrad/nn/init.h>
+
 #include "helpers.h"
 
 using namespace focalgrad;

@@ -9,6 +9,7 @@
 #include <focalgrad/core/ops.h>
 #include <focalgrad/core/random.h>
 #include <focalgrad/nn/layers.h>
+
 #include "helpers.h"
 
 using namespace focalgrad;
@@ -139,8 +140,10 @@ TEST_CASE("Dropout: in training, zeroes a fraction p and scales survivors by 1/(
     int64_t zeros = 0;
     for (int64_t i = 0; i < n; ++i) {
         float yi = y.data()[i];
-        if (yi == 0.0f) ++zeros;
-        else CHECK(yi == x.data()[i] * scale);
+        if (yi == 0.0f)
+            ++zeros;
+        else
+            CHECK(yi == x.data()[i] * scale);
     }
     // Binomial: sd of the zero fraction is sqrt(p (1 - p) / n) = 0.0014; allow 5 sd.
     CHECK(std::fabs(double(zeros) / n - p) < 0.0075);
@@ -159,7 +162,7 @@ TEST_CASE("Dropout: masks come from the layer's own seeded stream") {
     std::vector<float> a1 = a(x).to_vector(), a2 = a(x).to_vector();
     CHECK(a1 == b(x).to_vector());  // same seed, same masks
     CHECK(a2 == b(x).to_vector());
-    CHECK(a1 != a2);                // the stream moves on between calls
+    CHECK(a1 != a2);  // the stream moves on between calls
 
     manual_seed(5);
     Dropout c(0.5f), d(0.5f);

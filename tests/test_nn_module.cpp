@@ -9,6 +9,7 @@
 #include <focalgrad/core/ops.h>
 #include <focalgrad/nn/layers.h>
 #include <focalgrad/nn/module.h>
+
 #include "helpers.h"
 
 using namespace focalgrad;
@@ -102,7 +103,8 @@ TEST_CASE("Module: train()/eval() reach every module; zero_grad releases every g
 }
 
 TEST_CASE("Module: summary lists each layer's output shape and parameter count, and changes nothing") {
-    Sequential net(Conv2d(1, 4, 3, 1, 1), ReLU(), MaxPool2d(2), Flatten(), Dropout(0.5f, 7), Linear(4 * 4 * 4, 10));
+    Sequential net(Conv2d(1, 4, 3, 1, 1), ReLU(), MaxPool2d(2), Flatten(), Dropout(0.5f, 7),
+                   Linear(4 * 4 * 4, 10));
     std::vector<float> before;
     for (const Tensor& p : net.parameters())
         for (float v : p.to_vector()) before.push_back(v);
@@ -115,7 +117,8 @@ TEST_CASE("Module: summary lists each layer's output shape and parameter count, 
     for (std::string line; std::getline(lines, line);) rows.push_back(line);
     REQUIRE(rows.size() == 10);  // header, input, model, 6 layers, total
     auto has = [&](size_t r, std::vector<std::string> parts) {
-        for (const auto& p : parts) CHECK_MESSAGE(rows[r].find(p) != std::string::npos, "row ", r, ": ", rows[r]);
+        for (const auto& p : parts)
+            CHECK_MESSAGE(rows[r].find(p) != std::string::npos, "row ", r, ": ", rows[r]);
     };
     has(0, {"Layer", "Type", "Output shape", "Params"});
     has(1, {"(input)", "[2, 1, 8, 8]"});

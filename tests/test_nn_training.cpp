@@ -12,6 +12,7 @@
 #include <focalgrad/core/random.h>
 #include <focalgrad/nn/layers.h>
 #include <focalgrad/optim/optimizer.h>
+
 #include "helpers.h"
 
 using namespace focalgrad;

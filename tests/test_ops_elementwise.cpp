@@ -5,6 +5,7 @@
 
 #include <focalgrad/core/autograd.h>
 #include <focalgrad/core/ops.h>
+
 #include "helpers.h"
 
 using namespace focalgrad;
@@ -12,8 +13,8 @@ using namespace focalgrad;
 namespace {
 
 // Values in [lo, hi], kept at least `gap` away from each kink (derivative jumps there).
-Tensor sample(const Shape& shape, float lo, float hi, uint64_t seed,
-              std::vector<float> kinks = {}, float gap = 0.05f) {
+Tensor sample(const Shape& shape, float lo, float hi, uint64_t seed, std::vector<float> kinks = {},
+              float gap = 0.05f) {
     Generator g(seed);
     Tensor t = Tensor::uniform(shape, lo, hi, g);
     for (int64_t i = 0; i < t.numel(); ++i)
@@ -22,8 +23,8 @@ Tensor sample(const Shape& shape, float lo, float hi, uint64_t seed,
     return t;
 }
 
-void check_unary(const std::function<Tensor(const Tensor&)>& op,
-                 const std::function<double(double)>& ref, Tensor x, double rtol = 2e-6) {
+void check_unary(const std::function<Tensor(const Tensor&)>& op, const std::function<double(double)>& ref,
+                 Tensor x, double rtol = 2e-6) {
     Tensor y = op(x);
     std::vector<double> expected;
     for (float v : x.to_vector()) expected.push_back(ref(v));
@@ -37,20 +38,61 @@ double sigmoid_ref(double v) { return 1.0 / (1.0 + std::exp(-v)); }
 
 TEST_CASE("unary ops: forward against double formulas, and gradcheck") {
     Shape s{3, 5};
-    SUBCASE("neg") { check_unary([](const Tensor& x) { return neg(x); }, [](double v) { return -v; }, sample(s, -3, 3, 1)); }
-    SUBCASE("exp") { check_unary([](const Tensor& x) { return exp(x); }, [](double v) { return std::exp(v); }, sample(s, -4, 4, 2)); }
-    SUBCASE("log") { check_unary([](const Tensor& x) { return log(x); }, [](double v) { return std::log(v); }, sample(s, 0.2f, 5, 3)); }
-    SUBCASE("sqrt") { check_unary([](const Tensor& x) { return sqrt(x); }, [](double v) { return std::sqrt(v); }, sample(s, 0.2f, 5, 4)); }
-    SUBCASE("pow 3") { check_unary([](const Tensor& x) { return pow(x, 3.0f); }, [](double v) { return v * v * v; }, sample(s, -2, 2, 5)); }
-    SUBCASE("pow 0.5") { check_unary([](const Tensor& x) { return pow(x, 0.5f); }, [](double v) { return std::sqrt(v); }, sample(s, 0.2f, 4, 6)); }
-    SUBCASE("pow -1.5") { check_unary([](const Tensor& x) { return pow(x, -1.5f); }, [](double v) { return std::pow(v, -1.5); }, sample(s, 0.5f, 4, 7)); }
-    SUBCASE("pow 0") { check_unary([](const Tensor& x) { return pow(x, 0.0f); }, [](double) { return 1.0; }, sample(s, -2, 2, 8)); }
-    SUBCASE("abs") { check_unary([](const Tensor& x) { return abs(x); }, [](double v) { return std::fabs(v); }, sample(s, -3, 3, 9, {0})); }
-    SUBCASE("clamp") { check_unary([](const Tensor& x) { return clamp(x, -1, 0.5f); }, [](double v) { return std::min(std::max(v, -1.0), 0.5); }, sample(s, -3, 3, 10, {-1, 0.5f})); }
-    SUBCASE("relu") { check_unary([](const Tensor& x) { return relu(x); }, [](double v) { return v > 0 ? v : 0.0; }, sample(s, -3, 3, 11, {0})); }
-    SUBCASE("leaky_relu") { check_unary([](const Tensor& x) { return leaky_relu(x, 0.1f); }, [](double v) { return v > 0 ? v : 0.1 * v; }, sample(s, -3, 3, 12, {0})); }
-    SUBCASE("sigmoid") { check_unary([](const Tensor& x) { return sigmoid(x); }, sigmoid_ref, sample(s, -6, 6, 13)); }
-    SUBCASE("tanh") { check_unary([](const Tensor& x) { return tanh(x); }, [](double v) { return std::tanh(v); }, sample(s, -3, 3, 14)); }
+    SUBCASE("neg") {
+        check_unary([](const Tensor& x) { return neg(x); }, [](double v) { return -v; }, sample(s, -3, 3, 1));
+    }
+    SUBCASE("exp") {
+        check_unary([](const Tensor& x) { return exp(x); }, [](double v) { return std::exp(v); },
+                    sample(s, -4, 4, 2));
+    }
+    SUBCASE("log") {
+        check_unary([](const Tensor& x) { return log(x); }, [](double v) { return std::log(v); },
+                    sample(s, 0.2f, 5, 3));
+    }
+    SUBCASE("sqrt") {
+        check_unary([](const Tensor& x) { return sqrt(x); }, [](double v) { return std::sqrt(v); },
+                    sample(s, 0.2f, 5, 4));
+    }
+    SUBCASE("pow 3") {
+        check_unary([](const Tensor& x) { return pow(x, 3.0f); }, [](double v) { return v * v * v; },
+                    sample(s, -2, 2, 5));
+    }
+    SUBCASE("pow 0.5") {
+        check_unary([](const Tensor& x) { return pow(x, 0.5f); }, [](double v) { return std::sqrt(v); },
+                    sample(s, 0.2f, 4, 6));
+    }
+    SUBCASE("pow -1.5") {
+        check_unary([](const Tensor& x) { return pow(x, -1.5f); }, [](double v) { return std::pow(v, -1.5); },
+                    sample(s, 0.5f, 4, 7));
+    }
+    SUBCASE("pow 0") {
+        check_unary([](const Tensor& x) { return pow(x, 0.0f); }, [](double) { return 1.0; },
+                    sample(s, -2, 2, 8));
+    }
+    SUBCASE("abs") {
+        check_unary([](const Tensor& x) { return abs(x); }, [](double v) { return std::fabs(v); },
+                    sample(s, -3, 3, 9, {0}));
+    }
+    SUBCASE("clamp") {
+        check_unary([](const Tensor& x) { return clamp(x, -1, 0.5f); },
+                    [](double v) { return std::min(std::max(v, -1.0), 0.5); },
+                    sample(s, -3, 3, 10, {-1, 0.5f}));
+    }
+    SUBCASE("relu") {
+        check_unary([](const Tensor& x) { return relu(x); }, [](double v) { return v > 0 ? v : 0.0; },
+                    sample(s, -3, 3, 11, {0}));
+    }
+    SUBCASE("leaky_relu") {
+        check_unary([](const Tensor& x) { return leaky_relu(x, 0.1f); },
+                    [](double v) { return v > 0 ? v : 0.1 * v; }, sample(s, -3, 3, 12, {0}));
+    }
+    SUBCASE("sigmoid") {
+        check_unary([](const Tensor& x) { return sigmoid(x); }, sigmoid_ref, sample(s, -6, 6, 13));
+    }
+    SUBCASE("tanh") {
+        check_unary([](const Tensor& x) { return tanh(x); }, [](double v) { return std::tanh(v); },
+                    sample(s, -3, 3, 14));
+    }
 }
 
 TEST_CASE("hand-checked values at the edges") {
@@ -94,8 +136,7 @@ TEST_CASE("binary ops broadcast like NumPy, and their gradients reduce back") {
     REQUIRE(z.shape() == Shape{4, 5, 3});
     for (int i = 0; i < 4; ++i)
         for (int j = 0; j < 5; ++j)
-            for (int k = 0; k < 3; ++k)
-                CHECK(z.at({i, j, k}) == a.at({i, 0, k}) * b.at({j, k}));
+            for (int k = 0; k < 3; ++k) CHECK(z.at({i, j, k}) == a.at({i, 0, k}) * b.at({j, k}));
     auto ops = std::vector<std::function<Tensor(const Tensor&, const Tensor&)>>{
         [](const Tensor& u, const Tensor& v) { return add(u, v); },
         [](const Tensor& u, const Tensor& v) { return sub(u, v); },

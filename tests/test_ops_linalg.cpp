@@ -5,6 +5,7 @@
 #include <focalgrad/core/autograd.h>
 #include <focalgrad/core/ops.h>
 #include <focalgrad/core/parallel.h>
+
 #include "helpers.h"
 
 using namespace focalgrad;
@@ -33,14 +34,16 @@ void check_product(const Tensor& c, const std::vector<double>& ref, int64_t K) {
     REQUIRE(c.numel() == int64_t(ref.size()));
     double scale = std::sqrt(double(K));  // typical magnitude of a sum of K products of N(0,1)
     for (size_t i = 0; i < ref.size(); ++i)
-        CHECK_MESSAGE(std::fabs(c.data()[i] - ref[i]) <= 1e-5 * (std::fabs(ref[i]) + scale),
-                      "element ", i, ": ", c.data()[i], " vs ", ref[i]);
+        CHECK_MESSAGE(std::fabs(c.data()[i] - ref[i]) <= 1e-5 * (std::fabs(ref[i]) + scale), "element ", i,
+                      ": ", c.data()[i], " vs ", ref[i]);
 }
 
 }  // namespace
 
 TEST_CASE("matmul and linear agree with a naive triple loop on odd sizes") {
-    struct Size { int64_t M, K, P; };
+    struct Size {
+        int64_t M, K, P;
+    };
     for (Size s : {Size{1, 1, 1}, Size{3, 7, 5}, Size{127, 129, 65}}) {
         Tensor a = randn({s.M, s.K}, 1), b = randn({s.K, s.P}, 2);
         check_product(matmul(a, b), naive(a.data(), b.data(), s.M, s.K, s.P, false), s.K);
@@ -95,10 +98,12 @@ TEST_CASE("matmul and linear gradients") {
 TEST_CASE("matmul and linear shape errors name both shapes") {
     CHECK_ERROR(matmul(Tensor::ones({32, 784}), Tensor::ones({100, 10})), "matmul", "inner dimensions differ",
                 "[32, 784]", "[100, 10]");
-    CHECK_ERROR(matmul(Tensor::ones({2, 3, 4}), Tensor::ones({5, 4, 2})), "matmul", "batch", "[2, 3, 4]", "[5, 4, 2]");
+    CHECK_ERROR(matmul(Tensor::ones({2, 3, 4}), Tensor::ones({5, 4, 2})), "matmul", "batch", "[2, 3, 4]",
+                "[5, 4, 2]");
     CHECK_ERROR(matmul(Tensor::ones({4}), Tensor::ones({4, 2})), "matmul", "[4]", "[4, 2]");
     CHECK_ERROR(linear(Tensor::ones({2, 5}), Tensor::ones({3, 4})), "linear", "[2, 5]", "[3, 4]");
-    CHECK_ERROR(linear(Tensor::ones({2, 4}), Tensor::ones({3, 4}), Tensor::ones({2})), "linear", "bias", "[2]");
+    CHECK_ERROR(linear(Tensor::ones({2, 4}), Tensor::ones({3, 4}), Tensor::ones({2})), "linear", "bias",
+                "[2]");
 }
 
 TEST_CASE("matrix products give the same bits on 1 and on 2 threads") {
@@ -108,7 +113,8 @@ TEST_CASE("matrix products give the same bits on 1 and on 2 threads") {
     auto run = [](int threads) {
         set_num_threads(threads);
         Generator g(21);
-        Tensor a = Tensor::randn({128, 784}, g), W = Tensor::randn({256, 784}, g), b = Tensor::randn({256}, g);
+        Tensor a = Tensor::randn({128, 784}, g), W = Tensor::randn({256, 784}, g),
+               b = Tensor::randn({256}, g);
         a.set_requires_grad();
         W.set_requires_grad();
         Tensor y = linear(a, W, b);

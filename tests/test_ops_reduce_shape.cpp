@@ -4,6 +4,7 @@
 
 #include <focalgrad/core/autograd.h>
 #include <focalgrad/core/ops.h>
+
 #include "helpers.h"
 
 using namespace focalgrad;
@@ -37,8 +38,10 @@ TEST_CASE("reductions along a dim, with and without keepdim") {
             Tensor s = sum(x, d, keep), m = mean(x, d, keep), mx = max(x, d, keep);
             Shape expected;
             for (int k = 0; k < 3; ++k) {
-                if (k != d) expected.push_back(x.shape()[k]);
-                else if (keep) expected.push_back(1);
+                if (k != d)
+                    expected.push_back(x.shape()[k]);
+                else if (keep)
+                    expected.push_back(1);
             }
             CHECK(s.shape() == expected);
             CHECK(mx.shape() == expected);
@@ -86,7 +89,8 @@ TEST_CASE("softmax and log_softmax: exact values, stability, gradients") {
     // Huge logits: no overflow, the max-subtraction makes it exact.
     Tensor huge = Tensor::from({1e4f, -1e4f, 0.0f, 1e4f}, {1, 4});
     fgtest::check_close(softmax(huge, 1), {0.5, 0, 0, 0.5}, 1e-6, 1e-30);
-    fgtest::check_close(log_softmax(huge, 1), {-std::log(2.0), -2e4 - std::log(2.0), -1e4 - std::log(2.0), -std::log(2.0)}, 1e-6);
+    fgtest::check_close(log_softmax(huge, 1),
+                        {-std::log(2.0), -2e4 - std::log(2.0), -1e4 - std::log(2.0), -std::log(2.0)}, 1e-6);
     // Along a middle dim of a 3-D tensor, and gradients.
     Tensor y = randn({2, 4, 3}, 3);
     Tensor s1 = softmax(y, 1);
@@ -113,8 +117,13 @@ TEST_CASE("reshape shares storage, infers -1, and passes gradients back") {
     CHECK_ERROR(reshape(x, {5, -1}), "reshape", "[12]");
     CHECK_ERROR(reshape(x, {5, 2}), "reshape", "[12]", "[5, 2]");
     CHECK_ERROR(reshape(x, {-1, -1}), "reshape", "only one");
-    fgtest::check_gradcheck([](const std::vector<Tensor>& in) { return reshape(in[0], {2, 6}) * 3.0f; }, {randn({3, 4}, 4)});
-    fgtest::check_gradcheck([](const std::vector<Tensor>& in) { return flatten(in[0], 1); }, {randn({2, 3, 2}, 5)});
+    fgtest::check_gradcheck(
+        [](const std::vector<Tensor>& in) {
+            return reshape(in[0], {2, 6}) * 3.0f;
+        },
+        {randn({3, 4}, 4)});
+    fgtest::check_gradcheck([](const std::vector<Tensor>& in) { return flatten(in[0], 1); },
+                            {randn({2, 3, 2}, 5)});
 }
 
 TEST_CASE("transpose and permute") {
@@ -128,7 +137,8 @@ TEST_CASE("transpose and permute") {
         for (int j = 0; j < 3; ++j)
             for (int k = 0; k < 4; ++k) CHECK(p.at({k, i, j}) == y.at({i, j, k}));
     fgtest::check_gradcheck([](const std::vector<Tensor>& in) { return permute(in[0], {2, 0, 1}); }, {y});
-    fgtest::check_gradcheck([](const std::vector<Tensor>& in) { return transpose(in[0]); }, {randn({3, 5}, 7)});
+    fgtest::check_gradcheck([](const std::vector<Tensor>& in) { return transpose(in[0]); },
+                            {randn({3, 5}, 7)});
     CHECK_ERROR(permute(y, {0, 0, 1}), "permute", "twice");
     CHECK_ERROR(permute(y, {0, 1}), "permute", "[2, 3, 4]");
     CHECK_ERROR(transpose(y), "transpose", "[2, 3, 4]");
@@ -156,7 +166,15 @@ TEST_CASE("index_select and gather pick rows and entries; repeats accumulate") {
     CHECK_ERROR(gather(x, {0, 2, 0}), "gather", "index[1] = 2", "[3, 2]");
     CHECK_ERROR(gather(x, {0, 1}), "gather", "[3, 2]", "2 indices");
     Tensor r = randn({4, 3}, 11);
-    fgtest::check_gradcheck([](const std::vector<Tensor>& in) { return index_select(in[0], 0, {3, 1, 1, 0}); }, {r});
-    fgtest::check_gradcheck([](const std::vector<Tensor>& in) { return index_select(in[0], 1, {2, 2}); }, {r});
+    fgtest::check_gradcheck(
+        [](const std::vector<Tensor>& in) {
+            return index_select(in[0], 0, {3, 1, 1, 0});
+        },
+        {r});
+    fgtest::check_gradcheck(
+        [](const std::vector<Tensor>& in) {
+            return index_select(in[0], 1, {2, 2});
+        },
+        {r});
     fgtest::check_gradcheck([](const std::vector<Tensor>& in) { return gather(in[0], {2, 0, 1, 1}); }, {r});
 }

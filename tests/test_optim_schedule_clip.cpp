@@ -8,6 +8,7 @@
 #include <focalgrad/core/ops.h>
 #include <focalgrad/optim/optimizer.h>
 #include <focalgrad/optim/scheduler.h>
+
 #include "helpers.h"
 
 using namespace focalgrad;
@@ -51,7 +52,7 @@ TEST_CASE("StepLR, CosineAnnealingLR and LinearLR follow torch's closed forms") 
         std::vector<double> expected;
         for (int t = 0; t <= 4; ++t) expected.push_back(0.02 + 0.18 * (1 + std::cos(kPi * t / 4)) / 2);
         check_trace(trace(opt, sched, 4), expected);
-        CHECK(opt.lr() == doctest::Approx(0.02));  // reaches eta_min at T_max
+        CHECK(opt.lr() == doctest::Approx(0.02));     // reaches eta_min at T_max
         CHECK(expected[2] == doctest::Approx(0.11));  // half way: the mean
     }
     {
@@ -66,7 +67,9 @@ TEST_CASE("StepLR, CosineAnnealingLR and LinearLR follow torch's closed forms") 
     CHECK_ERROR(LinearWarmup(opt, 0), "LinearWarmup", "warmup_steps");
 }
 
-TEST_CASE("LinearWarmup: alone it is LinearLR(start, 1); wrapping a schedule, that one's clock starts after warm-up") {
+TEST_CASE(
+    "LinearWarmup: alone it is LinearLR(start, 1); wrapping a schedule, that one's clock starts after "
+    "warm-up") {
     Tensor w = Tensor::zeros({1}).set_requires_grad();
     {
         SGD opt({w}, 0.5);
@@ -113,7 +116,7 @@ TEST_CASE("clip_grad_norm: returns the global norm and scales by max_norm / (nor
     auto fill_grads = [&] {
         a.zero_grad();
         b.zero_grad();
-        sum(a * Tensor::from({3.0f, -4.0f, 1.0f})).backward();  // da = (3, -4, 1)
+        sum(a * Tensor::from({3.0f, -4.0f, 1.0f})).backward();   // da = (3, -4, 1)
         sum(b * Tensor::from({2.0f, 0.5f}, {1, 2})).backward();  // db = (2, 0.5)
     };
     double total = std::sqrt(9.0 + 16 + 1 + 4 + 0.25);

@@ -14,6 +14,7 @@
 #include <focalgrad/core/autograd.h>
 #include <focalgrad/core/ops.h>
 #include <focalgrad/optim/optimizer.h>
+
 #include "helpers.h"
 
 using namespace focalgrad;
@@ -118,8 +119,10 @@ void check_adam(bool decoupled, double lr, double b1, double b2, double eps, dou
     std::vector<Tensor> params = prob.make_params();
     RefState m(prob), v(prob);
     auto ref = [&](int t, size_t k, size_t i, double& p, double g) {
-        if (decoupled) p *= 1 - lr * wd;
-        else g += wd * p;
+        if (decoupled)
+            p *= 1 - lr * wd;
+        else
+            g += wd * p;
         double& mi = m.buf[k][i];
         double& vi = v.buf[k][i];
         mi = b1 * mi + (1 - b1) * g;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include <focalgrad/core/parallel.h>
+
 #include "helpers.h"
 
 using namespace focalgrad;
@@ -63,9 +64,10 @@ TEST_CASE("parallel_sum gives the same bits on any thread count") {
 TEST_CASE("an exception thrown in a chunk reaches the caller; the pool keeps working") {
     ThreadCount restore;
     set_num_threads(2);
-    CHECK_THROWS_AS(parallel_for(100, 1, [](int64_t begin, int64_t) {
-                        if (begin == 37) throw std::runtime_error("chunk 37");
-                    }),
+    CHECK_THROWS_AS(parallel_for(100, 1,
+                                 [](int64_t begin, int64_t) {
+                                     if (begin == 37) throw std::runtime_error("chunk 37");
+                                 }),
                     std::runtime_error);
     std::atomic<int64_t> total{0};
     parallel_for(100, 1, [&](int64_t begin, int64_t) { total += begin; });

@@ -7,6 +7,7 @@
 #include <focalgrad/core/gradcheck.h>
 #include <focalgrad/core/kernels.h>
 #include <focalgrad/core/ops.h>
+
 #include "helpers.h"
 
 using namespace focalgrad;
@@ -27,16 +28,16 @@ Tensor softplus(const Tensor& x) {
 
 TEST_CASE("README: a first look") {
     Generator gen(0);
-    Tensor x  = Tensor::randn({8, 4}, gen);
+    Tensor x = Tensor::randn({8, 4}, gen);
     std::vector<int> y = {0, 1, 2, 1, 0, 2, 2, 1};
     Tensor W1 = Tensor::randn({16, 4}, gen).set_requires_grad();
     Tensor b1 = Tensor::zeros({16}).set_requires_grad();
     Tensor W2 = Tensor::randn({3, 16}, gen).set_requires_grad();
     Tensor b2 = Tensor::zeros({3}).set_requires_grad();
 
-    Tensor h      = relu(linear(x, W1, b1));
+    Tensor h = relu(linear(x, W1, b1));
     Tensor logits = linear(h, W2, b2);
-    Tensor loss   = -mean(gather(log_softmax(logits, 1), y));
+    Tensor loss = -mean(gather(log_softmax(logits, 1), y));
     loss.backward();
     std::ostringstream out;
     out << loss.item() << "\n" << W2.grad() << "\n";
@@ -68,9 +69,8 @@ TEST_CASE("README: a first look") {
 }
 
 TEST_CASE("README: checking a gradient, and the softplus op") {
-    GradcheckResult r = gradcheck(
-        [](const std::vector<Tensor>& in) { return tanh(matmul(in[0], in[1])); },
-        {Tensor::randn({3, 4}), Tensor::randn({4, 2})});
+    GradcheckResult r = gradcheck([](const std::vector<Tensor>& in) { return tanh(matmul(in[0], in[1])); },
+                                  {Tensor::randn({3, 4}), Tensor::randn({4, 2})});
     CHECK_MESSAGE(r.ok, r.message());
     CHECK(r.message().rfind("gradcheck passed: worst element is input", 0) == 0);
 

@@ -7,6 +7,7 @@
 #include <focalgrad/core/ops.h>
 #include <focalgrad/core/random.h>
 #include <focalgrad/core/tensor.h>
+
 #include "helpers.h"
 
 using namespace focalgrad;
@@ -107,7 +108,6 @@ TEST_CASE("PCG32 matches the reference sequence and is reproducible") {
     const uint32_t expected[6] = {0xa15c02b7, 0x7b47f409, 0xba1d3330, 0x83d2f293, 0xbfa4784b, 0xcbed606e};
     for (uint32_t e : expected) CHECK(g.next_u32() == e);
 
-
     Generator g1(7), g2(7), g3(8);
     Tensor a = Tensor::randn({1000}, g1), b = Tensor::randn({1000}, g2), c = Tensor::randn({1000}, g3);
     CHECK(a.to_vector() == b.to_vector());
@@ -126,7 +126,7 @@ TEST_CASE("the distributions have the right moments and ranges") {
     m /= n.numel();
     for (float x : n.to_vector()) v += (x - m) * (x - m);
     v /= n.numel();
-    CHECK(std::fabs(m) < 0.01);       // 4.5 standard errors
+    CHECK(std::fabs(m) < 0.01);  // 4.5 standard errors
     CHECK(std::fabs(v - 1.0) < 0.015);
     Tensor u = Tensor::uniform({100000}, -2.0f, 3.0f, g);
     float lo = 1e9f, hi = -1e9f;

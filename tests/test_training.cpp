@@ -12,11 +12,12 @@
 #include <focalgrad/data/loader.h>
 #include <focalgrad/data/metrics.h>
 #include <focalgrad/data/mnist.h>
-#include "helpers.h"
 #include <focalgrad/losses/losses.h>
 #include <focalgrad/nn/checkpoint.h>
 #include <focalgrad/nn/layers.h>
 #include <focalgrad/optim/optimizer.h>
+
+#include "helpers.h"
 
 using namespace focalgrad;
 
@@ -96,7 +97,8 @@ TEST_CASE("integration: 5,000 MNIST images, one epoch, >= 85 % test accuracy") {
     try {
         dir = find_mnist_dir("");
     } catch (const Error& e) {
-        MESSAGE("skipped: MNIST not found (set MNIST_DIR, e.g. MNIST_DIR=../shared/data/mnist): ", std::string(e.what()));
+        MESSAGE("skipped: MNIST not found (set MNIST_DIR, e.g. MNIST_DIR=../shared/data/mnist): ",
+                std::string(e.what()));
         return;
     }
     Dataset train_set = load_mnist(dir, Split::train), test_set = load_mnist(dir, Split::test);

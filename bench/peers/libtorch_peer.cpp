@@ -5,7 +5,6 @@
 // epoch. Leaves out data loaders, GPUs and accuracy; keep it in step with the Python peer.
 // Built by `make bench-peers` (mk/peers.mk), never by the plain `make`.
 #include <sys/resource.h>
-#include <torch/torch.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -16,6 +15,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <torch/torch.h>
 #include <utility>
 #include <vector>
 
@@ -65,9 +65,10 @@ void emit(const std::string& workload, double value, const char* unit, const std
         if (c == '"' || c == '\\') escaped += '\\';
         escaped += c;
     }
-    std::printf("{\"peer\": \"libtorch\", \"workload\": \"%s\", \"value\": %.9g, \"unit\": \"%s\", "
-                "\"detail\": \"%s\"}\n",
-                workload.c_str(), value, unit, escaped.c_str());
+    std::printf(
+        "{\"peer\": \"libtorch\", \"workload\": \"%s\", \"value\": %.9g, \"unit\": \"%s\", "
+        "\"detail\": \"%s\"}\n",
+        workload.c_str(), value, unit, escaped.c_str());
     std::fflush(stdout);
 }
 
@@ -77,8 +78,9 @@ void emit(const std::string& workload, double value, const char* unit, const std
 std::vector<uint8_t> read_idx(const std::string& path, uint32_t magic, const std::vector<int64_t>& dims) {
     gzFile f = gzopen(path.c_str(), "rb");
     if (!f)
-        fail(path + " cannot be opened; set MNIST_DIR to a directory holding the four MNIST .gz IDX "
-                    "files (for example /work/shared/data/mnist)");
+        fail(path +
+             " cannot be opened; set MNIST_DIR to a directory holding the four MNIST .gz IDX "
+             "files (for example /work/shared/data/mnist)");
     auto close_and_fail = [&](const std::string& message) {
         gzclose(f);
         fail(path + ": " + message);
@@ -110,7 +112,8 @@ std::vector<uint8_t> read_idx(const std::string& path, uint32_t magic, const std
         int code = 0;
         const char* why = gzerror(f, &code);  // a truncated stream reads short and sets an error
         close_and_fail(std::to_string(got) + (int64_t(got) > payload ? "+" : "") + " data bytes, expected " +
-                       std::to_string(payload) + (code != Z_OK ? std::string(" (") + why + ")" : std::string()));
+                       std::to_string(payload) +
+                       (code != Z_OK ? std::string(" (") + why + ")" : std::string()));
     }
     gzclose(f);
     data.pop_back();
@@ -121,17 +124,20 @@ std::vector<uint8_t> read_idx(const std::string& path, uint32_t magic, const std
 std::pair<torch::Tensor, torch::Tensor> load_mnist_train() {
     const char* root = std::getenv("MNIST_DIR");
     if (!root || !*root)
-        fail("MNIST_DIR is not set; point it at the MNIST directory "
-             "(for example MNIST_DIR=/work/shared/data/mnist)");
+        fail(
+            "MNIST_DIR is not set; point it at the MNIST directory "
+            "(for example MNIST_DIR=/work/shared/data/mnist)");
     std::string dir(root);
-    std::vector<uint8_t> images = read_idx(dir + "/train-images-idx3-ubyte.gz", 0x803, {kTrainCount, kSide, kSide});
+    std::vector<uint8_t> images =
+        read_idx(dir + "/train-images-idx3-ubyte.gz", 0x803, {kTrainCount, kSide, kSide});
     std::vector<uint8_t> labels = read_idx(dir + "/train-labels-idx1-ubyte.gz", 0x801, {kTrainCount});
     uint8_t max_label = *std::max_element(labels.begin(), labels.end());
-    if (max_label > 9) fail("train-labels-idx1-ubyte.gz: label " + std::to_string(max_label) + " out of range 0..9");
+    if (max_label > 9)
+        fail("train-labels-idx1-ubyte.gz: label " + std::to_string(max_label) + " out of range 0..9");
     // from_blob borrows the bytes; .to() makes the one owned copy before they go away.
     torch::Tensor x = torch::from_blob(images.data(), {kTrainCount, kSide * kSide}, torch::kUInt8)
                           .to(torch::kFloat32)
-                          .div_(255.0);                                                       // [N, 784]
+                          .div_(255.0);  // [N, 784]
     torch::Tensor y = torch::from_blob(labels.data(), {kTrainCount}, torch::kUInt8).to(torch::kLong);  // [N]
     return {x, y};
 }
@@ -253,8 +259,8 @@ void bench_small_op(int batches) {
         if (batch >= 10) times.push_back(elapsed / ops);
     }
     emit("small_op_us", median(times) * 1e6, "us",
-         "y = x * x on 4 elements with requires_grad, median over " + std::to_string(batches) + " batches of " +
-             std::to_string(ops) + " ops");
+         "y = x * x on 4 elements with requires_grad, median over " + std::to_string(batches) +
+             " batches of " + std::to_string(ops) + " ops");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -269,7 +275,8 @@ void peak_rss() {
     getrusage(RUSAGE_SELF, &usage);
     emit(kRssWorkload, double(usage.ru_maxrss) / 1024.0, "MB",  // ru_maxrss is in KiB on Linux
          "ru_maxrss (MiB) of a process that loaded the MNIST training set and trained the "
-         "784-256-128-10 MLP for one epoch; epoch loss " + format("%.4f", loss));
+         "784-256-128-10 MLP for one epoch; epoch loss " +
+             format("%.4f", loss));
 }
 
 void usage_and_exit(int code) {

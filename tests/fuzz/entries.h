@@ -40,8 +40,8 @@ struct InvariantBroken : std::logic_error {
     using std::logic_error::logic_error;
 };
 
-#define FG_FUZZ_ASSERT(cond, ...)                                                     \
-    do {                                                                              \
+#define FG_FUZZ_ASSERT(cond, ...)                                                    \
+    do {                                                                             \
         if (!(cond)) throw ::fgfuzz::InvariantBroken(::focalgrad::str(__VA_ARGS__)); \
     } while (0)
 
@@ -51,8 +51,7 @@ struct InvariantBroken : std::logic_error {
 class MemFile {
 public:
     explicit MemFile(const char* name) : fd_(::memfd_create(name, 0)) {
-        if (fd_ < 0)
-            throw std::runtime_error(std::string("memfd_create failed: ") + std::strerror(errno));
+        if (fd_ < 0) throw std::runtime_error(std::string("memfd_create failed: ") + std::strerror(errno));
         path_ = "/proc/self/fd/" + std::to_string(fd_);
     }
     ~MemFile() { ::close(fd_); }
@@ -136,8 +135,7 @@ inline const std::string kSplit = "\n--labels--\n";
 
 inline void dataset(const uint8_t* data, size_t size) {
     const uint8_t* end = data + size;
-    const uint8_t* split = static_cast<const uint8_t*>(
-        ::memmem(data, size, kSplit.data(), kSplit.size()));
+    const uint8_t* split = static_cast<const uint8_t*>(::memmem(data, size, kSplit.data(), kSplit.size()));
     const uint8_t* labels = split ? split + kSplit.size() : end;
     static MemFile image_file("fuzz-images"), label_file("fuzz-labels");
     const std::string images_path = image_file.write(data, size_t((split ? split : end) - data));
@@ -146,14 +144,15 @@ inline void dataset(const uint8_t* data, size_t size) {
     std::vector<std::string> classes;
     for (int c = 0; c < 10; ++c) classes.push_back(std::to_string(c));
     focalgrad::Dataset d = focalgrad::load_idx_dataset(images_path, labels_path, "fuzz", classes);
-    FG_FUZZ_ASSERT(d.size() >= 1 && d.rows >= 1 && d.cols >= 1, "load_idx_dataset returned ",
-                   d.size(), " images of ", d.rows, " x ", d.cols);
-    FG_FUZZ_ASSERT(int64_t(d.images.size()) == d.size() * d.image_size(), "load_idx_dataset "
-                   "returned ", d.images.size(), " pixels for ", d.size(), " images of ", d.rows,
-                   " x ", d.cols);
+    FG_FUZZ_ASSERT(d.size() >= 1 && d.rows >= 1 && d.cols >= 1, "load_idx_dataset returned ", d.size(),
+                   " images of ", d.rows, " x ", d.cols);
+    FG_FUZZ_ASSERT(int64_t(d.images.size()) == d.size() * d.image_size(),
+                   "load_idx_dataset "
+                   "returned ",
+                   d.images.size(), " pixels for ", d.size(), " images of ", d.rows, " x ", d.cols);
     for (int label : d.labels)
-        FG_FUZZ_ASSERT(label >= 0 && label < d.num_classes(), "load_idx_dataset let label ",
-                       label, " through with ", d.num_classes(), " classes");
+        FG_FUZZ_ASSERT(label >= 0 && label < d.num_classes(), "load_idx_dataset let label ", label,
+                       " through with ", d.num_classes(), " classes");
 }
 
 // ---- image: load_image_from_memory (stb_image, luma, alpha, resize, inversion) -----------
@@ -174,12 +173,12 @@ inline void image(const uint8_t* data, size_t size) {
 
     focalgrad::Tensor t = focalgrad::load_image_from_memory(data, size, options);
     FG_FUZZ_ASSERT(t.shape() == focalgrad::Shape({options.height, options.width}),
-                   "load_image_from_memory returned shape ", t.shape(), " for ", options.width,
-                   " x ", options.height);
+                   "load_image_from_memory returned shape ", t.shape(), " for ", options.width, " x ",
+                   options.height);
     const float* v = t.data();
     for (int64_t i = 0; i < t.numel(); ++i)
-        FG_FUZZ_ASSERT(v[i] >= 0.0f && v[i] <= 1.0f, "load_image_from_memory returned ", v[i],
-                       " at ", i, ", outside [0, 1]");
+        FG_FUZZ_ASSERT(v[i] >= 0.0f && v[i] <= 1.0f, "load_image_from_memory returned ", v[i], " at ", i,
+                       ", outside [0, 1]");
 }
 
 // ---- checkpoint: load() into a small model -------------------------------------------------
@@ -201,9 +200,8 @@ struct CheckpointConvNet : focalgrad::Module {
         using namespace focalgrad;
         // Registered first, so named_parameters() lists it before the children's tensors.
         temperature = register_parameter("temperature", Tensor::scalar(1.0f));
-        encoder = register_module("encoder", std::make_shared<Sequential>(
-                                                 Conv2d(1, 2, 2, 1, 0, true, gen), ReLU(),
-                                                 Flatten()));
+        encoder = register_module(
+            "encoder", std::make_shared<Sequential>(Conv2d(1, 2, 2, 1, 0, true, gen), ReLU(), Flatten()));
         head = register_module("head", std::make_shared<Linear>(8, 2, true, gen));
     }
     // x [N, 1, 3, 3] -> [N, 2, 2, 2] -> [N, 8] -> [N, 2], scaled by the temperature
@@ -258,8 +256,8 @@ inline std::vector<CheckpointRecord> checkpoint_records(const std::vector<uint8_
     const size_t end = file.size() >= 4 ? file.size() - 4 : 0;  // where the CRC begins
     size_t pos = 0;
     auto take = [&](uint64_t n) {
-        FG_FUZZ_ASSERT(n <= end - pos, "a checkpoint that passed has no room for ", n,
-                       " bytes at offset ", pos, " (file size ", file.size(), ")");
+        FG_FUZZ_ASSERT(n <= end - pos, "a checkpoint that passed has no room for ", n, " bytes at offset ",
+                       pos, " (file size ", file.size(), ")");
         pos += size_t(n);
         return file.data() + pos - n;
     };
@@ -271,8 +269,8 @@ inline std::vector<CheckpointRecord> checkpoint_records(const std::vector<uint8_
         const uint32_t length = le32(take(4));
         r.name.assign(reinterpret_cast<const char*>(take(length)), length);
         const uint32_t rank = le32(take(4));
-        FG_FUZZ_ASSERT(rank <= uint32_t(focalgrad::kMaxDims), "a checkpoint that passed has '",
-                       r.name, "' of rank ", rank);
+        FG_FUZZ_ASSERT(rank <= uint32_t(focalgrad::kMaxDims), "a checkpoint that passed has '", r.name,
+                       "' of rank ", rank);
         uint64_t numel = 1;
         for (uint32_t d = 0; d < rank; ++d) {
             const uint8_t* p = take(8);
@@ -286,18 +284,17 @@ inline std::vector<CheckpointRecord> checkpoint_records(const std::vector<uint8_
         r.data = take(4 * numel);
         records.push_back(std::move(r));
     }
-    FG_FUZZ_ASSERT(pos == end, "a checkpoint that passed has ", end - pos,
-                   " bytes after its last tensor");
+    FG_FUZZ_ASSERT(pos == end, "a checkpoint that passed has ", end - pos, " bytes after its last tensor");
     return records;
 }
 
 // Checks that `records` are exactly the model's parameters, names, shapes and bits; returns
 // whether they are also in named_parameters() order. `what` names the file in messages.
-inline bool check_records_match(const std::vector<CheckpointRecord>& records,
-                                const focalgrad::Module& model, const char* what) {
+inline bool check_records_match(const std::vector<CheckpointRecord>& records, const focalgrad::Module& model,
+                                const char* what) {
     const auto params = model.named_parameters();
-    FG_FUZZ_ASSERT(records.size() == params.size(), what, " has ", records.size(),
-                   " tensors, the model ", params.size());
+    FG_FUZZ_ASSERT(records.size() == params.size(), what, " has ", records.size(), " tensors, the model ",
+                   params.size());
     // Equal counts, unique model names, each found: the records are a permutation of them.
     bool in_order = true;
     for (size_t i = 0; i < params.size(); ++i) {
@@ -306,13 +303,13 @@ inline bool check_records_match(const std::vector<CheckpointRecord>& records,
         while (k < records.size() && records[k].name != name) ++k;
         FG_FUZZ_ASSERT(k < records.size(), what, " has no tensor '", name, "'");
         const CheckpointRecord& r = records[k];
-        FG_FUZZ_ASSERT(r.shape == t.shape(), what, " has '", name, "' of shape ", r.shape,
-                       ", the model ", t.shape());
+        FG_FUZZ_ASSERT(r.shape == t.shape(), what, " has '", name, "' of shape ", r.shape, ", the model ",
+                       t.shape());
         for (int64_t j = 0; j < t.numel(); ++j) {
             uint32_t bits;
             std::memcpy(&bits, t.data() + j, 4);
-            FG_FUZZ_ASSERT(bits == le32(r.data + 4 * j), "'", name, "'[", j, "] holds bits ",
-                           bits, " in the model but ", le32(r.data + 4 * j), " in ", what);
+            FG_FUZZ_ASSERT(bits == le32(r.data + 4 * j), "'", name, "'[", j, "] holds bits ", bits,
+                           " in the model but ", le32(r.data + 4 * j), " in ", what);
         }
         in_order &= k == i;
     }
@@ -350,8 +347,7 @@ private:
 
 inline std::vector<uint8_t> read_whole_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
-    return std::vector<uint8_t>(std::istreambuf_iterator<char>(in),
-                                std::istreambuf_iterator<char>());
+    return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 inline void checkpoint(const uint8_t* data, size_t size) {
@@ -370,15 +366,14 @@ inline void checkpoint(const uint8_t* data, size_t size) {
     try {
         focalgrad::load(*model, path);
     } catch (const focalgrad::Error& e) {
-        FG_FUZZ_ASSERT(parameter_bits(*model) == before, "load changed the model, then threw: ",
-                       e.what());
+        FG_FUZZ_ASSERT(parameter_bits(*model) == before, "load changed the model, then threw: ", e.what());
         // The message is read on a terminal and printed with "%s": bytes copied from the file
         // must not cut it short (a NUL) or garble it (escape sequences, line breaks).
         const std::string message = e.what();
         for (size_t i = 0; i < message.size(); ++i) {
             const unsigned char c = static_cast<unsigned char>(message[i]);
-            FG_FUZZ_ASSERT(c >= 0x20 && c != 0x7f, "load's error message has the control byte ",
-                           int(c), " at ", i, ": ", message);
+            FG_FUZZ_ASSERT(c >= 0x20 && c != 0x7f, "load's error message has the control byte ", int(c),
+                           " at ", i, ": ", message);
         }
         throw;
     }
@@ -396,8 +391,10 @@ inline void checkpoint(const uint8_t* data, size_t size) {
     const std::vector<uint8_t> saved = read_whole_file(saved_path);
     FG_FUZZ_ASSERT(check_records_match(checkpoint_records(saved), *model, "the file saved"),
                    "save wrote the tensors in another order than named_parameters()");
-    FG_FUZZ_ASSERT(!in_order || saved == file, "save wrote ", saved.size(), " bytes that differ "
-                   "from the ", file.size(), " loaded, whose tensors were in the model's order");
+    FG_FUZZ_ASSERT(!in_order || saved == file, "save wrote ", saved.size(),
+                   " bytes that differ "
+                   "from the ",
+                   file.size(), " loaded, whose tensors were in the model's order");
 }
 
 // ---- the table --------------------------------------------------------------------------

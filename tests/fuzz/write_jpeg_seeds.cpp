@@ -4,9 +4,8 @@
 // quality 95 (full-resolution chroma). Not here: progressive JPEG (no encoder at hand).
 //   usage: write_jpeg_seeds DIR      writes DIR/grey.jpg, DIR/rgb-q50.jpg, DIR/rgb-q95.jpg
 #define STB_IMAGE_WRITE_IMPLEMENTATION
-#include <stb/stb_image_write.h>
-
 #include <cstdio>
+#include <stb/stb_image_write.h>
 #include <string>
 #include <vector>
 
