@@ -3,7 +3,8 @@
 // Semantics follow NumPy/PyTorch: binary ops broadcast (shapes are aligned from the
 // right; a size-1 or missing dimension stretches), reductions take an optional dim
 // (negative counts from the end) and keepdim.
-// Files: ops_elementwise.cpp, ops_reduce.cpp, ops_shape.cpp, ops_linalg.cpp, ops_conv.cpp.
+// Files: ops_elementwise.cpp, ops_reduce.cpp, ops_sort.cpp, ops_shape.cpp, ops_linalg.cpp,
+// ops_conv.cpp.
 // Shape legend: N batch, C classes/channels, D features, M/K/P matrix sizes.
 #pragma once
 
@@ -67,6 +68,20 @@ Tensor log_softmax(const Tensor& x, int64_t dim);
 // Not differentiable: indices of the maxima (first one on ties).
 int64_t argmax(const Tensor& x);                        // flat index over all elements
 std::vector<int> argmax(const Tensor& x, int64_t dim);  // one per position of the other dims
+
+// ---- Selection (ops_sort.cpp) --------------------------------------------------------
+// The selected values (differentiable: the gradient goes back to where each came from,
+// zero elsewhere) and their positions along dim, both shaped like x with dim -> k.
+// The order is total: NaN ranks above every number, and equal values come in index
+// order, so ties are deterministic. Selecting k of n costs O(n + k log k) per line.
+struct ValuesIndices {
+    Tensor values;
+    std::vector<int64_t> indices;  // row-major like values; each in [0, x.size(dim))
+};
+// The k largest (largest = false: smallest) along dim, largest (smallest) first; 0 <= k <= n.
+ValuesIndices topk(const Tensor& x, int64_t k, int64_t dim = -1, bool largest = true);
+// Every element of each line along dim, ascending (descending = true: largest first).
+ValuesIndices sort(const Tensor& x, int64_t dim = -1, bool descending = false);
 
 // ---- Shape -------------------------------------------------------------------------
 Tensor reshape(const Tensor& x, const std::vector<int64_t>& sizes);  // one may be -1; shares data
