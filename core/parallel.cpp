@@ -12,14 +12,19 @@
 // time slices the other threads of the same loop need (docs/performance.md).
 // OpenBLAS always runs single-threaded inside this partition (core/blas.cpp).
 #include <cblas.h>
+#include <sched.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <exception>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <system_error>
 #include <thread>
 
 #include <focalgrad/core/error.h>
@@ -149,7 +154,17 @@ private:
         // The generation a worker starts from is read here, not in the new thread: a stop()
         // that comes before the thread runs must still look like news to it.
         uint64_t now = generation_.load(std::memory_order_acquire);
-        for (int i = 1; i < threads; ++i) workers_.emplace_back([this, now, i] { worker(i, now); });
+        for (int i = 1; i < threads; ++i) {
+            try {
+                workers_.emplace_back([this, now, i] { worker(i, now); });
+            } catch (const std::system_error& e) {
+                // Out of threads (ulimit -u) or of address space for their stacks: run on
+                // the calling thread alone rather than on a part of the pool.
+                stop();
+                throw Error(str("set_num_threads: cannot start thread ", i + 1, " of ", threads, ": ",
+                                e.what(), "; focalgrad now runs on 1 thread"));
+            }
+        }
     }
 
     void stop() {
@@ -193,22 +208,26 @@ private:
 };
 
 int initial_threads() {
-    if (const char* env = std::getenv("FOCALGRAD_NUM_THREADS")) {
-        char* end = nullptr;
-        long n = std::strtol(env, &end, 10);
-        FG_CHECK(end != env && *end == '\0' && n >= 1 && n <= 1024,
-                 "FOCALGRAD_NUM_THREADS must be an integer in [1, 1024], got '", env, "'");
-        return int(n);
-    }
-    unsigned hw = std::thread::hardware_concurrency();
-    return hw ? int(hw) : 1;
+    const char* env = std::getenv("FOCALGRAD_NUM_THREADS");
+    if (!env) return available_cores();
+    const std::string fix = str("; unset it, or set it to a thread count from 1 to ", kMaxThreads,
+                                " (this process may use ", available_cores(), " cores)");
+    FG_CHECK(*env != '\0', "FOCALGRAD_NUM_THREADS is set but empty", fix);
+    char* end = nullptr;
+    errno = 0;
+    long n = std::strtol(env, &end, 10);
+    FG_CHECK(end != env && *end == '\0', "FOCALGRAD_NUM_THREADS='", env, "' is not an integer", fix);
+    FG_CHECK(errno != ERANGE && n >= 1 && n <= kMaxThreads, "FOCALGRAD_NUM_THREADS=", env, " is out of range",
+             fix);
+    return int(n);
 }
 
-// Built on first use; OpenBLAS is made single-threaded at the same moment.
-Pool& pool() {
-    static Pool p([] {
+// Built on first use, with `threads` threads if that is > 0, else initial_threads();
+// OpenBLAS is made single-threaded at the same moment.
+Pool& pool(int threads = 0) {
+    static Pool p([threads] {
         openblas_set_num_threads(1);
-        return initial_threads();
+        return threads > 0 ? threads : initial_threads();
     }());
     return p;
 }
@@ -220,9 +239,17 @@ std::mutex g_resize_mutex;
 int num_threads() { return pool().threads(); }
 
 void set_num_threads(int n) {
-    FG_CHECK(n >= 1 && n <= 1024, "set_num_threads: expected 1 <= n <= 1024, got ", n);
+    FG_CHECK(n >= 1 && n <= kMaxThreads, "set_num_threads: expected 1 <= n <= ", kMaxThreads, ", got ", n);
     std::lock_guard<std::mutex> lock(g_resize_mutex);
-    if (pool().threads() != n) pool().resize(n);
+    Pool& p = pool(n);
+    if (p.threads() != n) p.resize(n);
+}
+
+int available_cores() {
+    cpu_set_t set;
+    if (::sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+    unsigned hw = std::thread::hardware_concurrency();
+    return hw ? int(hw) : 1;
 }
 
 namespace detail {

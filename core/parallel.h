@@ -19,9 +19,21 @@
 namespace focalgrad {
 
 // Threads used by every parallel loop and matrix product, the caller's included. The
-// default is FOCALGRAD_NUM_THREADS if set, else the number of cores.
+// default is FOCALGRAD_NUM_THREADS if set, else available_cores(); a malformed variable
+// throws, from the first call that needs the pool, an Error saying what is wrong with it.
+// set_num_threads(n) before that first call builds the pool with n threads and never
+// reads the variable, so an explicit count wins over it.
 int num_threads();
 void set_num_threads(int n);
+
+// The most threads set_num_threads and FOCALGRAD_NUM_THREADS accept. More threads than
+// cores are allowed (up to this bound) but make every loop slower: the threads take
+// turns on the cores, and each loop waits for the one that is descheduled.
+constexpr int kMaxThreads = 1024;
+
+// The cores this process may run on (its CPU affinity mask, as `nproc` counts them),
+// at least 1.
+int available_cores();
 
 // Elements per chunk for cheap elementwise work: below this, waking threads costs more
 // than it saves.

@@ -6,6 +6,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -18,18 +20,26 @@
 #include <vector>
 
 #include <focalgrad/core/error.h>
+#include <focalgrad/core/parallel.h>
 
 namespace focalgrad::cli {
 
-// Flags are --name value or --name=value; switches are --name. Each getter registers its
-// flag for --help and consumes its tokens from the command line; finish() prints the help
-// (then exits) if --help was given, rejects unknown flags, and leaves the remaining
-// tokens as positional arguments (e.g. image files).
+// Flags are --name value or --name=value; switches are --name; -h is --help. Each getter
+// registers its flag for --help and consumes its tokens from the command line; finish()
+// prints the help (then exits) if --help was given, and otherwise refuses what is left
+// over: an unknown flag (--name or -x), or a positional argument the program does not
+// take. `--` ends the flags: every token after it is positional, even one starting
+// with '-'. A flag given twice is an error, not a silent choice between the two values.
 class Args {
 public:
     Args(int argc, char** argv, std::string summary) : program_(argv[0]), summary_(std::move(summary)) {
         for (int i = 1; i < argc; ++i) {
             std::string a = argv[i];
+            if (a == "--") {
+                for (++i; i < argc; ++i) after_dashes_.push_back(argv[i]);
+                break;
+            }
+            if (a == "-h") a = "--help";
             size_t eq = a.find('=');
             bool inline_value = a.rfind("--", 0) == 0 && eq != std::string::npos;
             tokens_.push_back({inline_value ? a.substr(0, eq) : a, inline_value ? a.substr(eq + 1) : "",
@@ -66,43 +76,83 @@ public:
 
     bool flag(const std::string& name, const std::string& help) {
         document(name, "", "", help);
-        for (Token& t : tokens_) {
-            if (t.text != "--" + name) continue;
-            FG_CHECK(!t.has_value, "--", name, " is a switch and takes no value");
-            return t.used = true;
-        }
-        return false;
+        Token* t = find(name);
+        if (!t) return false;
+        FG_CHECK(!t->has_value, "--", name, " is a switch and takes no value");
+        return true;
     }
 
-    // A comma-separated list of integers, e.g. --seeds 0,1,2.
+    // A comma-separated list of integers in order, repeats allowed, e.g. --hidden 256,256.
     std::vector<int64_t> integers(const std::string& name, const std::string& fallback,
                                   const std::string& help, int64_t lo, int64_t hi) {
         document(name, "A,B,...", fallback, help);
-        const std::string* v = value(name);
-        std::stringstream ss(v ? *v : fallback);
         std::vector<int64_t> out;
-        std::string item;
-        while (std::getline(ss, item, ',')) out.push_back(parse_integer(name, item, lo, hi));
-        FG_CHECK(!out.empty(), "--", name, " needs at least one value");
+        for (const std::string& item : items(name, fallback))
+            out.push_back(parse_integer(name, item, lo, hi));
         return out;
     }
 
-    // Call after every getter: prints --help and exits, or rejects unknown flags.
-    void finish() {
+    // A comma-separated set of integers, each at most once, e.g. --seeds 0,1,2: a repeated
+    // seed would count one run twice and shrink the reported spread.
+    std::vector<int64_t> distinct_integers(const std::string& name, const std::string& fallback,
+                                           const std::string& help, int64_t lo, int64_t hi) {
+        std::vector<int64_t> out = integers(name, fallback, help, lo, hi);
+        for (size_t i = 0; i < out.size(); ++i)
+            for (size_t j = 0; j < i; ++j)
+                FG_CHECK(out[i] != out[j], "--", name, " lists ", out[i], " twice (each value counts once)");
+        return out;
+    }
+
+    // A comma-separated set of names from `allowed`, each at most once, e.g. --losses ce,focal.
+    std::vector<std::string> names(const std::string& name, const std::string& fallback,
+                                   const std::string& help, const std::vector<std::string>& allowed) {
+        document(name, "A,B,...", fallback, help);
+        std::string choices;
+        for (const std::string& a : allowed) choices += (choices.empty() ? "" : ", ") + a;
+        std::vector<std::string> out;
+        for (const std::string& item : items(name, fallback)) {
+            FG_CHECK(std::find(allowed.begin(), allowed.end(), item) != allowed.end(), "--", name,
+                     ": unknown value '", item, "' (choose from ", choices, ")");
+            FG_CHECK(std::find(out.begin(), out.end(), item) == out.end(), "--", name, " lists '", item,
+                     "' twice (each value counts once)");
+            out.push_back(item);
+        }
+        return out;
+    }
+
+    // --threads N, the threads of focalgrad's pool; 0 when the flag is absent, which
+    // start_threads() below turns into $FOCALGRAD_NUM_THREADS or one thread per core.
+    int64_t threads() {
+        document("threads", "N", "",
+                 focalgrad::str("threads for loops and matrix products, at most ", kMaxThreads,
+                                " [$FOCALGRAD_NUM_THREADS, else one per core]"));
+        const std::string* v = value("threads");
+        return v ? parse_integer("threads", *v, 1, kMaxThreads) : 0;
+    }
+
+    // Call after every getter: prints --help and exits, or refuses what no getter took.
+    // `positional` names the positional arguments the program takes ("IMAGE..."); the
+    // default, none, makes any positional argument an error.
+    void finish(const std::string& positional = "") {
         bool help = false;
         for (Token& t : tokens_)
             if (!t.used && t.text == "--help") help = t.used = true;
         if (help) {
-            std::printf("%s\n\nusage: %s [flags]\n\n", summary_.c_str(), program_.c_str());
+            std::printf("%s\n\nusage: %s [flags]%s\n\n", summary_.c_str(), program_.c_str(),
+                        positional.empty() ? "" : (" [--] " + positional).c_str());
             for (const std::string& line : help_lines_) std::printf("%s\n", line.c_str());
-            std::printf("  --help                 this text\n");
+            std::printf("  -h, --help             this text\n");
             std::exit(0);
         }
         for (const Token& t : tokens_) {
             if (t.used) continue;
-            FG_CHECK(t.text.rfind("--", 0) != 0 || t.text == "--", "unknown flag ", t.text);
+            FG_CHECK(t.text.size() < 2 || t.text[0] != '-', "unknown flag ", t.text,
+                     t.text[1] == '-' ? "" : " (flags are spelled --name; -h is --help)");
             positionals_.push_back(t.text);
         }
+        positionals_.insert(positionals_.end(), after_dashes_.begin(), after_dashes_.end());
+        FG_CHECK(!positional.empty() || positionals_.empty(), "unexpected argument '", positionals_[0],
+                 "': this program takes no positional arguments (flags are --name VALUE)");
     }
 
     const std::vector<std::string>& positionals() const { return positionals_; }
@@ -115,25 +165,49 @@ private:
         bool used;
     };
 
+    // The token of --name, marked used, or null when absent. A second --name is an error.
+    Token* find(const std::string& name) {
+        Token* found = nullptr;
+        for (Token& t : tokens_) {
+            if (t.text != "--" + name || t.used) continue;
+            FG_CHECK(!found, "--", name, " given twice (give each flag once)");
+            found = &t;
+            t.used = true;
+        }
+        return found;
+    }
+
     // The value of --name (from --name=value or the next token), or null when absent.
     const std::string* value(const std::string& name) {
-        for (size_t i = 0; i < tokens_.size(); ++i) {
-            Token& t = tokens_[i];
-            if (t.text != "--" + name) continue;
-            t.used = true;
-            if (t.has_value) return &t.value;
-            FG_CHECK(i + 1 < tokens_.size() && tokens_[i + 1].text.rfind("--", 0) != 0, "--", name,
-                     " needs a value");
-            tokens_[i + 1].used = true;
-            return &tokens_[i + 1].text;
+        Token* t = find(name);
+        if (!t) return nullptr;
+        if (t->has_value) return &t->value;
+        Token* next = t + 1;
+        FG_CHECK(next != tokens_.data() + tokens_.size() && !next->used && next->text.rfind("--", 0) != 0,
+                 "--", name, " needs a value");
+        next->used = true;
+        return &next->text;
+    }
+
+    // The comma-separated items of --name (or of `fallback`), at least one, none empty.
+    std::vector<std::string> items(const std::string& name, const std::string& fallback) {
+        const std::string* v = value(name);
+        const std::string& text = v ? *v : fallback;
+        std::vector<std::string> out;
+        for (size_t begin = 0;;) {
+            size_t comma = text.find(',', begin);
+            out.push_back(text.substr(begin, comma == std::string::npos ? std::string::npos : comma - begin));
+            FG_CHECK(!out.back().empty(), "--", name, " has an empty entry in '", text, "'");
+            if (comma == std::string::npos) return out;
+            begin = comma + 1;
         }
-        return nullptr;
     }
 
     int64_t parse_integer(const std::string& name, const std::string& text, int64_t lo, int64_t hi) {
         char* end = nullptr;
+        errno = 0;
         long long x = std::strtoll(text.c_str(), &end, 10);
-        FG_CHECK(!text.empty() && end != text.c_str() && *end == '\0', "--", name,
+        FG_CHECK(!text.empty() && end != text.c_str() && *end == '\0' && errno != ERANGE, "--", name,
                  " expects an integer, got '", text, "'");
         FG_CHECK(x >= lo && x <= hi, "--", name, " must be in [", lo, ", ", hi, "], got ", x);
         return x;
@@ -148,8 +222,26 @@ private:
 
     std::string program_, summary_;
     std::vector<Token> tokens_;
+    std::vector<std::string> after_dashes_;  // the tokens after `--`
     std::vector<std::string> help_lines_, positionals_;
 };
+
+// Applies --threads (from Args::threads) after finish(): the flag's count if given, which
+// then wins over $FOCALGRAD_NUM_THREADS, else the variable's or one per core (a malformed
+// variable is reported here, before any work starts). Warns when the count exceeds the
+// cores this process may use: the threads then take turns on the cores, and every
+// parallel loop waits for the one that is descheduled. Returns the count in use.
+inline int start_threads(int64_t requested) {
+    if (requested == 0) return num_threads();
+    int cores = available_cores();
+    if (requested > cores)
+        std::fprintf(stderr,
+                     "warning: --threads %lld is more than the %d core(s) this process may use; "
+                     "expect every step to be slower than with --threads %d\n",
+                     (long long)requested, cores, cores);
+    set_num_threads(int(requested));
+    return num_threads();
+}
 
 // Runs body(); prints a focalgrad::Error (or any exception) with a one-line hint and
 // returns the exit status: 0 on success, 2 on a usage or runtime error.

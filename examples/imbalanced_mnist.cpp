@@ -55,15 +55,6 @@ struct Config {
     std::string out_dir, json_path;
 };
 
-std::vector<std::string> split_list(const std::string& text) {
-    std::vector<std::string> out;
-    std::stringstream ss(text);
-    std::string item;
-    while (std::getline(ss, item, ','))
-        if (!item.empty()) out.push_back(item);
-    return out;
-}
-
 std::string join(const std::vector<std::string>& parts, const std::string& sep) {
     std::string out;
     for (size_t i = 0; i < parts.size(); ++i) out += (i ? sep : "") + parts[i];
@@ -99,11 +90,7 @@ Config parse(int argc, char** argv) {
     c.long_tail =
         args.real("long-tail", 0, "use a long tail with this imbalance factor instead (0 = off)", 0, 1e6);
     FG_CHECK(c.long_tail == 0 || c.long_tail >= 1, "--long-tail must be 0 (off) or >= 1, got ", c.long_tail);
-    c.losses = split_list(args.str("losses", join(kAllLosses, ","), "losses to compare"));
-    FG_CHECK(!c.losses.empty(), "--losses needs at least one loss");
-    for (const std::string& l : c.losses)
-        FG_CHECK(std::find(kAllLosses.begin(), kAllLosses.end(), l) != kAllLosses.end(),
-                 "--losses: unknown loss '", l, "' (choose from ", join(kAllLosses, ", "), ")");
+    c.losses = args.names("losses", join(kAllLosses, ","), "losses to compare", kAllLosses);
     c.gamma = args.real("gamma", 2, "focal loss gamma", 0, 100);
     c.alpha_scheme = args.str("alpha-scheme", "inverse", "class weights: inverse, sqrt or effective:BETA");
     if (c.alpha_scheme == "inverse") {
@@ -129,9 +116,9 @@ Config parse(int argc, char** argv) {
     c.momentum = args.real("momentum", 0.9, "SGD momentum", 0, 0.999);
     c.batch = args.integer("batch", 128, "batch size", 1, 1 << 20);
     c.hidden = args.integers("hidden", "256,128", "hidden layer sizes", 1, 1 << 16);
-    c.seeds =
-        args.integers("seeds", "0,1,2", "seeds (each: subset, initialisation, batch order)", 0, 1LL << 40);
-    c.threads = int(args.integer("threads", num_threads(), "threads for loops and matrix products", 1, 1024));
+    c.seeds = args.distinct_integers("seeds", "0,1,2", "seeds (each: subset, initialisation, batch order)", 0,
+                                     1LL << 40);
+    int64_t threads = args.threads();
     c.drw_epoch = args.integer("drw-epoch", 0,
                                "deferred re-weighting: plain losses before this epoch (0 = off)", 0, 10000);
     c.prior_correction =
@@ -142,6 +129,7 @@ Config parse(int argc, char** argv) {
     c.quiet = args.flag("quiet", "no progress lines");
     bool locate = args.flag("locate-data", "print the dataset directory that would be used, and exit");
     args.finish();
+    c.threads = cli::start_threads(threads);
     if (c.json_path.empty()) c.json_path = c.out_dir + "/imbalanced_mnist.json";
     if (locate) {
         std::printf(
@@ -523,7 +511,6 @@ void study(int argc, char** argv) {
     Study s;
     s.config = parse(argc, argv);
     Config& c = s.config;
-    set_num_threads(c.threads);
     // Fail before minutes of training, not after: the outputs must be writable.
     make_directories(c.out_dir, "imbalanced_mnist: --out");
     size_t slash = c.json_path.find_last_of('/');

@@ -44,12 +44,12 @@ inline void train_classifier(int argc, char** argv, const ClassifierDefaults& d)
     int64_t batch = args.integer("batch", d.batch, "batch size", 1, 1 << 20);
     std::vector<int64_t> hidden = args.integers("hidden", "256,128", "hidden layer sizes (mlp)", 1, 1 << 16);
     int64_t seed = args.integer("seed", 0, "seed of the initialisation and the batch order", 0, 1LL << 40);
-    int threads = int(args.integer("threads", num_threads(), "threads", 1, 1024));
+    int64_t threads_flag = args.threads();
     std::string save_path =
         args.str("save", std::string("results/") + d.program + ".ckpt", "checkpoint path");
     bool quiet = args.flag("quiet", "no progress lines");
     args.finish();
-    set_num_threads(threads);
+    int threads = cli::start_threads(threads_flag);
     size_t slash = save_path.find_last_of('/');
     if (slash != std::string::npos && slash > 0) make_directories(save_path.substr(0, slash), "--save");
 

@@ -24,14 +24,12 @@ using namespace focalgrad;
 namespace {
 
 void predict(int argc, char** argv) {
-    cli::Args args(argc, argv,
-                   "Classifies images with a checkpoint from mnist_mlp or mnist_cnn.\n"
-                   "usage: predict [flags] IMAGE...");
+    cli::Args args(argc, argv, "Classifies images with a checkpoint from mnist_mlp or mnist_cnn.");
     std::string checkpoint = args.str("checkpoint", "results/mnist_mlp.ckpt", "checkpoint to load");
     std::string model_name = args.str("model", "mlp", "architecture of the checkpoint: mlp or cnn");
     std::vector<int64_t> hidden = args.integers("hidden", "256,128", "hidden layer sizes (mlp)", 1, 1 << 16);
     std::string invert = args.str("invert", "auto", "auto (if the background is light), yes or no");
-    args.finish();
+    args.finish("IMAGE...");
     FG_CHECK(invert == "auto" || invert == "yes" || invert == "no", "--invert must be auto, yes or no, got '",
              invert, "'");
     const std::vector<std::string>& images = args.positionals();

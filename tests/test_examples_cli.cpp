@@ -11,6 +11,7 @@
 
 #include <focalgrad/core/autograd.h>
 #include <focalgrad/core/ops.h>
+#include <focalgrad/core/parallel.h>
 #include <focalgrad/data/image.h>
 #include <focalgrad/data/loader.h>
 #include <focalgrad/nn/checkpoint.h>
@@ -56,7 +57,7 @@ TEST_CASE("imbalanced_mnist refuses bad flags with a clear message") {
     check_refused("imbalanced_mnist", "--minority 5,5", {"--minority lists class 5 twice"});
     check_refused("imbalanced_mnist", "--lr nan", {"--lr expects a number, got 'nan'"});
     check_refused("imbalanced_mnist", "--lr 0", {"--lr must be in"});
-    check_refused("imbalanced_mnist", "--losses ce,hinge", {"unknown loss 'hinge'"});
+    check_refused("imbalanced_mnist", "--losses ce,hinge", {"--losses: unknown value 'hinge'"});
     check_refused("imbalanced_mnist", "--alpha-scheme effective:2", {"0 <= BETA < 1"});
     check_refused("imbalanced_mnist", "--epochs", {"--epochs needs a value"});
     check_refused("imbalanced_mnist", "--bogus 1", {"unknown flag --bogus"});
@@ -83,6 +84,98 @@ TEST_CASE("--help prints the flags and exits 0") {
     CHECK(o.status == 0);
     fgtest::check_contains(o.output, {"--ratio", "--minority", "--losses", "--gamma", "--alpha-scheme",
                                       "--drw-epoch", "--prior-correction", "--json", "--out", "--seeds"});
+}
+
+// Every example, with every flag spelling that used to be ignored or misreported. Each
+// command names a data directory that does not exist, so a flag that is ignored shows up
+// as that error (and never as minutes of training).
+const char* const kPrograms[] = {"imbalanced_mnist", "mnist_mlp", "mnist_cnn", "predict", "custom_loss"};
+const std::string kNoData = " --data /nonexistent/focalgrad-data";
+
+TEST_CASE("-h is --help in every example: it prints the flags and exits 0") {
+    for (const char* program : kPrograms) {
+        CAPTURE(program);
+        Outcome o = run(fgtest::g_bin_dir + "/" + program + " -h" +
+                        (std::string(program) == "predict" ? "" : kNoData));
+        CHECK_MESSAGE(o.status == 0, o.output);
+        fgtest::check_contains(o.output, {"usage: ", "-h, --help"});
+    }
+}
+
+TEST_CASE("unknown single-dash flags and unexpected positional arguments are errors") {
+    for (const char* program : {"imbalanced_mnist", "mnist_mlp", "mnist_cnn", "custom_loss"}) {
+        check_refused(program, "-x" + kNoData, {"unknown flag -x (flags are spelled --name; -h is --help)"});
+        check_refused(program, "-epochs 3" + kNoData, {"unknown flag -epochs"});
+        check_refused(program, "stray" + kNoData,
+                      {"unexpected argument 'stray': this program takes no positional arguments"});
+        check_refused(program, kNoData + " -- -h", {"unexpected argument '-h'"});
+    }
+    check_refused("predict", "-q x.png", {"unknown flag -q"});
+}
+
+TEST_CASE("`--` ends the flags: what follows is positional, even -h or --help") {
+    using namespace focalgrad;
+    fgtest::TempDir dir;
+    Generator gen(3);
+    save(*examples::mlp({8}, gen), dir / "mlp.ckpt");
+    const std::string flags = "--hidden 8 --checkpoint " + (dir / "mlp.ckpt") + " -- ";
+    check_refused("predict", flags + "--help", {"load_image: --help: no such file"});
+    check_refused("predict", flags + "-h", {"load_image: -h: no such file"});
+}
+
+TEST_CASE("a flag given twice is refused as given twice, in any spelling") {
+    check_refused("imbalanced_mnist", "--epochs 1 --epochs 2" + kNoData, {"--epochs given twice"});
+    check_refused("imbalanced_mnist", "--epochs=1 --epochs 2" + kNoData, {"--epochs given twice"});
+    check_refused("mnist_mlp", "--quiet --quiet" + kNoData, {"--quiet given twice"});
+    check_refused("mnist_cnn", "--data /a --data /b", {"--data given twice"});
+    check_refused("predict", "--invert yes --invert=no x.png", {"--invert given twice"});
+}
+
+TEST_CASE("list flags that count runs refuse repeated entries; --hidden may repeat a size") {
+    check_refused("imbalanced_mnist", "--seeds 0,0" + kNoData, {"--seeds lists 0 twice"});
+    check_refused("imbalanced_mnist", "--seeds 3,1,3" + kNoData, {"--seeds lists 3 twice"});
+    check_refused("imbalanced_mnist", "--losses ce,focal,ce" + kNoData, {"--losses lists 'ce' twice"});
+    check_refused("imbalanced_mnist", "--losses ce," + kNoData, {"--losses has an empty entry in 'ce,'"});
+    check_refused("imbalanced_mnist", "--seeds 1,,2" + kNoData, {"--seeds has an empty entry"});
+    // A repeated layer size is a valid architecture: the run gets as far as the data.
+    check_refused("imbalanced_mnist", "--hidden 64,64" + kNoData, {"/nonexistent/focalgrad-data"});
+}
+
+TEST_CASE("--threads: bounded, warned above the cores, and it wins over FOCALGRAD_NUM_THREADS") {
+    check_refused("mnist_mlp", "--threads 1025" + kNoData, {"--threads must be in [1, 1024], got 1025"});
+    check_refused("mnist_mlp", "--threads 0" + kNoData, {"--threads must be in [1, 1024], got 0"});
+    int cores = focalgrad::available_cores();
+    Outcome o = run(fgtest::g_bin_dir + "/mnist_mlp --threads " + std::to_string(cores + 1) + kNoData);
+    fgtest::check_contains(o.output,
+                           {"warning: --threads " + std::to_string(cores + 1) + " is more than the " +
+                            std::to_string(cores) + " core(s) this process may use"});
+    fgtest::check_contains(o.output, {"/nonexistent/focalgrad-data"});  // and the run went on
+    o = run(fgtest::g_bin_dir + "/mnist_mlp --threads " + std::to_string(cores) + kNoData);
+    CHECK(o.output.find("warning") == std::string::npos);
+
+    // A malformed variable: --help still works, the flag wins, and without the flag the
+    // error says what is wrong with the variable.
+    for (const char* value : {"abc", "4x", "0", "99999999999999999999", ""}) {
+        CAPTURE(value);
+        const std::string env = std::string("FOCALGRAD_NUM_THREADS='") + value + "' ";
+        o = run(env + fgtest::g_bin_dir + "/mnist_mlp --help");
+        CHECK_MESSAGE(o.status == 0, o.output);
+        o = run(env + fgtest::g_bin_dir + "/imbalanced_mnist --threads 1" + kNoData);
+        CHECK(o.status == 2);
+        CHECK_MESSAGE(o.output.find("FOCALGRAD_NUM_THREADS") == std::string::npos, o.output);
+        fgtest::check_contains(o.output, {"/nonexistent/focalgrad-data"});
+        o = run(env + fgtest::g_bin_dir + "/mnist_mlp" + kNoData);
+        CHECK(o.status == 2);
+        fgtest::check_contains(
+            o.output, {"FOCALGRAD_NUM_THREADS", "unset it, or set it to a thread count from 1 to 1024"});
+        CHECK(o.output.find("/nonexistent/focalgrad-data") == std::string::npos);
+    }
+    o = run("FOCALGRAD_NUM_THREADS=abc " + fgtest::g_bin_dir + "/mnist_mlp" + kNoData);
+    fgtest::check_contains(o.output, {"FOCALGRAD_NUM_THREADS='abc' is not an integer"});
+    o = run("FOCALGRAD_NUM_THREADS=0 " + fgtest::g_bin_dir + "/mnist_mlp" + kNoData);
+    fgtest::check_contains(o.output, {"FOCALGRAD_NUM_THREADS=0 is out of range"});
+    o = run("FOCALGRAD_NUM_THREADS= " + fgtest::g_bin_dir + "/mnist_mlp" + kNoData);
+    fgtest::check_contains(o.output, {"FOCALGRAD_NUM_THREADS is set but empty"});
 }
 
 TEST_CASE("predict: the top 3 classes of each image, with the checkpoint's probabilities") {
