@@ -15,12 +15,16 @@
 #include <focalgrad/core/parallel.h>
 #include <focalgrad/core/random.h>
 #include <focalgrad/core/tensor.h>
+#include <focalgrad/data/csv.h>
 #include <focalgrad/data/idx.h>
 #include <focalgrad/data/image.h>
+#include <focalgrad/data/image_folder.h>
 #include <focalgrad/data/imbalance.h>
 #include <focalgrad/data/loader.h>
 #include <focalgrad/data/metrics.h>
 #include <focalgrad/data/mnist.h>
+#include <focalgrad/data/sampling.h>
+#include <focalgrad/data/tensor_dataset.h>
 #include <focalgrad/losses/losses.h>
 #include <focalgrad/nn/checkpoint.h>
 #include <focalgrad/nn/init.h>

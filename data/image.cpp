@@ -233,6 +233,8 @@ void check_options(const ImageOptions& options, const std::string& what) {
     FG_CHECK(options.width >= 1 && options.height >= 1 && options.width <= 4096 && options.height <= 4096,
              what, ": output size must be between 1 x 1 and 4096 x 4096, got ", options.width, " x ",
              options.height);
+    FG_CHECK(options.channels == 1 || options.channels == 3, what,
+             ": channels must be 1 (grey) or 3 (RGB), got ", options.channels);
     FG_CHECK(options.max_pixels >= 1 && options.max_pixels <= kMaxPixels, what,
              ": max_pixels "
              "must be between 1 and ",
@@ -269,9 +271,10 @@ Tensor decode_image(const uint8_t* bytes, size_t size, const ImageOptions& optio
              "is larger than the ",
              options.max_pixels, "-pixel limit; scale it down first");
 
-    // Two channels: luma and alpha (opaque formats get alpha = 255).
-    std::unique_ptr<stbi_uc, void (*)(void*)> pixels(stbi_load_from_memory(in, len, &w, &h, &channels, 2),
-                                                     stbi_image_free);
+    // Grey asks stb_image for luma and alpha, RGB for RGBA; opaque formats get alpha = 255.
+    const int C = options.channels, stb_channels = C == 1 ? 2 : 4;
+    std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
+        stbi_load_from_memory(in, len, &w, &h, &channels, stb_channels), stbi_image_free);
     FG_CHECK(pixels, what, ": cannot decode it (", stbi_failure_reason(), ")");
     // The limits above hold only if the decoded size is the one the header announced.
     FG_CHECK(w == width && h == height, what, ": stb_image decoded ", w, " x ", h,
@@ -279,35 +282,48 @@ Tensor decode_image(const uint8_t* bytes, size_t size, const ImageOptions& optio
              "where the header announced ",
              width, " x ", height);
 
-    // Composite over white paper: v = (luma * alpha + 255 * (255 - alpha)) / 255^2.
-    std::vector<float> grey(size_t(int64_t(w) * h));  // [h, w]
+    // Composite over white paper, channel by channel: v = (v * alpha + 255 (255 - alpha)) / 255^2.
+    // planes is [C, h, w]: each channel resized on its own, then laid out channels first.
+    const int64_t HW = int64_t(w) * h;
+    std::vector<float> planes(size_t(C * HW));
     const stbi_uc* p = pixels.get();
-    for (size_t i = 0; i < grey.size(); ++i) {
-        float luma = p[2 * i], alpha = p[2 * i + 1];
-        grey[i] = (luma * alpha + 255.0f * (255.0f - alpha)) / (255.0f * 255.0f);
+    for (int64_t i = 0; i < HW; ++i) {
+        const float alpha = p[stb_channels * i + stb_channels - 1];
+        for (int c = 0; c < C; ++c) {
+            const float v = p[stb_channels * i + c];
+            planes[size_t(c * HW + i)] = (v * alpha + 255.0f * (255.0f - alpha)) / (255.0f * 255.0f);
+        }
     }
 
-    Tensor out = Tensor::empty({options.height, options.width});  // [H, W]
+    Tensor out = C == 1 ? Tensor::empty({options.height, options.width})      // [H, W]
+                        : Tensor::empty({C, options.height, options.width});  // [C, H, W]
     float* o = out.data();
+    const int64_t out_HW = int64_t(options.width) * options.height;
     if (w == options.width && h == options.height) {
-        std::copy(grey.begin(), grey.end(), o);
+        std::copy(planes.begin(), planes.end(), o);
     } else {
         // Per axis: a box filter when shrinking (each output pixel averages the input pixels
         // it covers), a triangle (bilinear) filter when enlarging; edges repeat outward.
         stbir_filter fx = options.width < w ? STBIR_FILTER_BOX : STBIR_FILTER_TRIANGLE;
         stbir_filter fy = options.height < h ? STBIR_FILTER_BOX : STBIR_FILTER_TRIANGLE;
-        int ok = stbir_resize(grey.data(), w, h, 0, o, options.width, options.height, 0, STBIR_TYPE_FLOAT, 1,
-                              STBIR_ALPHA_CHANNEL_NONE, 0, STBIR_EDGE_CLAMP, STBIR_EDGE_CLAMP, fx, fy,
-                              STBIR_COLORSPACE_LINEAR, nullptr);
-        FG_CHECK(ok, what, ": resizing ", w, " x ", h, " to ", options.width, " x ", options.height,
-                 " failed (out of memory?)");
+        for (int c = 0; c < C; ++c) {
+            int ok =
+                stbir_resize(planes.data() + c * HW, w, h, 0, o + c * out_HW, options.width, options.height,
+                             0, STBIR_TYPE_FLOAT, 1, STBIR_ALPHA_CHANNEL_NONE, 0, STBIR_EDGE_CLAMP,
+                             STBIR_EDGE_CLAMP, fx, fy, STBIR_COLORSPACE_LINEAR, nullptr);
+            FG_CHECK(ok, what, ": resizing ", w, " x ", h, " to ", options.width, " x ", options.height,
+                     " failed (out of memory?)");
+        }
         // Box and triangle weights are non-negative, so only float rounding can step
         // outside [0, 1]; clamp so callers can rely on the range.
         for (int64_t i = 0; i < out.numel(); ++i) o[i] = std::min(1.0f, std::max(0.0f, o[i]));
     }
 
-    bool invert = options.invert == Invert::yes || (options.invert == Invert::if_light_background &&
-                                                    border_mean(o, options.width, options.height) > 0.5);
+    // The border of every channel together decides, so RGB channels are inverted alike.
+    double border = 0.0;
+    for (int c = 0; c < C; ++c) border += border_mean(o + c * out_HW, options.width, options.height) / C;
+    bool invert =
+        options.invert == Invert::yes || (options.invert == Invert::if_light_background && border > 0.5);
     if (invert)
         for (int64_t i = 0; i < out.numel(); ++i) o[i] = 1.0f - o[i];
     return out;

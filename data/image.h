@@ -1,8 +1,9 @@
 // image.h — user images in, PNG files out. load_image reads PNG, JPEG, BMP, GIF, TGA, PNM
-// (stb_image) as a grayscale float image resized to 28 x 28 (stb_image_resize), ready to
-// feed a model trained on MNIST; save_png writes a PNG atomically (stb_image_write).
+// (stb_image) as a grayscale (or RGB) float image resized to 28 x 28 or any size
+// (stb_image_resize), ready to feed a model trained on MNIST or on an image folder;
+// save_png writes a PNG atomically (stb_image_write).
 // Not here: MNIST's own preprocessing (fitting the digit in a 20 x 20 box and centring
-// it by mass), colour output of load_image, other output formats.
+// it by mass), colour spaces other than sRGB values taken as they are, other output formats.
 #pragma once
 
 #include <cstddef>
@@ -24,15 +25,19 @@ struct ImageOptions {
     int width = 28;  // output size; when it equals the file's size, pixels are not resampled
     int height = 28;
     Invert invert = Invert::no;
+    // 1: grey, a [height, width] tensor; 3: RGB, a [3, height, width] tensor (channels
+    // first, as conv2d takes them). Grey files give three equal channels.
+    int channels = 1;
     // Larger images are refused before decoding. At most 2^25 (an 8k x 4k photo); a server
     // reading uploads may want less: a 140-byte BMP can announce 10 million pixels.
     int64_t max_pixels = int64_t(1) << 25;
 };
 
-// The image as a [height, width] tensor in [0, 1], 0 = black. Colour becomes luma
-// (0.30 R + 0.59 G + 0.11 B, stb_image's integer weights); transparent pixels count as
-// white paper. Shrinking averages the covered pixels (a box filter, which is how a
-// digit's strokes keep their ink); enlarging interpolates linearly.
+// The image as a [height, width] (grey) or [3, height, width] (RGB) tensor in [0, 1],
+// 0 = black. For grey, colour becomes luma (0.30 R + 0.59 G + 0.11 B, stb_image's
+// integer weights); transparent pixels count as white paper. Shrinking averages the
+// covered pixels (a box filter, which is how a digit's strokes keep their ink);
+// enlarging interpolates linearly.
 Tensor load_image(const std::string& path, const ImageOptions& options = {});
 
 // The same from an image file's bytes in memory (an upload, an archive member, a fuzzer's

@@ -1,4 +1,5 @@
-// loader.cpp — uint8 -> float batch conversion, pixel statistics, epoch orders.
+// loader.cpp — uint8 -> float batch conversion, float datasets' per-channel
+// standardisation, pixel statistics, epoch orders (permutations or balanced draws).
 #include <algorithm>
 #include <cmath>
 #include <memory>
@@ -8,6 +9,8 @@
 #include <focalgrad/core/parallel.h>
 #include <focalgrad/core/random.h>
 #include <focalgrad/data/loader.h>
+#include <focalgrad/data/sampling.h>
+#include <focalgrad/data/tensor_dataset.h>
 
 namespace focalgrad {
 
@@ -61,9 +64,27 @@ void check_options(const LoaderOptions& options, const char* op) {
                  options.normalize.std > 0.0,
              op, ": normalize needs a finite mean and a finite std > 0, got mean ", options.normalize.mean,
              ", std ", options.normalize.std);
+    for (size_t c = 0; c < options.per_channel.size(); ++c) {
+        const PixelStats& s = options.per_channel[c];
+        FG_CHECK(std::isfinite(s.mean) && std::isfinite(s.std) && s.std > 0.0, op, ": per_channel[", c,
+                 "] needs a finite mean and a finite std > 0, got mean ", s.mean, ", std ", s.std);
+    }
 }
 
-void check_index(const Dataset& data, int64_t i, const char* op) {
+// A TensorDataset's options: per_channel has one entry or one per channel, and normalize
+// (the uint8 conversion) is left at its default rather than silently ignored.
+void check_tensor_options(const TensorDataset& data, const LoaderOptions& options, const char* op) {
+    check_options(options, op);
+    const size_t n = options.per_channel.size();
+    FG_CHECK(n <= 1 || int64_t(n) == data.channels(), op, ": per_channel has ", n, " entries but ", data.name,
+             " has ", data.channels(), " channels (items of shape ", data.item_shape,
+             "): give one entry per channel, or one for all");
+    FG_CHECK(options.normalize.mean == 0.0 && options.normalize.std == 1.0, op,
+             ": normalize is for uint8 image datasets; a TensorDataset is standardised by per_channel");
+}
+
+template <class Data>
+void check_index(const Data& data, int64_t i, const char* op) {
     FG_CHECK(i >= 0 && i < data.size(), op, ": index ", i, " is out of range for ", data.name, " (",
              data.size(), " items)");
 }
@@ -139,6 +160,50 @@ Batch assemble_batch(const Dataset& data, const int64_t* indices, int64_t count,
     return batch;
 }
 
+// x[b, c, ...] = (v - mean[c]) / std[c] for item indices[b], computed in double and
+// rounded once, as the uint8 conversion is; without per_channel the values as stored.
+// Float datasets are small (tables, toy image folders): the plain formula is fast enough.
+Batch assemble_batch(const TensorDataset& data, const int64_t* indices, int64_t count,
+                     const LoaderOptions& options) {
+    FG_CHECK(count >= 1, "make_batch: a batch needs at least one item, got ", count);
+    const int64_t D = data.item_size();
+    Batch batch;
+    batch.indices.assign(indices, indices + count);
+    batch.y.resize(size_t(count));
+    for (int64_t b = 0; b < count; ++b) {
+        check_index(data, indices[b], "make_batch");
+        batch.y[size_t(b)] = data.labels[size_t(indices[b])];
+    }
+    Shape shape{count};
+    if (options.flatten) {
+        shape.push_back(D);
+    } else {
+        for (int64_t s : data.item_shape) shape.push_back(s);
+    }
+    batch.x = Tensor::empty(shape);  // [B, D] or [B, C, H, W]
+    float* x = batch.x.data();
+    const std::vector<PixelStats>& stats = options.per_channel;
+    const int64_t C = data.channels(), plane = D / C;  // values per channel
+    const int64_t* idx = batch.indices.data();
+    parallel_for(count, std::max<int64_t>(1, kConvertGrain / D), [&](int64_t begin, int64_t end) {
+        for (int64_t b = begin; b < end; ++b) {
+            const float* src = data.item(idx[b]);
+            float* dst = x + b * D;
+            if (stats.empty()) {
+                std::copy_n(src, D, dst);
+                continue;
+            }
+            for (int64_t c = 0; c < C; ++c) {
+                const double mean = stats[stats.size() == 1 ? 0 : size_t(c)].mean;
+                const double sd = stats[stats.size() == 1 ? 0 : size_t(c)].std;
+                for (int64_t p = c * plane; p < (c + 1) * plane; ++p)
+                    dst[p] = float((double(src[p]) - mean) / sd);
+            }
+        }
+    });
+    return batch;
+}
+
 }  // namespace
 
 Batch make_batch(const Dataset& data, const int64_t* indices, int64_t count, const LoaderOptions& options) {
@@ -146,29 +211,68 @@ Batch make_batch(const Dataset& data, const int64_t* indices, int64_t count, con
     return assemble_batch(data, indices, count, options, detail::PixelConverter(options.normalize));
 }
 
+Batch make_batch(const TensorDataset& data, const int64_t* indices, int64_t count,
+                 const LoaderOptions& options) {
+    check_dataset(data, "make_batch");
+    check_tensor_options(data, options, "make_batch");
+    return assemble_batch(data, indices, count, options);
+}
+
+namespace {
+std::vector<int64_t> all_indices(int64_t n) {
+    std::vector<int64_t> all(static_cast<size_t>(n));
+    std::iota(all.begin(), all.end(), int64_t(0));
+    return all;
+}
+}  // namespace
+
 DataLoader::DataLoader(const Dataset& data, std::vector<int64_t> indices, const LoaderOptions& options)
     : data_(&data), indices_(std::move(indices)), options_(options) {
     check_options(options_, "DataLoader");
     converter_ = std::make_shared<const detail::PixelConverter>(options_.normalize);
-    FG_CHECK(!indices_.empty(), "DataLoader: no items to load from ", data.name,
-             " (the index list is empty)");
-    for (int64_t i : indices_) check_index(data, i, "DataLoader");
+    FG_CHECK(options_.per_channel.empty(), "DataLoader: per_channel is for a TensorDataset; ", data.name,
+             " is a uint8 image dataset, standardised by normalize");
+    init();
 }
 
 DataLoader::DataLoader(const Dataset& data, const LoaderOptions& options)
-    : DataLoader(
-          data,
-          [&] {
-              std::vector<int64_t> all(size_t(data.size()));
-              std::iota(all.begin(), all.end(), int64_t(0));
-              return all;
-          }(),
-          options) {}
+    : DataLoader(data, all_indices(data.size()), options) {}
+
+DataLoader::DataLoader(const TensorDataset& data, std::vector<int64_t> indices, const LoaderOptions& options)
+    : tensors_(&data), indices_(std::move(indices)), options_(options) {
+    check_dataset(data, "DataLoader");
+    check_tensor_options(data, options_, "DataLoader");
+    init();
+}
+
+DataLoader::DataLoader(const TensorDataset& data, const LoaderOptions& options)
+    : DataLoader(data, all_indices(data.size()), options) {}
+
+DataLoader::~DataLoader() = default;
+DataLoader::DataLoader(DataLoader&&) noexcept = default;
+
+void DataLoader::init() {
+    const std::string& name = data_ ? data_->name : tensors_->name;
+    FG_CHECK(!indices_.empty(), "DataLoader: no items to load from ", name, " (the index list is empty)");
+    for (int64_t i : indices_)
+        if (data_)
+            check_index(*data_, i, "DataLoader");
+        else
+            check_index(*tensors_, i, "DataLoader");
+    if (options_.sampler == Sampler::balanced)
+        sampler_ = std::make_unique<BalancedSampler>(data_ ? data_->labels : tensors_->labels, indices_);
+}
+
+Batch DataLoader::make(const int64_t* indices, int64_t count) const {
+    return data_ ? assemble_batch(*data_, indices, count, options_, *converter_)
+                 : assemble_batch(*tensors_, indices, count, options_);
+}
 
 int64_t DataLoader::num_batches() const { return (size() + options_.batch_size - 1) / options_.batch_size; }
 
 std::vector<int64_t> DataLoader::epoch_order(int64_t epoch) const {
     FG_CHECK(epoch >= 0, "DataLoader::epoch_order: epoch must be >= 0, got ", epoch);
+    if (sampler_) return sampler_->epoch_order(options_.seed, epoch);
     std::vector<int64_t> order = indices_;
     if (options_.shuffle) {
         Generator gen(options_.seed, uint64_t(epoch));
@@ -183,8 +287,7 @@ Batch DataLoader::Epoch::batch(int64_t b) const {
     const int64_t B = loader_->options_.batch_size;
     const int64_t begin = b * B;
     const int64_t count = std::min<int64_t>(B, int64_t(order_.size()) - begin);
-    return assemble_batch(*loader_->data_, order_.data() + begin, count, loader_->options_,
-                          *loader_->converter_);
+    return loader_->make(order_.data() + begin, count);
 }
 
 DataLoader::Epoch::Iterator::Iterator(const Epoch* epoch, int64_t b) : epoch_(epoch), b_(b) {

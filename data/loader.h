@@ -1,7 +1,9 @@
-// loader.h — batches for training and evaluation. Images stay uint8 in the Dataset and
-// become float tensors one batch at a time, in a seeded order that changes every epoch.
-// Shapes: B batch, H x W image, D = H * W features.
-// Not here: augmentation, background prefetching threads, sampling with replacement.
+// loader.h — batches for training and evaluation, from a uint8 image Dataset (MNIST: the
+// images stay uint8 and become float one batch at a time) or a float TensorDataset
+// (data/tensor_dataset.h: CSV tables, image folders), in a seeded order that changes
+// every epoch: a permutation, or class-balanced oversampling (data/sampling.h).
+// Shapes: B batch, H x W image, D features (H * W for MNIST), C channels.
+// Not here: augmentation, background prefetching threads.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +14,9 @@
 #include <focalgrad/data/mnist.h>
 
 namespace focalgrad {
+
+struct TensorDataset;   // data/tensor_dataset.h
+class BalancedSampler;  // data/sampling.h
 
 // Pixel statistics as fractions of 255, for standardising: x = (pixel / 255 - mean) / std.
 struct PixelStats {
@@ -26,16 +31,26 @@ constexpr PixelStats kMnistStats = {0.1307, 0.3081};
 // when `indices` is empty). Exact: summed from a 256-bin histogram of integer counts.
 PixelStats pixel_stats(const Dataset& data, const std::vector<int64_t>& indices = {});
 
+// How an epoch's items are chosen.
+enum class Sampler {
+    permutation,  // every item once, in a new seeded order each epoch (or as given: shuffle false)
+    balanced,     // class-balanced oversampling: as many draws as items, classes equally often
+};
+
 struct LoaderOptions {
     int64_t batch_size = 64;
     bool shuffle = true;   // a new seeded permutation every epoch; false: the given order
     uint64_t seed = 0;     // the shuffling seed; the loader's generator is its own
-    bool flatten = true;   // x is [B, D]; false: [B, 1, H, W], for convolutions
-    PixelStats normalize;  // the default {0, 1} leaves x in [0, 1]
+    bool flatten = true;   // x is [B, D]; false: [B, 1, H, W] (or [B, C, H, W]), for convolutions
+    PixelStats normalize;  // uint8 Dataset: the default {0, 1} leaves x in [0, 1]
+    // TensorDataset: x = (v - mean[c]) / std[c] for channel c (an item's first dim), one
+    // entry per channel or a single one for every value; empty leaves the values as stored.
+    std::vector<PixelStats> per_channel;
+    Sampler sampler = Sampler::permutation;  // balanced ignores `shuffle`: its draws are random
 };
 
 struct Batch {
-    Tensor x;                      // [B, D] or [B, 1, H, W], float
+    Tensor x;                      // [B, D], [B, 1, H, W] or [B, C, H, W], float
     std::vector<int> y;            // [B] labels
     std::vector<int64_t> indices;  // [B] where the items sit in the dataset
 };
@@ -47,6 +62,8 @@ class PixelConverter;  // bytes to normalised floats (loader.cpp)
 // The batch of items indices[0 .. count). x is a new tensor every call, never a reused
 // buffer: a batch the caller keeps (or the tape saved) is never overwritten later.
 Batch make_batch(const Dataset& data, const int64_t* indices, int64_t count, const LoaderOptions& options);
+Batch make_batch(const TensorDataset& data, const int64_t* indices, int64_t count,
+                 const LoaderOptions& options);
 
 class DataLoader {
 public:
@@ -56,14 +73,22 @@ public:
     DataLoader(const Dataset& data, const LoaderOptions& options);
     DataLoader(Dataset&& data, std::vector<int64_t> indices, const LoaderOptions& options) = delete;
     DataLoader(Dataset&& data, const LoaderOptions& options) = delete;
+    // The same over a float dataset; it is checked (check_dataset) when the loader is built.
+    DataLoader(const TensorDataset& data, std::vector<int64_t> indices, const LoaderOptions& options);
+    DataLoader(const TensorDataset& data, const LoaderOptions& options);
+    DataLoader(TensorDataset&& data, std::vector<int64_t> indices, const LoaderOptions& options) = delete;
+    DataLoader(TensorDataset&& data, const LoaderOptions& options) = delete;
+    ~DataLoader();
+    DataLoader(DataLoader&&) noexcept;
 
-    int64_t size() const { return int64_t(indices_.size()); }  // items per epoch
+    int64_t size() const { return int64_t(indices_.size()); }  // items (and draws) per epoch
     int64_t num_batches() const;  // ceil(size / batch_size): the last batch keeps the remainder
     const LoaderOptions& options() const { return options_; }
 
     // The order of epoch `epoch`: the indices shuffled by a generator seeded with
     // (seed, stream = epoch), so every epoch gets a new permutation and any epoch can be
-    // replayed on its own. Without shuffling, the indices as given.
+    // replayed on its own. Without shuffling, the indices as given. With
+    // Sampler::balanced, BalancedSampler::epoch_order(epoch) (also seeded by (seed, epoch)).
     std::vector<int64_t> epoch_order(int64_t epoch) const;
 
     // One epoch's batches, made one at a time as the loop advances:
@@ -107,10 +132,15 @@ public:
     Epoch epoch(int64_t epoch) const&& = delete;
 
 private:
-    const Dataset* data_;
+    void init();  // checks the options and indices, builds the converter and the sampler
+    Batch make(const int64_t* indices, int64_t count) const;
+
+    const Dataset* data_ = nullptr;  // one of the two is set
+    const TensorDataset* tensors_ = nullptr;
     std::vector<int64_t> indices_;
     LoaderOptions options_;
     std::shared_ptr<const detail::PixelConverter> converter_;  // for options_.normalize
+    std::unique_ptr<BalancedSampler> sampler_;                 // for Sampler::balanced
 };
 
 }  // namespace focalgrad
