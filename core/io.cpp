@@ -1,4 +1,4 @@
-// io.cpp — atomic file writes and directory creation.
+// io.cpp — regular files for reading, atomic file writes, directory creation.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -18,6 +18,73 @@ thread_local int64_t t_fault_after_bytes = -1;
 namespace detail {
 void set_write_fault_after_bytes(int64_t bytes) { t_fault_after_bytes = bytes; }
 }  // namespace detail
+
+// ---- Reading ----------------------------------------------------------------------
+
+namespace {
+
+// What a file that is not a regular one is, for error messages.
+const char* kind_of(mode_t mode) {
+    if (S_ISDIR(mode)) return "a directory";
+    if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
+    if (S_ISCHR(mode)) return "a character device";
+    if (S_ISBLK(mode)) return "a block device";
+    if (S_ISSOCK(mode)) return "a socket";
+    return "of an unknown kind";
+}
+
+}  // namespace
+
+InputFile::InputFile(const std::string& path, const char* op) : path_(path), op_(op) {
+    struct stat before;
+    if (::stat(path.c_str(), &before) != 0) {
+        FG_CHECK(errno != ENOENT, op, ": ", path, ": no such file");
+        throw Error(str(op, ": ", path, ": cannot open: ", std::strerror(errno)));
+    }
+    FG_CHECK(S_ISREG(before.st_mode), op, ": ", path, ": not a regular file (it is ", kind_of(before.st_mode),
+             ")");
+    // O_NONBLOCK: should the path have become a FIFO since the stat, the open returns
+    // at once instead of waiting for a writer; the fstat below then refuses it.
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    FG_CHECK(fd_ >= 0, op, ": ", path, ": cannot open: ", std::strerror(errno));
+    struct stat st;
+    bool same = ::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode) && st.st_dev == before.st_dev &&
+                st.st_ino == before.st_ino;
+    if (!same) {
+        ::close(fd_);
+        throw Error(str(op, ": ", path, ": the file was replaced while it was being opened"));
+    }
+    ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) & ~O_NONBLOCK);
+    size_ = uint64_t(st.st_size);
+}
+
+InputFile::~InputFile() { ::close(fd_); }
+
+size_t InputFile::read(void* dst, size_t n) {
+    size_t got = 0;
+    while (got < n) {
+        ssize_t k = ::read(fd_, static_cast<char*>(dst) + got, n - got);
+        if (k < 0 && errno == EINTR) continue;
+        FG_CHECK(k >= 0, op_, ": ", path_, ": read error: ", std::strerror(errno));
+        if (k == 0) break;
+        got += size_t(k);
+    }
+    return got;
+}
+
+size_t InputFile::read_at(uint64_t offset, void* dst, size_t n) {
+    size_t got = 0;
+    while (got < n) {
+        ssize_t k = ::pread(fd_, static_cast<char*>(dst) + got, n - got, off_t(offset + got));
+        if (k < 0 && errno == EINTR) continue;
+        FG_CHECK(k >= 0, op_, ": ", path_, ": read error: ", std::strerror(errno));
+        if (k == 0) break;
+        got += size_t(k);
+    }
+    return got;
+}
+
+// ---- Writing ----------------------------------------------------------------------
 
 AtomicFile::AtomicFile(const std::string& path, const char* op)
     : path_(path), tmp_(path + ".tmp." + std::to_string(::getpid())), op_(op) {

@@ -1,8 +1,10 @@
-// io.h — writing files so that a crash, a full disk or a power cut never leaves a
-// half-written file at the target path: the bytes go to a temporary file beside the
-// target, are flushed to disk, and the temporary is renamed over the target, which
-// POSIX file systems do atomically. Readers see the old file or the new one, never a mix.
-// Not here: reading (each format validates its own bytes), locking between processes.
+// io.h — files in and out. Reading opens only regular files (a FIFO or a device is
+// refused before it is opened, so a read never hangs or acts on a device). Writing never
+// leaves a half-written file at the target path, whatever a crash, a full disk or a power
+// cut does: the bytes go to a temporary file beside the target, are flushed to disk, and
+// the temporary is renamed over the target, which POSIX file systems do atomically.
+// Readers see the old file or the new one, never a mix.
+// Not here: parsing (each format validates its own bytes), locking between processes.
 #pragma once
 
 #include <cstddef>
@@ -11,6 +13,33 @@
 #include <string>
 
 namespace focalgrad {
+
+// A regular file open for reading, or an Error naming `op` and the path: "no such file",
+// "not a regular file (a FIFO)", "cannot open: Permission denied". The path is looked at
+// before it is opened, so a FIFO (whose open would block until a writer comes) or a
+// device (whose open can act on it: a tape rewinds, a watchdog starts) is never opened;
+// the open file is looked at again, so a path swapped in between is refused too.
+class InputFile {
+public:
+    InputFile(const std::string& path, const char* op);
+    ~InputFile();
+    InputFile(const InputFile&) = delete;
+    InputFile& operator=(const InputFile&) = delete;
+
+    const std::string& path() const { return path_; }
+    uint64_t size() const { return size_; }  // its size when it was opened
+
+    // Reads up to n bytes at the current position, fewer only at the end of the file.
+    size_t read(void* dst, size_t n);
+    // Reads up to n bytes at `offset` (the position does not move), fewer only at the end.
+    size_t read_at(uint64_t offset, void* dst, size_t n);
+
+private:
+    std::string path_;
+    const char* op_;
+    int fd_ = -1;
+    uint64_t size_ = 0;
+};
 
 // One atomic write. Every write is checked; the temporary (`path`.tmp.<pid>) is removed
 // unless commit() succeeded. `op` names the caller in error messages ("save", "save_png").

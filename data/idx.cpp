@@ -7,10 +7,10 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <limits>
 
 #include <focalgrad/core/error.h>
+#include <focalgrad/core/io.h>
 #include <focalgrad/data/idx.h>
 
 namespace focalgrad {
@@ -54,33 +54,18 @@ std::string hex_bytes(const uint8_t* p, size_t n) {
 // truncated compressed data, or garbage after the last gzip member.
 class ByteReader {
 public:
-    explicit ByteReader(const std::string& path) : path_(path) {
-        namespace fs = std::filesystem;
-        std::error_code ec;
-        fs::file_status st = fs::status(path, ec);
-        FG_CHECK(fs::exists(st), "read_idx: ", path, ": no such file");
-        FG_CHECK(fs::is_regular_file(st), "read_idx: ", path, ": not a regular file");
-        file_size_ = int64_t(fs::file_size(path, ec));
-        FG_CHECK(!ec, "read_idx: ", path, ": cannot get its size: ", ec.message());
-        file_ = std::fopen(path.c_str(), "rb");
-        FG_CHECK(file_, "read_idx: ", path, ": cannot open: ", std::strerror(errno));
-
+    explicit ByteReader(const std::string& path) : path_(path), file_(path, "read_idx") {
+        file_size_ = int64_t(file_.size());
         uint8_t magic[2] = {0, 0};
-        size_t got = std::fread(magic, 1, 2, file_);
-        gzip_ = got == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
-        std::rewind(file_);
+        gzip_ = file_.read_at(0, magic, 2) == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
         if (!gzip_) return;
 
         in_.resize(kInputChunk);
         // 16 + MAX_WBITS: expect a gzip wrapper (header and CRC-32 trailer), not zlib.
-        if (inflateInit2(&zs_, 16 + MAX_WBITS) != Z_OK) {
-            std::fclose(file_);
-            throw Error(str("read_idx: ", path, ": cannot initialise zlib"));
-        }
+        FG_CHECK(inflateInit2(&zs_, 16 + MAX_WBITS) == Z_OK, "read_idx: ", path, ": cannot initialise zlib");
     }
     ~ByteReader() {
         if (gzip_) inflateEnd(&zs_);
-        std::fclose(file_);
     }
     ByteReader(const ByteReader&) = delete;
     ByteReader& operator=(const ByteReader&) = delete;
@@ -91,11 +76,7 @@ public:
     size_t read(uint8_t* dst, size_t n) { return gzip_ ? read_gzip(dst, n) : read_raw(dst, n); }
 
 private:
-    size_t read_raw(uint8_t* dst, size_t n) {
-        size_t got = std::fread(dst, 1, n, file_);
-        FG_CHECK(!std::ferror(file_), "read_idx: ", path_, ": read error: ", std::strerror(errno));
-        return got;
-    }
+    size_t read_raw(uint8_t* dst, size_t n) { return file_.read(dst, n); }
 
     size_t read_gzip(uint8_t* dst, size_t n) {
         zs_.next_out = dst;
@@ -141,8 +122,7 @@ private:
         while (zs_.avail_in < k) {
             if (eof_) return false;
             if (zs_.avail_in > 0) std::memmove(in_.data(), zs_.next_in, zs_.avail_in);
-            size_t got = std::fread(in_.data() + zs_.avail_in, 1, in_.size() - zs_.avail_in, file_);
-            FG_CHECK(!std::ferror(file_), "read_idx: ", path_, ": read error: ", std::strerror(errno));
+            size_t got = file_.read(in_.data() + zs_.avail_in, in_.size() - zs_.avail_in);
             if (got == 0) eof_ = true;
             zs_.next_in = in_.data();
             zs_.avail_in += uInt(got);
@@ -151,7 +131,7 @@ private:
     }
 
     std::string path_;
-    FILE* file_ = nullptr;
+    InputFile file_;
     int64_t file_size_ = 0;
     bool gzip_ = false;
     z_stream zs_{};

@@ -28,7 +28,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <memory>
 #include <stb/stb_image.h>
 #include <stb/stb_image_resize.h>
@@ -37,6 +36,7 @@
 #include <vector>
 
 #include <focalgrad/core/error.h>
+#include <focalgrad/core/io.h>
 #include <focalgrad/data/image.h>
 
 namespace focalgrad {
@@ -332,22 +332,14 @@ Tensor decode_image(const uint8_t* bytes, size_t size, const ImageOptions& optio
 }  // namespace
 
 Tensor load_image(const std::string& path, const ImageOptions& options) {
-    namespace fs = std::filesystem;
     check_options(options, "load_image: " + path);
-    std::error_code ec;
-    FG_CHECK(fs::exists(path, ec), "load_image: ", path, ": no such file");
-    FG_CHECK(fs::is_regular_file(path, ec), "load_image: ", path, ": not a regular file");
-    const uintmax_t size = fs::file_size(path, ec);
-    FG_CHECK(!ec, "load_image: ", path, ": cannot get its size: ", ec.message());
-    FG_CHECK(size <= uintmax_t(kMaxFileBytes), "load_image: ", path, ": ", size,
-             " bytes is "
-             "more than the ",
+    InputFile file(path, "load_image");
+    const uint64_t size = file.size();
+    FG_CHECK(size <= uint64_t(kMaxFileBytes), "load_image: ", path, ": ", size, " bytes is more than the ",
              kMaxFileBytes, "-byte limit for an image file");
 
     std::vector<uint8_t> bytes(static_cast<size_t>(size));
-    std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), std::fclose);
-    FG_CHECK(f, "load_image: ", path, ": cannot open: ", std::strerror(errno));
-    FG_CHECK(std::fread(bytes.data(), 1, bytes.size(), f.get()) == bytes.size(), "load_image: ", path,
+    FG_CHECK(file.read(bytes.data(), bytes.size()) == bytes.size(), "load_image: ", path,
              ": read error (the file changed size while being read?)");
     return decode_image(bytes.data(), bytes.size(), options, "load_image: " + path);
 }

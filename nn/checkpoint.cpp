@@ -1,8 +1,5 @@
 // checkpoint.cpp — the writer (atomic: temp file, fsync, rename) and the validating
 // reader of the format described in checkpoint.h.
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -25,6 +22,10 @@ constexpr uint32_t kVersion = 1;
 constexpr uint32_t kMaxNameBytes = 4096;
 constexpr size_t kHeaderBytes = 16;  // magic, version, count
 constexpr size_t kCrcBytes = 4;
+constexpr size_t kMaxIssues = 8;  // misfits listed in one message; also the extra tensors a file may hold
+// A file that is refused before its data is read is still checked against its CRC when
+// it is at most this large (a few milliseconds), to say whether it is also corrupt.
+constexpr uint64_t kCrcNoteMaxBytes = uint64_t(64) << 20;
 
 void put_u32(std::vector<unsigned char>& out, uint32_t v) {
     for (int i = 0; i < 4; ++i) out.push_back(static_cast<unsigned char>(v >> (8 * i)));
@@ -67,14 +68,18 @@ private:
 };
 
 // ---- Reading ----------------------------------------------------------------------
+//
+// In three steps, each done before the next reads anything more: the layout (header and
+// record headers, every declared size checked against the file's length), its fit to the
+// model (names and shapes), and only then the data, streamed into staging buffers with
+// the CRC. A file that does not fit costs the reads of its record headers, whatever its size.
 
 struct Record {
     std::string name;
     Shape shape;
-    size_t data_offset;  // of the first float, in the file
+    uint64_t numel = 0;
+    uint64_t data_offset = 0;  // of the first float, in the file
 };
-
-std::string shape_string(const Shape& s) { return str(s); }
 
 // A tensor name read from the file, as error messages show it: a corrupt name must not cut
 // the message short where it is printed with "%s" (a NUL) or garble a terminal (control
@@ -96,44 +101,49 @@ std::string shown_name(const std::string& name) {
     return out;
 }
 
-// Parses the records of a file already known to start with the right magic and version,
-// never reading at or past `end` (where the CRC begins). Returns "" or what is wrong.
-std::string parse_records(const std::vector<unsigned char>& bytes, size_t end, std::vector<Record>& records) {
-    size_t pos = kHeaderBytes;
-    uint32_t count = get_u32(&bytes[12]);
-    auto take = [&](size_t n, const std::string& what, size_t& at) -> std::string {
+// Reads the record headers of a file already known to start with the right magic and
+// version, never at or past `end` (where the CRC begins), and skips over the data.
+// Returns "" or what is wrong.
+std::string read_layout(InputFile& file, uint64_t end, uint32_t count, std::vector<Record>& records) {
+    uint64_t pos = kHeaderBytes;
+    std::vector<unsigned char> field;
+    // The next n bytes, which must lie before the CRC, into `field` (or only skipped).
+    auto take = [&](uint64_t n, const std::string& what, bool keep) -> std::string {
         if (n > end - pos)
             return str(what, " needs ", n, " bytes at offset ", pos, " but only ", end - pos,
-                       " remain before the CRC (file size ", bytes.size(), ")");
-        at = pos;
+                       " remain before the CRC (file size ", file.size(), ")");
+        if (keep) {
+            field.resize(size_t(n));
+            if (file.read_at(pos, field.data(), field.size()) != field.size())
+                return str(what, " at offset ", pos, " could not be read: the file shrank while being read");
+        }
         pos += n;
         return "";
     };
-    std::map<std::string, size_t> seen;
+    std::map<std::string, uint32_t> seen;
     for (uint32_t k = 0; k < count; ++k) {
-        size_t at = 0;
         std::string label = str("tensor #", k);
-        std::string err = take(4, label + "'s name length", at);
+        std::string err = take(4, label + "'s name length", true);
         if (!err.empty()) return err;
-        uint32_t len = get_u32(&bytes[at]);
+        uint32_t len = get_u32(field.data());
         if (len == 0 || len > kMaxNameBytes)
             return str(label, " has a name length of ", len, " (expected 1 to ", kMaxNameBytes, ")");
-        if (!(err = take(len, label + "'s name", at)).empty()) return err;
+        if (!(err = take(len, label + "'s name", true)).empty()) return err;
         Record r;
-        r.name.assign(reinterpret_cast<const char*>(&bytes[at]), len);
+        r.name.assign(reinterpret_cast<const char*>(field.data()), len);
         label = str("tensor #", k, " ('", shown_name(r.name), "')");
         if (!seen.emplace(r.name, k).second) return str(label, " appears twice in the file");
-        if (!(err = take(4, label + "'s rank", at)).empty()) return err;
-        uint32_t rank = get_u32(&bytes[at]);
+        if (!(err = take(4, label + "'s rank", true)).empty()) return err;
+        uint32_t rank = get_u32(field.data());
         if (rank > uint32_t(kMaxDims)) return str(label, " has rank ", rank, " (at most ", kMaxDims, ")");
-        if (!(err = take(8 * size_t(rank), label + "'s sizes", at)).empty()) return err;
+        if (!(err = take(8 * uint64_t(rank), label + "'s sizes", true)).empty()) return err;
         // numel stops growing past 2^60 elements (more than any file holds), so corrupt
         // sizes never overflow it; a size 0 anywhere still makes it 0.
         const uint64_t max_numel = (end - pos) / 4, cap = uint64_t(1) << 60;
         uint64_t numel = 1;
         bool too_big = false;
         for (uint32_t d = 0; d < rank; ++d) {
-            int64_t size = int64_t(get_u64(&bytes[at + 8 * d]));
+            int64_t size = int64_t(get_u64(&field[8 * d]));
             if (size < 0) return str(label, " has a negative size ", size, " in dimension ", d);
             r.shape.push_back(size);
             if (size == 0) {
@@ -146,12 +156,13 @@ std::string parse_records(const std::vector<unsigned char>& bytes, size_t end, s
             }
         }
         if (too_big || numel > max_numel)
-            return str(label, " of shape ", shape_string(r.shape), " needs ",
+            return str(label, " of shape ", r.shape, " needs ",
                        too_big ? "more than " + std::to_string(end - pos) : std::to_string(4 * numel),
                        " bytes of data at offset ", pos, " but only ", end - pos,
-                       " remain before the CRC (file size ", bytes.size(), ")");
-        if (!(err = take(4 * size_t(numel), label + "'s data", at)).empty()) return err;
-        r.data_offset = at;
+                       " remain before the CRC (file size ", file.size(), ")");
+        r.numel = numel;
+        r.data_offset = pos;
+        if (!(err = take(4 * numel, label + "'s data", false)).empty()) return err;
         records.push_back(std::move(r));
     }
     if (pos != end)
@@ -159,27 +170,61 @@ std::string parse_records(const std::vector<unsigned char>& bytes, size_t end, s
     return "";
 }
 
-// The whole file, which must be a regular file (not a directory or a pipe).
-std::vector<unsigned char> read_file(const std::string& path) {
-    int fd = ::open(path.c_str(), O_RDONLY);
-    FG_CHECK(fd >= 0, "load: cannot open '", path, "': ", std::strerror(errno));
-    struct Closer {
-        int fd;
-        ~Closer() { ::close(fd); }
-    } closer{fd};
-    struct stat st;
-    FG_CHECK(::fstat(fd, &st) == 0 && S_ISREG(st.st_mode), "load: '", path, "' is not a regular file");
-    std::vector<unsigned char> bytes(size_t(st.st_size));
-    size_t got = 0;
-    while (got < bytes.size()) {
-        ssize_t n = ::read(fd, bytes.data() + got, bytes.size() - got);
-        if (n < 0 && errno == EINTR) continue;
-        FG_CHECK(n >= 0, "load: reading '", path, "' failed: ", std::strerror(errno));
-        if (n == 0) break;  // the file shrank while we read it: parse what is there
-        got += size_t(n);
+// What keeps `records` from being loaded into `params` (names and shapes), or empty.
+std::vector<std::string> misfits(const std::vector<Record>& records,
+                                 const std::vector<std::pair<std::string, Tensor>>& params) {
+    std::map<std::string, const Record*> by_name;
+    for (const Record& r : records) by_name[r.name] = &r;
+    std::vector<std::string> issues;
+    std::map<std::string, bool> in_model;
+    for (const auto& [name, t] : params) {
+        in_model[name] = true;
+        auto it = by_name.find(name);
+        if (it == by_name.end())
+            issues.push_back(str("tensor '", name, "' of shape ", t.shape(),
+                                 " is in the model but missing from the file"));
+        else if (it->second->shape != t.shape())
+            issues.push_back(str("tensor '", name, "' has shape ", it->second->shape, " in the file but ",
+                                 t.shape(), " in the model"));
     }
-    bytes.resize(got);
-    return bytes;
+    for (const Record& r : records)
+        if (!in_model.count(r.name))
+            issues.push_back(str("tensor '", shown_name(r.name), "' of shape ", r.shape,
+                                 " is in the file but not in the model"));
+    return issues;
+}
+
+// The CRC-32 of the file's first `end` bytes, read in pieces of 1 MiB. When `records` is
+// given, each record's data is also decoded (little-endian) into its staging buffer.
+uint32_t stream_crc(InputFile& file, uint64_t end, const std::vector<Record>* records,
+                    std::vector<std::vector<float>>* staging) {
+    std::vector<unsigned char> buf(size_t(1) << 20);
+    uint32_t crc = 0;
+    uint64_t pos = 0;
+    auto read_into = [&](unsigned char* dst, uint64_t n) {
+        FG_CHECK(file.read_at(pos, dst, size_t(n)) == n, "load: '", file.path(), "' shrank while being read");
+        crc = crc32_of(dst, size_t(n), crc);
+        pos += n;
+    };
+    auto skip_to = [&](uint64_t to) {
+        while (pos < to) read_into(buf.data(), std::min<uint64_t>(to - pos, buf.size()));
+    };
+    if (records) {
+        for (size_t k = 0; k < records->size(); ++k) {
+            const Record& r = (*records)[k];
+            skip_to(r.data_offset);
+            std::vector<float>& dst = (*staging)[k];
+            dst.resize(size_t(r.numel));
+            auto* bytes = reinterpret_cast<unsigned char*>(dst.data());
+            read_into(bytes, 4 * r.numel);
+            for (uint64_t i = 0; i < r.numel; ++i) {  // a no-op on little-endian hosts
+                uint32_t bits = get_u32(bytes + 4 * i);
+                std::memcpy(&dst[size_t(i)], &bits, 4);
+            }
+        }
+    }
+    skip_to(end);
+    return crc;
 }
 
 std::string hex32(uint32_t v) {
@@ -234,62 +279,61 @@ void save(const Module& module, const std::string& path) {
 // ---- load -------------------------------------------------------------------------
 
 void load(Module& module, const std::string& path) {
-    std::vector<unsigned char> bytes = read_file(path);
+    InputFile file(path, "load");
     const std::string where = str("load: '", path, "'");
+    const uint64_t size = file.size();
+    unsigned char header[kHeaderBytes];
+    const size_t got = file.read_at(0, header, std::min<uint64_t>(size, kHeaderBytes));
 
-    FG_CHECK(bytes.size() >= 8 && std::memcmp(bytes.data(), kMagic, 8) == 0, where,
+    FG_CHECK(got >= 8 && std::memcmp(header, kMagic, 8) == 0, where,
              " is not a focalgrad checkpoint (it does not start with \"FOCALGRD\"",
-             bytes.size() < 8 ? str("; it has only ", bytes.size(), " bytes") : std::string(), ")");
-    FG_CHECK(bytes.size() >= kHeaderBytes + kCrcBytes, where, " is truncated: ", bytes.size(),
+             got < 8 ? str("; it has only ", got, " bytes") : std::string(), ")");
+    FG_CHECK(size >= kHeaderBytes + kCrcBytes && got == kHeaderBytes, where, " is truncated: ", size,
              " bytes, but a checkpoint has at least ", kHeaderBytes + kCrcBytes);
-    uint32_t version = get_u32(&bytes[8]);
+    uint32_t version = get_u32(&header[8]);
     FG_CHECK(version == kVersion, where, " has format version ", version,
              "; this build of focalgrad reads version ", kVersion);
 
-    const size_t end = bytes.size() - kCrcBytes;
-    uint32_t stored = get_u32(&bytes[end]);
-    uint32_t computed = crc32_of(bytes.data(), end);
-    std::vector<Record> records;
-    std::string problem = parse_records(bytes, end, records);
-    FG_CHECK(problem.empty(), where, " is truncated or corrupt: ", problem,
-             stored != computed ? "; its CRC-32 does not match either" : "");
-    FG_CHECK(stored == computed, where, " is corrupt: CRC-32 mismatch (stored ", hex32(stored), ", computed ",
-             hex32(computed), ")");
-
-    // The file is sound; now its fit to the model, all of it before any write.
+    // A file whose layout is wrong or that does not fit the model is refused from its
+    // headers alone; a small one is also checked against its CRC, which tells a corrupt
+    // file from one of another model.
+    const uint64_t end = size - kCrcBytes;
+    auto crc_note = [&]() -> std::string {
+        if (size > kCrcNoteMaxBytes) return "";
+        unsigned char stored[4];
+        if (file.read_at(end, stored, 4) != 4) return "";
+        return get_u32(stored) != stream_crc(file, end, nullptr, nullptr)
+                   ? "; its CRC-32 does not match either"
+                   : "";
+    };
     std::vector<std::pair<std::string, Tensor>> params = module.named_parameters();
-    std::map<std::string, const Record*> by_name;
-    for (const Record& r : records) by_name[r.name] = &r;
-    std::vector<std::string> issues;
-    std::map<std::string, bool> in_model;
-    for (const auto& [name, t] : params) {
-        in_model[name] = true;
-        auto it = by_name.find(name);
-        if (it == by_name.end())
-            issues.push_back(str("tensor '", name, "' of shape ", t.shape(),
-                                 " is in the model but missing from the file"));
-        else if (it->second->shape != t.shape())
-            issues.push_back(str("tensor '", name, "' has shape ", it->second->shape, " in the file but ",
-                                 t.shape(), " in the model"));
-    }
-    for (const Record& r : records)
-        if (!in_model.count(r.name))
-            issues.push_back(str("tensor '", shown_name(r.name), "' of shape ", r.shape,
-                                 " is in the file but not in the model"));
+    const uint32_t count = get_u32(&header[12]);
+    FG_CHECK(count <= params.size() + kMaxIssues, where, " holds ", count, " tensors but the model has ",
+             params.size(), crc_note(), " (the model is unchanged)");
+    std::vector<Record> records;
+    std::string problem = read_layout(file, end, count, records);
+    FG_CHECK(problem.empty(), where, " is truncated or corrupt: ", problem, crc_note());
+    std::vector<std::string> issues = misfits(records, params);
     if (!issues.empty()) {
         std::string all;
-        for (size_t i = 0; i < issues.size() && i < 8; ++i) all += (i ? "; " : "") + issues[i];
-        if (issues.size() > 8) all += str("; and ", issues.size() - 8, " more");
-        throw Error(str("load: ", all, " (checkpoint '", path, "'; the model is unchanged)"));
+        for (size_t i = 0; i < issues.size() && i < kMaxIssues; ++i) all += (i ? "; " : "") + issues[i];
+        if (issues.size() > kMaxIssues) all += str("; and ", issues.size() - kMaxIssues, " more");
+        throw Error(str(where, " does not fit the model: ", all, crc_note(), " (the model is unchanged)"));
     }
 
+    // The layout fits: read the data and the CRC, then write the parameters.
+    std::vector<std::vector<float>> staging(records.size());
+    uint32_t computed = stream_crc(file, end, &records, &staging);
+    unsigned char stored_bytes[4];
+    FG_CHECK(file.read_at(end, stored_bytes, 4) == 4, where, " shrank while being read");
+    uint32_t stored = get_u32(stored_bytes);
+    FG_CHECK(stored == computed, where, " is corrupt: CRC-32 mismatch (stored ", hex32(stored), ", computed ",
+             hex32(computed), ")");
+    std::map<std::string, size_t> index;
+    for (size_t k = 0; k < records.size(); ++k) index[records[k].name] = k;
     for (auto& [name, t] : params) {
-        const unsigned char* src = &bytes[by_name[name]->data_offset];
-        float* dst = t.data();
-        for (int64_t i = 0; i < t.numel(); ++i) {
-            uint32_t bits = get_u32(src + 4 * i);
-            std::memcpy(dst + i, &bits, 4);
-        }
+        const std::vector<float>& src = staging[index[name]];
+        std::copy(src.begin(), src.end(), t.data());
     }
 }
 

@@ -2,7 +2,10 @@
 // format with a CRC. Saving is atomic: the file is written beside the target, flushed to
 // disk, then renamed over it, so the target path holds either the old checkpoint or the
 // complete new one, never a mix. Loading validates the whole file, and its fit to the
-// model, before it writes a single parameter: on any error the model is unchanged.
+// model, before it writes a single parameter: on any error the model is unchanged. It
+// reads the header and every record's header first, checking each declared size against
+// the file's length and each name and shape against the model, so a file that does not
+// fit is refused before its data is read, whatever its size.
 // Not here: optimizer state, non-float tensors, other frameworks' formats.
 //
 // Format, version 1. Integers are unsigned little-endian unless marked; floats are

@@ -183,8 +183,8 @@ TEST_CASE("checkpoint: wrong magic, wrong version, not a file: clear errors, mod
     write_bytes(path, g);
     check_load_fails(*m, path, {"format version 2", "reads version 1"});
 
-    check_load_fails(*m, (dir / "missing.fgc"), {"cannot open", "missing.fgc", "No such file"});
-    check_load_fails(*m, dir.path(), {"not a regular file"});
+    check_load_fails(*m, (dir / "missing.fgc"), {"load: ", "missing.fgc: no such file"});
+    check_load_fails(*m, dir.path(), {"not a regular file (it is a directory)"});
 }
 
 TEST_CASE("checkpoint: a wrong shape, a missing or an extra tensor is named; the model is unchanged") {
@@ -314,4 +314,75 @@ TEST_CASE("checkpoint: a name with control bytes or of 4096 bytes is shown escap
                                      "... (4096 bytes)' of shape [1] is in "
                                      "the file but not in the model"});
     CHECK(message.size() < 1000);
+}
+
+namespace {
+
+// Bytes this process has read through read() and pread() so far (/proc/self/io, rchar).
+uint64_t bytes_read_so_far() {
+    std::ifstream in("/proc/self/io");
+    std::string key;
+    uint64_t value = 0;
+    while (in >> key >> value)
+        if (key == "rchar:") return value;
+    return 0;
+}
+
+// A checkpoint header followed by one record: its name, rank and sizes, with the data
+// left as a hole (ftruncate), so that a file of gigabytes takes no disk space.
+void write_sparse_checkpoint(const std::string& path, const std::string& name,
+                             const std::vector<int64_t>& shape, uint64_t file_size) {
+    std::vector<unsigned char> b(16);
+    std::memcpy(b.data(), "FOCALGRD", 8);
+    set_u32(b, 8, 1);
+    set_u32(b, 12, 1);
+    auto put32 = [&](uint32_t v) {
+        for (int i = 0; i < 4; ++i) b.push_back(static_cast<unsigned char>(v >> (8 * i)));
+    };
+    put32(uint32_t(name.size()));
+    b.insert(b.end(), name.begin(), name.end());
+    put32(uint32_t(shape.size()));
+    for (int64_t s : shape) {
+        put32(uint32_t(uint64_t(s)));
+        put32(uint32_t(uint64_t(s) >> 32));
+    }
+    write_bytes(path, b);
+    fs::resize_file(path, file_size);
+}
+
+}  // namespace
+
+TEST_CASE("checkpoint: a large file that does not fit the model is refused from its headers alone") {
+    fgtest::TempDir dir;
+    const std::string path = dir / "big.fgc";
+    const uint64_t size = uint64_t(256) << 20;  // 256 MiB, all of it a hole
+    auto m = small_model(5);
+    REQUIRE(bytes_read_so_far() > 0);  // /proc/self/io is there to measure with
+
+    // A tensor the model does not have, with as much data as the file holds: the layout is
+    // sound, the fit is not.
+    const int64_t floats = int64_t((size - 16 - (4 + 8 + 4 + 8) - 4) / 4);
+    write_sparse_checkpoint(path, "0.weight", {floats}, size);
+    uint64_t before = bytes_read_so_far();
+    check_load_fails(*m, path,
+                     {"load: '" + path + "' does not fit the model",
+                      "tensor '0.weight' has shape [" + std::to_string(floats) + "] in the file but [3, 2]"});
+    CHECK_MESSAGE(bytes_read_so_far() - before < 65536, "read ", bytes_read_so_far() - before, " bytes");
+
+    // A size that needs more bytes than the file has: refused from the sizes and the length.
+    write_sparse_checkpoint(path, "0.weight", {int64_t(1) << 40}, size);
+    before = bytes_read_so_far();
+    check_load_fails(*m, path, {"truncated or corrupt", "needs 4398046511104 bytes of data"});
+    CHECK(bytes_read_so_far() - before < 65536);
+
+    // A count of tensors far beyond the model's: refused from the header.
+    std::vector<unsigned char> header(16);
+    std::memcpy(header.data(), "FOCALGRD", 8);
+    set_u32(header, 8, 1);
+    set_u32(header, 12, 4000000000u);
+    write_bytes(path, header);
+    fs::resize_file(path, size);
+    before = bytes_read_so_far();
+    check_load_fails(*m, path, {"holds 4000000000 tensors but the model has 4"});
+    CHECK(bytes_read_so_far() - before < 65536);
 }

@@ -1,5 +1,6 @@
 // test_examples_cli.cpp — every example program, run with bad flags, exits non-zero with
 // the error and a one-line hint on stderr (never a crash, never a silent default).
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <cmath>
@@ -176,6 +177,16 @@ TEST_CASE("--threads: bounded, warned above the cores, and it wins over FOCALGRA
     fgtest::check_contains(o.output, {"FOCALGRAD_NUM_THREADS=0 is out of range"});
     o = run("FOCALGRAD_NUM_THREADS= " + fgtest::g_bin_dir + "/mnist_mlp" + kNoData);
     fgtest::check_contains(o.output, {"FOCALGRAD_NUM_THREADS is set but empty"});
+}
+
+TEST_CASE("predict --checkpoint on a FIFO is refused at once instead of blocking") {
+    fgtest::TempDir dir;
+    const std::string fifo = dir / "model.ckpt";
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    // `timeout` turns a hang into exit status 124.
+    Outcome o = run("timeout 10 " + fgtest::g_bin_dir + "/predict --checkpoint " + fifo + " x.png");
+    CHECK_MESSAGE(o.status == 2, "exit status ", o.status, "; output: ", o.output);
+    fgtest::check_contains(o.output, {"load: " + fifo + ": not a regular file (it is a FIFO (named pipe))"});
 }
 
 TEST_CASE("predict: the top 3 classes of each image, with the checkpoint's probabilities") {
