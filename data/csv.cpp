@@ -1,19 +1,17 @@
 // csv.cpp — the CSV reader: lines, quoted cells, the header decision, numbers parsed
 // with std::from_chars (independent of the C locale, unlike strtod), labels to classes.
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <limits>
 #include <map>
-#include <memory>
 #include <string_view>
 #include <vector>
 
 #include <focalgrad/core/error.h>
+#include <focalgrad/core/io.h>
 #include <focalgrad/data/csv.h>
 
 namespace focalgrad {
@@ -249,19 +247,11 @@ TensorDataset parse_csv(const char* text, size_t size, const std::string& name, 
 }
 
 TensorDataset load_csv(const std::string& path, const CsvOptions& options) {
-    namespace fs = std::filesystem;
-    std::error_code ec;
-    FG_CHECK(fs::exists(path, ec), "load_csv: ", path, ": no such file");
-    // Checked before opening: opening a FIFO for reading would wait for a writer.
-    FG_CHECK(fs::is_regular_file(path, ec), "load_csv: ", path, ": not a regular file");
-    const uintmax_t size = fs::file_size(path, ec);
-    FG_CHECK(!ec, "load_csv: ", path, ": cannot get its size: ", ec.message());
-    FG_CHECK(size <= uintmax_t(kMaxFileBytes), "load_csv: ", path, ": ", size, " bytes is more than the ",
-             kMaxFileBytes, "-byte limit for a CSV table");
-    std::vector<char> bytes(static_cast<size_t>(size));
-    std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), std::fclose);
-    FG_CHECK(f, "load_csv: ", path, ": cannot open: ", std::strerror(errno));
-    FG_CHECK(std::fread(bytes.data(), 1, bytes.size(), f.get()) == bytes.size(), "load_csv: ", path,
+    InputFile file(path, "load_csv");  // a regular file: a FIFO or a device is refused unopened
+    FG_CHECK(file.size() <= uint64_t(kMaxFileBytes), "load_csv: ", path, ": ", file.size(),
+             " bytes is more than the ", kMaxFileBytes, "-byte limit for a CSV table");
+    std::vector<char> bytes(static_cast<size_t>(file.size()));
+    FG_CHECK(file.read(bytes.data(), bytes.size()) == bytes.size(), "load_csv: ", path,
              ": read error (the file changed size while being read?)");
     return parse_csv(bytes.data(), bytes.size(), path, options);
 }

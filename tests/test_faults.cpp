@@ -17,6 +17,7 @@
 
 #include <focalgrad/core/io.h>
 #include <focalgrad/core/random.h>
+#include <focalgrad/data/csv.h>
 #include <focalgrad/data/idx.h>
 #include <focalgrad/data/image.h>
 #include <focalgrad/nn/checkpoint.h>
@@ -64,7 +65,9 @@ TEST_CASE("every reader refuses a FIFO at once, without opening it") {
     const std::string is_fifo = "not a regular file (it is a FIFO (named pipe))";
     fgtest::check_contains(error_without_blocking(fifo, [&] { load(m, fifo); }), {"load: " + fifo, is_fifo});
     fgtest::check_contains(error_without_blocking(fifo, [&] { read_idx(fifo, 1); }), {"read_idx: ", is_fifo});
-    fgtest::check_contains(error_without_blocking(fifo, [&] { load_image(fifo); }), {"load_image: ", is_fifo});
+    fgtest::check_contains(error_without_blocking(fifo, [&] { load_image(fifo); }),
+                           {"load_image: ", is_fifo});
+    fgtest::check_contains(error_without_blocking(fifo, [&] { load_csv(fifo); }), {"load_csv: ", is_fifo});
     fgtest::check_contains(error_without_blocking(fifo, [&] { InputFile f(fifo, "my_reader"); }),
                            {"my_reader: " + fifo + ": " + is_fifo});
 }
@@ -79,6 +82,7 @@ TEST_CASE("every reader refuses a device node and a directory") {
     CHECK_ERROR(load(m, device), "load: " + device + ": not a regular file (it is a character device)");
     CHECK_ERROR(read_idx(device, 1), "read_idx: ", "(it is a character device)");
     CHECK_ERROR(load_image(device), "load_image: ", "(it is a character device)");
+    CHECK_ERROR(load_csv(device), "load_csv: ", "(it is a character device)");
 }
 
 TEST_CASE("InputFile reads a regular file by position and in sequence, and says why it cannot open one") {
