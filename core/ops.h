@@ -104,4 +104,17 @@ Tensor conv2d(const Tensor& x, const Tensor& W, const Tensor& b, int64_t stride 
 // maximum of each kernel x kernel window (no padding; a window must fit the image).
 Tensor max_pool2d(const Tensor& x, int64_t kernel, int64_t stride);
 
+// ---- Normalisation (ops_norm.cpp) -------------------------------------------------
+// x [N, C, *] -> same shape: each channel c normalised over its N x * values,
+// y = gamma (x - mean) / sqrt(var + eps) + beta. training: the batch's mean and biased var,
+// and running_mean / running_var (if defined, shape [C]) updated in place with `momentum`
+// (var unbiased there, as PyTorch). eval: the running statistics. weight (gamma) and bias
+// (beta) are [C] or undefined (1 and 0).
+Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor running_mean,
+                  Tensor running_var, bool training, float momentum = 0.1f, float eps = 1e-5f);
+// x [..., normalized_shape] -> same shape: each row of the trailing dims normalised with
+// its own mean and biased var; weight and bias have normalized_shape, or are undefined.
+Tensor layer_norm(const Tensor& x, const std::vector<int64_t>& normalized_shape,
+                  const Tensor& weight = Tensor(), const Tensor& bias = Tensor(), float eps = 1e-5f);
+
 }  // namespace focalgrad

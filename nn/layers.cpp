@@ -1,6 +1,9 @@
 // layers.cpp — construction (shape checks, PyTorch's default initialisation) and the
 // forward of each layer: one or two calls to core ops.
 #include <cmath>
+#include <cstdlib>
+#include <iomanip>
+#include <utility>
 
 #include <focalgrad/core/error.h>
 #include <focalgrad/core/ops.h>
@@ -105,6 +108,73 @@ Tensor Dropout::forward(const Tensor& x) {
 }
 
 std::string Dropout::describe() const { return str("Dropout(p=", p, ")"); }
+
+// ---- Normalisation ----------------------------------------------------------------
+
+namespace {
+// The shortest decimal that reads back as the same float (1e-05, 0.1), so that a layer's
+// description rebuilds it exactly.
+std::string shortest(float v) {
+    for (int digits = 6; digits < 9; ++digits) {
+        std::string s = str(std::setprecision(digits), v);
+        if (std::strtof(s.c_str(), nullptr) == v) return s;
+    }
+    return str(std::setprecision(9), v);
+}
+}  // namespace
+
+BatchNorm::BatchNorm(const char* name, int min_dim, int max_dim, int64_t num_features, float eps,
+                     float momentum, bool affine)
+    : num_features(num_features),
+      eps(eps),
+      momentum(momentum),
+      name_(name),
+      min_dim_(min_dim),
+      max_dim_(max_dim) {
+    FG_CHECK(num_features >= 1, name, ": num_features must be >= 1, got ", num_features);
+    FG_CHECK(std::isfinite(eps) && eps > 0.0f, name, ": eps must be finite and > 0, got ", eps);
+    FG_CHECK(momentum >= 0.0f && momentum <= 1.0f, name, ": momentum must be in [0, 1], got ", momentum);
+    if (affine) {
+        weight = register_parameter("weight", Tensor::ones({num_features}));
+        bias = register_parameter("bias", Tensor::zeros({num_features}));
+    }
+    running_mean = register_buffer("running_mean", Tensor::zeros({num_features}));
+    running_var = register_buffer("running_var", Tensor::ones({num_features}));
+}
+
+Tensor BatchNorm::forward(const Tensor& x) {
+    FG_CHECK(x.dim() >= min_dim_ && x.dim() <= max_dim_ && x.size(1) == num_features, describe(),
+             ": expected input ",
+             min_dim_ == 4 ? str("[N, ", num_features, ", H, W]")
+                           : str("[N, ", num_features, "] or [N, ", num_features, ", L]"),
+             ", got ", x.shape());
+    return batch_norm(x, weight, bias, running_mean, running_var, is_training(), momentum, eps);
+}
+
+std::string BatchNorm::describe() const {
+    return str(name_, "(", num_features, ", eps=", shortest(eps), ", momentum=", shortest(momentum),
+               weight.defined() ? ")" : ", affine=false)");
+}
+
+LayerNorm::LayerNorm(std::vector<int64_t> shape, float eps, bool affine)
+    : normalized_shape(std::move(shape)), eps(eps) {
+    FG_CHECK(!normalized_shape.empty() && normalized_shape.size() <= size_t(kMaxDims),
+             "LayerNorm: normalized_shape must have 1 to ", kMaxDims, " sizes");
+    for (int64_t s : normalized_shape)
+        FG_CHECK(s >= 1, "LayerNorm: normalized_shape sizes must be >= 1, got ", Shape(normalized_shape));
+    FG_CHECK(std::isfinite(eps) && eps > 0.0f, "LayerNorm: eps must be finite and > 0, got ", eps);
+    if (affine) {
+        weight = register_parameter("weight", Tensor::ones(Shape(normalized_shape)));
+        bias = register_parameter("bias", Tensor::zeros(Shape(normalized_shape)));
+    }
+}
+
+Tensor LayerNorm::forward(const Tensor& x) { return layer_norm(x, normalized_shape, weight, bias, eps); }
+
+std::string LayerNorm::describe() const {
+    return str("LayerNorm(", Shape(normalized_shape), ", eps=", shortest(eps),
+               weight.defined() ? ")" : ", affine=false)");
+}
 
 // ---- Flatten ----------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 // of its own (gradients come from the ops: linear, conv2d, max_pool2d, relu, mul, ...).
 // Initialisation follows PyTorch's defaults and draws from a Generator (default: the
 // thread's default generator, so manual_seed fixes every weight).
-// Not here: normalisation layers, recurrent layers, padding modes other than zeros.
+// Not here: recurrent layers, padding modes other than zeros, group/instance norm.
 //
 // Shapes: Linear [N, D_in] -> [N, D_out] (any leading dims); Conv2d and MaxPool2d take
 // images [N, C, H, W]; activations and Dropout keep the shape; Flatten merges dims 1..-1.
@@ -104,6 +104,60 @@ public:
 
 private:
     Generator gen_;
+};
+
+// Batch normalisation (Ioffe & Szegedy 2015), the core op batch_norm: in training mode each
+// channel is standardised with the batch's statistics, which also move the running
+// statistics (buffers, saved in checkpoints): running = (1 - momentum) running + momentum
+// batch; in eval mode the running statistics are used, so one item's output does not
+// depend on the others. weight (gamma) starts at 1, bias (beta) at 0, running_mean at 0,
+// running_var at 1, as in PyTorch. BatchNorm1d takes [N, C] or [N, C, L]; BatchNorm2d
+// takes [N, C, H, W].
+class BatchNorm : public Module {
+public:
+    Tensor forward(const Tensor& x) override;
+    std::string describe() const override;
+
+    int64_t num_features;
+    float eps, momentum;
+    Tensor weight, bias;               // [C] parameters, undefined without affine
+    Tensor running_mean, running_var;  // [C] buffers
+
+protected:
+    BatchNorm(const char* name, int min_dim, int max_dim, int64_t num_features, float eps, float momentum,
+              bool affine);
+
+private:
+    const char* name_;
+    int min_dim_, max_dim_;
+};
+
+class BatchNorm1d : public BatchNorm {
+public:
+    explicit BatchNorm1d(int64_t num_features, float eps = 1e-5f, float momentum = 0.1f, bool affine = true)
+        : BatchNorm("BatchNorm1d", 2, 3, num_features, eps, momentum, affine) {}
+};
+
+class BatchNorm2d : public BatchNorm {
+public:
+    explicit BatchNorm2d(int64_t num_features, float eps = 1e-5f, float momentum = 0.1f, bool affine = true)
+        : BatchNorm("BatchNorm2d", 4, 4, num_features, eps, momentum, affine) {}
+};
+
+// Layer normalisation (Ba et al. 2016), the core op layer_norm: each item is standardised
+// over its trailing dims normalized_shape with its own statistics, the same in training
+// and eval; weight starts at 1 and bias at 0, both of shape normalized_shape.
+class LayerNorm : public Module {
+public:
+    explicit LayerNorm(std::vector<int64_t> normalized_shape, float eps = 1e-5f, bool affine = true);
+    explicit LayerNorm(int64_t features, float eps = 1e-5f, bool affine = true)
+        : LayerNorm(std::vector<int64_t>{features}, eps, affine) {}
+    Tensor forward(const Tensor& x) override;
+    std::string describe() const override;
+
+    std::vector<int64_t> normalized_shape;
+    float eps;
+    Tensor weight, bias;  // normalized_shape, undefined without affine
 };
 
 // Merges dims start_dim..end_dim: [N, C, H, W] -> [N, C H W] with the defaults.

@@ -1,4 +1,4 @@
-// module.cpp — parameter registration and hierarchical naming, train/eval, the summary
+// module.cpp — parameter and buffer registration and hierarchical naming, train/eval, the summary
 // table (which watches Module::operator() during one forward) and the printed tree.
 #include <algorithm>
 #include <ostream>
@@ -75,6 +75,7 @@ void Module::check_new_name(const std::string& name) const {
     FG_CHECK(!name.empty() && name.find('.') == std::string::npos, describe(),
              ": parameter and module names must be non-empty and contain no '.', got '", name, "'");
     bool taken = std::any_of(params_.begin(), params_.end(), [&](auto& p) { return p.first == name; }) ||
+                 std::any_of(buffers_.begin(), buffers_.end(), [&](auto& b) { return b.first == name; }) ||
                  std::any_of(children_.begin(), children_.end(), [&](auto& c) { return c.first == name; });
     FG_CHECK(!taken, describe(), ": the name '", name, "' is already registered in this module");
 }
@@ -88,21 +89,35 @@ Tensor Module::register_parameter(const std::string& name, Tensor t) {
     return t;
 }
 
+Tensor Module::register_buffer(const std::string& name, Tensor t) {
+    check_new_name(name);
+    FG_CHECK(t.defined() && t.is_leaf() && !t.requires_grad(), describe(), ": buffer '", name,
+             "' must be a defined leaf tensor that does not require grad");
+    buffers_.emplace_back(name, t);
+    return t;
+}
+
 void Module::add_child(const std::string& name, std::shared_ptr<Module> module) {
     check_new_name(name);
     FG_CHECK(module != nullptr, describe(), ": child module '", name, "' is null");
     children_.emplace_back(name, std::move(module));
 }
 
-void Module::collect_parameters(const std::string& prefix,
-                                std::vector<std::pair<std::string, Tensor>>& out) const {
-    for (const auto& [name, t] : params_) out.emplace_back(prefix + name, t);
-    for (const auto& [name, child] : children_) child->collect_parameters(prefix + name + ".", out);
+void Module::collect_parameters(const std::string& prefix, std::vector<std::pair<std::string, Tensor>>& out,
+                                bool buffers) const {
+    for (const auto& [name, t] : buffers ? buffers_ : params_) out.emplace_back(prefix + name, t);
+    for (const auto& [name, child] : children_) child->collect_parameters(prefix + name + ".", out, buffers);
 }
 
 std::vector<std::pair<std::string, Tensor>> Module::named_parameters() const {
     std::vector<std::pair<std::string, Tensor>> out;
-    collect_parameters("", out);
+    collect_parameters("", out, false);
+    return out;
+}
+
+std::vector<std::pair<std::string, Tensor>> Module::named_buffers() const {
+    std::vector<std::pair<std::string, Tensor>> out;
+    collect_parameters("", out, true);
     return out;
 }
 

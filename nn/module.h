@@ -1,8 +1,8 @@
-// module.h — the Module base class: a forward function plus named parameters and child
-// modules, as in torch.nn.Module. Parameters get stable hierarchical names ("0.weight",
-// "encoder.2.bias") from the order of registration: the names checkpoints are keyed by.
-// Not here: hooks, buffers (no layer here has running statistics), multi-input forward,
-// moving to devices. Modules are not copyable (a copy would silently share parameters):
+// module.h — the Module base class: a forward function plus named parameters, buffers
+// and child modules, as in torch.nn.Module. Parameters and buffers get stable
+// hierarchical names ("0.weight", "encoder.2.running_mean") from the order of
+// registration: the names checkpoints are keyed by.
+// Not here: hooks, multi-input forward, moving to devices. Modules are not copyable (a copy would silently share parameters):
 // move them, or hold them by shared_ptr.
 //
 //   struct MLP : Module {
@@ -44,6 +44,10 @@ public:
     // This module's parameters, then each child's, in registration order, depth first.
     std::vector<std::pair<std::string, Tensor>> named_parameters() const;
     std::vector<Tensor> parameters() const;
+    // Buffers the same way: state that is saved and loaded with the parameters but is no
+    // parameter — no optimizer gets it and no gradient reaches it (BatchNorm's running
+    // statistics). parameters() never includes them.
+    std::vector<std::pair<std::string, Tensor>> named_buffers() const;
     // Every module of the tree, this one first (named ""), depth first.
     std::vector<std::pair<std::string, const Module*>> named_modules() const;
     const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& children() const { return children_; }
@@ -67,6 +71,9 @@ protected:
     // Registers t as a parameter (it becomes a leaf that requires grad) and returns it.
     // Names must be non-empty, unique within the module, and free of '.'.
     Tensor register_parameter(const std::string& name, Tensor t);
+    // Registers t as a buffer (a leaf that does not require grad) and returns it; the same
+    // naming rules, one namespace with the parameters and children.
+    Tensor register_buffer(const std::string& name, Tensor t);
     template <class M>
     std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> module) {
         add_child(name, module);
@@ -76,12 +83,12 @@ protected:
 private:
     void add_child(const std::string& name, std::shared_ptr<Module> module);
     void check_new_name(const std::string& name) const;
-    void collect_parameters(const std::string& prefix,
-                            std::vector<std::pair<std::string, Tensor>>& out) const;
+    void collect_parameters(const std::string& prefix, std::vector<std::pair<std::string, Tensor>>& out,
+                            bool buffers) const;
     void collect_modules(const std::string& prefix,
                          std::vector<std::pair<std::string, const Module*>>& out) const;
 
-    std::vector<std::pair<std::string, Tensor>> params_;
+    std::vector<std::pair<std::string, Tensor>> params_, buffers_;
     std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
     bool training_ = true;
 };
