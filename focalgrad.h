@@ -1,7 +1,8 @@
 // focalgrad.h — the whole public API in one include: #include <focalgrad/focalgrad.h>.
 // Tensors and the tape, the differentiable ops, gradcheck, layers and checkpoints, the
-// losses, the optimizers and schedules, and the data pipeline. Each part can also be
-// included on its own (<focalgrad/losses/focal_loss.h>); the layout is in README.md.
+// losses, the optimizers and schedules, the data pipeline, and the detection blocks.
+// Each part can also be included on its own (<focalgrad/losses/focal_loss.h>); the
+// layout is in README.md.
 // Not here: the machinery the ops are built with (the buffer pool, fast math, the BLAS
 // door, the losses' tiles), which a program using focalgrad does not need to include.
 #pragma once
@@ -25,6 +26,7 @@
 #include <focalgrad/data/mnist.h>
 #include <focalgrad/data/sampling.h>
 #include <focalgrad/data/tensor_dataset.h>
+#include <focalgrad/detection/detection.h>
 #include <focalgrad/losses/losses.h>
 #include <focalgrad/nn/checkpoint.h>
 #include <focalgrad/nn/init.h>

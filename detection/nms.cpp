@@ -1,0 +1,149 @@
+// nms.cpp — greedy NMS over boxes sorted once, per-class NMS by grouping, and RetinaNet's
+// inference built on them.
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <vector>
+
+#include <focalgrad/core/autograd.h>
+#include <focalgrad/core/error.h>
+#include <focalgrad/core/ops.h>
+#include <focalgrad/detection/nms.h>
+
+namespace focalgrad {
+
+namespace {
+
+void check_scores(const char* op, const Tensor& boxes, const Tensor& scores) {
+    check_boxes(op, "boxes", boxes);
+    FG_CHECK(scores.dim() == 1 && scores.shape()[0] == boxes.shape()[0], op,
+             ": scores must be [N] for boxes ", boxes.shape(), ", got ", scores.shape());
+    for (int64_t i = 0; i < scores.numel(); ++i)
+        FG_CHECK(!std::isnan(scores.data()[i]), op, ": scores[", i, "] is NaN");
+}
+
+// Greedy suppression over boxes already in score order, `order[0..n)` indexing into
+// `boxes`: appends the kept ones to `kept`. The candidates are copied into coordinate
+// arrays so that each kept box clears its overlaps in one vectorised pass.
+void suppress(const float* boxes, const int64_t* order, int64_t n, float iou_threshold,
+              std::vector<int64_t>& kept) {
+    std::vector<float> soa(static_cast<size_t>(5 * n));
+    float *x1 = soa.data(), *y1 = x1 + n, *x2 = y1 + n, *y2 = x2 + n, *area = y2 + n;
+    for (int64_t j = 0; j < n; ++j) {
+        const float* b = boxes + 4 * order[j];
+        x1[j] = b[0], y1[j] = b[1], x2[j] = b[2], y2[j] = b[3];
+        area[j] = (b[2] - b[0]) * (b[3] - b[1]);
+    }
+    std::vector<unsigned char> alive(size_t(n), 1);
+    unsigned char* live = alive.data();
+    for (int64_t i = 0; i < n; ++i) {
+        if (!live[i]) continue;
+        kept.push_back(order[i]);
+        for (int64_t j = i + 1; j < n; ++j) {
+            float w = std::max(0.0f, std::min(x2[i], x2[j]) - std::max(x1[i], x1[j]));
+            float h = std::max(0.0f, std::min(y2[i], y2[j]) - std::max(y1[i], y1[j]));
+            float inter = w * h;
+            float uni = area[i] + area[j] - inter;
+            float iou = uni > 0.0f ? inter / uni : 0.0f;
+            live[j] = live[j] & (iou <= iou_threshold);
+        }
+    }
+}
+
+// Indices [0, n) by decreasing score, equal scores in index order.
+std::vector<int64_t> by_score(const float* scores, int64_t n) {
+    std::vector<int64_t> order(static_cast<size_t>(n));
+    std::iota(order.begin(), order.end(), int64_t(0));
+    std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+        return scores[a] > scores[b] || (scores[a] == scores[b] && a < b);
+    });
+    return order;
+}
+
+}  // namespace
+
+std::vector<int64_t> nms(const Tensor& boxes, const Tensor& scores, float iou_threshold) {
+    check_scores("nms", boxes, scores);
+    std::vector<int64_t> order = by_score(scores.data(), scores.numel());
+    std::vector<int64_t> kept;
+    suppress(boxes.data(), order.data(), int64_t(order.size()), iou_threshold, kept);
+    return kept;
+}
+
+std::vector<int64_t> batched_nms(const Tensor& boxes, const Tensor& scores, const std::vector<int>& classes,
+                                 float iou_threshold) {
+    check_scores("batched_nms", boxes, scores);
+    FG_CHECK(int64_t(classes.size()) == boxes.shape()[0], "batched_nms: one class per box expected, got ",
+             classes.size(), " classes for ", boxes.shape()[0], " boxes");
+    const float* s = scores.data();
+    // Grouped by class, each group in score order: one sort, then NMS within each group.
+    std::vector<int64_t> order = by_score(s, scores.numel());
+    std::stable_sort(order.begin(), order.end(),
+                     [&](int64_t a, int64_t b) { return classes[size_t(a)] < classes[size_t(b)]; });
+    std::vector<int64_t> kept;
+    for (size_t begin = 0; begin < order.size();) {
+        size_t end = begin;
+        while (end < order.size() && classes[size_t(order[end])] == classes[size_t(order[begin])]) ++end;
+        suppress(boxes.data(), order.data() + begin, int64_t(end - begin), iou_threshold, kept);
+        begin = end;
+    }
+    std::sort(kept.begin(), kept.end(),
+              [&](int64_t a, int64_t b) { return s[a] > s[b] || (s[a] == s[b] && a < b); });
+    return kept;
+}
+
+Detections detect(const Tensor& logits, const Tensor& offsets, const Tensor& anchors, const DetectOptions& o,
+                  const BoxCoder& coder) {
+    FG_CHECK(logits.dim() == 2, "detect: logits must be [A, C], got ", logits.shape());
+    const int64_t A = logits.shape()[0], C = logits.shape()[1];
+    FG_CHECK(offsets.shape() == Shape({A, 4}), "detect: offsets must be [A, 4] = [", A, ", 4] for logits ",
+             logits.shape(), ", got ", offsets.shape());
+    FG_CHECK(anchors.shape() == Shape({A, 4}), "detect: anchors must be [A, 4] = [", A, ", 4] for logits ",
+             logits.shape(), ", got ", anchors.shape());
+    FG_CHECK(o.candidates >= 0 && o.max_detections >= 0,
+             "detect: candidates and max_detections must be >= 0, got ", o.candidates, " and ",
+             o.max_detections);
+    NoGradGuard no_grad;
+    // σ(z) > threshold, for every (anchor, class) pair: flat index a * C + c.
+    std::vector<float> cand_scores;
+    std::vector<int64_t> cand_index;
+    const float* z = logits.data();
+    for (int64_t i = 0; i < A * C; ++i) {
+        FG_CHECK(!std::isnan(z[i]), "detect: logits[", i / C, ", ", i % C, "] is NaN");
+        float p = 1.0f / (1.0f + std::exp(-z[i]));
+        if (p > o.score_threshold) {
+            cand_scores.push_back(p);
+            cand_index.push_back(i);
+        }
+    }
+    int64_t n = int64_t(cand_scores.size());
+    int64_t k = std::min(n, o.candidates);
+    ValuesIndices top = topk(Tensor::from(cand_scores, {n}), k);
+    // The chosen pairs' boxes, decoded from their anchors.
+    Tensor chosen_anchors = Tensor::empty({k, 4}), chosen_offsets = Tensor::empty({k, 4});
+    std::vector<int> labels(static_cast<size_t>(k));
+    for (int64_t j = 0; j < k; ++j) {
+        int64_t flat = cand_index[size_t(top.indices[size_t(j)])];
+        int64_t a = flat / C;
+        labels[size_t(j)] = int(flat % C);
+        std::copy_n(anchors.data() + 4 * a, 4, chosen_anchors.data() + 4 * j);
+        std::copy_n(offsets.data() + 4 * a, 4, chosen_offsets.data() + 4 * j);
+        for (int q = 0; q < 4; ++q)
+            FG_CHECK(std::isfinite(offsets.data()[4 * a + q]), "detect: offsets[", a, ", ", q,
+                     "] = ", offsets.data()[4 * a + q], " is not finite");
+    }
+    Tensor boxes = decode_boxes(chosen_anchors, chosen_offsets, coder);
+    if (o.image_width > 0 && o.image_height > 0) clip_boxes(boxes, o.image_width, o.image_height);
+    std::vector<int64_t> kept = batched_nms(boxes, top.values, labels, o.nms_iou);
+    if (int64_t(kept.size()) > o.max_detections) kept.resize(size_t(o.max_detections));
+    Detections d;
+    for (int64_t j : kept) {
+        const float* b = boxes.data() + 4 * j;
+        d.boxes.push_back({b[0], b[1], b[2], b[3]});
+        d.scores.push_back(top.values.data()[j]);
+        d.labels.push_back(labels[size_t(j)]);
+    }
+    return d;
+}
+
+}  // namespace focalgrad
