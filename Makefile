@@ -8,9 +8,9 @@
 #   make format           clang-format every tracked .cpp and .h (.ci/run checks it)
 #   make clean
 #
-# Sources are found by glob: a new .cpp in core/ nn/ losses/ optim/ data/ detection/ joins the
-# library, a new tests/*.cpp joins the test binary, a new examples/*.cpp or bench/*.cpp
-# becomes a program. Missing system packages are installed by scripts/setup.sh.
+# Sources are found by glob: a new .cpp in core/ nn/ losses/ optim/ data/ detection/ report/
+# joins the library, a new tests/*.cpp joins the test binary, a new examples/*.cpp or
+# bench/*.cpp becomes a program. Missing system packages are installed by scripts/setup.sh.
 
 SANITIZE ?= 0
 ifeq ($(SANITIZE),1)
@@ -35,7 +35,7 @@ CXXFLAGS := -std=c++17 $(OPT) -pthread -Wall -Wextra -I$(INCLUDE) -MMD -MP
 LIB      := $(BUILD)/libfocalgrad.a
 BIN      := $(BUILD)/bin
 
-LIB_SRC   := $(wildcard core/*.cpp nn/*.cpp losses/*.cpp optim/*.cpp data/*.cpp detection/*.cpp)
+LIB_SRC   := $(wildcard core/*.cpp nn/*.cpp losses/*.cpp optim/*.cpp data/*.cpp detection/*.cpp report/*.cpp)
 TEST_SRC  := $(wildcard tests/*.cpp)
 PROG_SRC  := $(wildcard examples/*.cpp bench/*.cpp)
 LIB_OBJ   := $(LIB_SRC:%.cpp=$(BUILD)/obj/%.o)

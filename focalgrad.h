@@ -1,8 +1,8 @@
 // focalgrad.h — the whole public API in one include: #include <focalgrad/focalgrad.h>.
 // Tensors and the tape, the differentiable ops, gradcheck, layers and checkpoints, the
-// losses, the optimizers and schedules, the data pipeline, and the detection blocks.
-// Each part can also be included on its own (<focalgrad/losses/focal_loss.h>); the
-// layout is in README.md.
+// losses, the optimizers and schedules, the data pipeline, the detection blocks, and
+// the reports (tables, JSON, SVG charts). Each part can also be included on its own
+// (<focalgrad/losses/focal_loss.h>); the layout is in README.md.
 // Not here: the machinery the ops are built with (the buffer pool, fast math, the BLAS
 // door, the losses' tiles), which a program using focalgrad does not need to include.
 #pragma once
@@ -34,3 +34,8 @@
 #include <focalgrad/nn/module.h>
 #include <focalgrad/optim/optimizer.h>
 #include <focalgrad/optim/scheduler.h>
+#include <focalgrad/report/chart.h>
+#include <focalgrad/report/json.h>
+#include <focalgrad/report/runs.h>
+#include <focalgrad/report/svg.h>
+#include <focalgrad/report/table.h>

@@ -350,24 +350,38 @@ Tensor load_image_from_memory(const uint8_t* bytes, size_t size, const ImageOpti
     return decode_image(bytes, size, options, "load_image_from_memory");
 }
 
-void save_png(const std::string& path, const uint8_t* pixels, int width, int height, int channels) {
-    FG_CHECK(pixels, "save_png: ", path, ": pixels is null");
-    FG_CHECK(width >= 1 && height >= 1 && int64_t(width) * height <= kMaxPixels, "save_png: ", path,
+namespace {
+
+// `what` starts every message: "save_png: digit.png" or "encode_png".
+std::vector<uint8_t> encode(const uint8_t* pixels, int width, int height, int channels,
+                            const std::string& what) {
+    FG_CHECK(pixels, what, ": pixels is null");
+    FG_CHECK(width >= 1 && height >= 1 && int64_t(width) * height <= kMaxPixels, what,
              ": size must be at least 1 x 1 and at most ", kMaxPixels, " pixels, got ", width, " x ", height);
-    FG_CHECK(channels >= 1 && channels <= 4, "save_png: ", path,
+    FG_CHECK(channels >= 1 && channels <= 4, what,
              ": channels must be 1 (grey), "
              "2 (grey + alpha), 3 (RGB) or 4 (RGBA), got ",
              channels);
-
-    // Encode in memory first: nothing touches the disk unless the encoding succeeded.
     std::vector<uint8_t> png;
     auto append = [](void* context, void* data, int size) {
         auto* out = static_cast<std::vector<uint8_t>*>(context);
         auto* bytes = static_cast<const uint8_t*>(data);
         out->insert(out->end(), bytes, bytes + size);
     };
-    FG_CHECK(stbi_write_png_to_func(append, &png, width, height, channels, pixels, width * channels),
-             "save_png: ", path, ": PNG encoding failed (out of memory?)");
+    FG_CHECK(stbi_write_png_to_func(append, &png, width, height, channels, pixels, width * channels), what,
+             ": PNG encoding failed (out of memory?)");
+    return png;
+}
+
+}  // namespace
+
+std::vector<uint8_t> encode_png(const uint8_t* pixels, int width, int height, int channels) {
+    return encode(pixels, width, height, channels, "encode_png");
+}
+
+void save_png(const std::string& path, const uint8_t* pixels, int width, int height, int channels) {
+    // Encode in memory first: nothing touches the disk unless the encoding succeeded.
+    const std::vector<uint8_t> png = encode(pixels, width, height, channels, "save_png: " + path);
 
     // Same directory as the target, so the rename cannot cross file systems; the pid keeps
     // two processes writing the same file from sharing a temporary.

@@ -1,7 +1,8 @@
 // image.h — user images in, PNG files out. load_image reads PNG, JPEG, BMP, GIF, TGA, PNM
 // (stb_image) as a grayscale (or RGB) float image resized to 28 x 28 or any size
 // (stb_image_resize), ready to feed a model trained on MNIST or on an image folder;
-// save_png writes a PNG atomically (stb_image_write).
+// save_png writes a PNG atomically (stb_image_write), and encode_png gives the same
+// bytes in memory (for an SVG that embeds an image).
 // Not here: MNIST's own preprocessing (fitting the digit in a 20 x 20 box and centring
 // it by mass), colour spaces other than sRGB values taken as they are, other output formats.
 #pragma once
@@ -9,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <focalgrad/core/tensor.h>
 
@@ -48,6 +50,9 @@ Tensor load_image_from_memory(const uint8_t* bytes, size_t size, const ImageOpti
 // 2 (grey + alpha), 3 (RGB) or 4 (RGBA), as a PNG. Atomic: the PNG is written to a
 // temporary file next to `path` and renamed over it, so `path` is never half-written.
 void save_png(const std::string& path, const uint8_t* pixels, int width, int height, int channels);
+
+// The bytes of the PNG file save_png would write for the same pixels.
+std::vector<uint8_t> encode_png(const uint8_t* pixels, int width, int height, int channels);
 
 // A [H, W] (grey) or [H, W, C] (C = 1, 3, 4) tensor with values in [0, 1], as a PNG; each
 // value becomes round(255 * clamp(v, 0, 1)).

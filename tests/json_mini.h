@@ -65,14 +65,24 @@ private:
                 ++at_;
                 if (at_ >= s_.size()) fail("bad escape");
                 char e = s_[at_];
-                if (e == 'u') {
+                if (e == 'u') {  // \uXXXX as UTF-8 (surrogate pairs are not joined)
+                    if (at_ + 4 >= s_.size()) fail("bad \\u escape");
+                    unsigned long cp = std::strtoul(s_.substr(at_ + 1, 4).c_str(), nullptr, 16);
+                    if (cp < 0x80) {
+                        out += char(cp);
+                    } else if (cp < 0x800) {
+                        out += char(0xc0 | (cp >> 6)), out += char(0x80 | (cp & 0x3f));
+                    } else {
+                        out += char(0xe0 | (cp >> 12)), out += char(0x80 | ((cp >> 6) & 0x3f));
+                        out += char(0x80 | (cp & 0x3f));
+                    }
                     at_ += 4;
-                    out += '?';
                 } else {
                     out += e == 'n' ? '\n' : e == 't' ? '\t' : e;
                 }
                 ++at_;
             } else {
+                if (static_cast<unsigned char>(s_[at_]) < 0x20) fail("raw control character in a string");
                 out += s_[at_++];
             }
         }
