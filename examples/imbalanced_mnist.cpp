@@ -2,15 +2,14 @@
 // Builds an imbalanced MNIST training set (default: digits 5-9 keep 1/100 of their
 // images), trains the same MLP (same seed, same initialisation, same batches) once per
 // loss, and measures per-class recall on the full, balanced 10,000-image test set, as
-// mean ± std over several seeds. Writes the tables, a CSV, a JSON file and a PNG chart.
-// `make demo` runs it with the defaults; `--help` lists every flag.
+// mean ± std over several seeds. Writes the tables, a CSV, a JSON file and an SVG chart
+// (report/). `make demo` runs it with the defaults; `--help` lists every flag.
 // Not here: resampling (oversampling the minority) — the study compares losses only.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <iomanip>
-#include <map>
+#include <functional>
 #include <numeric>
 #include <sstream>
 #include <string>
@@ -24,22 +23,25 @@
 #include <focalgrad/data/metrics.h>
 #include <focalgrad/data/mnist.h>
 #include <focalgrad/losses/losses.h>
-#include <focalgrad/nn/layers.h>
 #include <focalgrad/optim/optimizer.h>
+#include <focalgrad/report/chart.h>
+#include <focalgrad/report/json.h>
+#include <focalgrad/report/runs.h>
+#include <focalgrad/report/table.h>
 
-#include "chart.h"
 #include "cli.h"
+#include "models.h"
 #include "train.h"
 
 using namespace focalgrad;
+using namespace focalgrad::report;
 
 namespace {
 
 const std::vector<std::string> kAllLosses = {"ce", "balanced_ce", "focal", "balanced_focal"};
 
 struct Config {
-    std::string command;
-    std::string data_dir, dataset;
+    std::string command, data_dir, dataset;
     std::vector<int> minority;
     double ratio = 100, long_tail = 0;
     std::vector<std::string> losses;
@@ -61,16 +63,20 @@ std::string join(const std::vector<std::string>& parts, const std::string& sep) 
     return out;
 }
 
-// The digits of --minority, checked against the 10 classes.
-std::vector<int> parse_minority(const std::vector<int64_t>& values) {
-    std::vector<int> out;
-    for (int64_t v : values) {
-        FG_CHECK(std::find(out.begin(), out.end(), int(v)) == out.end(), "--minority lists class ", v,
-                 " twice");
-        out.push_back(int(v));
+// "inverse", "sqrt" or "effective:BETA" (Cui et al.'s effective number of samples).
+void parse_alpha_scheme(Config& c) {
+    if (c.alpha_scheme == "inverse" || c.alpha_scheme == "sqrt") {
+        c.scheme = c.alpha_scheme == "sqrt" ? WeightScheme::InverseSqrt : WeightScheme::InverseFrequency;
+        return;
     }
-    FG_CHECK(out.size() < 10, "--minority names all 10 classes: nothing would be a majority class");
-    return out;
+    FG_CHECK(c.alpha_scheme.rfind("effective:", 0) == 0,
+             "--alpha-scheme must be inverse, sqrt or effective:BETA, got '", c.alpha_scheme, "'");
+    c.scheme = WeightScheme::EffectiveNumber;
+    std::string b = c.alpha_scheme.substr(10);
+    char* end = nullptr;
+    c.beta = std::strtod(b.c_str(), &end);
+    FG_CHECK(!b.empty() && *end == '\0' && c.beta >= 0 && c.beta < 1,
+             "--alpha-scheme effective:BETA needs 0 <= BETA < 1, got '", b, "'");
 }
 
 Config parse(int argc, char** argv) {
@@ -84,8 +90,12 @@ Config parse(int argc, char** argv) {
     c.dataset = args.str("dataset", "mnist", "mnist or fashion (Fashion-MNIST, same format)");
     FG_CHECK(c.dataset == "mnist" || c.dataset == "fashion", "--dataset must be mnist or fashion, got '",
              c.dataset, "'");
-    c.minority =
-        parse_minority(args.integers("minority", "5,6,7,8,9", "minority classes (step imbalance)", 0, 9));
+    for (int64_t v : args.integers("minority", "5,6,7,8,9", "minority classes (step imbalance)", 0, 9)) {
+        FG_CHECK(std::find(c.minority.begin(), c.minority.end(), int(v)) == c.minority.end(),
+                 "--minority lists class ", v, " twice");
+        c.minority.push_back(int(v));
+    }
+    FG_CHECK(c.minority.size() < 10, "--minority names all 10 classes: nothing would be a majority class");
     c.ratio = args.real("ratio", 100, "minority classes keep 1/RATIO of their images", 1, 1e6);
     c.long_tail =
         args.real("long-tail", 0, "use a long tail with this imbalance factor instead (0 = off)", 0, 1e6);
@@ -93,24 +103,7 @@ Config parse(int argc, char** argv) {
     c.losses = args.names("losses", join(kAllLosses, ","), "losses to compare", kAllLosses);
     c.gamma = args.real("gamma", 2, "focal loss gamma", 0, 100);
     c.alpha_scheme = args.str("alpha-scheme", "inverse", "class weights: inverse, sqrt or effective:BETA");
-    if (c.alpha_scheme == "inverse") {
-        c.scheme = WeightScheme::InverseFrequency;
-    } else if (c.alpha_scheme == "sqrt") {
-        c.scheme = WeightScheme::InverseSqrt;
-    } else {
-        FG_CHECK(c.alpha_scheme.rfind("effective:", 0) == 0,
-                 "--alpha-scheme must be inverse, sqrt or "
-                 "effective:BETA, got '",
-                 c.alpha_scheme, "'");
-        c.scheme = WeightScheme::EffectiveNumber;
-        std::string b = c.alpha_scheme.substr(10);
-        char* end = nullptr;
-        c.beta = std::strtod(b.c_str(), &end);
-        FG_CHECK(!b.empty() && *end == '\0' && c.beta >= 0 && c.beta < 1,
-                 "--alpha-scheme effective:BETA needs "
-                 "0 <= BETA < 1, got '",
-                 b, "'");
-    }
+    parse_alpha_scheme(c);
     c.epochs = args.integer("epochs", 10, "training epochs per run", 1, 10000);
     c.lr = args.real("lr", 0.01, "SGD learning rate", 1e-9, 10);
     c.momentum = args.real("momentum", 0.9, "SGD momentum", 0, 0.999);
@@ -123,7 +116,7 @@ Config parse(int argc, char** argv) {
                                "deferred re-weighting: plain losses before this epoch (0 = off)", 0, 10000);
     c.prior_correction =
         args.flag("prior-correction", "also evaluate with log class priors subtracted from the logits");
-    c.out_dir = args.str("out", "results", "directory for the .md, .csv, .json and .png outputs");
+    c.out_dir = args.str("out", "results", "directory for the .md, .csv, .json and .svg outputs");
     c.json_path =
         args.str("json", "", "where to write the JSON results (default: OUT/imbalanced_mnist.json)");
     c.quiet = args.flag("quiet", "no progress lines");
@@ -132,84 +125,12 @@ Config parse(int argc, char** argv) {
     c.threads = cli::start_threads(threads);
     if (c.json_path.empty()) c.json_path = c.out_dir + "/imbalanced_mnist.json";
     if (locate) {
-        std::printf(
-            "%s\n",
-            (c.dataset == "mnist" ? find_mnist_dir(c.data_dir) : find_fashion_mnist_dir(c.data_dir)).c_str());
+        bool mnist = c.dataset == "mnist";
+        std::printf("%s\n",
+                    (mnist ? find_mnist_dir(c.data_dir) : find_fashion_mnist_dir(c.data_dir)).c_str());
         std::exit(0);
     }
     return c;
-}
-
-// ---- Results -----------------------------------------------------------------------
-
-struct Run {
-    std::string loss;
-    int64_t seed;
-    std::vector<double> recall;  // [C]
-    double accuracy, balanced_accuracy, macro_f1, minority_recall, majority_recall, train_seconds;
-};
-
-struct Stat {
-    double mean = 0, std = 0;  // sample standard deviation over seeds (0 for one seed)
-};
-
-Stat stat_of(const std::vector<double>& v) {
-    Stat s;
-    for (double x : v) s.mean += x;
-    s.mean /= double(v.size());
-    if (v.size() > 1) {
-        double ss = 0;
-        for (double x : v) ss += (x - s.mean) * (x - s.mean);
-        s.std = std::sqrt(ss / double(v.size() - 1));
-    }
-    return s;
-}
-
-// The named rows (one per loss and evaluation) of every seed, in the order they ran.
-std::vector<std::string> row_names(const std::vector<Run>& runs) {
-    std::vector<std::string> names;
-    for (const Run& r : runs)
-        if (std::find(names.begin(), names.end(), r.loss) == names.end()) names.push_back(r.loss);
-    return names;
-}
-
-std::vector<double> field(const std::vector<Run>& runs, const std::string& loss, double Run::*member) {
-    std::vector<double> v;
-    for (const Run& r : runs)
-        if (r.loss == loss) v.push_back(r.*member);
-    return v;
-}
-
-std::vector<double> recall_of(const std::vector<Run>& runs, const std::string& loss, int c) {
-    std::vector<double> v;
-    for (const Run& r : runs)
-        if (r.loss == loss) v.push_back(r.recall[size_t(c)]);
-    return v;
-}
-
-// The gain in minority recall over ce, paired by seed (same subset, same initialisation).
-std::vector<double> gain_over_ce(const std::vector<Run>& runs, const std::string& loss) {
-    std::vector<double> v;
-    for (const Run& r : runs) {
-        if (r.loss != loss) continue;
-        std::string base =
-            r.loss.size() > 3 && r.loss.compare(r.loss.size() - 3, 3, "+pc") == 0 ? "ce+pc" : "ce";
-        for (const Run& b : runs)
-            if (b.loss == base && b.seed == r.seed) v.push_back(r.minority_recall - b.minority_recall);
-    }
-    return v;
-}
-
-std::string pm(const Stat& s, int digits = 3) {
-    std::ostringstream os;
-    os << std::fixed << std::setprecision(digits) << s.mean << " ± " << s.std;
-    return os.str();
-}
-
-std::string fixed(double v, int digits) {
-    std::ostringstream os;
-    os << std::fixed << std::setprecision(digits) << v;
-    return os.str();
 }
 
 // ---- The study ---------------------------------------------------------------------
@@ -221,25 +142,12 @@ struct Study {
     std::vector<bool> is_minority;  // [C]
     std::string imbalance_label;
     std::vector<int64_t> counts_seed0;  // training counts of the first seed's subset
-    std::vector<Run> runs;
+    Runs runs;                          // one per loss (and +pc evaluation) and seed
 };
 
 std::vector<int64_t> subset_for(const Study& s, int64_t seed) {
     if (s.config.long_tail >= 1) return make_long_tail(s.train.labels, s.config.long_tail, uint64_t(seed));
     return make_step_imbalance(s.train.labels, s.config.minority, s.config.ratio, uint64_t(seed));
-}
-
-std::shared_ptr<Sequential> make_mlp(const Config& c, int64_t classes, int64_t seed) {
-    Generator init(uint64_t(seed) * 7919 + 17);  // the same draws for every loss of this seed
-    auto net = std::make_shared<Sequential>();
-    int64_t in = 28 * 28;
-    for (int64_t h : c.hidden) {
-        net->add(Linear(in, h, true, init));
-        net->add(ReLU());
-        in = h;
-    }
-    net->add(Linear(in, classes, true, init));
-    return net;
 }
 
 // The loss function of one run at one epoch (deferred re-weighting switches the weights
@@ -249,8 +157,6 @@ std::function<Tensor(const Tensor&, const std::vector<int>&)> loss_for(const std
                                                                        const std::vector<int64_t>& counts,
                                                                        int64_t epoch) {
     bool weighted = c.drw_epoch == 0 || epoch >= c.drw_epoch;
-    Tensor alpha = Tensor::from(class_weights(counts, c.scheme, c.beta), Shape{int64_t(counts.size())});
-    float gamma = float(c.gamma);
     if (name == "ce" || (name == "balanced_ce" && !weighted))
         return [](const Tensor& z, const std::vector<int>& y) { return cross_entropy(z, y); };
     if (name == "balanced_ce") {
@@ -262,25 +168,32 @@ std::function<Tensor(const Tensor&, const std::vector<int>&)> loss_for(const std
         };
     }
     FocalLossOptions o;
-    o.gamma = gamma;
+    o.gamma = float(c.gamma);
     if (name == "balanced_focal" && weighted) {
-        o.alpha = alpha;
+        o.alpha = Tensor::from(class_weights(counts, c.scheme, c.beta), Shape{int64_t(counts.size())});
         o.normalize_by_alpha = true;  // gamma = 0 then gives exactly balanced_ce
     }
     return [o](const Tensor& z, const std::vector<int>& y) { return focal_loss(z, y, o); };
 }
 
-Run evaluate(const Study& s, const std::string& label, int64_t seed, const Tensor& logits, double seconds) {
+// Scores the test-set logits of one model and records them as a run.
+void evaluate(Study& s, const std::string& label, int64_t seed, const Tensor& logits, double seconds) {
     Metrics m = compute_metrics(examples::confusion(logits, s.test));
-    Run r{label, seed, {}, m.accuracy, m.balanced_accuracy, m.macro_f1, 0, 0, seconds};
-    std::vector<double> minority, majority;
-    for (int c = 0; c < s.test.num_classes(); ++c) {
-        r.recall.push_back(m.per_class[size_t(c)].recall);
-        (s.is_minority[size_t(c)] ? minority : majority).push_back(m.per_class[size_t(c)].recall);
+    std::vector<double> recall, minority, majority;
+    for (size_t c = 0; c < m.per_class.size(); ++c) {
+        recall.push_back(m.per_class[c].recall);
+        (s.is_minority[c] ? minority : majority).push_back(m.per_class[c].recall);
     }
-    r.minority_recall = stat_of(minority).mean;
-    r.majority_recall = stat_of(majority).mean;
-    return r;
+    double minority_recall = summarize(minority).mean, majority_recall = summarize(majority).mean;
+    s.runs.add(
+        label, seed,
+        {Metric::vector("per_class_recall", recall), Metric::number("accuracy", m.accuracy),
+         Metric::number("balanced_accuracy", m.balanced_accuracy), Metric::number("macro_f1", m.macro_f1),
+         Metric::number("minority_recall", minority_recall),
+         Metric::number("majority_recall", majority_recall), Metric::number("train_seconds", seconds)});
+    if (!s.config.quiet)
+        std::fprintf(stderr, "%-16s seed %lld: minority recall %.3f, majority recall %.3f, accuracy %.4f\n",
+                     label.c_str(), (long long)seed, minority_recall, majority_recall, m.accuracy);
 }
 
 void run_seed(Study& s, int64_t seed) {
@@ -294,7 +207,8 @@ void run_seed(Study& s, int64_t seed) {
     DataLoader loader(s.train, subset, lo);
 
     for (const std::string& name : c.losses) {
-        auto model = make_mlp(c, s.train.num_classes(), seed);
+        Generator init(uint64_t(seed) * 7919 + 17);  // the same draws for every loss of this seed
+        auto model = examples::mlp(c.hidden, init);
         SGD optimizer(model->parameters(), c.lr, c.momentum);
         auto start = std::chrono::steady_clock::now();
         for (int64_t e = 0; e < c.epochs; ++e) {
@@ -303,7 +217,7 @@ void run_seed(Study& s, int64_t seed) {
         }
         double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         Tensor logits = examples::predict_logits(*model, s.test, lo);
-        s.runs.push_back(evaluate(s, name, seed, logits, seconds));
+        evaluate(s, name, seed, logits, seconds);
         if (c.prior_correction) {
             // Logit adjustment (Menon et al. 2021): subtract log n_c / N, the log prior the
             // training set taught the model, so the decision follows the balanced test set.
@@ -311,17 +225,17 @@ void run_seed(Study& s, int64_t seed) {
             double total = double(std::accumulate(counts.begin(), counts.end(), int64_t(0)));
             for (int64_t n : counts) log_prior.push_back(float(std::log(double(n) / total)));
             Tensor adjusted = logits - Tensor::from(log_prior, Shape{int64_t(counts.size())});
-            s.runs.push_back(evaluate(s, name + "+pc", seed, adjusted, seconds));
+            evaluate(s, name + "+pc", seed, adjusted, seconds);
         }
-        if (!c.quiet)
-            std::fprintf(stderr,
-                         "%-16s seed %lld: minority recall %.3f, majority recall %.3f, accuracy %.4f\n",
-                         name.c_str(), (long long)seed, s.runs.back().minority_recall,
-                         s.runs.back().majority_recall, s.runs.back().accuracy);
     }
 }
 
 // ---- Reports -----------------------------------------------------------------------
+
+// A row's minority recall is compared with ce's of the same seed (ce+pc's for a +pc row).
+std::string baseline(const std::string& loss) {
+    return loss.size() > 3 && loss.compare(loss.size() - 3, 3, "+pc") == 0 ? "ce+pc" : "ce";
+}
 
 std::string header(const Study& s) {
     const Config& c = s.config;
@@ -336,175 +250,73 @@ std::string header(const Study& s) {
     os << "-10, SGD lr " << c.lr << " momentum " << c.momentum << ", batch " << c.batch << ", " << c.epochs
        << " epochs; focal gamma " << c.gamma << "; class weights " << c.alpha_scheme
        << (c.drw_epoch ? str(", deferred from epoch ", c.drw_epoch) : "") << "\n";
-    os << "Mean ± std over seeds";
-    for (size_t k = 0; k < c.seeds.size(); ++k) os << (k ? "," : " ") << c.seeds[k];
-    os << " (sample std)\n";
+    std::vector<std::string> seeds;
+    for (int64_t seed : c.seeds) seeds.push_back(std::to_string(seed));
+    os << (seeds.size() > 1 ? "Mean ± std over seeds " + join(seeds, ",") + " (sample std)\n"
+                            : "One seed (" + seeds[0] + "): single runs, no standard deviation\n");
     return os.str();
 }
 
-std::string summary_table(const Study& s) {
-    std::ostringstream os;
-    os << "| loss | accuracy | balanced accuracy | macro-F1 | minority recall | majority recall | minority "
-          "gain over ce |\n";
-    os << "|---|---|---|---|---|---|---|\n";
-    for (const std::string& name : row_names(s.runs)) {
-        std::vector<double> gain = gain_over_ce(s.runs, name);
-        os << "| " << name << " | " << pm(stat_of(field(s.runs, name, &Run::accuracy))) << " | "
-           << pm(stat_of(field(s.runs, name, &Run::balanced_accuracy))) << " | "
-           << pm(stat_of(field(s.runs, name, &Run::macro_f1))) << " | "
-           << pm(stat_of(field(s.runs, name, &Run::minority_recall))) << " | "
-           << pm(stat_of(field(s.runs, name, &Run::majority_recall))) << " | "
-           << (gain.empty() ? std::string("—") : (stat_of(gain).mean >= 0 ? "+" : "") + pm(stat_of(gain)))
-           << " |\n";
-    }
-    return os.str();
-}
-
-std::string recall_table(const Study& s) {
-    std::ostringstream os;
-    os << "| loss |";
-    for (int c = 0; c < s.test.num_classes(); ++c)
-        os << " " << (s.is_minority[size_t(c)] ? "*" : "") << s.test.class_names[size_t(c)] << " |";
-    os << "\n|---|";
-    for (int c = 0; c < s.test.num_classes(); ++c) os << "---|";
-    os << "\n";
-    for (const std::string& name : row_names(s.runs)) {
-        os << "| " << name << " |";
-        for (int c = 0; c < s.test.num_classes(); ++c)
-            os << " " << pm(stat_of(recall_of(s.runs, name, c)), 3) << " |";
-        os << "\n";
-    }
-    os << "\n(* = minority class)\n";
-    return os.str();
-}
-
-std::string json_number(double v) {
-    if (!std::isfinite(v)) return "null";
-    std::ostringstream os;
-    os << std::setprecision(9) << v;
-    return os.str();
-}
-
-std::string json_string(const std::string& v) {
-    std::string out = "\"";
-    for (char ch : v) {
-        if (ch == '"' || ch == '\\') out += '\\';
-        if (static_cast<unsigned char>(ch) < 0x20) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04x", ch);
-            out += buf;
-            continue;
-        }
-        out += ch;
-    }
-    return out + "\"";
-}
-
-template <class T, class F>
-std::string json_array(const std::vector<T>& v, F f) {
-    std::string out = "[";
-    for (size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + f(v[i]);
-    return out + "]";
-}
-
-std::string json_stat(const Stat& s) {
-    return "{\"mean\": " + json_number(s.mean) + ", \"std\": " + json_number(s.std) + "}";
+std::string tables(const Study& s) {
+    Table summary = s.runs.summary_table("loss", {{"accuracy", "accuracy"},
+                                                  {"balanced accuracy", "balanced_accuracy"},
+                                                  {"macro-F1", "macro_f1"},
+                                                  {"minority recall", "minority_recall"},
+                                                  {"majority recall", "majority_recall"},
+                                                  {"minority gain over ce", "minority_recall", 0, baseline}});
+    std::vector<Runs::Column> recall;
+    for (size_t c = 0; c < s.test.class_names.size(); ++c)
+        recall.push_back({(s.is_minority[c] ? "*" : "") + s.test.class_names[c], "per_class_recall", c});
+    return to_markdown(summary) + "\nPer-class recall:\n\n" +
+           to_markdown(s.runs.summary_table("loss", recall)) + "\n(* = minority class)\n";
 }
 
 // The schema is documented in README.md, "Imbalanced MNIST".
 std::string to_json(const Study& s) {
     const Config& c = s.config;
-    auto num = [](double v) { return json_number(v); };
-    std::ostringstream os;
-    os << "{\n  \"dataset\": " << json_string(s.dataset_label) << ",\n";
-    os << "  \"command\": " << json_string(c.command) << ",\n";
-    os << "  \"imbalance\": " << json_string(s.imbalance_label) << ",\n";
-    os << "  \"minority_classes\": " << json_array(c.minority, [](int v) { return std::to_string(v); })
-       << ",\n";
-    os << "  \"config\": {\"epochs\": " << c.epochs << ", \"lr\": " << num(c.lr)
-       << ", \"momentum\": " << num(c.momentum) << ", \"batch\": " << c.batch
-       << ", \"hidden\": " << json_array(c.hidden, [](int64_t v) { return std::to_string(v); })
-       << ", \"gamma\": " << num(c.gamma) << ", \"alpha_scheme\": " << json_string(c.alpha_scheme)
-       << ", \"drw_epoch\": " << c.drw_epoch
-       << ", \"seeds\": " << json_array(c.seeds, [](int64_t v) { return std::to_string(v); })
-       << ", \"threads\": " << c.threads << "},\n";
-    os << "  \"train_counts\": " << json_array(s.counts_seed0, [](int64_t v) { return std::to_string(v); })
-       << ",\n";
-    os << "  \"runs\": [\n";
-    for (size_t i = 0; i < s.runs.size(); ++i) {
-        const Run& r = s.runs[i];
-        os << "    {\"loss\": " << json_string(r.loss) << ", \"seed\": " << r.seed
-           << ", \"per_class_recall\": " << json_array(r.recall, num) << ", \"accuracy\": " << num(r.accuracy)
-           << ", \"balanced_accuracy\": " << num(r.balanced_accuracy) << ", \"macro_f1\": " << num(r.macro_f1)
-           << ", \"minority_recall\": " << num(r.minority_recall)
-           << ", \"majority_recall\": " << num(r.majority_recall)
-           << ", \"train_seconds\": " << num(r.train_seconds) << "}" << (i + 1 < s.runs.size() ? "," : "")
-           << "\n";
-    }
-    os << "  ],\n  \"summary\": {\n";
-    std::vector<std::string> names = row_names(s.runs);
-    for (size_t i = 0; i < names.size(); ++i) {
-        const std::string& n = names[i];
-        std::vector<Stat> recall;
-        for (int cl = 0; cl < s.test.num_classes(); ++cl) recall.push_back(stat_of(recall_of(s.runs, n, cl)));
-        std::vector<double> gain = gain_over_ce(s.runs, n);
-        os << "    " << json_string(n) << ": {\"per_class_recall\": {\"mean\": "
-           << json_array(recall, [](const Stat& st) { return json_number(st.mean); })
-           << ", \"std\": " << json_array(recall, [](const Stat& st) { return json_number(st.std); }) << "}, "
-           << "\"accuracy\": " << json_stat(stat_of(field(s.runs, n, &Run::accuracy)))
-           << ", \"balanced_accuracy\": " << json_stat(stat_of(field(s.runs, n, &Run::balanced_accuracy)))
-           << ", \"macro_f1\": " << json_stat(stat_of(field(s.runs, n, &Run::macro_f1)))
-           << ", \"minority_recall\": " << json_stat(stat_of(field(s.runs, n, &Run::minority_recall)))
-           << ", \"majority_recall\": " << json_stat(stat_of(field(s.runs, n, &Run::majority_recall)))
-           << ", \"train_seconds\": " << json_stat(stat_of(field(s.runs, n, &Run::train_seconds)))
-           << ", \"minority_recall_gain_over_ce\": " << (gain.empty() ? "null" : json_stat(stat_of(gain)))
-           << "}" << (i + 1 < names.size() ? "," : "") << "\n";
-    }
-    os << "  }\n}\n";
-    return os.str();
+    JsonWriter w;
+    w.begin_object(JsonWriter::Layout::lines);
+    w.key("dataset").value(s.dataset_label).key("command").value(c.command);
+    w.key("imbalance").value(s.imbalance_label).key("minority_classes").array(c.minority);
+    w.key("config").begin_object().key("epochs").value(c.epochs).key("lr").value(c.lr);
+    w.key("momentum").value(c.momentum).key("batch").value(c.batch).key("hidden").array(c.hidden);
+    w.key("gamma")
+        .value(c.gamma)
+        .key("alpha_scheme")
+        .value(c.alpha_scheme)
+        .key("drw_epoch")
+        .value(c.drw_epoch);
+    w.key("seeds").array(c.seeds).key("threads").value(c.threads).end_object();
+    w.key("train_counts").array(s.counts_seed0);
+    s.runs.write_runs(w.key("runs"), "loss");
+    s.runs.write_summary(w.key("summary"), [&](const std::string& loss, JsonWriter& w) {
+        Summary gain = s.runs.paired_difference(loss, baseline(loss), "minority_recall");
+        if (gain.n)
+            write_mean_std(w.key("minority_recall_gain_over_ce"), gain);
+        else
+            w.key("minority_recall_gain_over_ce").null();
+    });
+    w.end_object();
+    return w.str();
 }
 
-std::string to_csv(const Study& s) {
-    std::ostringstream os;
-    os << "loss,seed";
-    for (int c = 0; c < s.test.num_classes(); ++c) os << ",recall_" << c;
-    os << ",accuracy,balanced_accuracy,macro_f1,minority_recall,majority_recall,train_seconds\n";
-    for (const Run& r : s.runs) {
-        os << r.loss << "," << r.seed;
-        for (double v : r.recall) os << "," << fixed(v, 6);
-        os << "," << fixed(r.accuracy, 6) << "," << fixed(r.balanced_accuracy, 6) << ","
-           << fixed(r.macro_f1, 6) << "," << fixed(r.minority_recall, 6) << "," << fixed(r.majority_recall, 6)
-           << "," << fixed(r.train_seconds, 3) << "\n";
-    }
-    return os.str();
-}
-
-void save_chart(const Study& s, const std::string& path) {
-    chart::BarChart ch;
+// Per-class recall, one bar per loss side by side within each class, minority classes
+// shaded, whiskers of ± 1 sample std over the seeds (none for one seed: n = 1).
+BarChart recall_chart(const Study& s) {
+    const size_t n = s.config.seeds.size();
+    BarChart ch = s.runs.bar_chart("per_class_recall", s.test.class_names);
     ch.title = "Per-class recall by loss, " + s.dataset_label + " (balanced test set)";
-    std::ostringstream sub;
-    sub << s.imbalance_label << "; mean ± std over " << s.config.seeds.size() << " seed"
-        << (s.config.seeds.size() > 1 ? "s" : "");
-    ch.subtitle = sub.str();
-    ch.y_label = "recall";
-    std::vector<std::string> minority_names;
-    for (int c = 0; c < s.test.num_classes(); ++c) {
-        ch.bar_labels.push_back(std::to_string(c));
-        ch.highlight.push_back(s.is_minority[size_t(c)]);
-        if (s.is_minority[size_t(c)]) minority_names.push_back(std::to_string(c));
-    }
-    ch.highlight_note = "orange = minority classes (" + join(minority_names, ",") + ")";
-    for (const std::string& name : row_names(s.runs)) {
-        chart::BarGroup g;
-        g.label = name;
-        for (int c = 0; c < s.test.num_classes(); ++c) {
-            Stat st = stat_of(recall_of(s.runs, name, c));
-            g.values.push_back(st.mean);
-            g.errors.push_back(st.std);
-        }
-        ch.groups.push_back(g);
-    }
-    chart::save_bar_chart(ch, path, int(std::max<size_t>(1200, 300 * ch.groups.size())), 560);
+    ch.subtitle =
+        s.imbalance_label + "; " +
+        (n > 1 ? str("mean over ", n, " seeds") : std::string("one seed (n = 1), so no error bars"));
+    ch.x_title = s.dataset_label == "MNIST" ? "digit" : "class";
+    ch.y.title = "recall";
+    ch.y.min = 0, ch.y.max = 1;
+    ch.highlight = s.is_minority;
+    ch.highlight_label = "minority class";
+    ch.width = std::max(1000.0, 120 + 12.0 * double(ch.categories.size() * ch.series.size()));
+    ch.height = 440;
+    return ch;
 }
 
 void study(int argc, char** argv) {
@@ -525,15 +337,13 @@ void study(int argc, char** argv) {
     std::printf("%s from %s\n", s.dataset_label.c_str(), dir.c_str());
 
     s.counts_seed0 = class_counts(s.train.labels, subset_for(s, c.seeds[0]), s.train.num_classes());
-    s.is_minority.assign(size_t(s.train.num_classes()), false);
     if (c.long_tail >= 1) {
         // The tail: the half of the classes with the fewest training images.
         std::vector<int> order(size_t(s.train.num_classes()));
         std::iota(order.begin(), order.end(), 0);
         std::stable_sort(order.begin(), order.end(),
                          [&](int a, int b) { return s.counts_seed0[size_t(a)] < s.counts_seed0[size_t(b)]; });
-        c.minority.clear();
-        for (size_t k = 0; k < order.size() / 2; ++k) c.minority.push_back(order[k]);
+        c.minority.assign(order.begin(), order.begin() + ptrdiff_t(order.size() / 2));
         std::sort(c.minority.begin(), c.minority.end());
         s.imbalance_label = str("long tail, imbalance factor ", c.long_tail);
     } else {
@@ -541,19 +351,20 @@ void study(int argc, char** argv) {
         for (int m : c.minority) names.push_back(std::to_string(m));
         s.imbalance_label = str("step imbalance, classes ", join(names, ","), " keep 1/", c.ratio);
     }
+    s.is_minority.assign(size_t(s.train.num_classes()), false);
     for (int m : c.minority) s.is_minority[size_t(m)] = true;
 
     for (int64_t seed : c.seeds) run_seed(s, seed);
 
-    std::string report = header(s) + "\n" + summary_table(s) + "\nPer-class recall:\n\n" + recall_table(s);
+    std::string report = header(s) + "\n" + tables(s);
     std::printf("\n%s", report.c_str());
     std::string base = c.out_dir + "/imbalanced_mnist";
     write_file_atomic(base + ".md", "# " + report + "\nProduced by:\n\n    " + c.command + "\n",
                       "imbalanced_mnist");
-    write_file_atomic(base + ".csv", to_csv(s), "imbalanced_mnist");
+    write_file_atomic(base + ".csv", to_csv(s.runs.runs_table("loss")), "imbalanced_mnist");
     write_file_atomic(c.json_path, to_json(s), "imbalanced_mnist");
-    save_chart(s, base + ".png");
-    std::printf("\nwrote %s.md, %s.csv, %s, %s.png\n", base.c_str(), base.c_str(), c.json_path.c_str(),
+    save_svg(base + ".svg", recall_chart(s));
+    std::printf("\nwrote %s.md, %s.csv, %s, %s.svg\n", base.c_str(), base.c_str(), c.json_path.c_str(),
                 base.c_str());
 }
 
