@@ -8,22 +8,57 @@
 #   make format           clang-format every tracked .cpp and .h (.ci/run checks it)
 #   make clean
 #
-# Sources are found by glob: a new .cpp in core/ nn/ losses/ optim/ data/ detection/ report/
-# joins the library, a new tests/*.cpp joins the test binary, a new examples/*.cpp or
-# bench/*.cpp becomes a program. Missing system packages are installed by scripts/setup.sh.
+# Sources are found by glob: a new .cpp in one of the LIB_DIRS (or in its internal/
+# subfolder) joins the library, a new tests/*.cpp joins the test binary, a new
+# examples/*.cpp or bench/*.cpp becomes a program. Missing system packages are installed
+# by scripts/setup.sh. Both cores are used by default (-j$(nproc)); `make -j1` overrides.
+#
+# Which CPU the code is built for (README "Build flavours"); each flag set has its own
+# build directory, so objects built with different flags never mix:
+#   make              -O3 -march=x86-64-v3 (AVX2, FMA: x86-64 CPUs since about 2013-2015)  build/
+#   make NATIVE=1     -O3 -march=native (this machine's CPU, whatever it has)               build-native/
+#   make PORTABLE=1   -O3 -march=x86-64-v2 (SSE4.2, no AVX: x86-64 CPUs since about 2009)   build-portable/
+#   SANITIZE=1        -O1 -g, ASan + UBSan, with the ISA of the flavour above               build[-native|-portable]-asan/
 
+# The library's folders: a new library folder is one more word here.
+LIB_DIRS := core nn losses optim data detection report
+
+NATIVE   ?= 0
+PORTABLE ?= 0
 SANITIZE ?= 0
+ifeq ($(NATIVE)$(PORTABLE),11)
+  $(error NATIVE=1 and PORTABLE=1 contradict each other: pick one)
+endif
+ifeq ($(NATIVE),1)
+  ARCH   := -march=native
+  FLAVOR := -native
+else ifeq ($(PORTABLE),1)
+  ARCH   := -march=x86-64-v2
+  FLAVOR := -portable
+else
+  ARCH   := -march=x86-64-v3
+  FLAVOR :=
+endif
+
 ifeq ($(SANITIZE),1)
-  BUILD    := build-asan
-  OPT      := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all
+  BUILD    := build$(FLAVOR)-asan
+  OPT      := -O1 -g -fno-omit-frame-pointer $(ARCH) -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all
   SAN_LD   := -fsanitize=address,undefined,float-cast-overflow
   # Leak checking on.
   RUN_ENV  := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1
 else
-  BUILD    := build
-  OPT      := -O3 -march=native
+  BUILD    := build$(FLAVOR)
+  OPT      := -O3 $(ARCH)
   SAN_LD   :=
   RUN_ENV  :=
+endif
+
+# Both cores by default. Only the top-level make adds -j: a recursive $(MAKE) shares its
+# parent's job slots, and a -j given on the command line wins.
+ifeq ($(MAKELEVEL),0)
+  ifeq ($(filter -j%,$(MAKEFLAGS)),)
+    MAKEFLAGS += -j$(shell nproc)
+  endif
 endif
 
 CXX      ?= g++
@@ -35,7 +70,7 @@ CXXFLAGS := -std=c++17 $(OPT) -pthread -Wall -Wextra -I$(INCLUDE) -MMD -MP
 LIB      := $(BUILD)/libfocalgrad.a
 BIN      := $(BUILD)/bin
 
-LIB_SRC   := $(wildcard core/*.cpp nn/*.cpp losses/*.cpp optim/*.cpp data/*.cpp detection/*.cpp report/*.cpp)
+LIB_SRC   := $(wildcard $(addsuffix /*.cpp,$(LIB_DIRS)) $(addsuffix /internal/*.cpp,$(LIB_DIRS)))
 TEST_SRC  := $(wildcard tests/*.cpp)
 PROG_SRC  := $(wildcard examples/*.cpp bench/*.cpp)
 LIB_OBJ   := $(LIB_SRC:%.cpp=$(BUILD)/obj/%.o)
@@ -52,10 +87,11 @@ ifeq ($(filter clean,$(MAKECMDGOALS)),)
 endif
 LDLIBS = $(BLAS_LIBS) -lz -pthread $(SAN_LD)
 
-.PHONY: all test demo bench clean setup format
+.PHONY: all lib test demo bench clean setup format
 .DEFAULT_GOAL := all
 
 all: $(LIB) $(PROGRAMS)
+lib: $(LIB)
 
 $(CONFIG): scripts/setup.sh
 	@bash scripts/setup.sh
@@ -96,8 +132,9 @@ $(TEST_BIN): $(TEST_OBJ) $(LIB)
 test: $(TEST_BIN) $(PROGRAMS)
 	@$(RUN_ENV) $(TEST_BIN)
 
-demo: all
-	@bash scripts/demo.sh $(ARGS)
+# Only the demo's own program: a first `make demo` compiles no benchmark or test.
+demo: $(BIN)/imbalanced_mnist
+	@DEMO_BIN=$(BIN)/imbalanced_mnist bash scripts/demo.sh $(ARGS)
 
 # focalgrad's own benchmarks as one table (the peers' comparison is `make bench-peers`).
 BENCH_PROGRAMS := bench_core bench_losses bench_train bench_demo_rss
@@ -112,7 +149,7 @@ format:
 	@git ls-files '*.cpp' '*.h' | xargs $$(command -v clang-format-14 || echo clang-format) -i
 
 clean:
-	rm -rf build build-asan
+	rm -rf build $(wildcard build-*)
 
 -include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(PROG_OBJ:.o=.d)
 

@@ -9,7 +9,7 @@
 # The focalgrad side, build/bin/bench_peers_focalgrad, is built from bench/bench_peers_focalgrad.cpp
 # when that file exists; until then its column reads "—".
 
-PEERS_BIN      := build/bin
+PEERS_BIN      := $(BIN)
 PEERS_MNIST    ?= $(abspath ../shared/data/mnist)
 PEERS_PYTHON   ?= /usr/bin/python3
 PEERS_ARGS     ?=

@@ -7,7 +7,7 @@
 # Extra arguments are passed to the example, e.g. `make demo ARGS="--seeds 0"`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=build/bin/imbalanced_mnist
+bin="${DEMO_BIN:-build/bin/imbalanced_mnist}"  # make demo passes the flavour's binary
 
 if "$bin" --locate-data "$@" >/dev/null 2>&1; then
     exec "$bin" "$@"

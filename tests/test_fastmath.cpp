@@ -34,8 +34,8 @@ double ulp_error(float y, double ref) {
 }
 
 // The documented bounds (core/fastmath.h): measured maxima over all 2^32 inputs, rounded up.
-// Without FMA (e.g. the sanitizer build, which does not use -march=native) every a * b + c
-// rounds twice, which costs a little.
+// Without FMA (the PORTABLE=1 build, x86-64-v2) every a * b + c rounds twice, which costs a
+// little.
 #ifdef __FMA__
 constexpr double kExpUlps = 1.0, kLogUlps = 1.0, kLog1pUlps = 1.5, kExpm1Ulps = 2.0;
 #else
