@@ -251,18 +251,25 @@ Ticks log_ticks(double lo, double hi, bool fixed_min, bool fixed_max) {
     t.min = fixed_min ? lo : std::pow(10.0, k0);
     t.max = fixed_max ? hi : std::pow(10.0, std::max(k1, k0 + 1));
     const bool fine = std::log10(t.max / t.min) < 2.5;
+    // Plain numbers (0.001, 100) when every decade is short to write, else powers of ten
+    // with superscripts (10⁻⁸), the same style for every label of the axis.
+    const bool powers = k0 < -4 || k1 > 5;
     for (double k = k0; k <= k1 + 1; ++k)
         for (double mantissa : {1.0, 2.0, 5.0}) {
             if (mantissa != 1 && !fine) continue;
             double v = mantissa * std::pow(10.0, k);
             if (v < t.min * (1 - 1e-9) || v > t.max * (1 + 1e-9)) continue;
-            char buf[32];
-            if (k >= -4 && k <= 5)
-                std::snprintf(buf, sizeof buf, "%.*f", int(std::max(0.0, -k)), v);
-            else
-                std::snprintf(buf, sizeof buf, "%ge%d", mantissa, int(k));
             t.values.push_back(v);
-            t.labels.push_back(buf);
+            if (!powers) {
+                char buf[32];
+                std::snprintf(buf, sizeof buf, "%.*f", int(std::max(0.0, -k)), v);
+                t.labels.push_back(buf);
+                continue;
+            }
+            static const char* const kSuperscript[] = {"⁰", "¹", "²", "³", "⁴", "⁵", "⁶", "⁷", "⁸", "⁹"};
+            std::string exponent = k < 0 ? "⁻" : "";
+            for (char d : std::to_string(int(std::fabs(k)))) exponent += kSuperscript[d - '0'];
+            t.labels.push_back((mantissa == 1 ? "" : str(int(mantissa), "×")) + "10" + exponent);
         }
     return t;
 }

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace focalgrad::report {
@@ -59,6 +60,16 @@ struct Font {
     bool bold = false;
     double rotate = 0;  // degrees, clockwise, about the anchor point
     std::string css_class;
+
+    Font() = default;
+    Font(double size_, Colour colour_ = kInk, Anchor anchor_ = Anchor::start, bool bold_ = false,
+         double rotate_ = 0, std::string css_class_ = "")
+        : size(size_),
+          colour(colour_),
+          anchor(anchor_),
+          bold(bold_),
+          rotate(rotate_),
+          css_class(std::move(css_class_)) {}
 };
 
 // The width in pixels that `text` is expected to take in a sans-serif font of `size` px:

@@ -86,8 +86,12 @@ TEST_CASE("log_ticks: powers of ten, with 2 and 5 between them over short ranges
     CHECK(t.labels == std::vector<std::string>{"0.0001", "0.001", "0.01", "0.1", "1", "10"});
     t = log_ticks(1, 50);
     CHECK(t.labels == std::vector<std::string>{"1", "2", "5", "10", "20", "50", "100"});
-    t = log_ticks(1e-7, 1e-6);
-    CHECK(t.labels == std::vector<std::string>{"1e-7", "2e-7", "5e-7", "1e-6"});
+    t = log_ticks(1e-7, 1e-6);  // beyond 1e-4: powers of ten, for every label alike
+    CHECK(t.labels == std::vector<std::string>{"10⁻⁷", "2×10⁻⁷", "5×10⁻⁷", "10⁻⁶"});
+    t = log_ticks(1e-8, 2);
+    CHECK(t.labels.front() == "10⁻⁸");
+    CHECK(t.labels[8] == "10⁰");
+    CHECK(t.labels.back() == "10¹");
     CHECK_ERROR(log_ticks(0, 1), "log_ticks", "above 0");
 }
 
