@@ -1,6 +1,7 @@
 // box.cpp — box IoU (one vectorised pass over the second set per box of the first), the
 // box coder, clipping.
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <vector>
 
@@ -22,7 +23,15 @@ void check_shape(const char* op, const char* name, const Tensor& t) {
 void check_boxes(const char* op, const char* name, const Tensor& t) {
     check_shape(op, name, t);
     const float* p = t.data();
-    for (int64_t i = 0; i < t.shape()[0]; ++i) {
+    const int64_t n = t.shape()[0];
+    // Branch-free passes (vectorised; NaN fails every comparison), and only if some box
+    // fails, a third one to name it.
+    int bad = 0;
+    for (int64_t j = 0; j < 4 * n; ++j) bad |= !(std::fabs(p[j]) <= FLT_MAX);
+    for (int64_t i = 0; i < n; ++i)
+        bad |= int(!(p[4 * i] <= p[4 * i + 2])) | int(!(p[4 * i + 1] <= p[4 * i + 3]));
+    if (!bad) return;
+    for (int64_t i = 0; i < n; ++i) {
         const float* b = p + 4 * i;
         bool finite =
             std::isfinite(b[0]) && std::isfinite(b[1]) && std::isfinite(b[2]) && std::isfinite(b[3]);
@@ -61,24 +70,16 @@ float box_iou(const Box& a, const Box& b) {
     float h = std::max(0.0f, std::min(a.y2, b.y2) - std::max(a.y1, b.y1));
     float inter = w * h;
     float uni = a.area() + b.area() - inter;
-    return uni > 0.0f ? inter / uni : 0.0f;
+    return inter / std::max(uni, FLT_MIN);  // an empty union has inter = 0: IoU 0
 }
 
 Tensor box_iou(const Tensor& a, const Tensor& b) {
     check_boxes("box_iou", "a", a);
     check_boxes("box_iou", "b", b);
     const int64_t N = a.shape()[0], M = b.shape()[0];
-    // b as structure of arrays: the inner loop reads five contiguous streams, which the
-    // compiler turns into SIMD min/max/mul/div over 8 boxes at a time.
-    std::vector<float> soa(static_cast<size_t>(5 * M));
-    float *bx1 = soa.data(), *by1 = bx1 + M, *bx2 = by1 + M, *by2 = bx2 + M, *barea = by2 + M;
-    for (int64_t j = 0; j < M; ++j) {
-        const float* q = b.data() + 4 * j;
-        bx1[j] = q[0], by1[j] = q[1], bx2[j] = q[2], by2[j] = q[3];
-        barea[j] = (q[2] - q[0]) * (q[3] - q[1]);
-    }
     Tensor iou = Tensor::empty({N, M});
     const float* pa = a.data();
+    const float* pb = b.data();
     float* out = iou.data();
     int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(1, M));
     parallel_for(N, grain, [&](int64_t lo, int64_t hi) {
@@ -86,12 +87,17 @@ Tensor box_iou(const Tensor& a, const Tensor& b) {
             const float ax1 = pa[4 * i], ay1 = pa[4 * i + 1], ax2 = pa[4 * i + 2], ay2 = pa[4 * i + 3];
             const float aarea = (ax2 - ax1) * (ay2 - ay1);
             float* row = out + i * M;
+            // One pass over b: the compiler de-interleaves its (x1, y1, x2, y2) rows into SIMD
+            // registers and computes 8 IoUs at a time. The division is unconditional, by
+            // max(union, FLT_MIN): an empty union has inter = 0, so IoU 0, and a conditional
+            // division ("union > 0 ? ... : 0") keeps GCC's AVX2 code scalar.
             for (int64_t j = 0; j < M; ++j) {
-                float w = std::max(0.0f, std::min(ax2, bx2[j]) - std::max(ax1, bx1[j]));
-                float h = std::max(0.0f, std::min(ay2, by2[j]) - std::max(ay1, by1[j]));
+                const float* q = pb + 4 * j;
+                float w = std::max(0.0f, std::min(ax2, q[2]) - std::max(ax1, q[0]));
+                float h = std::max(0.0f, std::min(ay2, q[3]) - std::max(ay1, q[1]));
                 float inter = w * h;
-                float uni = aarea + barea[j] - inter;
-                row[j] = uni > 0.0f ? inter / uni : 0.0f;
+                float barea = (q[2] - q[0]) * (q[3] - q[1]);
+                row[j] = inter / std::max(aarea + barea - inter, FLT_MIN);
             }
         }
     });

@@ -41,9 +41,8 @@ std::vector<Box> tensor_to_boxes(const Tensor& boxes);
 float box_iou(const Box& a, const Box& b);
 
 // iou[i, j] = IoU(a_i, b_j) for a [N, 4] and b [M, 4] -> [N, M]. Each row is one
-// vectorised pass over b (transposed once into four coordinate arrays), so N objects
-// against thousands of anchors cost N passes over the anchors. Boxes must have x1 <= x2
-// and y1 <= y2 and finite coordinates.
+// vectorised pass over b, so N objects against thousands of anchors cost N passes over the
+// anchors. Boxes must have x1 <= x2 and y1 <= y2 and finite coordinates.
 Tensor box_iou(const Tensor& a, const Tensor& b);
 
 // ---- Box coder -------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 // anchors, an object no anchor touches), and the dense targets built from it.
 #include <cmath>
 
+#include <focalgrad/core/parallel.h>
 #include <focalgrad/detection/anchors.h>
 
 #include "helpers.h"
@@ -162,4 +163,19 @@ TEST_CASE("dense_targets: one-hot labels, ignore weights, encoded boxes at posit
     fgtest::check_close(t.box_weights, weights, 0, 0);
     CHECK_ERROR(dense_targets(anchors, truth, {3}, 3), "dense_targets", "images[0] = 3", "out of range");
     CHECK_ERROR(dense_targets(anchors, truth, {0}, 2), "dense_targets", "label 2", "2 classes");
+    truth[1] = {{{5, 5, 4, 9}}, {0}};
+    CHECK_ERROR(dense_targets(anchors, truth, {1}, 3), "dense_targets", "objects of image 1[0]", "x1 <= x2");
+    // The same targets on any thread count (images are filled in parallel).
+    std::vector<GroundTruth> many(40, truth[2]);
+    std::vector<int64_t> all(40);
+    for (int64_t i = 0; i < 40; ++i) all[size_t(i)] = i;
+    int threads = num_threads();
+    set_num_threads(1);
+    DenseTargets one = dense_targets(anchors, many, all, 3);
+    set_num_threads(2);
+    DenseTargets two = dense_targets(anchors, many, all, 3);
+    set_num_threads(threads);
+    CHECK(one.labels.to_vector() == two.labels.to_vector());
+    CHECK(one.box_targets.to_vector() == two.box_targets.to_vector());
+    CHECK(one.num_positive == 80);
 }

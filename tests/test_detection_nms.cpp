@@ -133,3 +133,26 @@ TEST_CASE("detect: threshold, top candidates, decoding, per-class NMS, the cap")
     logits.data()[3] = std::nanf("");
     CHECK_ERROR(detect(logits, offsets, anchors), "detect", "logits[1, 1] is NaN");
 }
+
+TEST_CASE("detect: the score threshold is exact, also for logits next to logit(threshold)") {
+    // 2,000 disjoint anchors, one class, logits within 0.05 of logit(0.05) = -2.944: every
+    // anchor whose σ(z) (computed as detect does) is above 0.05 is detected, no other.
+    const int64_t A = 2000;
+    std::vector<Box> boxes;
+    for (int64_t i = 0; i < A; ++i) boxes.push_back({float(10 * i), 0, float(10 * i + 5), 5});
+    Generator g(9);
+    Tensor logits = Tensor::uniform({A, 1}, -2.995f, -2.895f, g);
+    DetectOptions o;
+    o.candidates = A;
+    o.max_detections = A;
+    int64_t expected = 0;
+    for (int64_t i = 0; i < A; ++i) expected += 1.0f / (1.0f + std::exp(-logits.data()[i])) > 0.05f;
+    CHECK(expected > 500);
+    CHECK(expected < 1500);
+    CHECK(detect(logits, Tensor::zeros({A, 4}), boxes_to_tensor(boxes), o).size() == expected);
+    o.score_threshold = 0;  // every anchor (σ > 0 for all these logits)
+    CHECK(detect(logits, Tensor::zeros({A, 4}), boxes_to_tensor(boxes), o).size() == A);
+    o.score_threshold = 1.5f;
+    CHECK_ERROR(detect(logits, Tensor::zeros({A, 4}), boxes_to_tensor(boxes), o), "score_threshold",
+                "[0, 1]");
+}
