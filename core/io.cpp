@@ -1,9 +1,19 @@
 // io.cpp — regular files for reading, atomic file writes, directory creation.
+#include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include <focalgrad/core/error.h>
@@ -44,15 +54,15 @@ InputFile::InputFile(const std::string& path, const char* op) : path_(path), op_
     FG_CHECK(S_ISREG(before.st_mode), op, ": ", path, ": not a regular file (it is ", kind_of(before.st_mode),
              ")");
     // O_NONBLOCK: should the path have become a FIFO since the stat, the open returns
-    // at once instead of waiting for a writer; the fstat below then refuses it.
+    // at once instead of waiting for a writer; the fstat below then refuses it. (A regular
+    // file renamed over the path in between, as an atomic save does, is fine: it is read.)
     fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     FG_CHECK(fd_ >= 0, op, ": ", path, ": cannot open: ", std::strerror(errno));
     struct stat st;
-    bool same = ::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode) && st.st_dev == before.st_dev &&
-                st.st_ino == before.st_ino;
-    if (!same) {
+    if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
         ::close(fd_);
-        throw Error(str(op, ": ", path, ": the file was replaced while it was being opened"));
+        throw Error(
+            str(op, ": ", path, ": not a regular file (it became one of another kind while it was opened)"));
     }
     ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) & ~O_NONBLOCK);
     size_ = uint64_t(st.st_size);
@@ -86,41 +96,197 @@ size_t InputFile::read_at(uint64_t offset, void* dst, size_t n) {
 
 // ---- Writing ----------------------------------------------------------------------
 
+namespace {
+
+// ".tmp." + a pid of at most 10 digits + "." + mkstemp's 6 characters.
+constexpr size_t kTempSuffixMax = 5 + 10 + 1 + 6;
+constexpr size_t kWriteBuffer = size_t(1) << 16;
+
+std::string dir_of(const std::string& path) {
+    size_t slash = path.find_last_of('/');
+    return slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+}
+
+std::string name_of(const std::string& path) { return path.substr(path.find_last_of('/') + 1); }
+
+// The file a write to `path` replaces: `path` itself, or the file a symbolic link there
+// names. Refuses a path that names a directory, a device, a FIFO or a socket, checks its
+// directory, and that the name leaves room for the temporary suffix.
+std::string output_target(const std::string& path, const char* op) {
+    FG_CHECK(!path.empty(), op, ": the output path is empty");
+    FG_CHECK(path.back() != '/', op, ": '", path, "' names a directory; give a file name");
+    std::string target = path;
+    struct stat st;
+    if (::lstat(path.c_str(), &st) == 0) {
+        if (S_ISLNK(st.st_mode)) {
+            char* real = ::realpath(path.c_str(), nullptr);
+            FG_CHECK(real, op, ": '", path, "' is a symbolic link to a missing file (", std::strerror(errno),
+                     "); remove the link or point it at a file");
+            target = real;
+            std::free(real);
+            FG_CHECK(::stat(target.c_str(), &st) == 0, op, ": cannot write '", target,
+                     "': ", std::strerror(errno));
+        }
+        FG_CHECK(S_ISREG(st.st_mode), op, ": refusing to replace '", path, "': it is ", kind_of(st.st_mode),
+                 ", and ", op, " writes only to a regular file or a new path");
+    } else {
+        FG_CHECK(errno == ENOENT, op, ": cannot write '", path, "': ", std::strerror(errno));
+    }
+    const std::string dir = dir_of(target), name = name_of(target);
+    struct stat dst;
+    FG_CHECK(::stat(dir.c_str(), &dst) == 0, op, ": cannot create '", path, "': directory '", dir,
+             "': ", std::strerror(errno));
+    FG_CHECK(S_ISDIR(dst.st_mode), op, ": cannot create '", path, "': '", dir, "' is not a directory");
+    FG_CHECK(::access(dir.c_str(), W_OK | X_OK) == 0, op, ": cannot create '", path,
+             "': cannot write into directory '", dir, "': ", std::strerror(errno));
+    long max_name = ::pathconf(dir.c_str(), _PC_NAME_MAX);
+    if (max_name <= 0) max_name = 255;
+    FG_CHECK(name.size() + kTempSuffixMax <= size_t(max_name), op, ": the file name '", name, "' has ",
+             name.size(), " bytes; with the temporary suffix (up to ", kTempSuffixMax, ") it must fit in ",
+             max_name, ": use a name of at most ", size_t(max_name) - kTempSuffixMax, " bytes");
+    FG_CHECK(target.size() + kTempSuffixMax < size_t(PATH_MAX), op, ": the path '", path, "' is too long (",
+             target.size(), " bytes; at most ", size_t(PATH_MAX) - kTempSuffixMax - 1,
+             " with the temporary suffix)");
+    return target;
+}
+
+// The process's umask, read without changing it (umask(2) can only set it, which would
+// race with other threads creating files): 022 when /proc does not say.
+mode_t process_umask() {
+    std::FILE* f = std::fopen("/proc/self/status", "r");
+    unsigned mask = 022;
+    if (f) {
+        char line[256];
+        while (std::fgets(line, sizeof line, f))
+            if (std::sscanf(line, "Umask: %o", &mask) == 1) break;
+        std::fclose(f);
+    }
+    return mode_t(mask);
+}
+
+// Removes the temporaries of `name` in `dir` (TARGET.tmp.<pid>.XXXXXX, and the
+// TARGET.tmp.<pid> of older focalgrads) whose process is no longer running: they belong
+// to a writer that was killed, and nobody will ever rename them. A pid that is running,
+// ours included, or that we may not signal, is left alone: its writer may be alive.
+void remove_stale_temporaries(const std::string& dir, const std::string& name) {
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) return;
+    const std::string prefix = name + ".tmp.";
+    while (const dirent* e = ::readdir(d)) {
+        const std::string entry = e->d_name;
+        if (entry.compare(0, prefix.size(), prefix) != 0) continue;
+        size_t at = prefix.size(), digits = 0;
+        while (at + digits < entry.size() && std::isdigit(static_cast<unsigned char>(entry[at + digits])))
+            ++digits;
+        if (digits == 0 || digits > 10) continue;
+        const std::string rest = entry.substr(at + digits);
+        bool random_part = rest.size() == 7 && rest[0] == '.' &&
+                           std::all_of(rest.begin() + 1, rest.end(),
+                                       [](char c) { return std::isalnum(static_cast<unsigned char>(c)); });
+        if (!rest.empty() && !random_part) continue;
+        const long long pid = std::stoll(entry.substr(at, digits));
+        if (pid <= 0 || pid > INT32_MAX || pid == ::getpid()) continue;
+        if (::kill(pid_t(pid), 0) == 0 || errno != ESRCH) continue;
+        struct stat st;
+        if (::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+            ::unlinkat(::dirfd(d), e->d_name, 0);
+    }
+    ::closedir(d);
+}
+
+}  // namespace
+
+void check_output_path(const std::string& path, const char* op) { output_target(path, op); }
+
 AtomicFile::AtomicFile(const std::string& path, const char* op)
-    : path_(path), tmp_(path + ".tmp." + std::to_string(::getpid())), op_(op) {
-    file_ = std::fopen(tmp_.c_str(), "wb");
-    FG_CHECK(file_, op_, ": cannot create '", tmp_, "': ", std::strerror(errno));
+    : shown_(path), path_(output_target(path, op)), op_(op) {
+    remove_stale_temporaries(dir_of(path_), name_of(path_));
+    std::string pattern = path_ + ".tmp." + std::to_string(::getpid()) + ".XXXXXX";
+    fd_ = ::mkostemp(pattern.data(), O_CLOEXEC);
+    FG_CHECK(fd_ >= 0, op_, ": cannot create a temporary file beside '", shown_, "': ", std::strerror(errno));
+    tmp_ = pattern;
+    // mkstemp makes the file 0600; give it the mode the target has, or that a new file
+    // would get from the umask.
+    struct stat st;
+    mode_t mode = ::stat(path_.c_str(), &st) == 0 ? (st.st_mode & 07777) : (0666 & ~process_umask());
+    ::fchmod(fd_, mode);
+    buffer_.reserve(kWriteBuffer);
 }
 
 AtomicFile::~AtomicFile() {
-    if (file_) std::fclose(file_);
-    if (!committed_) std::remove(tmp_.c_str());
+    if (fd_ >= 0) ::close(fd_);
+    if (!committed_ && !tmp_.empty()) ::unlink(tmp_.c_str());
 }
 
 void AtomicFile::write(const void* data, size_t n) {
+    const auto* bytes = static_cast<const unsigned char*>(data);
+    if (buffer_.size() + n > kWriteBuffer) flush_buffer();
+    if (n >= kWriteBuffer) {
+        write_fd(bytes, n);
+    } else {
+        buffer_.insert(buffer_.end(), bytes, bytes + n);
+    }
+}
+
+void AtomicFile::flush_buffer() {
+    if (buffer_.empty()) return;
+    write_fd(buffer_.data(), buffer_.size());
+    buffer_.clear();
+}
+
+// write(2) until all n bytes are written. A write past the file-size limit (ulimit -f)
+// raises SIGXFSZ, whose default action ends the process with no message: the signal is
+// blocked on this thread for the write, so write() fails with EFBIG instead, and the
+// signal it left pending is taken off before the old mask comes back.
+void AtomicFile::write_fd(const unsigned char* data, size_t n) {
+    sigset_t xfsz, old;
+    sigemptyset(&xfsz);
+    sigaddset(&xfsz, SIGXFSZ);
+    ::pthread_sigmask(SIG_BLOCK, &xfsz, &old);
     size_t allowed = n;
-    bool fault = t_fault_after_bytes >= 0 && written_ + n > uint64_t(t_fault_after_bytes);
+    const bool fault = t_fault_after_bytes >= 0 && written_ + n > uint64_t(t_fault_after_bytes);
     if (fault) allowed = size_t(uint64_t(t_fault_after_bytes) - written_);
-    size_t done = std::fwrite(data, 1, allowed, file_);
+    size_t done = 0;
+    int err = 0;
+    while (done < allowed) {
+        ssize_t k = ::write(fd_, data + done, allowed - done);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) {
+            err = k < 0 ? errno : EIO;
+            break;
+        }
+        done += size_t(k);
+    }
+    if (fault && err == 0) err = ENOSPC;
+    if (!sigismember(&old, SIGXFSZ)) {
+        sigset_t pending;
+        const struct timespec now = {0, 0};
+        if (::sigpending(&pending) == 0 && sigismember(&pending, SIGXFSZ))
+            ::sigtimedwait(&xfsz, nullptr, &now);
+    }
+    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
     written_ += done;
-    if (fault) errno = ENOSPC;
-    FG_CHECK(done == n, op_, ": writing '", tmp_, "' failed after ", written_,
-             " bytes: ", std::strerror(errno), "; '", path_, "' was left as it was");
+    if (err == 0) return;
+    std::string limit;
+    struct rlimit rl;
+    if (err == EFBIG && ::getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        limit = str(" (the file-size limit, ulimit -f, is ", uint64_t(rl.rlim_cur), " bytes)");
+    throw Error(str(op_, ": writing '", tmp_, "' failed after ", written_, " bytes: ", std::strerror(err),
+                    limit, "; '", shown_, "' was left as it was"));
 }
 
 void AtomicFile::commit() {
-    FG_CHECK(std::fflush(file_) == 0 && ::fsync(::fileno(file_)) == 0, op_, ": flushing '", tmp_,
-             "' to disk failed: ", std::strerror(errno), "; '", path_, "' was left as it was");
-    int closed = std::fclose(file_);
-    file_ = nullptr;
-    FG_CHECK(closed == 0, op_, ": closing '", tmp_, "' failed: ", std::strerror(errno), "; '", path_,
+    flush_buffer();
+    FG_CHECK(::fsync(fd_) == 0, op_, ": flushing '", tmp_, "' to disk failed: ", std::strerror(errno), "; '",
+             shown_, "' was left as it was");
+    int closed = ::close(fd_);
+    fd_ = -1;
+    FG_CHECK(closed == 0, op_, ": closing '", tmp_, "' failed: ", std::strerror(errno), "; '", shown_,
              "' was left as it was");
-    FG_CHECK(std::rename(tmp_.c_str(), path_.c_str()) == 0, op_, ": renaming '", tmp_, "' to '", path_,
-             "' failed: ", std::strerror(errno));
+    FG_CHECK(::rename(tmp_.c_str(), path_.c_str()) == 0, op_, ": renaming '", tmp_, "' to '", path_,
+             "' failed: ", std::strerror(errno), "; '", shown_, "' was left as it was");
     committed_ = true;
-    size_t slash = path_.find_last_of('/');
-    std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path_.substr(0, slash);
-    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+    int fd = ::open(dir_of(path_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd >= 0) {  // best effort: the new file is complete and in place either way
         ::fsync(fd);
         ::close(fd);

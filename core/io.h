@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 namespace focalgrad {
 
@@ -18,7 +19,7 @@ namespace focalgrad {
 // "not a regular file (a FIFO)", "cannot open: Permission denied". The path is looked at
 // before it is opened, so a FIFO (whose open would block until a writer comes) or a
 // device (whose open can act on it: a tape rewinds, a watchdog starts) is never opened;
-// the open file is looked at again, so a path swapped in between is refused too.
+// the open file is looked at again, so a FIFO swapped in between is refused too.
 class InputFile {
 public:
     InputFile(const std::string& path, const char* op);
@@ -41,8 +42,21 @@ private:
     uint64_t size_ = 0;
 };
 
-// One atomic write. Every write is checked; the temporary (`path`.tmp.<pid>) is removed
-// unless commit() succeeded. `op` names the caller in error messages ("save", "save_png").
+// One atomic write, the only way focalgrad writes a file (checkpoints, PNG charts, CSV,
+// JSON and Markdown reports): there is no write that is not atomic.
+//
+// The target must be a regular file or a new path. A directory, a device, a FIFO or a
+// socket there is refused, never replaced; a symbolic link is followed, and the file it
+// names is replaced. The bytes go to a temporary file made by mkstemp in the target's
+// directory, named
+//     TARGET.tmp.<pid>.<6 random characters>        e.g. model.ckpt.tmp.4181.Xa3k9Q
+// so that two writers, in one process or in two, never share one. Every write is
+// checked: a full disk (ENOSPC), the file-size limit (`ulimit -f`: EFBIG, with the
+// SIGXFSZ that would end the process blocked for the write) or a failed fsync throws an
+// Error that says the target was left as it was, and the temporary is removed. A process
+// killed mid-write leaves its temporary behind: the next AtomicFile for the same target
+// removes every such temporary whose <pid> is no longer running (it is provably stale).
+// `op` names the caller in error messages ("save", "save_png").
 class AtomicFile {
 public:
     AtomicFile(const std::string& path, const char* op);
@@ -55,11 +69,19 @@ public:
     // rename itself survives a power cut.
     void commit();
 
+    const std::string& temp_path() const { return tmp_; }
+
 private:
-    std::string path_, tmp_;
+    void flush_buffer();
+    void write_fd(const unsigned char* data, size_t n);
+
+    std::string shown_;  // the path as the caller gave it, for messages
+    std::string path_;   // the file that is replaced (a symbolic link resolved)
+    std::string tmp_;
     const char* op_;
-    std::FILE* file_ = nullptr;
-    uint64_t written_ = 0;
+    int fd_ = -1;
+    std::vector<unsigned char> buffer_;  // small writes are gathered into one write()
+    uint64_t written_ = 0;               // bytes handed to write() so far
     bool committed_ = false;
 };
 
@@ -67,6 +89,13 @@ void write_file_atomic(const std::string& path, const void* data, size_t n, cons
 inline void write_file_atomic(const std::string& path, const std::string& text, const char* op) {
     write_file_atomic(path, text.data(), text.size(), op);
 }
+
+// Everything AtomicFile checks about `path` before it writes a byte, for a program to call
+// before it starts minutes of work whose result goes there: the name is not empty and
+// not a directory's, its directory exists and is writable, whatever is at the path is a
+// regular file (or nothing), and the name is short enough to carry the temporary suffix.
+// Throws an Error naming `op`, the path and the problem; creates nothing.
+void check_output_path(const std::string& path, const char* op);
 
 // mkdir -p, with an error naming `dir` and the reason when it cannot be created, or
 // when it exists but files cannot be created in it.

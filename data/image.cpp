@@ -20,11 +20,9 @@
 #define STBI_NO_HDR
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #define STB_IMAGE_RESIZE_IMPLEMENTATION
-#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -383,24 +381,7 @@ void save_png(const std::string& path, const uint8_t* pixels, int width, int hei
     // Encode in memory first: nothing touches the disk unless the encoding succeeded.
     const std::vector<uint8_t> png = encode(pixels, width, height, channels, "save_png: " + path);
 
-    // Same directory as the target, so the rename cannot cross file systems; the pid keeps
-    // two processes writing the same file from sharing a temporary.
-    const std::string tmp = path + "." + std::to_string(::getpid()) + ".tmp";
-    FILE* f = std::fopen(tmp.c_str(), "wb");
-    FG_CHECK(f, "save_png: ", path, ": cannot create ", tmp, ": ", std::strerror(errno));
-    int err = 0;
-    if (std::fwrite(png.data(), 1, png.size(), f) != png.size()) err = errno ? errno : EIO;
-    if (std::fclose(f) != 0 && err == 0) err = errno ? errno : EIO;  // e.g. a full disk
-    if (err) {
-        std::remove(tmp.c_str());
-        throw Error(str("save_png: ", path, ": writing ", tmp, " failed: ", std::strerror(err)));
-    }
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-        int rename_errno = errno;
-        std::remove(tmp.c_str());
-        throw Error(
-            str("save_png: ", path, ": cannot move ", tmp, " into place: ", std::strerror(rename_errno)));
-    }
+    write_file_atomic(path, png.data(), png.size(), "save_png");
 }
 
 void save_png(const std::string& path, const Tensor& image) {

@@ -198,7 +198,7 @@ std::vector<std::string> misfits(const std::vector<Record>& records,
 // given, each record's data is also decoded (little-endian) into its staging buffer.
 uint32_t stream_crc(InputFile& file, uint64_t end, const std::vector<Record>* records,
                     std::vector<std::vector<float>>* staging) {
-    std::vector<unsigned char> buf(size_t(1) << 20);
+    std::vector<unsigned char> buf(size_t(std::min<uint64_t>(end, uint64_t(1) << 20)));
     uint32_t crc = 0;
     uint64_t pos = 0;
     auto read_into = [&](unsigned char* dst, uint64_t n) {

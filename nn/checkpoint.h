@@ -31,8 +31,9 @@
 
 namespace focalgrad {
 
-// Writes every parameter of `module` to `path` atomically (core/io.h: a temporary file
-// beside it, fsync, rename).
+// Writes every parameter of `module` to `path` atomically (core/io.h AtomicFile: a
+// temporary file beside it, fsync, rename; a device, FIFO or directory at `path` is
+// refused).
 // Throws focalgrad::Error if anything fails; the target is then left as it was and the
 // temporary file is removed.
 void save(const Module& module, const std::string& path);

@@ -1,19 +1,34 @@
-// test_faults.cpp — files that are not what a reader or a writer expects. Every reader
-// refuses a FIFO (without blocking), a device node and a directory before opening it.
-// FIFOs and device nodes are made with mkfifo and mknod inside a TempDir, never under
-// /dev; mknod needs root, and the tests that need it say so and skip otherwise.
+// test_faults.cpp — files that are not what a reader or a writer expects, and writes
+// that fail. Every reader refuses a FIFO (without blocking), a device node and a
+// directory before opening it; every atomic write refuses them at its target. Writers
+// racing each other and a reader, a full disk (a small tmpfs), the file-size limit
+// (SIGXFSZ) and kill -9 in a save loop never leave anything but the old file or the new.
+// FIFOs and device nodes are made with mkfifo and mknod inside a TempDir, and a tmpfs is
+// mounted only under one, never anywhere else; mknod and mount need root, and the tests
+// that need them say so and skip otherwise.
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <fstream>
 #include <functional>
 #include <future>
+#include <iterator>
+#include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <focalgrad/core/io.h>
 #include <focalgrad/core/random.h>
@@ -22,6 +37,7 @@
 #include <focalgrad/data/image.h>
 #include <focalgrad/nn/checkpoint.h>
 #include <focalgrad/nn/layers.h>
+#include <focalgrad/nn/module.h>
 
 #include "helpers.h"
 
@@ -50,9 +66,89 @@ std::string error_without_blocking(const std::string& path, const std::function<
     return done.get();
 }
 
-Sequential tiny_model() {
-    Generator gen(1);
-    return Sequential(Linear(2, 3, true, gen));
+Sequential tiny_model(uint64_t seed = 1, int64_t width = 3) {
+    Generator gen(seed);
+    return Sequential(Linear(2, width, true, gen));
+}
+
+std::string read_all(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// Every parameter's values, to compare a loaded model with the one saved.
+std::vector<float> values(const Module& m) {
+    std::vector<float> out;
+    for (const Tensor& t : m.parameters()) out.insert(out.end(), t.data(), t.data() + t.numel());
+    return out;
+}
+
+// A tmpfs of `bytes` mounted at a new directory `dir`/`name`, unmounted at scope end; a
+// test that needs one skips, with a message, when this process may not mount (not root,
+// or a container without CAP_SYS_ADMIN).
+class Tmpfs {
+public:
+    Tmpfs(const fgtest::TempDir& dir, const std::string& name, size_t bytes) : path_(dir / name) {
+        if (::mkdir(path_.c_str(), 0700) != 0) return;
+        const std::string options = "size=" + std::to_string(bytes) + ",mode=0700";
+        mounted_ = ::mount("tmpfs", path_.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, options.c_str()) == 0;
+        if (!mounted_)
+            MESSAGE("skipped: mounting a tmpfs at ", path_, " failed (", std::strerror(errno), ")");
+    }
+    ~Tmpfs() {
+        if (mounted_) ::umount2(path_.c_str(), MNT_DETACH);
+    }
+    Tmpfs(const Tmpfs&) = delete;
+    Tmpfs& operator=(const Tmpfs&) = delete;
+    bool mounted() const { return mounted_; }
+    std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+    // The names of the entries, sorted.
+    std::vector<std::string> entries() const {
+        std::vector<std::string> names;
+        for (const auto& e : std::filesystem::directory_iterator(path_))
+            names.push_back(e.path().filename().string());
+        std::sort(names.begin(), names.end());
+        return names;
+    }
+
+private:
+    std::string path_;
+    bool mounted_ = false;
+};
+
+// Runs child() in a forked process, whose exit status it returns (or 128 + the signal
+// that ended it). What child() writes to the pipe fd it is given comes back in `report`.
+int in_child(const std::function<int(int fd)>& child, std::string* report = nullptr) {
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        ::close(fds[0]);
+        int code = 99;
+        try {
+            code = child(fds[1]);
+        } catch (...) {
+        }
+        ::_exit(code);
+    }
+    ::close(fds[1]);
+    std::string out;
+    char buf[4096];
+    for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) out.append(buf, size_t(n));
+    ::close(fds[0]);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    if (report) *report = out;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+void write_to(int fd, const std::string& text) {
+    for (size_t done = 0; done < text.size();) {
+        ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+        if (n <= 0) return;
+        done += size_t(n);
+    }
 }
 
 }  // namespace
@@ -104,4 +200,277 @@ TEST_CASE("InputFile reads a regular file by position and in sequence, and says 
         REQUIRE(::chmod(path.c_str(), 0) == 0);
         CHECK_ERROR(InputFile(path, "test"), "test: " + path + ": cannot open: Permission denied");
     }
+}
+
+TEST_CASE(
+    "an atomic write refuses a device node, a FIFO, a socket or a directory at its target, and leaves it") {
+    fgtest::TempDir dir;
+    Sequential m = tiny_model();
+    const std::vector<uint8_t> pixels(12, 128);
+    // Every writer, on one target.
+    auto check_refused = [&](const std::string& path, const std::string& kind) {
+        CAPTURE(path);
+        struct stat before;
+        REQUIRE(::lstat(path.c_str(), &before) == 0);
+        const std::string refusal = "refusing to replace '" + path + "': it is " + kind;
+        CHECK_ERROR(save(m, path), "save: " + refusal, "save writes only to a regular file or a new path");
+        CHECK_ERROR(write_file_atomic(path, std::string("x"), "report"), "report: " + refusal);
+        CHECK_ERROR(save_png(path, pixels.data(), 2, 2, 3), "save_png: " + refusal);
+        CHECK_ERROR(check_output_path(path, "--save"), "--save: " + refusal);
+        struct stat after;
+        REQUIRE(::lstat(path.c_str(), &after) == 0);
+        CHECK(after.st_ino == before.st_ino);  // the very same node, not a replacement
+        CHECK((after.st_mode & S_IFMT) == (before.st_mode & S_IFMT));
+    };
+
+    const std::string fifo = dir / "fifo";
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    check_refused(fifo, "a FIFO (named pipe)");
+
+    const std::string sub = dir / "sub";
+    REQUIRE(::mkdir(sub.c_str(), 0700) == 0);
+    check_refused(sub, "a directory");
+    CHECK_ERROR(save(m, sub + "/"), "save: '" + sub + "/' names a directory");
+
+    const std::string sock = dir / "sock";
+    int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    REQUIRE(sock.size() < sizeof addr.sun_path);
+    std::memcpy(addr.sun_path, sock.c_str(), sock.size() + 1);
+    REQUIRE(::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0);
+    check_refused(sock, "a socket");
+    ::close(fd);
+
+    const std::string device = dir / "null";
+    if (make_char_device(device)) check_refused(device, "a character device");
+    const std::string block = dir / "block";
+    if (::mknod(block.c_str(), S_IFBLK | 0600, makedev(7, 0)) == 0) check_refused(block, "a block device");
+
+    // No temporary was left anywhere.
+    std::vector<std::string> expected = {"fifo", "sock", "sub"};
+    if (::access(device.c_str(), F_OK) == 0) expected.push_back("null");
+    if (::access(block.c_str(), F_OK) == 0) expected.push_back("block");
+    std::sort(expected.begin(), expected.end());
+    CHECK(dir.entries() == expected);
+}
+
+TEST_CASE("an atomic write through a symbolic link replaces the file it names and keeps the link") {
+    fgtest::TempDir dir;
+    const std::string real = dir / "real.txt", link = dir / "link.txt";
+    write_file_atomic(real, std::string("old"), "test");
+    REQUIRE(::symlink("real.txt", link.c_str()) == 0);
+    write_file_atomic(link, std::string("new"), "test");
+    struct stat st;
+    REQUIRE(::lstat(link.c_str(), &st) == 0);
+    CHECK(S_ISLNK(st.st_mode));
+    CHECK(read_all(real) == "new");
+    CHECK(dir.entries() == std::vector<std::string>{"link.txt", "real.txt"});
+
+    const std::string dangling = dir / "dangling.txt";
+    REQUIRE(::symlink("missing/file.txt", dangling.c_str()) == 0);
+    CHECK_ERROR(write_file_atomic(dangling, std::string("x"), "test"),
+                "is a symbolic link to a missing file");
+}
+
+TEST_CASE("atomic writes: a new file gets the umask's mode, a replaced file keeps its mode") {
+    fgtest::TempDir dir;
+    const std::string path = dir / "f.txt";
+    mode_t old_mask = ::umask(027);
+    write_file_atomic(path, std::string("a"), "test");
+    ::umask(old_mask);
+    struct stat st;
+    REQUIRE(::stat(path.c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0640);
+    REQUIRE(::chmod(path.c_str(), 0604) == 0);
+    write_file_atomic(path, std::string("b"), "test");
+    REQUIRE(::stat(path.c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0604);
+}
+
+TEST_CASE("two writers of one path never share a temporary, and a reader sees one whole file or the other") {
+    fgtest::TempDir dir;
+    {
+        AtomicFile a(dir / "x.txt", "test"), b(dir / "x.txt", "test");
+        CHECK(a.temp_path() != b.temp_path());
+        CHECK(a.temp_path().rfind(dir / "x.txt.tmp." + std::to_string(::getpid()) + ".", 0) == 0);
+    }
+    CHECK(dir.entries().empty());  // both temporaries removed without a commit
+
+    // On a tmpfs when we may mount one: fsync there costs nothing, so the race is run
+    // thousands of times; on a disk, 10 ms per fsync allow a few hundred.
+    Tmpfs fs(dir, "fs", size_t(16) << 20);
+    const std::string path = fs.mounted() ? fs / "model.ckpt" : dir / "model.ckpt";
+    const int iterations = fs.mounted() ? 2000 : 200;
+    Sequential a = tiny_model(1, 40), b = tiny_model(2, 40);
+    const std::vector<float> va = values(a), vb = values(b);
+    save(a, path);
+    // The writers save until each has saved `iterations` times and the reader has loaded
+    // five times as often, so that every load races with saves.
+    std::atomic<int> writers_done{0}, loads{0};
+    std::vector<std::string> writer_errors(2);
+    auto writer = [&](const Sequential& model, std::string& error) {
+        for (int i = 0; error.empty() && (i < iterations || loads < 5 * iterations); ++i) {
+            error = fgtest::error_of([&] { save(model, path); });
+            if (error == "<no exception>") error.clear();
+        }
+        ++writers_done;
+    };
+    std::thread wa(writer, std::cref(a), std::ref(writer_errors[0]));
+    std::thread wb(writer, std::cref(b), std::ref(writer_errors[1]));
+    int mixed = 0;
+    std::string first_error;
+    Sequential r = tiny_model(3, 40);
+    while (loads < 5 * iterations || writers_done < 2) {
+        std::string e = fgtest::error_of([&] { load(r, path); });
+        if (e != "<no exception>") {
+            if (first_error.empty()) first_error = e;
+        } else if (values(r) != va && values(r) != vb) {
+            ++mixed;
+        }
+        ++loads;
+    }
+    wa.join();
+    wb.join();
+    CHECK_MESSAGE(writer_errors[0].empty(), writer_errors[0]);
+    CHECK_MESSAGE(writer_errors[1].empty(), writer_errors[1]);
+    CHECK_MESSAGE(first_error.empty(), "a load failed: ", first_error);
+    CHECK(mixed == 0);
+    MESSAGE(iterations, " saves per writer, ", loads.load(), " loads",
+            std::string(fs.mounted() ? " on a tmpfs" : ""));
+    std::vector<std::string> left = fs.mounted() ? fs.entries() : dir.entries();
+    CHECK(left == std::vector<std::string>{"model.ckpt"});
+}
+
+TEST_CASE("a save past the file-size limit (ulimit -f, SIGXFSZ) says File too large, keeps the old file") {
+    fgtest::TempDir dir;
+    const std::string path = dir / "model.ckpt";
+    Sequential small = tiny_model(1, 3), big = tiny_model(2, 400);  // about 150 bytes, and 4.8 KB
+    save(small, path);
+    const std::string old_bytes = read_all(path);
+    std::string report;
+    // In a child: SIGXFSZ at its default action ends the process that gets it.
+    int status = in_child(
+        [&](int fd) {
+            ::signal(SIGXFSZ, SIG_DFL);
+            struct rlimit limit = {4096, 4096};
+            if (::setrlimit(RLIMIT_FSIZE, &limit) != 0) return 98;
+            write_to(fd, fgtest::error_of([&] { save(big, path); }));
+            return 0;
+        },
+        &report);
+    CHECK_MESSAGE(status == 0, "the child ended with status ", status,
+                  status == 128 + SIGXFSZ ? " (killed by SIGXFSZ)" : "");
+    fgtest::check_contains(
+        report, {"save: writing '" + path + ".tmp.", "File too large",
+                 "(the file-size limit, ulimit -f, is 4096 bytes)", "'" + path + "' was left as it was"});
+    CHECK(read_all(path) == old_bytes);
+    CHECK(dir.entries() == std::vector<std::string>{"model.ckpt"});
+}
+
+TEST_CASE("a save to a full disk (a small tmpfs) says No space left on device and keeps the old file") {
+    fgtest::TempDir dir;
+    Tmpfs fs(dir, "small", 64 * 1024);
+    if (!fs.mounted()) return;
+    const std::string path = fs / "model.ckpt";
+    Sequential small = tiny_model(1, 3), big = tiny_model(2, 4000);  // 48 KB
+    save(small, path);
+    const std::string old_bytes = read_all(path);
+    // Fill what is left but 8 KB: the big save runs out part-way.
+    {
+        std::ofstream filler(fs / "filler", std::ios::binary);
+        std::string block(4096, 'f');
+        while (filler.write(block.data(), std::streamsize(block.size())) && filler.flush()) {
+        }
+    }
+    std::filesystem::resize_file(fs / "filler", std::filesystem::file_size(fs / "filler") - 8192);
+    CHECK_ERROR(save(big, path), "save: ", "No space left on device", "'" + path + "' was left as it was");
+    CHECK(read_all(path) == old_bytes);
+    CHECK(fs.entries() == std::vector<std::string>{"filler", "model.ckpt"});
+    Sequential back = tiny_model(5, 3);
+    load(back, path);
+    CHECK(values(back) == values(small));
+    // With room again, the save goes through.
+    std::filesystem::remove(fs / "filler");
+    save(big, path);
+    CHECK(fs.entries() == std::vector<std::string>{"model.ckpt"});
+}
+
+TEST_CASE(
+    "kill -9 in a save loop: the target is always a whole checkpoint, and stale temporaries are removed") {
+    fgtest::TempDir dir;
+    Tmpfs fs(dir, "fs", size_t(16) << 20);  // fast fsync when we may mount; a disk otherwise
+    const std::string path = fs.mounted() ? fs / "model.ckpt" : dir / "model.ckpt";
+    auto entries = [&] { return fs.mounted() ? fs.entries() : dir.entries(); };
+    Sequential a = tiny_model(1, 2000), b = tiny_model(2, 2000);  // 24 KB each
+    const std::vector<float> va = values(a), vb = values(b);
+    save(a, path);
+    size_t most_left = 0;
+    for (int round = 0; round < 25; ++round) {
+        pid_t pid = ::fork();
+        REQUIRE(pid >= 0);
+        if (pid == 0) {
+            for (uint64_t i = 0;; ++i) {
+                try {
+                    save(i % 2 ? a : b, path);
+                } catch (...) {
+                    ::_exit(3);
+                }
+            }
+        }
+        std::this_thread::sleep_for(std::chrono::microseconds(2000 + 997 * round % 9000));
+        ::kill(pid, SIGKILL);
+        int status = 0;
+        ::waitpid(pid, &status, 0);
+        CHECK(WIFSIGNALED(status));
+        Sequential r = tiny_model(3, 2000);
+        std::string e = fgtest::error_of([&] { load(r, path); });
+        CHECK_MESSAGE(e == "<no exception>", "round ", round, ": ", e);
+        CHECK((values(r) == va || values(r) == vb));
+        most_left = std::max(most_left, entries().size());
+    }
+    // Each child's first save removed what the killed ones before it left: at most the
+    // last child's temporary remains, and one more save removes it.
+    CHECK(most_left <= 2);
+    save(a, path);
+    CHECK(entries() == std::vector<std::string>{"model.ckpt"});
+}
+
+TEST_CASE("stale temporaries: only those of the same target whose process is gone are removed") {
+    fgtest::TempDir dir;
+    pid_t dead = ::fork();
+    REQUIRE(dead >= 0);
+    if (dead == 0) ::_exit(0);
+    ::waitpid(dead, nullptr, 0);
+    const std::string d = std::to_string(dead), me = std::to_string(::getpid());
+    for (const std::string& name :
+         {"x.ckpt.tmp." + d + ".Ab3dE9", "x.ckpt.tmp." + d, "x.ckpt.tmp." + me + ".Ab3dE9",
+          "x.ckpt.tmp." + d + ".toolong7", "y.ckpt.tmp." + d + ".Ab3dE9", std::string("x.ckpt.tmp.notapid")})
+        write_file_atomic(dir / name, std::string("partial"), "test");
+    write_file_atomic(dir / "x.ckpt", std::string("new"), "test");
+    std::vector<std::string> expected = {"x.ckpt", "x.ckpt.tmp." + me + ".Ab3dE9",
+                                         "x.ckpt.tmp." + d + ".toolong7", "x.ckpt.tmp.notapid",
+                                         "y.ckpt.tmp." + d + ".Ab3dE9"};
+    std::sort(expected.begin(), expected.end());
+    CHECK(dir.entries() == expected);
+}
+
+TEST_CASE("check_output_path finds what would make a save fail, before any work") {
+    fgtest::TempDir dir;
+    check_output_path(dir / "new.ckpt", "--save");  // a new path is fine, and nothing is created
+    CHECK(dir.entries().empty());
+    CHECK_ERROR(check_output_path("", "--save"), "--save: the output path is empty");
+    CHECK_ERROR(check_output_path(dir.path(), "--save"), "refusing to replace", "it is a directory");
+    CHECK_ERROR(check_output_path(dir / "no/such/x.ckpt", "--save"), "--save: cannot create",
+                "directory '" + (dir / "no/such") + "': No such file or directory");
+    write_file_atomic(dir / "file", std::string("x"), "test");
+    CHECK_ERROR(check_output_path(dir / "file/x.ckpt", "--json"), "--json: cannot write", "Not a directory");
+    // 240 bytes fit a file system's 255, but not with the temporary's suffix.
+    const std::string long_name(240, 'n');
+    CHECK_ERROR(check_output_path(dir / long_name, "--save"), "--save: the file name", "has 240 bytes",
+                "use a name of at most 233 bytes");
+    CHECK_ERROR(write_file_atomic(dir / long_name, std::string("x"), "test"), "has 240 bytes");
+    check_output_path(dir / std::string(233, 'n'), "--save");
+    write_file_atomic(dir / std::string(233, 'n'), std::string("x"), "test");
 }
