@@ -1,8 +1,6 @@
 // coco.cpp — COCO box AP (pycocotools' evaluate + accumulate, area "all"), a plain-text
-// table of it, and the ground-truth and results JSON files. The JSON writer is a small
-// private one: objects of numbers and strings are all these files hold.
+// table of it, and the ground-truth and results JSON files (report/json.h writes them).
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <unordered_map>
@@ -12,6 +10,7 @@
 #include <focalgrad/core/error.h>
 #include <focalgrad/core/io.h>
 #include <focalgrad/detection/coco.h>
+#include <focalgrad/report/json.h>
 
 namespace focalgrad {
 
@@ -233,118 +232,62 @@ std::string format_coco_eval(const CocoEvalResult& r) {
 
 namespace {
 
-// The shortest decimal that reads back as exactly v.
-template <class T>
-void append_number(std::string& out, T v) {
-    char buf[32];
-    auto res = std::to_chars(buf, buf + sizeof buf, v);
-    out.append(buf, res.ptr);
-}
-
-void append_string(std::string& out, const std::string& s) {
-    out += '"';
-    for (unsigned char c : s) {
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += char(c);
-        } else if (c == '\n') {
-            out += "\\n";
-        } else if (c == '\t') {
-            out += "\\t";
-        } else if (c < 0x20) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04x", c);
-            out += buf;
-        } else {
-            out += char(c);
-        }
-    }
-    out += '"';
-}
-
-void append_bbox(std::string& out, const Box& b) {
+// [x, y, w, h] in the doubles evaluate_coco uses; 17 significant digits read back exactly.
+void write_bbox(report::JsonWriter& json, const Box& b) {
     Xywh v = xywh(b);
-    out += "[";
-    append_number(out, v.x);
-    out += ", ";
-    append_number(out, v.y);
-    out += ", ";
-    append_number(out, v.w);
-    out += ", ";
-    append_number(out, v.h);
-    out += "]";
+    json.array(std::vector<double>{v.x, v.y, v.w, v.h});
 }
 
 }  // namespace
 
 std::string coco_truth_json(const CocoDataset& truth) {
     check_coco(truth, {});
-    std::string out = "{\n  \"images\": [";
-    for (size_t i = 0; i < truth.images.size(); ++i) {
-        const CocoImage& im = truth.images[i];
-        out += i ? ",\n    " : "\n    ";
-        out += "{\"id\": ";
-        append_number(out, im.id);
-        out += ", \"file_name\": ";
-        append_string(out, im.file_name);
-        out += ", \"width\": ";
-        append_number(out, im.width);
-        out += ", \"height\": ";
-        append_number(out, im.height);
-        out += "}";
+    using Layout = report::JsonWriter::Layout;
+    report::JsonWriter json(17);
+    json.begin_object(Layout::lines);
+    json.key("images").begin_array(Layout::lines);
+    for (const CocoImage& im : truth.images) {
+        json.begin_object();
+        json.key("id").value(im.id).key("file_name").value(im.file_name);
+        json.key("width").value(im.width).key("height").value(im.height);
+        json.end_object();
     }
-    out += truth.images.empty() ? "],\n" : "\n  ],\n";
-    out += "  \"annotations\": [";
-    for (size_t i = 0; i < truth.annotations.size(); ++i) {
-        const CocoAnnotation& a = truth.annotations[i];
+    json.end_array();
+    json.key("annotations").begin_array(Layout::lines);
+    for (const CocoAnnotation& a : truth.annotations) {
         Xywh v = xywh(a.box);
-        out += i ? ",\n    " : "\n    ";
-        out += "{\"id\": ";
-        append_number(out, a.id);
-        out += ", \"image_id\": ";
-        append_number(out, a.image_id);
-        out += ", \"category_id\": ";
-        append_number(out, a.category_id);
-        out += ", \"bbox\": ";
-        append_bbox(out, a.box);
-        out += ", \"area\": ";
-        append_number(out, v.w * v.h);
-        out += ", \"iscrowd\": 0}";
+        json.begin_object();
+        json.key("id").value(a.id).key("image_id").value(a.image_id).key("category_id").value(a.category_id);
+        json.key("bbox");
+        write_bbox(json, a.box);
+        json.key("area").value(v.w * v.h).key("iscrowd").value(0);
+        json.end_object();
     }
-    out += truth.annotations.empty() ? "],\n" : "\n  ],\n";
-    out += "  \"categories\": [";
-    for (size_t i = 0; i < truth.categories.size(); ++i) {
-        out += i ? ",\n    " : "\n    ";
-        out += "{\"id\": ";
-        append_number(out, truth.categories[i].id);
-        out += ", \"name\": ";
-        append_string(out, truth.categories[i].name);
-        out += "}";
-    }
-    out += truth.categories.empty() ? "]\n}\n" : "\n  ]\n}\n";
-    return out;
+    json.end_array();
+    json.key("categories").begin_array(Layout::lines);
+    for (const CocoCategory& c : truth.categories)
+        json.begin_object().key("id").value(c.id).key("name").value(c.name).end_object();
+    json.end_array();
+    json.end_object();
+    return json.str();
 }
 
 std::string coco_detections_json(const std::vector<CocoDetection>& detections) {
-    std::string out = "[";
+    report::JsonWriter json(17);
+    json.begin_array(report::JsonWriter::Layout::lines);
     for (size_t i = 0; i < detections.size(); ++i) {
         const CocoDetection& d = detections[i];
         FG_CHECK(valid_box(d.box) && std::isfinite(d.score), "coco_detections_json: detections[", i,
                  "] has box ", box_text(d.box), " and score ", d.score,
                  "; expected finite coordinates with x1 <= x2, y1 <= y2 and a finite score");
-        out += i ? ",\n  " : "\n  ";
-        out += "{\"image_id\": ";
-        append_number(out, d.image_id);
-        out += ", \"category_id\": ";
-        append_number(out, d.category_id);
-        out += ", \"bbox\": ";
-        append_bbox(out, d.box);
-        out += ", \"score\": ";
-        append_number(out, d.score);
-        out += "}";
+        json.begin_object();
+        json.key("image_id").value(d.image_id).key("category_id").value(d.category_id).key("bbox");
+        write_bbox(json, d.box);
+        json.key("score").value(double(d.score));
+        json.end_object();
     }
-    out += detections.empty() ? "]\n" : "\n]\n";
-    return out;
+    json.end_array();
+    return json.str();
 }
 
 void write_coco_truth(const std::string& path, const CocoDataset& truth) {

@@ -88,10 +88,10 @@ std::string format_coco_eval(const CocoEvalResult& result);
 // Ground truth: {"images": [{id, file_name, width, height}], "annotations": [{id, image_id,
 // category_id, bbox: [x, y, w, h], area: w h, iscrowd: 0}], "categories": [{id, name}]}.
 // Detections: [{image_id, category_id, bbox: [x, y, w, h], score}] (pycocotools' loadRes
-// refuses an empty list: write at least one detection for it). Coordinates are written
-// as the shortest decimals that read back as exactly the doubles evaluate_coco computes
-// with (x = x1, w = x2 - x1 in double), so pycocotools sees the same boxes, bit for bit.
-// Scores as the shortest decimals of their float values. Files are written atomically.
+// refuses an empty list: write at least one detection for it). Numbers are written with
+// 17 significant digits, so they read back as exactly the doubles evaluate_coco computes
+// with (x = x1, w = x2 - x1 in double): pycocotools sees the same boxes, bit for bit, and
+// the same scores. Files are written atomically.
 std::string coco_truth_json(const CocoDataset& truth);
 std::string coco_detections_json(const std::vector<CocoDetection>& detections);
 void write_coco_truth(const std::string& path, const CocoDataset& truth);

@@ -335,7 +335,7 @@ TEST_CASE("evaluate_coco equals the pycocotools transcription on random detectio
 
 TEST_CASE("COCO JSON: the ground-truth and detection files have pycocotools' schema") {
     CocoDataset gt = one_class(2, 2);
-    gt.categories[1].name = "quote \" backslash \\ newline \n end";
+    gt.categories[1].name = "quote \" backslash \\ end";
     add_truth(gt, 0, 1, {1.5f, 2.25f, 11.5f, 22.25f});
     add_truth(gt, 1, 2, {0.1f, 0.2f, 3.3f, 4.7f});
     std::vector<CocoDetection> dt = {{0, 1, {1.5f, 2.25f, 11.5f, 22.25f}, 0.9f},
@@ -395,7 +395,7 @@ TEST_CASE("COCO JSON: the ground-truth and detection files have pycocotools' sch
         CHECK(e["image_id"].number == double(dt[i].image_id));
         CHECK(e["category_id"].number == dt[i].category_id);
         CHECK(e["bbox"].items.size() == 4);
-        CHECK(float(e["score"].number) == dt[i].score);  // the shortest decimal of the float
+        CHECK(e["score"].number == double(dt[i].score));  // exactly
     }
     CHECK(coco_detections_json({}) == "[]\n");
     CHECK_ERROR(write_coco_truth(dir / "bad.json", CocoDataset{{}, {}, {{0, 0, 0, {}}}}), "id 0");
