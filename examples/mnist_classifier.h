@@ -1,6 +1,7 @@
 // mnist_classifier.h — the program behind mnist_mlp and mnist_cnn: train a classifier on
-// the full (balanced) MNIST training set, report test accuracy and per-class metrics,
-// save a checkpoint that examples/predict can load.
+// the full (balanced) MNIST training set, report test accuracy, per-class metrics and the
+// confusion matrix (printed, and drawn as an SVG), save a checkpoint that examples/predict
+// can load.
 #pragma once
 
 #include <chrono>
@@ -16,6 +17,8 @@
 #include <focalgrad/nn/checkpoint.h>
 #include <focalgrad/optim/optimizer.h>
 #include <focalgrad/optim/scheduler.h>
+#include <focalgrad/report/chart.h>
+#include <focalgrad/report/table.h>
 
 #include "cli.h"
 #include "models.h"
@@ -47,11 +50,16 @@ inline void train_classifier(int argc, char** argv, const ClassifierDefaults& d)
     int64_t threads_flag = args.threads();
     std::string save_path =
         args.str("save", std::string("results/") + d.program + ".ckpt", "checkpoint path");
+    std::string confusion_path = args.str("confusion", std::string("results/") + d.program + "_confusion.svg",
+                                          "where to draw the test set's confusion matrix (SVG)");
     bool quiet = args.flag("quiet", "no progress lines");
     args.finish();
     int threads = cli::start_threads(threads_flag);
-    size_t slash = save_path.find_last_of('/');
-    if (slash != std::string::npos && slash > 0) make_directories(save_path.substr(0, slash), "--save");
+    for (const auto& [path, flag] :
+         {std::pair{save_path, "--save"}, std::pair{confusion_path, "--confusion"}}) {
+        size_t slash = path.find_last_of('/');
+        if (slash != std::string::npos && slash > 0) make_directories(path.substr(0, slash), flag);
+    }
 
     std::string dir = find_mnist_dir(data_dir);
     Dataset train = load_mnist(dir, Split::train), test = load_mnist(dir, Split::test);
@@ -79,8 +87,16 @@ inline void train_classifier(int argc, char** argv, const ClassifierDefaults& d)
     ConfusionMatrix cm = confusion(predict_logits(*model, test, lo), test);
     Metrics m = compute_metrics(cm);
     std::printf("\n%s\n", format_metrics(m, test.class_names).c_str());
+    std::printf("%s\n", format_confusion_matrix(cm, test.class_names).c_str());
     std::printf("test accuracy %.2f %% after %lld epochs, %.1f s of training on %d thread(s)\n",
                 100 * m.accuracy, (long long)epochs, seconds, threads);
+    report::save_svg(
+        confusion_path,
+        report::confusion_chart(
+            cm, test.class_names,
+            str("Confusion matrix of the ", d.model == std::string("mlp") ? "MLP" : "CNN",
+                " on the MNIST test set (", report::fixed(100 * m.accuracy, 2), " % accuracy)")));
+    std::printf("drew %s\n", confusion_path.c_str());
     save(*model, save_path);
     std::printf("saved %s\n", save_path.c_str());
 }

@@ -548,6 +548,12 @@ void draw(Svg& svg, const MatrixChart& chart, double X, double Y, double W, doub
     FG_CHECK(std::isfinite(chart.min) && std::isfinite(chart.max) && chart.min < chart.max,
              "MatrixChart: the colour scale [", chart.min, ", ", chart.max,
              "] must be finite with min < max");
+    FG_CHECK(std::isfinite(chart.scale_power) && chart.scale_power > 0,
+             "MatrixChart: scale_power must be > 0, got ", chart.scale_power);
+    // Value -> position on the colour scale, in [0, 1].
+    const auto colour_t = [&](double v) {
+        return std::pow(std::clamp((v - chart.min) / (chart.max - chart.min), 0.0, 1.0), chart.scale_power);
+    };
 
     svg.begin_group("matrix-chart");
     const double top = draw_titles(svg, chart.title, chart.subtitle, X, Y);
@@ -569,7 +575,7 @@ void draw(Svg& svg, const MatrixChart& chart, double X, double Y, double W, doub
     for (size_t r = 0; r < R; ++r)
         for (size_t c = 0; c < C; ++c) {
             const double v = chart.values[r * C + c];
-            const double t = (v - chart.min) / (chart.max - chart.min);
+            const double t = colour_t(v);
             const std::string text = chart.cell_text.empty() ? fixed_label(v, 2) : chart.cell_text[r * C + c];
             Paint p = Paint::filled(std::isfinite(v) ? sequential_colour(t) : kGrid, "cell");
             p.stroke = kWhite;
@@ -617,10 +623,19 @@ void draw(Svg& svg, const MatrixChart& chart, double X, double Y, double W, doub
                      Paint::filled(sequential_colour(t0 + 0.5 / steps)));
         }
         svg.rect(bx, f.y, 14, f.h, Paint::stroked(kAxis, 1));
-        const Ticks t = linear_ticks(chart.min, chart.max, 5, true, true);
+        Ticks t = linear_ticks(chart.min, chart.max, 5, true, true);
+        if (chart.scale_power < 1) {  // the squeezed low end gets ticks of its own
+            const Ticks low =
+                linear_ticks(chart.min, chart.min + (chart.max - chart.min) * 0.05, 3, true, true);
+            for (size_t i = 1; i < low.values.size(); ++i)
+                if (colour_t(low.values[i]) < colour_t(t.values[1]) - 0.08) {
+                    t.values.insert(t.values.begin() + ptrdiff_t(i), low.values[i]);
+                    t.labels.insert(t.labels.begin() + ptrdiff_t(i), low.labels[i]);
+                }
+        }
         Font font{kTickSize, kMutedInk, Anchor::start, false, 0, "tick-label scale"};
         for (size_t i = 0; i < t.values.size(); ++i) {
-            const double py = f.y + f.h * (1 - (t.values[i] - chart.min) / (chart.max - chart.min));
+            const double py = f.y + f.h * (1 - colour_t(t.values[i]));
             svg.line(bx + 14, py, bx + 18, py, Paint::stroked(kAxis, 1));
             svg.text(bx + 21, py + kTickSize * 0.35, t.labels[i], font);
         }
@@ -642,7 +657,8 @@ MatrixChart confusion_chart(const ConfusionMatrix& cm, const std::vector<std::st
         str(cm.total(), " items; each cell counts the items of its row's class predicted as its column's");
     m.row_title = "true class";
     m.column_title = "predicted class";
-    m.scale_title = "share of the true class";
+    m.scale_title = "share of the true class (square-root scale)";
+    m.scale_power = 0.5;
     for (int c = 0; c < C; ++c) {
         const std::string name = class_names.empty() ? std::to_string(c) : class_names[size_t(c)];
         m.row_labels.push_back(name);

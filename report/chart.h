@@ -132,12 +132,16 @@ struct MatrixChart {
     std::vector<double> values;          // [rows][columns], row-major: each cell's colour
     std::vector<std::string> cell_text;  // [rows][columns]; empty: the values, 2 decimals
     double min = 0, max = 1;             // the colour scale's range
+    double scale_power = 1;              // colour of v: ((v - min) / (max - min))^scale_power;
+                                         // below 1 it spreads the small values apart
     std::string scale_title;             // the colour bar's title; empty: no colour bar
     double width = 640, height = 560;
 };
 
 // A confusion matrix as a heatmap: cell (t, p) shows the count of class t predicted as p,
-// coloured by its share of row t (so the diagonal's colour is the class's recall).
+// coloured by its share of row t (so the diagonal's colour is the class's recall) on a
+// square-root scale, so that the errors of a good classifier (shares of 0.001 to 0.05)
+// show as light cells instead of vanishing in white.
 // class_names may be empty (the classes are then numbered).
 MatrixChart confusion_chart(const ConfusionMatrix& cm, const std::vector<std::string>& class_names,
                             const std::string& title = "Confusion matrix");

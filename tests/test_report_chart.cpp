@@ -346,7 +346,8 @@ TEST_CASE("confusion_chart: one cell per pair, coloured by the row's share, the 
     Xml root = parse(to_svg(m));
     auto cells = root.find("rect", "cell");
     REQUIRE(cells.size() == 9);
-    CHECK(cells[0]->attr("fill") == sequential_colour(0.75).hex());
+    CHECK(cells[0]->attr("fill") == sequential_colour(std::sqrt(0.75)).hex());  // square-root scale
+    CHECK(cells[1]->attr("fill") == sequential_colour(0.5).hex());
     CHECK(cells[2]->attr("fill") == sequential_colour(0).hex());
     Rect c0 = rect_of(*cells[0]), c4 = rect_of(*cells[4]);
     CHECK(c0.w == doctest::Approx(c0.h));  // square cells
@@ -355,8 +356,21 @@ TEST_CASE("confusion_chart: one cell per pair, coloured by the row's share, the 
     CHECK(texts(root, "cell-text") == m.cell_text);
     CHECK(texts(root, "tick-label y") == std::vector<std::string>{"zero", "one", "two"});
     CHECK(texts(root, "axis-title") ==
-          std::vector<std::string>{"predicted class", "true class", "share of the true class"});
+          std::vector<std::string>{"predicted class", "true class",
+                                   "share of the true class (square-root scale)"});
     CHECK(cells[1]->children[0].text == "zero / one: 1");
+
+    // The colour bar's ticks sit where their value's colour is: 0.25 half-way up on the
+    // square-root scale.
+    const Xml& colour_bar = *root.find("g", "colour-bar")[0];
+    Rect bar = rect_of(*colour_bar.find("rect").back());
+    bool found = false;
+    for (const Xml* t : root.find("text", "tick-label scale"))
+        if (t->text == "0.25") {
+            found = true;
+            CHECK(std::fabs(t->number("y") - 11 * 0.35 - (bar.y + bar.h / 2)) < kPx);
+        }
+    CHECK(found);
 
     MatrixChart numbered = confusion_chart(cm, {});
     CHECK(numbered.row_labels == std::vector<std::string>{"0", "1", "2"});
