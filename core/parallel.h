@@ -12,6 +12,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -68,23 +69,32 @@ void parallel_for(int64_t n, int64_t grain, Body&& body) {
         &context);
 }
 
-// Sum over [0, n) of partial(begin, end) -> double, with the fixed chunking above and
-// the partials added in chunk order, so the rounding is the same on any thread count.
-template <class Partial>
-double parallel_sum(int64_t n, int64_t grain, Partial&& partial) {
-    if (n <= 0) return 0.0;
+// K sums over [0, n) at once (a loss and its normaliser, say): partial(begin, end) returns
+// a std::array<double, K> per chunk. The chunks are the fixed ones above and the partials are
+// added in chunk order, so the rounding is the same on any thread count.
+template <size_t K, class Partial>
+std::array<double, K> parallel_sums(int64_t n, int64_t grain, Partial&& partial) {
+    if (n <= 0) return {};
     int64_t chunks = (n + grain - 1) / grain;
     if (chunks == 1) return partial(int64_t(0), n);
-    std::vector<double> sums(static_cast<size_t>(chunks), 0.0);
+    std::vector<std::array<double, K>> sums(static_cast<size_t>(chunks));
     parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
         for (int64_t c = c0; c < c1; ++c) {
             int64_t begin = c * grain;
             sums[size_t(c)] = partial(begin, std::min(begin + grain, n));
         }
     });
-    double total = 0.0;
-    for (double s : sums) total += s;
+    std::array<double, K> total{};
+    for (const std::array<double, K>& s : sums)
+        for (size_t k = 0; k < K; ++k) total[k] += s[k];
     return total;
+}
+
+// The sum over [0, n) of partial(begin, end) -> double, chunked and added as above.
+template <class Partial>
+double parallel_sum(int64_t n, int64_t grain, Partial&& partial) {
+    return parallel_sums<1>(
+        n, grain, [&](int64_t begin, int64_t end) { return std::array<double, 1>{partial(begin, end)}; })[0];
 }
 
 }  // namespace focalgrad
