@@ -60,4 +60,12 @@ Tensor balanced_cross_entropy(const Tensor& logits, const std::vector<int>& targ
 Tensor balanced_binary_cross_entropy(const Tensor& logits, const Tensor& targets, float alpha,
                                      Reduction reduction = Reduction::Mean);
 
+// The same loss as one plain loop in double (balanced_cross_entropy.cpp opens with it): an op
+// on the tape like the fast form above, with the same checks and semantics, for reading, for
+// gradcheck and for tests. Slow: not for training.
+namespace reference {
+Tensor balanced_binary_cross_entropy(const Tensor& logits, const Tensor& targets, float alpha,
+                                     Reduction reduction = Reduction::Mean);
+}  // namespace reference
+
 }  // namespace focalgrad

@@ -59,4 +59,16 @@ Tensor cross_entropy(const Tensor& logits, const std::vector<int>& targets,
 Tensor cross_entropy(const Tensor& logits, const Tensor& target_probs,
                      const CrossEntropyOptions& options = {});
 
+// The same losses as plain per-row loops in double (cross_entropy.cpp opens with them): ops
+// on the tape like the fast forms above, with the same checks and semantics, for reading,
+// for gradcheck and for tests. Slow (they keep p in double): not for training.
+namespace reference {
+// The core case: [N, C] logits, targets in [0, C), no options, Mean.
+Tensor cross_entropy(const Tensor& logits, const std::vector<int>& targets);
+// Every option, as cross_entropy above.
+Tensor cross_entropy(const Tensor& logits, const std::vector<int>& targets,
+                     const CrossEntropyOptions& options);
+Tensor cross_entropy(const Tensor& logits, const Tensor& target_probs, const CrossEntropyOptions& options);
+}  // namespace reference
+
 }  // namespace focalgrad

@@ -54,4 +54,14 @@ struct FocalLossOptions {
 Tensor focal_loss(const Tensor& logits, const std::vector<int>& targets,
                   const FocalLossOptions& options = {});
 
+// The same loss as plain per-row loops in double (focal_loss.cpp opens with them): ops on the
+// tape like the fast form above, with the same checks and semantics, for reading, for
+// gradcheck and for tests. Slow (they keep p in double): not for training.
+namespace reference {
+// The core case: [N, C] logits, targets in [0, C), no α, Mean.
+Tensor focal_loss(const Tensor& logits, const std::vector<int>& targets, float gamma);
+// Every option, as focal_loss above.
+Tensor focal_loss(const Tensor& logits, const std::vector<int>& targets, const FocalLossOptions& options);
+}  // namespace reference
+
 }  // namespace focalgrad

@@ -51,4 +51,15 @@ struct SigmoidFocalLossOptions {
 Tensor sigmoid_focal_loss(const Tensor& logits, const Tensor& targets,
                           const SigmoidFocalLossOptions& options = {});
 
+// The same loss as one plain loop in double (sigmoid_focal_loss.cpp opens with it): ops on the
+// tape like the fast form above, with the same checks and semantics, for reading, for
+// gradcheck and for tests. Slow: not for training.
+namespace reference {
+// The core case: torchvision's loss with its α and γ, Mean.
+Tensor sigmoid_focal_loss(const Tensor& logits, const Tensor& targets, float alpha, float gamma);
+// Every option and variant, as sigmoid_focal_loss above.
+Tensor sigmoid_focal_loss(const Tensor& logits, const Tensor& targets,
+                          const SigmoidFocalLossOptions& options);
+}  // namespace reference
+
 }  // namespace focalgrad
