@@ -15,6 +15,7 @@
 #include <focalgrad/core/ops.h>
 #include <focalgrad/core/parallel.h>
 #include <focalgrad/core/random.h>
+#include <focalgrad/core/state.h>
 #include <focalgrad/core/tensor.h>
 #include <focalgrad/data/csv.h>
 #include <focalgrad/data/idx.h>
@@ -28,6 +29,7 @@
 #include <focalgrad/data/tensor_dataset.h>
 #include <focalgrad/detection/detection.h>
 #include <focalgrad/losses/losses.h>
+#include <focalgrad/nn/architecture.h>
 #include <focalgrad/nn/checkpoint.h>
 #include <focalgrad/nn/init.h>
 #include <focalgrad/nn/layers.h>

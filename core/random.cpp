@@ -15,6 +15,13 @@ void Generator::reseed(uint64_t seed, uint64_t stream) {
     next_u32();
 }
 
+void Generator::set_state(uint64_t state, uint64_t increment) {
+    FG_CHECK(increment % 2 == 1, "Generator::set_state: the increment must be odd, got ", increment,
+             " (not a saved generator state)");
+    state_ = state;
+    inc_ = increment;
+}
+
 uint32_t Generator::next_u32() {
     uint64_t old = state_;
     state_ = old * 6364136223846793005ULL + inc_;

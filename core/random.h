@@ -23,6 +23,12 @@ public:
     float normal();                     // standard normal (Box–Muller, one value per call)
     uint32_t below(uint32_t n);         // uniform integer on [0, n), unbiased (rejection)
 
+    // The whole state, to save a generator and restore it exactly (checkpoints): the
+    // LCG's state and its increment, which is odd and selects the stream.
+    uint64_t state() const { return state_; }
+    uint64_t increment() const { return inc_; }
+    void set_state(uint64_t state, uint64_t increment);  // throws on an even increment
+
 private:
     uint64_t state_ = 0;
     uint64_t inc_ = 1;

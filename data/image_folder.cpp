@@ -98,6 +98,7 @@ TensorDataset load_image_folder(const std::string& root, const ImageFolderOption
     image.width = options.width;
     image.height = options.height;
     image.channels = options.channels;
+    image.max_pixels = options.max_pixels;
     const int64_t D = data.item_size();
     data.values.resize(files.size() * size_t(D));
     std::vector<std::string> failures;

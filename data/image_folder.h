@@ -19,6 +19,7 @@ struct ImageFolderOptions {
     int channels = 1;             // 1: grey (luma), 3: RGB
     // Refuses a tree of more images, before any is decoded (memory: N C H W floats).
     int64_t max_images = int64_t(1) << 20;
+    int64_t max_pixels = int64_t(1) << 25;  // per file, as ImageOptions::max_pixels
 };
 
 // Classes are the sub-folders of `root` whose names do not start with '.', sorted by

@@ -12,6 +12,18 @@
 
 namespace focalgrad {
 
+namespace {
+// The shortest decimal that reads back as the same float (1e-05, 0.1), so that a layer's
+// description rebuilds it exactly.
+std::string shortest(float v) {
+    for (int digits = 6; digits < 9; ++digits) {
+        std::string s = str(std::setprecision(digits), v);
+        if (std::strtof(s.c_str(), nullptr) == v) return s;
+    }
+    return str(std::setprecision(9), v);
+}
+}  // namespace
+
 // ---- Linear -----------------------------------------------------------------------
 
 Linear::Linear(int64_t in_features, int64_t out_features, bool with_bias, Generator& gen)
@@ -85,7 +97,7 @@ std::string MaxPool2d::describe() const {
 
 Tensor ReLU::forward(const Tensor& x) { return relu(x); }
 Tensor LeakyReLU::forward(const Tensor& x) { return leaky_relu(x, negative_slope); }
-std::string LeakyReLU::describe() const { return str("LeakyReLU(", negative_slope, ")"); }
+std::string LeakyReLU::describe() const { return str("LeakyReLU(", shortest(negative_slope), ")"); }
 Tensor Sigmoid::forward(const Tensor& x) { return sigmoid(x); }
 Tensor Tanh::forward(const Tensor& x) { return tanh(x); }
 
@@ -107,21 +119,9 @@ Tensor Dropout::forward(const Tensor& x) {
     return mul(x, mask);
 }
 
-std::string Dropout::describe() const { return str("Dropout(p=", p, ")"); }
+std::string Dropout::describe() const { return str("Dropout(p=", shortest(p), ")"); }
 
 // ---- Normalisation ----------------------------------------------------------------
-
-namespace {
-// The shortest decimal that reads back as the same float (1e-05, 0.1), so that a layer's
-// description rebuilds it exactly.
-std::string shortest(float v) {
-    for (int digits = 6; digits < 9; ++digits) {
-        std::string s = str(std::setprecision(digits), v);
-        if (std::strtof(s.c_str(), nullptr) == v) return s;
-    }
-    return str(std::setprecision(9), v);
-}
-}  // namespace
 
 BatchNorm::BatchNorm(const char* name, int min_dim, int max_dim, int64_t num_features, float eps,
                      float momentum, bool affine)

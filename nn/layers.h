@@ -102,6 +102,11 @@ public:
 
     float p;
 
+protected:
+    std::vector<std::pair<std::string, Generator*>> own_generators() override {
+        return {{"generator", &gen_}};
+    }
+
 private:
     Generator gen_;
 };

@@ -127,6 +127,21 @@ std::vector<Tensor> Module::parameters() const {
     return out;
 }
 
+std::vector<std::pair<std::string, Generator*>> Module::named_generators() {
+    std::vector<std::pair<std::string, Generator*>> out;
+    for (auto& [name, gen] : own_generators()) out.emplace_back(name, gen);
+    for (auto& [child_name, child] : children_)
+        for (auto& [name, gen] : child->named_generators()) out.emplace_back(child_name + "." + name, gen);
+    return out;
+}
+
+std::vector<std::pair<std::string, const Generator*>> Module::named_generators() const {
+    // own_generators() is not const because load() restores through its pointers; here they are only read.
+    std::vector<std::pair<std::string, const Generator*>> out;
+    for (auto& [name, gen] : const_cast<Module*>(this)->named_generators()) out.emplace_back(name, gen);
+    return out;
+}
+
 void Module::collect_modules(const std::string& prefix,
                              std::vector<std::pair<std::string, const Module*>>& out) const {
     out.emplace_back(prefix, this);

@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include <focalgrad/core/random.h>
 #include <focalgrad/core/tensor.h>
 
 namespace focalgrad {
@@ -48,6 +49,11 @@ public:
     // parameter — no optimizer gets it and no gradient reaches it (BatchNorm's running
     // statistics). parameters() never includes them.
     std::vector<std::pair<std::string, Tensor>> named_buffers() const;
+    // The random generators the forward draws from (Dropout's masks), this module's and
+    // each child's, named like parameters ("3.generator"). Checkpoints save and restore
+    // them with the parameters, so a resumed run draws the masks an uninterrupted one would.
+    std::vector<std::pair<std::string, Generator*>> named_generators();
+    std::vector<std::pair<std::string, const Generator*>> named_generators() const;
     // Every module of the tree, this one first (named ""), depth first.
     std::vector<std::pair<std::string, const Module*>> named_modules() const;
     const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& children() const { return children_; }
@@ -68,6 +74,9 @@ public:
     std::string summary(const Shape& input_shape);
 
 protected:
+    // A module that owns a Generator lists it here, under its own (unprefixed) name.
+    virtual std::vector<std::pair<std::string, Generator*>> own_generators() { return {}; }
+
     // Registers t as a parameter (it becomes a leaf that requires grad) and returns it.
     // Names must be non-empty, unique within the module, and free of '.'.
     Tensor register_parameter(const std::string& name, Tensor t);

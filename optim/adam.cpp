@@ -68,4 +68,37 @@ void Adam::step() {
     }
 }
 
+StateDict Adam::state_dict() const {
+    StateDict state = Optimizer::state_dict();
+    state["steps"] = steps_;
+    for (size_t k = 0; k < params_.size(); ++k)
+        if (exp_avg_[k].defined()) {
+            state["exp_avg." + std::to_string(k)] = exp_avg_[k].clone();
+            state["exp_avg_sq." + std::to_string(k)] = exp_avg_sq_[k].clone();
+        }
+    return state;
+}
+
+void Adam::load_state_dict(const StateDict& state) {
+    const double lr = check_state(state);
+    const std::vector<int64_t>& steps = state_integers(state, "steps", name_);
+    FG_CHECK(steps.size() == params_.size(), name_, ": the state has step counts for ", steps.size(),
+             " parameters, this optimizer has ", params_.size());
+    std::vector<Tensor> m(params_.size()), v(params_.size());
+    size_t found = 0;
+    for (size_t k = 0; k < params_.size(); ++k) {
+        FG_CHECK(steps[k] >= 0, name_, ": parameter ", k, " has a negative step count ", steps[k]);
+        if (steps[k] == 0) continue;  // no step yet: the moments start at 0 when it takes one
+        m[k] = state_for_param(state, "exp_avg." + std::to_string(k), k);
+        v[k] = state_for_param(state, "exp_avg_sq." + std::to_string(k), k);
+        found += 2;
+    }
+    FG_CHECK(state.size() == 3 + found, name_, ": the state has ", state.size() - 3 - found,
+             " entries this optimizer does not know (moments of a parameter with no steps?)");
+    exp_avg_ = std::move(m);
+    exp_avg_sq_ = std::move(v);
+    steps_ = steps;
+    set_lr(lr);
+}
+
 }  // namespace focalgrad

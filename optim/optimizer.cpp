@@ -28,6 +28,27 @@ Optimizer::Optimizer(std::vector<Tensor> params, double lr, const char* name)
     }
 }
 
+StateDict Optimizer::state_dict() const {
+    return {{"type", std::string(name_)}, {"lr", std::vector<double>{lr_}}};
+}
+
+void Optimizer::load_state_dict(const StateDict& state) { set_lr(check_state(state)); }
+
+double Optimizer::check_state(const StateDict& state) const {
+    const std::string& type = state_text(state, "type", name_);
+    FG_CHECK(type == name_, name_, ": the state is a ", type, "'s; it cannot be loaded into a ", name_);
+    const double lr = state_real(state, "lr", name_);
+    FG_CHECK(std::isfinite(lr) && lr >= 0, name_, ": the state's learning rate is ", lr);
+    return lr;
+}
+
+Tensor Optimizer::state_for_param(const StateDict& state, const std::string& key, size_t k) const {
+    const Tensor& t = state_tensor(state, key, name_);
+    FG_CHECK(t.shape() == params_[k].shape(), name_, ": state '", key, "' has shape ", t.shape(),
+             " but parameter ", k, " has shape ", params_[k].shape());
+    return t.clone();
+}
+
 void Optimizer::zero_grad() {
     for (Tensor& p : params_) p.zero_grad();
 }

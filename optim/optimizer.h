@@ -3,8 +3,10 @@
 // parameter's .grad() and writes its .data() in place; it never records on the tape.
 // Parameters that received no gradient are skipped (their state does not advance), as
 // in PyTorch. Hyper-parameters are checked when the optimizer is built.
-// Not here: parameter groups (one learning rate for all), AMSGrad, sparse gradients,
-// saving optimizer state.
+// The state an update rule keeps (momentum buffers, Adam's moments and step counts) is
+// exported by state_dict() and taken back by load_state_dict(), so training resumes
+// exactly (nn/checkpoint.h stores it). Not here: parameter groups (one learning rate for
+// all), AMSGrad, sparse gradients.
 //
 //   SGD opt(net.parameters(), 0.1, 0.9);        // lr 0.1, momentum 0.9
 //   for (...) { opt.zero_grad(); loss = ...; loss.backward(); opt.step(); }
@@ -13,6 +15,7 @@
 #include <cstdint>
 #include <vector>
 
+#include <focalgrad/core/state.h>
 #include <focalgrad/core/tensor.h>
 
 namespace focalgrad {
@@ -31,10 +34,24 @@ public:
     // an optimizer must be built with lr > 0.
     void set_lr(double lr);
     const std::vector<Tensor>& params() const { return params_; }
+    const char* name() const { return name_; }
+
+    // What resuming needs: "type" (the optimizer's name, text), "lr", and per parameter k
+    // (its position in params()) the tensors of the update rule, as each class documents.
+    // The tensors are copies: stepping on does not change a state already taken.
+    virtual StateDict state_dict() const;
+    // Takes a state_dict() back, from an optimizer of the same type over parameters of the
+    // same shapes. Everything is checked before anything is set: on an Error the optimizer
+    // is unchanged. Hyper-parameters other than lr (momentum, betas) stay as built.
+    virtual void load_state_dict(const StateDict& state);
 
 protected:
     // Checks lr > 0 and that params is a non-empty list of distinct leaves that require grad.
     Optimizer(std::vector<Tensor> params, double lr, const char* name);
+    // load_state_dict's common part: checks "type" and "lr" and returns the lr to set.
+    double check_state(const StateDict& state) const;
+    // A copy of state[key] after checking it holds a tensor of parameter k's shape.
+    Tensor state_for_param(const StateDict& state, const std::string& key, size_t k) const;
 
     std::vector<Tensor> params_;
     double lr_;
@@ -53,6 +70,9 @@ public:
     SGD(std::vector<Tensor> params, double lr, double momentum = 0, double dampening = 0,
         double weight_decay = 0, bool nesterov = false);
     void step() override;
+    // Adds "momentum_buffer.k" for each parameter k that has one (after its first step).
+    StateDict state_dict() const override;
+    void load_state_dict(const StateDict& state) override;
 
     double momentum, dampening, weight_decay;
     bool nesterov;
@@ -71,6 +91,10 @@ public:
     Adam(std::vector<Tensor> params, double lr = 1e-3, double beta1 = 0.9, double beta2 = 0.999,
          double eps = 1e-8, double weight_decay = 0);
     void step() override;
+    // Adds "steps" (every parameter's step count t) and, for each parameter k that has taken
+    // a step, "exp_avg.k" (m) and "exp_avg_sq.k" (v).
+    StateDict state_dict() const override;
+    void load_state_dict(const StateDict& state) override;
 
     double beta1, beta2, eps, weight_decay;
 

@@ -13,6 +13,12 @@ void LRScheduler::step() {
     apply();
 }
 
+void LRScheduler::set_step(int64_t t) {
+    FG_CHECK(t >= 0, "LRScheduler::set_step: the step must be >= 0, got ", t);
+    t_ = t;
+    apply();
+}
+
 StepLR::StepLR(Optimizer& opt, int64_t step_size, double gamma)
     : LRScheduler(opt), step_size(step_size), gamma(gamma) {
     FG_CHECK(step_size >= 1, "StepLR: step_size must be >= 1, got ", step_size);

@@ -32,6 +32,8 @@ public:
     void step();  // t += 1; optimizer.set_lr(lr_at(t))
     virtual double lr_at(int64_t t) const = 0;
     int64_t last_step() const { return t_; }
+    // Jumps to step t (>= 0) and sets lr_at(t): how a resumed run puts its schedule back.
+    void set_step(int64_t t);
     double base_lr() const { return base_lr_; }
     const Optimizer& optimizer() const { return opt_; }
 

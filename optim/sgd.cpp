@@ -57,4 +57,29 @@ void SGD::step() {
     }
 }
 
+StateDict SGD::state_dict() const {
+    StateDict state = Optimizer::state_dict();
+    for (size_t k = 0; k < params_.size(); ++k)
+        if (momentum_buffer_[k].defined())
+            state["momentum_buffer." + std::to_string(k)] = momentum_buffer_[k].clone();
+    return state;
+}
+
+void SGD::load_state_dict(const StateDict& state) {
+    const double lr = check_state(state);
+    std::vector<Tensor> buffers(params_.size());
+    size_t found = 0;
+    for (size_t k = 0; k < params_.size(); ++k) {
+        const std::string key = "momentum_buffer." + std::to_string(k);
+        if (!state.count(key)) continue;
+        buffers[k] = state_for_param(state, key, k);
+        ++found;
+    }
+    // Every other entry would be a buffer of a parameter this optimizer does not have.
+    FG_CHECK(state.size() == 2 + found, "SGD: the state has ", state.size() - 2 - found,
+             " entries this optimizer does not know (saved with more parameters?)");
+    momentum_buffer_ = std::move(buffers);
+    set_lr(lr);
+}
+
 }  // namespace focalgrad

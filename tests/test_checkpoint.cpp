@@ -69,6 +69,10 @@ void reseal(std::vector<unsigned char>& b) {
     set_u32(b, b.size() - 4, uint32_t(::crc32(0, b.data(), uInt(b.size() - 4))));
 }
 
+// Where the third record's name starts in a version-2 file of small_model(): after the
+// header, the records "model:0.weight" [3, 2] and "model:0.bias" [3], and a name length.
+constexpr size_t kThirdName = 16 + (4 + 14 + 4 + 4 + 16 + 4 * 6) + (4 + 12 + 4 + 4 + 8 + 4 * 3) + 4;
+
 // load() must throw an Error containing every part, and leave `m` exactly as it was.
 void check_load_fails(Module& m, const std::string& path, std::initializer_list<std::string> parts) {
     auto before = snapshot(m);
@@ -93,21 +97,22 @@ TEST_CASE("checkpoint: a round trip is exact, in the documented format") {
     // The layout of checkpoint.h, read back independently.
     std::vector<unsigned char> f = read_bytes(path);
     CHECK(std::string(f.begin(), f.begin() + 8) == "FOCALGRD");
-    CHECK(u32_at(f, 8) == 1);
+    CHECK(u32_at(f, 8) == 2);
     CHECK(u32_at(f, 12) == 4);
-    CHECK(u32_at(f, 16) == 8);
-    CHECK(std::string(f.begin() + 20, f.begin() + 28) == "0.weight");
-    CHECK(u32_at(f, 28) == 2);  // rank
-    CHECK(u32_at(f, 32) == 3);  // sizes [3, 2] as int64
-    CHECK(u32_at(f, 36) == 0);
-    CHECK(u32_at(f, 40) == 2);
+    CHECK(u32_at(f, 16) == 14);
+    CHECK(std::string(f.begin() + 20, f.begin() + 34) == "model:0.weight");
+    CHECK(u32_at(f, 34) == 0);  // float32
+    CHECK(u32_at(f, 38) == 2);  // rank
+    CHECK(u32_at(f, 42) == 3);  // sizes [3, 2] as int64
+    CHECK(u32_at(f, 46) == 0);
+    CHECK(u32_at(f, 50) == 2);
     float first;
-    uint32_t bits = u32_at(f, 48);
+    uint32_t bits = u32_at(f, 58);
     std::memcpy(&first, &bits, 4);
     CHECK(first == a->named_parameters()[0].second.data()[0]);
     size_t expected_size = 16 + 4;  // header + CRC
     for (const auto& [name, t] : a->named_parameters())
-        expected_size += 4 + name.size() + 4 + 8 * size_t(t.dim()) + 4 * size_t(t.numel());
+        expected_size += 4 + 6 + name.size() + 4 + 4 + 8 * size_t(t.dim()) + 4 * size_t(t.numel());
     CHECK(f.size() == expected_size);
     CHECK(u32_at(f, f.size() - 4) == uint32_t(::crc32(0, f.data(), uInt(f.size() - 4))));
 
@@ -138,7 +143,8 @@ TEST_CASE("checkpoint: a file truncated at any length is refused and the model i
     // Cut 2 bytes short: the last tensor's data runs into what must be the CRC.
     write_bytes(cut, std::vector<unsigned char>(f.begin(), f.end() - 2));
     check_load_fails(
-        *m, cut, {"truncated", "tensor #3 ('2.bias') of shape [1] needs 4 bytes of data", "only 2 remain"});
+        *m, cut,
+        {"truncated", "record #3 ('model:2.bias') of shape [1] needs 4 bytes of data", "only 2 remain"});
     write_bytes(cut, std::vector<unsigned char>(f.begin(), f.begin() + 5));
     check_load_fails(*m, cut, {"not a focalgrad checkpoint", "only 5 bytes"});
 }
@@ -178,10 +184,10 @@ TEST_CASE("checkpoint: wrong magic, wrong version, not a file: clear errors, mod
     check_load_fails(*m, path, {"not a focalgrad checkpoint", "FOCALGRD"});
 
     g = f;
-    set_u32(g, 8, 2);
+    set_u32(g, 8, 3);
     reseal(g);
     write_bytes(path, g);
-    check_load_fails(*m, path, {"format version 2", "reads version 1"});
+    check_load_fails(*m, path, {"format version 3", "reads versions 1 and 2"});
 
     check_load_fails(*m, (dir / "missing.fgc"), {"load: ", "missing.fgc: no such file"});
     check_load_fails(*m, dir.path(), {"not a regular file (it is a directory)"});
@@ -211,13 +217,13 @@ TEST_CASE("checkpoint: a wrong shape, a missing or an extra tensor is named; the
 
     // A duplicated name (a hand-made file) is refused too: rename "2.weight" to "0.weight".
     std::vector<unsigned char> f = read_bytes(path);
-    size_t third_name = 16 + (4 + 8 + 4 + 16 + 4 * 6) + (4 + 6 + 4 + 8 + 4 * 3) + 4;
+    size_t third_name = kThirdName + 6;
     REQUIRE(std::string(f.begin() + long(third_name), f.begin() + long(third_name) + 8) == "2.weight");
     f[third_name] = '0';
     reseal(f);
     write_bytes(path, f);
     auto m = small_model(5);
-    check_load_fails(*m, path, {"tensor #2 ('0.weight') appears twice in the file"});
+    check_load_fails(*m, path, {"record #2 ('model:0.weight') appears twice in the file"});
 }
 
 TEST_CASE("checkpoint: a save that fails part-way keeps the old checkpoint and leaves no temporary") {
@@ -279,7 +285,7 @@ TEST_CASE("checkpoint: a name with control bytes or of 4096 bytes is shown escap
     std::string path = (dir / "x.fgc");
     save(*small_model(1), path);
     std::vector<unsigned char> f = read_bytes(path);
-    size_t third_name = 16 + (4 + 8 + 4 + 16 + 4 * 6) + (4 + 6 + 4 + 8 + 4 * 3) + 4;
+    size_t third_name = kThirdName + 6;  // after "model:"
     REQUIRE(std::string(f.begin() + long(third_name), f.begin() + long(third_name) + 8) == "2.weight");
     const char odd[8] = {'2', '\0', '\x1b', '[', '2', 'J', '\n', '\\'};
     std::memcpy(&f[third_name], odd, 8);
@@ -291,14 +297,14 @@ TEST_CASE("checkpoint: a name with control bytes or of 4096 bytes is shown escap
                      {"tensor '" + shown + "' of shape [1, 3] is in the file but not in the model",
                       "tensor '2.weight' of shape [1, 3] is in the model but missing from the file",
                       "the model is unchanged"});
-    set_u32(f, third_name + 8, 9);  // its rank: now the parser refuses it, and names it
+    set_u32(f, third_name + 8 + 4, 9);  // its rank (after the type): now the parser refuses it, and names it
     reseal(f);
     write_bytes(path, f);
-    check_load_fails(*m, path, {"tensor #2 ('" + shown + "') has rank 9"});
+    check_load_fails(*m, path, {"record #2 ('model:" + shown + "') has rank 9"});
     std::string message = fgtest::error_of([&] { load(*m, path); });
     for (char c : message) CHECK(static_cast<unsigned char>(c) >= 0x20);
 
-    // A file of one tensor whose name has the longest length allowed: 64 bytes are shown.
+    // A version-1 file of one tensor whose name has the longest length allowed: 64 bytes are shown.
     std::vector<unsigned char> g(16 + (4 + 4096 + 4 + 8 + 4) + 4);  // all zeros
     std::memcpy(g.data(), "FOCALGRD", 8);
     set_u32(g, 8, 1);

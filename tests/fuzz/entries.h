@@ -26,8 +26,10 @@
 #include <focalgrad/core/error.h>
 #include <focalgrad/core/ops.h>
 #include <focalgrad/core/random.h>
+#include <focalgrad/data/csv.h>
 #include <focalgrad/data/idx.h>
 #include <focalgrad/data/image.h>
+#include <focalgrad/data/image_folder.h>
 #include <focalgrad/data/mnist.h>
 #include <focalgrad/nn/checkpoint.h>
 #include <focalgrad/nn/layers.h>
@@ -181,13 +183,15 @@ inline void image(const uint8_t* data, size_t size) {
                        ", outside [0, 1]");
 }
 
-// ---- checkpoint: load() into a small model -------------------------------------------------
-// Byte 0 chooses the model, (b & 3) % 3 (below), and when bit 2 is set has the harness write
-// the CRC-32 of the rest over its last 4 bytes before loading: the fuzzer mutates counts,
-// names and shapes and still gets past the CRC, to the code that fits the file to the model
-// and copies the data. The rest is the file. load()'s contract, checked here: on success
-// every parameter holds the bits its tensor has in the file (and save() writes them back);
-// on a focalgrad::Error the model is bit for bit what it was.
+// ---- checkpoint: load() into a small model, or load_model() -------------------------------
+// Byte 0 chooses the model, b & 3 (below); when bit 2 is set has the harness write the
+// CRC-32 of the rest over its last 4 bytes before loading: the fuzzer mutates counts,
+// names and shapes and still gets past the CRC, to the code that fits the file to the
+// model and copies the data; when bit 3 is set calls load_model(path) instead, which
+// builds the model from the file's architecture (the chosen model is then unused). The
+// rest is the file. The contract, checked here: on success every parameter, buffer and
+// generator holds the bits its record has in the file (and save() writes them back); on a
+// focalgrad::Error the model is bit for bit what it was.
 
 // Model 2: tensors of rank 0 and 4, and names two levels deep. Checkpoints of each model are
 // refused by the others (a missing, an extra or a mis-shaped tensor).
@@ -210,7 +214,7 @@ struct CheckpointConvNet : focalgrad::Module {
     }
 };
 
-// The model of option `arch`, always with the same starting parameters, and its tensors:
+// The model of option `arch`, always with the same starting state, and its records:
 //   0  Sequential(Linear(4, 3), ReLU, Linear(3, 2))
 //        0.weight [3, 4], 0.bias [3], 2.weight [2, 3], 2.bias [2]
 //   1  the same without the first bias
@@ -218,22 +222,36 @@ struct CheckpointConvNet : focalgrad::Module {
 //   2  CheckpointConvNet
 //        temperature [], encoder.0.weight [2, 1, 2, 2], encoder.0.bias [2], head.weight [2, 8],
 //        head.bias [2]
+//   3  Sequential(Linear(4, 3), BatchNorm1d(3), Dropout(0.5), Linear(3, 2)): buffers and a generator
+//        0.weight [3, 4], 0.bias [3], 1.weight [3], 1.bias [3], 3.weight [2, 3], 3.bias [2],
+//        buffers 1.running_mean [3], 1.running_var [3], generator 2.generator (int64 [2])
 inline std::unique_ptr<focalgrad::Module> checkpoint_model(int arch) {
     using namespace focalgrad;
     Generator gen(uint64_t(100 + arch));
     if (arch == 2) return std::make_unique<CheckpointConvNet>(gen);
+    if (arch == 3)
+        return std::make_unique<Sequential>(std::make_shared<Linear>(4, 3, true, gen), BatchNorm1d(3),
+                                            Dropout(0.5f, 7), std::make_shared<Linear>(3, 2, true, gen));
     return std::make_unique<Sequential>(std::make_shared<Linear>(4, 3, arch == 0, gen), ReLU(),
                                         std::make_shared<Linear>(3, 2, true, gen));
 }
 
-// Every parameter's bits, in named_parameters() order: floats compared as bits, so that a
-// NaN equals itself and -0 differs from 0.
-inline std::vector<std::vector<uint32_t>> parameter_bits(const focalgrad::Module& m) {
-    std::vector<std::vector<uint32_t>> out;
-    for (const auto& [name, t] : m.named_parameters()) {
+// The model's state as (name, bits): parameters and buffers as 32-bit words, generators as
+// their two 64-bit words split in four. Floats compared as bits, so that a NaN equals itself
+// and -0 differs from 0.
+inline std::vector<std::pair<std::string, std::vector<uint32_t>>> model_bits(const focalgrad::Module& m) {
+    std::vector<std::pair<std::string, std::vector<uint32_t>>> out;
+    auto add = [&](const std::string& name, const focalgrad::Tensor& t) {
         std::vector<uint32_t> bits(size_t(t.numel()));
         std::memcpy(bits.data(), t.data(), bits.size() * 4);
-        out.push_back(std::move(bits));
+        out.emplace_back(name, std::move(bits));
+    };
+    for (const auto& [name, t] : m.named_parameters()) add(name, t);
+    for (const auto& [name, t] : m.named_buffers()) add(name, t);
+    for (const auto& [name, g] : m.named_generators()) {
+        const uint64_t s = g->state(), i = g->increment();
+        out.emplace_back(
+            name, std::vector<uint32_t>{uint32_t(s), uint32_t(s >> 32), uint32_t(i), uint32_t(i >> 32)});
     }
     return out;
 }
@@ -242,17 +260,21 @@ inline uint32_t le32(const uint8_t* p) {
     return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
 }
 
-// One tensor of a checkpoint, located by the layout documented in nn/checkpoint.h.
+// One record of a checkpoint, located by the layout documented in nn/checkpoint.h.
 struct CheckpointRecord {
-    std::string name;
+    std::string name;  // as stored
+    std::string key;   // version 1's names get "model:"
+    uint32_t type = 0;
     focalgrad::Shape shape;
-    const uint8_t* data;  // numel floats, little-endian
+    uint64_t numel = 0;
+    const uint8_t* data;  // numel elements, little-endian
 };
 
-// The tensors of a file that load() accepted (or save() wrote), read again here without the
+// The records of a file that load() accepted (or save() wrote), read again here without the
 // loader's code. Each bound is checked: a file this reading finds malformed should not have
 // been accepted, which is an InvariantBroken, not a crash of the harness.
-inline std::vector<CheckpointRecord> checkpoint_records(const std::vector<uint8_t>& file) {
+inline std::vector<CheckpointRecord> checkpoint_records(const std::vector<uint8_t>& file,
+                                                        uint32_t* version_out) {
     const size_t end = file.size() >= 4 ? file.size() - 4 : 0;  // where the CRC begins
     size_t pos = 0;
     auto take = [&](uint64_t n) {
@@ -261,13 +283,20 @@ inline std::vector<CheckpointRecord> checkpoint_records(const std::vector<uint8_
         pos += size_t(n);
         return file.data() + pos - n;
     };
-    take(12);  // magic and version
+    take(8);  // magic
+    const uint32_t version = le32(take(4));
+    FG_FUZZ_ASSERT(version == 1 || version == 2, "a checkpoint that passed has version ", version);
+    *version_out = version;
     const uint32_t count = le32(take(4));
     std::vector<CheckpointRecord> records;
     for (uint32_t k = 0; k < count; ++k) {
         CheckpointRecord r;
         const uint32_t length = le32(take(4));
         r.name.assign(reinterpret_cast<const char*>(take(length)), length);
+        r.key = version == 1 ? "model:" + r.name : r.name;
+        if (version == 2) r.type = le32(take(4));
+        FG_FUZZ_ASSERT(r.type < 4, "a checkpoint that passed has '", r.name, "' of type ", r.type);
+        const uint64_t element = r.type == 0 ? 4 : r.type == 3 ? 1 : 8;
         const uint32_t rank = le32(take(4));
         FG_FUZZ_ASSERT(rank <= uint32_t(focalgrad::kMaxDims), "a checkpoint that passed has '", r.name,
                        "' of rank ", rank);
@@ -281,39 +310,37 @@ inline std::vector<CheckpointRecord> checkpoint_records(const std::vector<uint8_
             r.shape.push_back(int64_t(size));
             numel = std::min<uint64_t>(numel * size, file.size());
         }
-        r.data = take(4 * numel);
+        r.numel = numel;
+        r.data = take(element * numel);
         records.push_back(std::move(r));
     }
-    FG_FUZZ_ASSERT(pos == end, "a checkpoint that passed has ", end - pos, " bytes after its last tensor");
+    FG_FUZZ_ASSERT(pos == end, "a checkpoint that passed has ", end - pos, " bytes after its last record");
     return records;
 }
 
-// Checks that `records` are exactly the model's parameters, names, shapes and bits; returns
-// whether they are also in named_parameters() order. `what` names the file in messages.
-inline bool check_records_match(const std::vector<CheckpointRecord>& records, const focalgrad::Module& model,
-                                const char* what) {
-    const auto params = model.named_parameters();
-    FG_FUZZ_ASSERT(records.size() == params.size(), what, " has ", records.size(), " tensors, the model ",
-                   params.size());
-    // Equal counts, unique model names, each found: the records are a permutation of them.
-    bool in_order = true;
-    for (size_t i = 0; i < params.size(); ++i) {
-        const auto& [name, t] = params[i];
+// Checks that the "model:" records are exactly the model's state, names, shapes and bits.
+inline void check_records_match(const std::vector<CheckpointRecord>& records, uint32_t version,
+                                const focalgrad::Module& model, const char* what) {
+    const auto state = model_bits(model);
+    size_t model_records = 0;
+    for (const CheckpointRecord& r : records) model_records += r.key.rfind("model:", 0) == 0;
+    const size_t generators = model.named_generators().size();
+    // A version-1 file holds no generators; they keep their state.
+    FG_FUZZ_ASSERT(
+        model_records == state.size() || (version == 1 && model_records + generators == state.size()), what,
+        " has ", model_records, " model records, the model ", state.size());
+    for (const auto& [name, bits] : state) {
         size_t k = 0;
-        while (k < records.size() && records[k].name != name) ++k;
-        FG_FUZZ_ASSERT(k < records.size(), what, " has no tensor '", name, "'");
+        while (k < records.size() && records[k].key != "model:" + name) ++k;
+        if (k == records.size() && version == 1) continue;
+        FG_FUZZ_ASSERT(k < records.size(), what, " has no record '", name, "'");
         const CheckpointRecord& r = records[k];
-        FG_FUZZ_ASSERT(r.shape == t.shape(), what, " has '", name, "' of shape ", r.shape, ", the model ",
-                       t.shape());
-        for (int64_t j = 0; j < t.numel(); ++j) {
-            uint32_t bits;
-            std::memcpy(&bits, t.data() + j, 4);
-            FG_FUZZ_ASSERT(bits == le32(r.data + 4 * j), "'", name, "'[", j, "] holds bits ", bits,
+        FG_FUZZ_ASSERT(r.numel * (r.type == 0 ? 1 : 2) == bits.size(), what, " has '", name, "' of ", r.numel,
+                       " elements");
+        for (size_t j = 0; j < bits.size(); ++j)
+            FG_FUZZ_ASSERT(bits[j] == le32(r.data + 4 * j), "'", name, "'[", j, "] holds bits ", bits[j],
                            " in the model but ", le32(r.data + 4 * j), " in ", what);
-        }
-        in_order &= k == i;
     }
-    return in_order;
 }
 
 // A directory for files that need a real path (save() writes a temporary beside its target
@@ -340,6 +367,7 @@ public:
     ScratchDir& operator=(const ScratchDir&) = delete;
 
     std::string file(const std::string& name) const { return path_ + "/" + name; }
+    const std::string& path() const { return path_; }
 
 private:
     std::string path_;
@@ -348,6 +376,17 @@ private:
 inline std::vector<uint8_t> read_whole_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// An error message is read on a terminal and printed with "%s": bytes copied from the file
+// must not cut it short (a NUL) or garble it (escape sequences, line breaks).
+inline void check_message_is_plain(const focalgrad::Error& e, const char* op) {
+    const std::string message = e.what();
+    for (size_t i = 0; i < message.size(); ++i) {
+        const unsigned char c = static_cast<unsigned char>(message[i]);
+        FG_FUZZ_ASSERT(c >= 0x20 && c != 0x7f, op, "'s error message has the control byte ", int(c), " at ",
+                       i, ": ", message);
+    }
 }
 
 inline void checkpoint(const uint8_t* data, size_t size) {
@@ -360,41 +399,130 @@ inline void checkpoint(const uint8_t* data, size_t size) {
     static MemFile mem("fuzz-checkpoint");
     const std::string& path = mem.write(file.data(), file.size());
 
-    const int arch = (mode & 3) % 3;
-    std::unique_ptr<focalgrad::Module> model = checkpoint_model(arch);
-    const std::vector<std::vector<uint32_t>> before = parameter_bits(*model);
-    try {
-        focalgrad::load(*model, path);
-    } catch (const focalgrad::Error& e) {
-        FG_FUZZ_ASSERT(parameter_bits(*model) == before, "load changed the model, then threw: ", e.what());
-        // The message is read on a terminal and printed with "%s": bytes copied from the file
-        // must not cut it short (a NUL) or garble it (escape sequences, line breaks).
-        const std::string message = e.what();
-        for (size_t i = 0; i < message.size(); ++i) {
-            const unsigned char c = static_cast<unsigned char>(message[i]);
-            FG_FUZZ_ASSERT(c >= 0x20 && c != 0x7f, "load's error message has the control byte ", int(c),
-                           " at ", i, ": ", message);
+    std::shared_ptr<focalgrad::Module> model;
+    focalgrad::Checkpoint contents;
+    if (mode & 8) {
+        try {
+            focalgrad::LoadedModel loaded = focalgrad::load_model(path);
+            model = loaded.model;
+            contents = loaded.checkpoint;
+        } catch (const focalgrad::Error& e) {
+            check_message_is_plain(e, "load_model");
+            throw;
         }
-        throw;
+    } else {
+        model = checkpoint_model(mode & 3);
+        const auto before = model_bits(*model);
+        try {
+            contents = focalgrad::load(*model, path);
+        } catch (const focalgrad::Error& e) {
+            FG_FUZZ_ASSERT(model_bits(*model) == before, "load changed the model, then threw: ", e.what());
+            check_message_is_plain(e, "load");
+            throw;
+        }
     }
-    const bool in_order = check_records_match(checkpoint_records(file), *model, "the file loaded");
+    uint32_t version = 0;
+    const std::vector<CheckpointRecord> records = checkpoint_records(file, &version);
+    FG_FUZZ_ASSERT(contents.version == version, "load says version ", contents.version, ", the file has ",
+                   version);
+    check_records_match(records, version, *model, "the file loaded");
 
-    // save() writes the same tensors back, in the model's order: the very bytes that were
-    // loaded, when they were in that order already.
+    // save() writes the same model records back, and the same info and state: the very
+    // bytes that were loaded, when the file is version 2 with its records in save's order.
     ScratchDir scratch;
     const std::string saved_path = scratch.file("saved.fgc");
     try {
-        focalgrad::save(*model, saved_path);
+        focalgrad::save(*model, saved_path, contents.info, contents.state);
     } catch (const focalgrad::Error& e) {
         throw InvariantBroken(focalgrad::str("save failed after a successful load: ", e.what()));
     }
     const std::vector<uint8_t> saved = read_whole_file(saved_path);
-    FG_FUZZ_ASSERT(check_records_match(checkpoint_records(saved), *model, "the file saved"),
-                   "save wrote the tensors in another order than named_parameters()");
-    FG_FUZZ_ASSERT(!in_order || saved == file, "save wrote ", saved.size(),
-                   " bytes that differ "
-                   "from the ",
-                   file.size(), " loaded, whose tensors were in the model's order");
+    uint32_t saved_version = 0;
+    const std::vector<CheckpointRecord> saved_records = checkpoint_records(saved, &saved_version);
+    check_records_match(saved_records, saved_version, *model, "the file saved");
+    bool same_order = version == 2 && records.size() == saved_records.size();
+    for (size_t k = 0; same_order && k < records.size(); ++k)
+        same_order = records[k].name == saved_records[k].name;
+    FG_FUZZ_ASSERT(!same_order || saved == file, "save wrote ", saved.size(), " bytes that differ from the ",
+                   file.size(), " loaded, whose records were in save's order");
+}
+
+// ---- csv: load_csv on a table -------------------------------------------------------
+// Byte 0: the header rule, (b & 3) % 3 (detect, yes, no); the label column, (b >> 2) & 3
+// ("" for the last, "1", "2", or the name "y"); the delimiter, bit 4 (',' or ';'). The
+// rest is the file. Checked: a consistent dataset (check_dataset), one feature fewer than
+// columns, and messages without control bytes (cells are shown escaped).
+inline void csv(const uint8_t* data, size_t size) {
+    const uint8_t mode = take_byte(data, size);
+    focalgrad::CsvOptions options;
+    const focalgrad::CsvHeader headers[] = {focalgrad::CsvHeader::detect, focalgrad::CsvHeader::yes,
+                                            focalgrad::CsvHeader::no};
+    options.header = headers[(mode & 3) % 3];
+    const char* const labels[] = {"", "1", "2", "y"};
+    options.label_column = labels[(mode >> 2) & 3];
+    options.delimiter = (mode & 16) ? ';' : ',';
+    static MemFile file("fuzz-csv");
+    const std::string& path = file.write(data, size);
+    focalgrad::TensorDataset d;
+    try {
+        d = focalgrad::load_csv(path, options);
+    } catch (const focalgrad::Error& e) {
+        check_message_is_plain(e, "load_csv");
+        throw;
+    }
+    try {
+        focalgrad::check_dataset(d, "fuzz");
+    } catch (const focalgrad::Error& e) {
+        throw InvariantBroken(focalgrad::str("load_csv returned an inconsistent dataset: ", e.what()));
+    }
+    FG_FUZZ_ASSERT(d.item_shape.size() == 1 && d.size() >= 1, "load_csv returned items of shape ",
+                   d.item_shape, " and ", d.size(), " rows");
+}
+
+// ---- image_folder: load_image_folder on a tree of files -------------------------------
+// Byte 0: the size, 1 + (b & 7) square, and the channels, bit 3 (grey or RGB). The rest is
+// a list of files separated by kFileSplit; file i is written as root/c(i % 3)/f<i>.png
+// (stb_image goes by the bytes, not the name) in a scratch directory. Checked: a
+// consistent dataset of items [C, s, s] with values in [0, 1], and plain messages.
+inline const std::string kFileSplit = "\n--file--\n";
+
+inline void image_folder(const uint8_t* data, size_t size) {
+    const uint8_t mode = take_byte(data, size);
+    focalgrad::ImageFolderOptions options;
+    options.width = options.height = 1 + (mode & 7);
+    options.channels = (mode & 8) ? 3 : 1;
+    options.max_pixels = int64_t(1) << 18;  // as in the image target: same paths, faster
+    ScratchDir scratch;
+    const std::string root = scratch.file("root");
+    const uint8_t* end = data + size;
+    for (int i = 0; data <= end && i < 16; ++i) {
+        const uint8_t* split = static_cast<const uint8_t*>(
+            ::memmem(data, size_t(end - data), kFileSplit.data(), kFileSplit.size()));
+        const uint8_t* stop = split ? split : end;
+        const std::string dir = root + "/c" + std::to_string(i % 3);
+        std::filesystem::create_directories(dir);
+        std::ofstream(dir + "/f" + std::to_string(i) + ".png", std::ios::binary)
+            .write(reinterpret_cast<const char*>(data), std::streamsize(stop - data));
+        if (!split) break;
+        data = split + kFileSplit.size();
+    }
+    focalgrad::TensorDataset d;
+    try {
+        d = focalgrad::load_image_folder(root, options);
+    } catch (const focalgrad::Error& e) {
+        check_message_is_plain(e, "load_image_folder");
+        throw;
+    }
+    try {
+        focalgrad::check_dataset(d, "fuzz");
+    } catch (const focalgrad::Error& e) {
+        throw InvariantBroken(
+            focalgrad::str("load_image_folder returned an inconsistent dataset: ", e.what()));
+    }
+    FG_FUZZ_ASSERT(d.item_shape == focalgrad::Shape({options.channels, options.height, options.width}),
+                   "load_image_folder returned items of shape ", d.item_shape);
+    for (float v : d.values)
+        FG_FUZZ_ASSERT(v >= 0.0f && v <= 1.0f, "load_image_folder returned the value ", v);
 }
 
 // ---- the table --------------------------------------------------------------------------
@@ -411,7 +539,9 @@ inline const Entry kEntries[] = {
     {"idx", idx, {"read_idx"}},
     {"dataset", dataset, {"load_idx_dataset", "read_idx"}},
     {"image", image, {"load_image_from_memory"}},
-    {"checkpoint", checkpoint, {"load"}},
+    {"checkpoint", checkpoint, {"load", "load_model"}},
+    {"csv", csv, {"load_csv"}},
+    {"image_folder", image_folder, {"load_image_folder"}},
 };
 
 // What a fuzz target's LLVMFuzzerTestOneInput does: an Error is the expected outcome for

@@ -11,7 +11,9 @@ Inputs begin with the option bytes of their target (see tests/fuzz/entries.h):
   idx      1 byte: expected_ndim = 1 + (b & 3) % 3; bit 2: the harness gzips the rest
   dataset  none: the image file, then SPLIT, then the label file
   image    2 bytes: width 1 + (b0 & 63), inversion b0 >> 6; height 1 + (b1 & 63)
-  checkpoint  1 byte: the model, (b & 3) % 3; bit 2: the harness rewrites the CRC
+  checkpoint  1 byte: the model, b & 3; bit 2: the harness rewrites the CRC; bit 3: load_model
+  csv      1 byte: header (b & 3) % 3, label column (b >> 2) & 3, delimiter ';' if bit 4
+  image_folder  1 byte: size 1 + (b & 7), RGB if bit 3; then files split by FILE_SPLIT
 
 usage: tests/fuzz/make_corpus.py      (from anywhere; needs a C++ compiler for the JPEGs)
 """
@@ -26,6 +28,7 @@ import zlib
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 SPLIT = b"\n--labels--\n"  # entries.h: kSplit
+FILE_SPLIT = b"\n--file--\n"  # entries.h: kFileSplit
 
 
 def write(kind, target, name, data):
@@ -624,7 +627,7 @@ def checkpoint_seeds():
         "err-data-flipped": b"\x00" + good[:-6] + bytes([good[-6] ^ 1]) + good[-5:],
         "err-wrong-magic": b"\x00" + checkpoint(mlp, magic=b"FOCALGRX"),
         "err-zip-file": b"\x00" + checkpoint(mlp, magic=b"PK\x03\x04\x14\x00\x00\x00"),
-        "err-version-2": b"\x00" + checkpoint(mlp, version=2),
+        "err-version-3": b"\x00" + checkpoint(mlp, version=3),
         "err-version-huge": b"\x00" + checkpoint(mlp, version=0xFFFFFFFF),
         "err-html-page": b"\x00<!DOCTYPE html><html>404</html>",
         # Counts, lengths and sizes that announce more than the file holds, or nonsense.
@@ -654,6 +657,179 @@ def checkpoint_seeds():
     }
     for name, data in err.items():
         write("regressions", "checkpoint", name, data)
+    checkpoint_v2_seeds()
+
+
+# Version 2: typed records; the model's parameters, then buffers, then generators, then
+# info and state, in the order save() writes them (entries.h checks it writes these bytes).
+F32, F64, I64, BYTES = 0, 1, 2, 3
+MODELS.append([("0.weight", [3, 4]), ("0.bias", [3]), ("1.weight", [3]), ("1.bias", [3]),
+               ("3.weight", [2, 3]), ("3.bias", [2]), ("1.running_mean", [3]), ("1.running_var", [3])])
+ARCHITECTURES = [
+    "Sequential(\n  (0): Linear(4, 3)\n  (1): ReLU()\n  (2): Linear(3, 2)\n)",
+    "Sequential(\n  (0): Linear(4, 3, bias=false)\n  (1): ReLU()\n  (2): Linear(3, 2)\n)",
+    None,  # a custom module: not rebuildable
+    "Sequential(\n  (0): Linear(4, 3)\n  (1): BatchNorm1d(3, eps=1e-05, momentum=0.1)\n  (2): Dropout(p=0.5)\n"
+    "  (3): Linear(3, 2)\n)",
+]
+LOAD_MODEL = 0x08  # option bit: load_model
+
+
+def record2(name, type_code, shape, data, rank=None):
+    """One version-2 record: name length, name, type, rank, int64 sizes, data (bytes)."""
+    name = name.encode() if isinstance(name, str) else name
+    rank = len(shape) if rank is None else rank
+    return (struct.pack("<I", len(name)) + name + struct.pack("<II", type_code, rank) +
+            b"".join(struct.pack("<q", s) for s in shape) + data)
+
+
+def model_records2(arch, seed):
+    out = [record2("model:" + name, F32, shape, floats(numel(shape), seed * 16 + i))
+           for i, (name, shape) in enumerate(MODELS[arch])]
+    if arch == 3:
+        out.append(record2("model:2.generator", I64, [2], struct.pack("<QQ", 0x0123456789ABCDEF, 0xDA3E39CB94B95BDB)))
+    return out
+
+
+def text(name, value):
+    value = value.encode()
+    return record2(name, BYTES, [len(value)], value)
+
+
+def info_records(arch, classes=("cat", "dog")):
+    names = "".join(c + "\n" for c in classes)
+    return [text("info:architecture", ARCHITECTURES[arch]), record2("info:input_shape", I64, [1], struct.pack("<q", 4)),
+            record2("info:input_mean", F64, [1], struct.pack("<d", 0.5)),
+            record2("info:input_std", F64, [1], struct.pack("<d", 0.25)), text("info:class_names", names)]
+
+
+def state_records():
+    """A StateDict of every kind, keys in sorted order."""
+    return [record2("state:epoch", I64, [1], struct.pack("<q", 3)),
+            record2("state:optimizer.exp_avg.0", F32, [3, 4], floats(12, 77)),
+            record2("state:optimizer.lr", F64, [1], struct.pack("<d", 0.01)),
+            text("state:optimizer.type", "Adam")]
+
+
+def checkpoint_v2_seeds():
+    mlp, bn = model_records2(0, 1), model_records2(3, 2)
+    ok = {
+        "ok-v2-mlp": b"\x00" + checkpoint(mlp, version=2),
+        "ok-v2-no-bias": b"\x01" + checkpoint(model_records2(1, 3), version=2),
+        "ok-v2-conv": b"\x02" + checkpoint(model_records2(2, 4), version=2),
+        "ok-v2-batchnorm-dropout": b"\x03" + checkpoint(bn, version=2),
+        "ok-v2-mlp-info-and-state": b"\x00" + checkpoint(mlp + info_records(0) + state_records(), version=2),
+        "ok-v2-records-reversed": b"\x03" + checkpoint((bn + info_records(3))[::-1], version=2),
+        "ok-v2-crc-by-harness": bytes([RESEAL | 3]) + checkpoint(bn, version=2)[:-4] + bytes(4),
+        "ok-v2-load-model-mlp": bytes([LOAD_MODEL]) + checkpoint(mlp + info_records(0), version=2),
+        "ok-v2-load-model-no-bias": bytes([LOAD_MODEL]) + checkpoint(model_records2(1, 5) + info_records(1),
+                                                                     version=2),
+        "ok-v2-load-model-batchnorm-dropout": bytes([LOAD_MODEL]) + checkpoint(bn + info_records(3) + state_records(),
+                                                                               version=2),
+    }
+    for name, data in ok.items():
+        write("corpus", "checkpoint", name, data)
+    odd_gen = bn[:-1] + [record2("model:2.generator", I64, [2], struct.pack("<QQ", 5, 6))]
+    err = {
+        "err-v2-unknown-info": b"\x00" + checkpoint(mlp + [text("info:colour", "red")], version=2),
+        "err-v2-record-without-part": b"\x00" + checkpoint(mlp + [record2("0.weight", F32, [1], floats(1, 1))],
+                                                             version=2),
+        "err-v2-type-7": b"\x00" + checkpoint(mlp + [record2("state:x", 7, [1], b"\x00")], version=2),
+        "err-v2-model-as-float64": b"\x00" + checkpoint(
+            [record2("model:0.weight", F64, [3, 4], bytes(96))] + mlp[1:], version=2),
+        "err-v2-state-int64-rank-2": b"\x00" + checkpoint(mlp + [record2("state:n", I64, [1, 1], bytes(8))],
+                                                            version=2),
+        "err-v2-input-shape-as-float64": b"\x00" + checkpoint(
+            mlp + [record2("info:input_shape", F64, [1], bytes(8))], version=2),
+        "err-v2-class-names-without-newline": b"\x00" + checkpoint(mlp + [text("info:class_names", "a\nb")],
+                                                                    version=2),
+        "err-v2-empty-class-name": b"\x00" + checkpoint(mlp + [text("info:class_names", "a\n\n")], version=2),
+        "err-v2-mean-without-std": b"\x00" + checkpoint(mlp + info_records(0)[2:3], version=2),
+        "err-v2-std-zero": b"\x00" + checkpoint(
+            mlp + info_records(0)[2:3] + [record2("info:input_std", F64, [1], struct.pack("<d", 0.0))], version=2),
+        "err-v2-generator-even-increment": b"\x03" + checkpoint(odd_gen, version=2),
+        "err-v2-generator-missing": b"\x03" + checkpoint(bn[:-1], version=2),
+        "err-v2-buffer-missing": b"\x03" + checkpoint(bn[:-2] + bn[-1:], version=2),
+        "err-v2-huge-count": b"\x00" + checkpoint(mlp, count=70000, version=2),
+        "err-v2-huge-text": b"\x00" + checkpoint(mlp + [record2("info:architecture", BYTES, [1 << 40], b"")],
+                                                   version=2),
+        "err-v2-load-model-without-architecture": bytes([LOAD_MODEL]) + checkpoint(mlp, version=2),
+        "err-v2-load-model-version-1": bytes([LOAD_MODEL]) + checkpoint(model_records(0, 1)),
+        "err-v2-load-model-custom-module": bytes([LOAD_MODEL]) + checkpoint(
+            model_records2(2, 1) + [text("info:architecture", "CheckpointConvNet")], version=2),
+        "err-v2-load-model-architecture-too-big": bytes([LOAD_MODEL]) + checkpoint(
+            mlp + [text("info:architecture", "Linear(100000, 100000)")], version=2),
+        "err-v2-load-model-architecture-mismatch": bytes([LOAD_MODEL]) + checkpoint(
+            mlp + [text("info:architecture", ARCHITECTURES[1])], version=2),
+        "err-v2-load-model-architecture-garbage": bytes([LOAD_MODEL]) + checkpoint(
+            mlp + [text("info:architecture", "Sequential(\n  (0): Linear(4, 3")], version=2),
+    }
+    for name, data in err.items():
+        write("regressions", "checkpoint", name, data)
+
+
+# ---- CSV tables -----------------------------------------------------------------------------
+
+def csv_seeds():
+    ok = {
+        "ok-header-text-labels": b"\x00x,y,label\n0.5,1,cat\n-2,3e2,dog\n+.25,4,cat\n",
+        "ok-no-header-integer-labels": b"\x00" + b"".join(b"%d.5,%d,%d\n" % (i, -i, i % 3) for i in range(20)),
+        "ok-label-first-by-number": b"\x04label,a,b\n1,2,3\n0,4,5\n",
+        "ok-label-by-name": b"\x0cx,y,z\n1,2,3\n4,5,6\n",
+        "ok-semicolons-quotes-crlf": b"\x10a;b;kind\r\n1;\"2\";\"x;\"\"y\"\"\"\r\n\r\n3;4;z\r\n",
+        "ok-forced-header": b"\x011,2,0\n3,4,1\n",
+        "ok-forced-no-header": b"\x025,6,1\n7,8,0\n",
+        "ok-minus-one-plus-one": b"\x001,-1\n2,1\n3,-1\n",
+    }
+    for name, data in ok.items():
+        write("corpus", "csv", name, data)
+    err = {
+        "err-empty": b"\x00",
+        "err-blank-lines": b"\x00\n \r\n\n",
+        "err-header-only": b"\x00a,b,y\n",
+        "err-one-column": b"\x001\n2\n",
+        "err-ragged": b"\x00a,b,y\n1,2,0\n3,4\n",
+        "err-bad-cell": b"\x00a,b,y\n1,x7,0\n",
+        "err-nan": b"\x00a,b,y\n1,nan,0\n",
+        "err-inf": b"\x00a,b,y\n1,inf,0\n",
+        "err-too-large-for-float": b"\x00a,b,y\n1,1e39,0\n",
+        "err-empty-cell": b"\x00a,b,y\n1,,0\n",
+        "err-empty-label": b"\x00a,b,y\n1,2,\n",
+        "err-unclosed-quote": b"\x00a,b,y\n1,\"2,0\n",
+        "err-text-after-quote": b"\x00a,b,y\n1,\"2\"x,0\n",
+        "err-no-such-label-column": b"\x0ca,b,c\n1,2,3\n",
+        "err-label-name-without-header": b"\x0e1,2,3\n",
+        "err-control-bytes": b"\x00a,b,y\n1,\x01\x1b[2J,0\n",
+        "err-binary": b"\x00\x89PNG\r\n\x1a\n\x00\x00",
+    }
+    for name, data in err.items():
+        write("regressions", "csv", name, data)
+
+
+# ---- image folders --------------------------------------------------------------------------
+
+def image_folder_seeds():
+    grey = [png(3, 3, 0, samples=pattern(9, i)) for i in range(4)]
+    rgb = [png(4, 2, 2, samples=pattern(24, i)) for i in range(3)]
+    ok = {
+        "ok-grey-3-classes": b"\x02" + FILE_SPLIT.join(grey),
+        "ok-rgb-resized": b"\x0b" + FILE_SPLIT.join(rgb),
+        "ok-grey-from-rgb": b"\x00" + FILE_SPLIT.join(rgb[:2]),
+        "ok-one-class": b"\x07" + grey[0],
+        "ok-palette-and-alpha": b"\x0a" + FILE_SPLIT.join(
+            [png(2, 2, 3, palette=bytes(range(12)), samples=bytes([0, 1, 2, 3])), png(2, 2, 6),
+             pnm(3, 2), pnm(2, 2, colour=True)]),
+    }
+    for name, data in ok.items():
+        write("corpus", "image_folder", name, data)
+    err = {
+        "err-empty": b"\x00",
+        "err-not-an-image": b"\x00" + grey[0] + FILE_SPLIT + b"hello",
+        "err-truncated-png": b"\x00" + grey[1][:-20],
+        "err-all-broken": b"\x00" + FILE_SPLIT.join([b"x", b"y", b"z", b"w"]),
+    }
+    for name, data in err.items():
+        write("regressions", "image_folder", name, data)
 
 
 def main():
@@ -669,6 +845,8 @@ def main():
         dataset_seeds()
         image_seeds(jpeg_dir)
     checkpoint_seeds()
+    csv_seeds()
+    image_folder_seeds()
     print("make_corpus: wrote", sum(len(fs) for _, _, fs in os.walk(os.path.join(HERE, "corpus"))),
           "corpus files and", sum(len(fs) for _, _, fs in os.walk(os.path.join(HERE, "regressions"))),
           "regression inputs under", os.path.relpath(HERE, ROOT), file=sys.stderr)
