@@ -289,7 +289,8 @@ void draw(Svg& svg, const Plot& plot, double X, double Y, double W, double H) {
         ex.add(im.x_min), ex.add(im.x_max), ey.add(im.y_min), ey.add(im.y_max);
     for (const Box& b : plot.boxes) ex.add(b.x_min), ex.add(b.x_max), ey.add(b.y_min), ey.add(b.y_max);
     for (const Note& n : plot.notes) ex.add(n.x), ey.add(n.y);
-    // Images and boxes fill the axes exactly: their edges are the natural range.
+    // An image layer, or a bare canvas without axes, fills the frame exactly: the edges of
+    // what is drawn are the range, with no rounding out to ticks.
     const bool tight = !plot.images.empty() || !plot.axes;
     Axis ax = plot.x, ay = plot.y;
     if (tight && !ex.empty() && std::isnan(ax.min)) ax.min = ex.lo;
