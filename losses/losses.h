@@ -7,10 +7,13 @@
 //   balanced_binary_cross_entropy   sigmoid BCE, α for positives and 1 - α for negatives
 //   focal_loss               softmax (multiclass) focal loss, α none / scalar / per class
 //   sigmoid_focal_loss       binary / multilabel focal loss (torchvision; SMP variants)
-// Not here: regression losses, ranking losses.
+//   l1_loss, smooth_l1_loss  box regression (element weights, a caller's denominator)
+//   ohem, hard_negative_mining   hard-example mining on per-example losses (OHEM, SSD)
+// Not here: ranking losses.
 #pragma once
 
 #include <focalgrad/losses/balanced_cross_entropy.h>
+#include <focalgrad/losses/box_regression.h>
 #include <focalgrad/losses/cross_entropy.h>
 #include <focalgrad/losses/focal_loss.h>
 #include <focalgrad/losses/reduction.h>

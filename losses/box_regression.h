@@ -1,0 +1,53 @@
+// box_regression.h — the box-regression losses of a detector, as fused ops on predicted and
+// target box offsets (any shape; [B, A, 4] for a box head, against dense_targets' box
+// targets): l1_loss and smooth_l1_loss (torch.nn.functional's, with β), with element weights
+// (0 ignores an element: RetinaNet's box loss counts the positive anchors only) and a
+// denominator given by the caller (RetinaNet divides by the number of positive anchors).
+// Not here: IoU-based losses (GIoU, DIoU), balanced L1.
+//
+// Shapes: input and target of the same shape; weight undefined or of that shape too.
+#pragma once
+
+#include <focalgrad/core/tensor.h>
+#include <focalgrad/losses/reduction.h>
+
+namespace focalgrad {
+
+struct RegressionLossOptions {
+    Reduction reduction = Reduction::Mean;
+    Tensor weight;          // undefined, or input's shape: w >= 0 per element, 0 ignores
+    double normalizer = 0;  // > 0, with Mean only: the mean's denominator instead of Σ w
+};
+
+// Per element, with d = input - target and weight w (1 without weights):
+//
+//   l1_loss:         ℓ = |d|                                   dℓ/dd = sign(d)  (0 at d = 0)
+//   smooth_l1_loss:  ℓ = d² / (2β)   where |d| < β             dℓ/dd = d / β
+//                    ℓ = |d| - β/2   elsewhere                 dℓ/dd = sign(d)
+//                    (β = 0 is l1_loss, as in PyTorch; the two pieces meet with equal
+//                    value and slope at |d| = β)
+//
+//   None  w ℓ per element;  Sum  Σ w ℓ;  Mean  Σ w ℓ / D,  D = normalizer if > 0, else Σ w
+//   (the number of elements without weights). With 0/1 weights, Mean is the mean over the
+//   elements that count, and an ignored element counts for nothing in the loss, its
+//   denominator or its gradient. A mean over nothing (D = 0) is 0, with a zero gradient.
+//   RetinaNet's box loss, Σ over the positive anchors' 4 offsets / max(1, #positives), is
+//   Mean with weight = dense_targets' box_weights and normalizer = max(1, #positives).
+//
+// Gradients go to input (dℓ/dd) and to target (-dℓ/dd) when they require grad; none to the
+// weights. Throws focalgrad::Error for: shapes that differ; weights that are negative or not
+// finite; β < 0 or not finite; a normalizer < 0, not finite, or given with None or Sum;
+// NaN or inf in input or target.
+Tensor l1_loss(const Tensor& input, const Tensor& target, const RegressionLossOptions& options = {});
+Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, float beta = 1.0f,
+                      const RegressionLossOptions& options = {});
+
+// The same losses as one plain loop in double (box_regression.cpp opens with it): ops on the
+// tape with the same checks and semantics, for reading, gradcheck and tests. Slow.
+namespace reference {
+Tensor l1_loss(const Tensor& input, const Tensor& target, const RegressionLossOptions& options = {});
+Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, float beta = 1.0f,
+                      const RegressionLossOptions& options = {});
+}  // namespace reference
+
+}  // namespace focalgrad
