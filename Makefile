@@ -21,7 +21,7 @@
 #   SANITIZE=1        -O1 -g, ASan + UBSan, with the ISA of the flavour above               build[-native|-portable]-asan/
 
 # The library's folders: a new library folder is one more word here.
-LIB_DIRS := core nn losses optim data detection report
+LIB_DIRS := core nn losses optim data detection report train
 
 NATIVE   ?= 0
 PORTABLE ?= 0

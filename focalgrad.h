@@ -1,7 +1,7 @@
 // focalgrad.h — the whole public API in one include: #include <focalgrad/focalgrad.h>.
 // Tensors and the tape, the differentiable ops, gradcheck, layers and checkpoints, the
-// losses, the optimizers and schedules, the data pipeline, the detection blocks, and
-// the reports (tables, JSON, SVG charts). Each part can also be included on its own
+// losses, the optimizers and schedules, the data pipeline, the detection blocks, the
+// reports (tables, JSON, SVG charts) and the training loop. Each part can also be included on its own
 // (<focalgrad/losses/focal_loss.h>); the layout is in README.md.
 // Not here: the machinery the ops are built with (the buffer pool, fast math, the BLAS
 // door, the losses' tiles), which a program using focalgrad does not need to include.
@@ -26,6 +26,7 @@
 #include <focalgrad/data/metrics.h>
 #include <focalgrad/data/mnist.h>
 #include <focalgrad/data/sampling.h>
+#include <focalgrad/data/synthetic.h>
 #include <focalgrad/data/tensor_dataset.h>
 #include <focalgrad/detection/detection.h>
 #include <focalgrad/losses/losses.h>
@@ -41,3 +42,6 @@
 #include <focalgrad/report/runs.h>
 #include <focalgrad/report/svg.h>
 #include <focalgrad/report/table.h>
+#include <focalgrad/train/history.h>
+#include <focalgrad/train/loop.h>
+#include <focalgrad/train/trainer.h>
