@@ -16,5 +16,6 @@
 #include <focalgrad/losses/box_regression.h>
 #include <focalgrad/losses/cross_entropy.h>
 #include <focalgrad/losses/focal_loss.h>
+#include <focalgrad/losses/hard_mining.h>
 #include <focalgrad/losses/reduction.h>
 #include <focalgrad/losses/sigmoid_focal_loss.h>
