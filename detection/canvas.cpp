@@ -164,12 +164,21 @@ CanvasSet make_canvases(const Dataset& source, int64_t count, uint64_t seed, con
             for (int f = 0; f < o.clutter; ++f) {
                 int64_t item = draw_item(), s = draw_scale();
                 std::vector<uint8_t> patch = resize_item(source.image(item), s);
+                int64_t item_ink = 0;
+                const Box strokes_of_item = ink_box(patch, s, 0, 0, s, s, o.ink_threshold, item_ink);
+                if (item_ink == 0) continue;
+                // A window of 30-50 % of the item's stroke box in each direction, inside it:
+                // at most a quarter of the item, never a whole digit.
+                const int64_t ix = int64_t(strokes_of_item.x1), iy = int64_t(strokes_of_item.y1);
+                const int64_t iw = int64_t(strokes_of_item.width()), ih = int64_t(strokes_of_item.height());
+                auto side = [&](int64_t extent) {
+                    int64_t lo = std::max<int64_t>(1, (3 * extent + 9) / 10), hi = std::max(lo, extent / 2);
+                    return lo + int64_t(gen.below(uint32_t(hi - lo + 1)));
+                };
                 for (int attempt = 0; attempt < kAttempts; ++attempt) {
-                    int64_t lo_side = (3 * s + 9) / 10, hi_side = std::max(lo_side, s / 2);
-                    int64_t w = lo_side + int64_t(gen.below(uint32_t(hi_side - lo_side + 1)));
-                    int64_t h = lo_side + int64_t(gen.below(uint32_t(hi_side - lo_side + 1)));
-                    int64_t wx = int64_t(gen.below(uint32_t(s - w + 1))),
-                            wy = int64_t(gen.below(uint32_t(s - h + 1)));
+                    int64_t w = side(iw), h = side(ih);
+                    int64_t wx = ix + int64_t(gen.below(uint32_t(iw - w + 1)));
+                    int64_t wy = iy + int64_t(gen.below(uint32_t(ih - h + 1)));
                     int64_t x = int64_t(gen.below(uint32_t(S - w + 1))),
                             y = int64_t(gen.below(uint32_t(S - h + 1)));
                     int64_t ink = 0;
@@ -218,6 +227,50 @@ CocoDataset canvas_coco_truth(const CanvasSet& set) {
             coco.annotations.push_back({next_id++, i, gt.labels[j], gt.boxes[j]});
     }
     return coco;
+}
+
+report::Plot canvas_plot(const CanvasSet& set, int64_t index, const Detections& detections, float min_score) {
+    FG_CHECK(index >= 0 && index < set.count(), "canvas_plot: index ", index, " is out of range for ",
+             set.name, " (", set.count(), " canvases)");
+    FG_CHECK(detections.boxes.size() == detections.scores.size() &&
+                 detections.labels.size() == detections.scores.size(),
+             "canvas_plot: detections hold ", detections.boxes.size(), " boxes, ", detections.scores.size(),
+             " scores and ", detections.labels.size(), " labels; expected as many of each");
+    const int S = int(set.size);
+    report::Plot p;
+    p.axes = false;
+    p.y_down = true;
+    p.equal_aspect = true;
+    p.legend = report::LegendPosition::none;
+    p.width = p.height = 240;
+    report::ImageLayer layer;
+    layer.image = report::Raster(S, S);
+    for (int y = 0; y < S; ++y)
+        for (int x = 0; x < S; ++x) {
+            uint8_t v = set.image(index)[y * S + x];
+            layer.image.set(x, y, report::Colour{v, v, v});
+        }
+    layer.x_max = layer.y_max = double(S);
+    p.images.push_back(layer);
+    auto name = [&](int label) {
+        return label >= 0 && label < set.num_classes() ? set.class_names[size_t(label)]
+                                                       : std::to_string(label);
+    };
+    const GroundTruth& gt = set.truth[size_t(index)];
+    for (size_t j = 0; j < gt.boxes.size(); ++j) {
+        const Box& b = gt.boxes[j];
+        p.boxes.push_back({b.x1, b.x2, b.y1, b.y2, report::kAxis, name(gt.labels[j]), 1, true});
+    }
+    for (size_t j = 0; j < detections.boxes.size(); ++j) {
+        if (detections.scores[j] < min_score) continue;
+        const Box& b = detections.boxes[j];
+        char tag[64];
+        std::snprintf(tag, sizeof tag, "%s %.2f", name(detections.labels[j]).c_str(),
+                      double(detections.scores[j]));
+        p.boxes.push_back({b.x1, b.x2, b.y1, b.y2, report::category_colour(size_t(detections.labels[j]) + 1),
+                           tag, 1.5, false});
+    }
+    return p;
 }
 
 AnchorGrid canvas_anchor_grid(const CanvasSet& set, int64_t stride) {

@@ -18,6 +18,8 @@
 #include <focalgrad/detection/anchors.h>
 #include <focalgrad/detection/box.h>
 #include <focalgrad/detection/coco.h>
+#include <focalgrad/detection/nms.h>
+#include <focalgrad/report/chart.h>
 
 namespace focalgrad {
 
@@ -51,8 +53,9 @@ struct CanvasSet {
 // (up to 100 times) while its box overlaps an earlier one by IoU > max_overlap, and left
 // out if no place is found; the canvas is the pixelwise maximum of its items. A box is
 // tight around the item's stroke pixels (>= ink_threshold), in the box.h convention.
-// A clutter fragment is a random window of 30-50 % of another resized item's side that
-// holds at least 8 stroke pixels, placed where its strokes touch no object's box.
+// A clutter fragment is a random window of another resized item, 30-50 % of its stroke box
+// in each direction (so at most a quarter of it, never a whole digit), that holds at least 8
+// stroke pixels, placed where its strokes touch no object's box.
 CanvasSet make_canvases(const Dataset& source, int64_t count, uint64_t seed,
                         const CanvasOptions& options = {});
 
@@ -69,6 +72,13 @@ CocoDataset canvas_coco_truth(const CanvasSet& set);
 // the median of sqrt(w h) over the boxes (RetinaNet's octave scales), times the aspect ratios
 // (h / w) 0.5, 1 and 2: 9 anchors per cell. The stride must divide the canvas size.
 AnchorGrid canvas_anchor_grid(const CanvasSet& set, int64_t stride = 4);
+
+// Canvas `index` as a chart (report/chart.h) in image coordinates: its pixels, the ground
+// truth as dashed grey boxes tagged with their class, and the detections with a score >=
+// min_score as solid boxes in their class's colour tagged "class score". report::draw puts
+// several side by side in one Svg (a grid of test canvases); save_svg writes one.
+report::Plot canvas_plot(const CanvasSet& set, int64_t index, const Detections& detections = {},
+                         float min_score = 0.3f);
 
 // How unbalanced the classification targets are: per canvas, A anchors x C classes
 // targets; a positive anchor holds one positive target (its class) and C - 1 negatives,

@@ -90,7 +90,8 @@ TEST_CASE("--help prints the flags and exits 0") {
 // Every example, with every flag spelling that used to be ignored or misreported. Each
 // command names a data directory that does not exist, so a flag that is ignored shows up
 // as that error (and never as minutes of training).
-const char* const kPrograms[] = {"imbalanced_mnist", "mnist_mlp", "mnist_cnn", "predict", "custom_loss"};
+const char* const kPrograms[] = {"imbalanced_mnist", "mnist_mlp",   "mnist_cnn",
+                                 "predict",          "custom_loss", "digit_canvases"};
 const std::string kNoData = " --data /nonexistent/focalgrad-data";
 
 TEST_CASE("-h is --help in every example: it prints the flags and exits 0") {
@@ -237,4 +238,20 @@ TEST_CASE("predict: the top 3 classes of each image, with the checkpoint's proba
         }
         CHECK(p.data()[order[0]] < 0.5f);  // an untrained model: the check above was not trivial
     }
+}
+
+TEST_CASE("digit_canvases: bad flags are refused; a small run prints the imbalance and writes its files") {
+    check_refused("digit_canvases", "--dataset cifar", {"--dataset must be mnist or fashion, got 'cifar'"});
+    check_refused("digit_canvases", "--split val", {"--split must be train or test"});
+    check_refused("digit_canvases", "--stride 5", {"--stride 5 must divide --size 64"});
+    check_refused("digit_canvases", "--max-scale 100" + kNoData, {"/nonexistent/focalgrad-data"});
+    const char* mnist = std::getenv("MNIST_DIR");
+    if (!mnist) return;
+    fgtest::TempDir dir;
+    Outcome o =
+        run(fgtest::g_bin_dir + "/digit_canvases --count 30 --preview 5 --clutter 2 --out " + dir.path());
+    REQUIRE_MESSAGE(o.status == 0, o.output);
+    fgtest::check_contains(o.output, {"MNIST train canvases: 30 canvases", "2304 anchors x 10 classes",
+                                      "negatives per positive", "preview.svg", "truth.json"});
+    CHECK(dir.entries() == std::vector<std::string>{"preview.svg", "truth.json"});
 }
