@@ -229,6 +229,16 @@ CocoDataset canvas_coco_truth(const CanvasSet& set) {
     return coco;
 }
 
+void add_coco_detections(std::vector<CocoDetection>& results, int64_t canvas, const Detections& detections) {
+    FG_CHECK(detections.boxes.size() == detections.scores.size() &&
+                 detections.labels.size() == detections.scores.size(),
+             "add_coco_detections: detections hold ", detections.boxes.size(), " boxes, ",
+             detections.scores.size(), " scores and ", detections.labels.size(),
+             " labels; expected as many of each");
+    for (size_t j = 0; j < detections.boxes.size(); ++j)
+        results.push_back({canvas, detections.labels[j], detections.boxes[j], detections.scores[j]});
+}
+
 report::Plot canvas_plot(const CanvasSet& set, int64_t index, const Detections& detections, float min_score) {
     FG_CHECK(index >= 0 && index < set.count(), "canvas_plot: index ", index, " is out of range for ",
              set.name, " (", set.count(), " canvases)");

@@ -67,6 +67,10 @@ Tensor canvas_batch(const CanvasSet& set, const std::vector<int64_t>& images,
 // on, annotation ids from 1, category id = class index, named after the class.
 CocoDataset canvas_coco_truth(const CanvasSet& set);
 
+// Appends one canvas's detections to a COCO results list, in canvas_coco_truth's ids: image
+// id = the canvas's index, category id = the class.
+void add_coco_detections(std::vector<CocoDetection>& results, int64_t canvas, const Detections& detections);
+
 // RetinaNet's anchor design scaled to a set's objects (pass the training set), at
 // `stride` pixels per cell over the whole canvas: three sizes m 2^(-1/3), m, m 2^(1/3) with m
 // the median of sqrt(w h) over the boxes (RetinaNet's octave scales), times the aspect ratios

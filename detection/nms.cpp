@@ -159,4 +159,21 @@ Detections detect(const Tensor& logits, const Tensor& offsets, const Tensor& anc
     return d;
 }
 
+std::vector<Detections> detect_batch(const Tensor& logits, const Tensor& offsets, const Tensor& anchors,
+                                     const DetectOptions& options, const BoxCoder& coder) {
+    FG_CHECK(logits.dim() == 3, "detect_batch: logits must be [B, A, C], got ", logits.shape());
+    const int64_t B = logits.shape()[0], A = logits.shape()[1], C = logits.shape()[2];
+    FG_CHECK(offsets.shape() == Shape({B, A, 4}), "detect_batch: offsets must be [B, A, 4] = [", B, ", ", A,
+             ", 4] for logits ", logits.shape(), ", got ", offsets.shape());
+    std::vector<Detections> out;
+    for (int64_t b = 0; b < B; ++b) {
+        // Image b's rows, copied out (a tensor is always a whole buffer, never a slice of one).
+        Tensor z = Tensor::empty({A, C}), t = Tensor::empty({A, 4});
+        std::copy_n(logits.data() + b * A * C, A * C, z.data());
+        std::copy_n(offsets.data() + b * A * 4, A * 4, t.data());
+        out.push_back(detect(z, t, anchors, options, coder));
+    }
+    return out;
+}
+
 }  // namespace focalgrad

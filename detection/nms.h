@@ -49,4 +49,9 @@ struct DetectOptions {
 Detections detect(const Tensor& logits, const Tensor& offsets, const Tensor& anchors,
                   const DetectOptions& options = {}, const BoxCoder& coder = {});
 
+// detect for each image of a batch: logits [B, A, C] and offsets [B, A, 4] (the heads'
+// outputs permuted and reshaped as anchors.h describes), the same anchors [A, 4] for all.
+std::vector<Detections> detect_batch(const Tensor& logits, const Tensor& offsets, const Tensor& anchors,
+                                     const DetectOptions& options = {}, const BoxCoder& coder = {});
+
 }  // namespace focalgrad

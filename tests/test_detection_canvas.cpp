@@ -164,6 +164,30 @@ TEST_CASE("canvas_batch, canvas_coco_truth, canvas_anchor_grid, target_imbalance
     CHECK(coco.annotations[0].id == 1);
     CHECK(coco.annotations.back().id == int64_t(n));
     check_coco(coco, {});
+    // Detections in the same ids: a perfect detector scores AP 1 (to pycocotools' 2^-52).
+    std::vector<CocoDetection> results;
+    for (int64_t i = 0; i < set.count(); ++i) {
+        Detections d;
+        d.boxes = set.truth[size_t(i)].boxes;
+        d.labels = set.truth[size_t(i)].labels;
+        d.scores.assign(d.boxes.size(), 0.9f);
+        add_coco_detections(results, i, d);
+    }
+    CHECK(results.size() == n);
+    CHECK(evaluate_coco(coco, results).ap == doctest::Approx(1.0).epsilon(1e-12));
+    // canvas_plot: the pixels, the truth dashed, the detections above the score solid.
+    Detections one;
+    one.boxes = {{1, 2, 10, 12}, {20, 20, 30, 30}};
+    one.scores = {0.95f, 0.1f};
+    one.labels = {3, 4};
+    report::Plot p = canvas_plot(set, 0, one);
+    CHECK(p.images.size() == 1);
+    CHECK(p.images[0].image.width == 64);
+    REQUIRE(p.boxes.size() == set.truth[0].boxes.size() + 1);  // 0.1 < 0.3: not drawn
+    CHECK(p.boxes.back().label == "3 0.95");
+    CHECK(!p.boxes.back().dashed);
+    CHECK(p.boxes.front().dashed);
+    CHECK_ERROR(canvas_plot(set, 40), "canvas_plot", "index 40");
 
     // Every box is 10 x 6: three sizes around sqrt(60), ratios RetinaNet's 0.5, 1, 2.
     AnchorGrid g = canvas_anchor_grid(set);

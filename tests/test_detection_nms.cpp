@@ -156,3 +156,17 @@ TEST_CASE("detect: the score threshold is exact, also for logits next to logit(t
     CHECK_ERROR(detect(logits, Tensor::zeros({A, 4}), boxes_to_tensor(boxes), o), "score_threshold",
                 "[0, 1]");
 }
+
+TEST_CASE("detect_batch: detect for each image of [B, A, C] and [B, A, 4]") {
+    Tensor anchors = boxes_to_tensor({{0, 0, 10, 10}, {40, 40, 50, 50}});
+    Tensor logits = Tensor::from({3, -9, -9, -9, /* image 1 */ -9, -9, -9, 1}, {2, 2, 2});
+    Tensor offsets = Tensor::zeros({2, 2, 4});
+    std::vector<Detections> d = detect_batch(logits, offsets, anchors);
+    REQUIRE(d.size() == 2);
+    CHECK(d[0].labels == std::vector<int>{0});
+    CHECK(d[0].boxes[0] == Box{0, 0, 10, 10});
+    CHECK(d[1].labels == std::vector<int>{1});
+    CHECK(d[1].boxes[0] == Box{40, 40, 50, 50});
+    CHECK_ERROR(detect_batch(Tensor::zeros({2, 2}), offsets, anchors), "detect_batch", "[B, A, C]");
+    CHECK_ERROR(detect_batch(logits, Tensor::zeros({2, 2, 3}), anchors), "detect_batch", "offsets");
+}
