@@ -44,4 +44,5 @@
 #include <focalgrad/report/table.h>
 #include <focalgrad/train/history.h>
 #include <focalgrad/train/loop.h>
+#include <focalgrad/train/memory.h>
 #include <focalgrad/train/trainer.h>

@@ -1,9 +1,12 @@
 // error.h — the one exception type of focalgrad, and the check macro that raises it.
 // Every message names the op, the shapes or values involved, and what was expected:
 //   matmul: inner dimensions differ: a is [32, 784], b is [100, 10]
+// An allocation that fails is an Error too (OutOfMemory), naming what and how big.
 // Deliberately not here: error codes, warnings, logging.
 #pragma once
 
+#include <cstdio>
+#include <new>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -21,6 +24,39 @@ std::string str(Parts&&... parts) {
     std::ostringstream os;
     (os << ... << std::forward<Parts>(parts));
     return os.str();
+}
+
+// A std::bad_alloc turned into an Error: "conv2d: out of memory allocating the im2col
+// buffer of shape [9, 40000800001] (1.4 TB)".
+struct OutOfMemory : Error {
+    explicit OutOfMemory(const std::string& message) : Error(message) {}
+};
+
+// 1440028800036 -> "1.4 TB" (decimal units, as `df -H` and `free --si` print them).
+inline std::string byte_size(double bytes) {
+    const char* units[] = {"bytes", "kB", "MB", "GB", "TB", "PB", "EB"};
+    int u = 0;
+    while (bytes >= 1000 && u < 6) {
+        bytes /= 1000;
+        ++u;
+    }
+    char buf[32];
+    std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", bytes, units[u]);
+    return buf;
+}
+
+// Runs make(); an allocation failure in it (std::bad_alloc, or the std::length_error of a
+// container asked for more than it can ever hold) becomes OutOfMemory with the message
+// "<op>: out of memory allocating " + what(), what() giving the object and its size.
+template <class Make, class What>
+decltype(auto) allocating(const char* op, What&& what, Make&& make) {
+    try {
+        return make();
+    } catch (const std::bad_alloc&) {
+        throw OutOfMemory(str(op, ": out of memory allocating ", what()));
+    } catch (const std::length_error&) {
+        throw OutOfMemory(str(op, ": out of memory allocating ", what()));
+    }
 }
 
 }  // namespace focalgrad

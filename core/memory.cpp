@@ -1,7 +1,15 @@
 // memory.cpp — the buffer pool.
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <atomic>
+#include <climits>
+#include <cstdint>
 #include <cstdlib>
+#include <fstream>
 #include <new>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -16,6 +24,16 @@ constexpr int64_t kMinPooledBytes = 4096;  // buffers this big or bigger are poo
 constexpr int64_t kSmallBytes = 512;       // buffers this small are small blocks (16-byte aligned)
 
 std::atomic<int64_t> g_live_buffers{0};
+std::atomic<int64_t> g_live_bytes{0}, g_peak_live_bytes{0};
+
+// Books a buffer of `bytes` as live, and the peak with it.
+void count_live(int64_t bytes) {
+    g_live_buffers.fetch_add(1, std::memory_order_relaxed);
+    int64_t now = g_live_bytes.fetch_add(bytes, std::memory_order_relaxed) + bytes;
+    int64_t peak = g_peak_live_bytes.load(std::memory_order_relaxed);
+    while (now > peak && !g_peak_live_bytes.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
+    }
+}
 std::atomic<int64_t> g_pool_limit{int64_t(256) << 20};
 
 // Rounded up to a whole number of cache lines (at least one, so that n = 0 works too).
@@ -65,8 +83,11 @@ Pool* pool() {
 
 float* alloc_floats(int64_t n) {
     int64_t bytes = rounded_bytes(n);
-    g_live_buffers.fetch_add(1, std::memory_order_relaxed);
-    if (bytes <= kSmallBytes) return static_cast<float*>(alloc_block(size_t(bytes)));
+    if (bytes <= kSmallBytes) {
+        void* block = alloc_block(size_t(bytes));
+        count_live(bytes);
+        return static_cast<float*>(block);
+    }
     if (bytes >= kMinPooledBytes) {
         if (Pool* p = pool()) {
             auto it = p->free_lists.find(bytes);
@@ -74,19 +95,22 @@ float* alloc_floats(int64_t n) {
                 void* buf = it->second.back();
                 it->second.pop_back();
                 p->bytes -= bytes;
+                count_live(bytes);
                 return static_cast<float*>(buf);
             }
         }
     }
-    void* buf = std::aligned_alloc(kAlign, bytes);
+    void* buf = std::aligned_alloc(kAlign, size_t(bytes));
     if (!buf) throw std::bad_alloc();
+    count_live(bytes);
     return static_cast<float*>(buf);
 }
 
 void free_floats(float* buf, int64_t n) {
     if (!buf) return;
-    g_live_buffers.fetch_sub(1, std::memory_order_relaxed);
     int64_t bytes = rounded_bytes(n);
+    g_live_buffers.fetch_sub(1, std::memory_order_relaxed);
+    g_live_bytes.fetch_sub(bytes, std::memory_order_relaxed);
     if (bytes <= kSmallBytes) return free_block(buf, size_t(bytes));
     if (bytes >= kMinPooledBytes) {
         Pool* p = t_pool;
@@ -100,6 +124,51 @@ void free_floats(float* buf, int64_t n) {
 }
 
 int64_t live_buffer_count() { return g_live_buffers.load(); }
+int64_t live_bytes() { return g_live_bytes.load(); }
+int64_t peak_live_bytes() { return g_peak_live_bytes.load(); }
+void reset_peak_live_bytes() { g_peak_live_bytes.store(g_live_bytes.load()); }
+
+namespace {
+
+// A value of /proc/meminfo in bytes ("MemAvailable:   20971520 kB"), or -1.
+int64_t meminfo_bytes(const char* key) {
+    std::ifstream in("/proc/meminfo");
+    std::string name, unit;
+    int64_t kb = 0;
+    while (in >> name >> kb) {
+        std::getline(in, unit);
+        if (name == key) return kb * 1024;
+    }
+    return -1;
+}
+
+// The first number in a file (cgroup's memory.max holds "max" when there is no limit), or -1.
+int64_t file_number(const char* path) {
+    std::ifstream in(path);
+    int64_t v = -1;
+    return in >> v ? v : -1;
+}
+
+}  // namespace
+
+MemoryBudget available_memory() {
+    MemoryBudget b{meminfo_bytes("MemAvailable:"), "MemAvailable"};
+    if (b.bytes < 0) b = {INT64_MAX, "no limit known"};
+    struct rlimit as;
+    if (::getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY) {
+        // Virtual size now: its first field of /proc/self/statm, in pages.
+        std::ifstream statm("/proc/self/statm");
+        int64_t pages = 0;
+        statm >> pages;
+        int64_t room = std::max<int64_t>(0, int64_t(as.rlim_cur) - pages * int64_t(::sysconf(_SC_PAGESIZE)));
+        if (room < b.bytes) b = {room, "ulimit -v"};
+    }
+    int64_t max = file_number("/sys/fs/cgroup/memory.max"),
+            current = file_number("/sys/fs/cgroup/memory.current");
+    if (max > 0 && current >= 0 && max - current < b.bytes)
+        b = {std::max<int64_t>(0, max - current), "cgroup memory.max"};
+    return b;
+}
 
 int64_t pooled_bytes() {
     Pool* p = pool();

@@ -3,12 +3,15 @@
 // temporaries), so a freed buffer is kept in a free list keyed by its size and handed
 // to the next request of that size: after the first step, no step touches malloc for
 // large buffers, and no fresh pages have to be faulted in.
+// It also counts the bytes in use (and their peak) and says how much memory the process
+// may still use, for estimates made before a large allocation.
 // Not here: a general-purpose allocator. Buffers under a page are recycled through
 // small free lists; the pool of large ones is capped (set_pool_limit_bytes).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 namespace focalgrad {
 
@@ -16,9 +19,22 @@ float* alloc_floats(int64_t n);         // uninitialised; 64-byte aligned from 1
 void free_floats(float* p, int64_t n);  // n must be what alloc_floats was given
 
 int64_t live_buffer_count();               // buffers allocated and not yet freed (all threads)
+int64_t live_bytes();                      // their bytes (rounded up to whole cache lines)
+int64_t peak_live_bytes();                 // the most live_bytes() has been since the reset below
+void reset_peak_live_bytes();              // the peak starts again from live_bytes()
 int64_t pooled_bytes();                    // bytes held in this thread's free lists
 void set_pool_limit_bytes(int64_t bytes);  // 0 disables pooling; default 256 MiB per thread
 void release_pool();                       // returns this thread's cached buffers to the system
+
+// The memory this process can still use: the smallest of the kernel's estimate of what
+// is available without swapping (MemAvailable in /proc/meminfo), the room left under the
+// address-space limit (`ulimit -v`: the limit minus the current virtual size), and under
+// a cgroup v2 memory limit (memory.max minus memory.current). `limited_by` names which.
+struct MemoryBudget {
+    int64_t bytes;
+    std::string limited_by;  // "MemAvailable", "ulimit -v", "cgroup memory.max"
+};
+MemoryBudget available_memory();
 
 // Small fixed-size blocks (a tensor's header, its storage record, their reference
 // counts), recycled through per-thread free lists: recording one op on the tape creates

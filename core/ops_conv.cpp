@@ -149,6 +149,8 @@ Tensor conv2d(const Tensor& x, const Tensor& W, const Tensor& b, int64_t stride,
              " expects ", W.size(1), " (input ", x.shape(), ")");
     FG_CHECK(stride >= 1 && padding >= 0, "conv2d: stride must be >= 1 and padding >= 0, got stride ", stride,
              ", padding ", padding);
+    FG_CHECK(padding <= kMaxNumel, "conv2d: padding ", padding, " is more than kMaxNumel (", kMaxNumel,
+             "): no padded image could be held");
     ConvGeometry g{x.size(0), x.size(1), x.size(2), x.size(3), W.size(0), W.size(2),
                    W.size(3), stride,    padding,   0,         0};
     FG_CHECK(g.kH >= 1 && g.kW >= 1 && g.H + 2 * padding >= g.kH && g.W + 2 * padding >= g.kW,
@@ -159,15 +161,27 @@ Tensor conv2d(const Tensor& x, const Tensor& W, const Tensor& b, int64_t stride,
                  ", got ", b.shape());
     g.Ho = (g.H + 2 * padding - g.kH) / stride + 1;
     g.Wo = (g.W + 2 * padding - g.kW) / stride + 1;
+    // Every product below is checked once here: the output and the im2col buffer.
+    checked_numel({g.N, g.O, g.Ho, g.Wo}, "conv2d", "the output");
+    checked_numel({g.K(), g.N, g.Ho, g.Wo}, "conv2d", "the im2col buffer [K = C kH kW, N, Ho, Wo]");
     const int64_t K = g.K(), P = g.P(), NP = g.N * P;
 
-    Tensor cols = Tensor::empty(Shape{K, NP});
+    // An allocation that fails is reported with the geometry that asked for it.
+    auto buffer = [&](const Shape& shape) {
+        try {
+            return Tensor::empty(shape);
+        } catch (const OutOfMemory& e) {
+            throw OutOfMemory(str("conv2d: input ", x.shape(), ", weight ", W.shape(), ", stride ", stride,
+                                  ", padding ", padding, ": ", e.what()));
+        }
+    };
+    Tensor cols = buffer(Shape{K, NP});
     im2col(x.data(), g, cols.data());
-    Tensor Y = Tensor::empty(Shape{g.O, NP});  // W cols, image n in columns [n P, (n + 1) P)
+    Tensor Y = buffer(Shape{g.O, NP});  // W cols, image n in columns [n P, (n + 1) P)
     gemm(false, false, g.O, NP, K, 1.0f, W.data(), K, cols.data(), NP, 0.0f, Y.data(), NP);
 
     // [O, N P] -> [N, O, P], adding the bias on the way.
-    Tensor y = Tensor::empty(Shape{g.N, g.O, g.Ho, g.Wo});
+    Tensor y = buffer(Shape{g.N, g.O, g.Ho, g.Wo});
     {
         const float* pY = Y.data();
         const float* pb = b.defined() ? b.data() : nullptr;

@@ -41,7 +41,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     int64_t M = a.size(-2) * (a.dim() == 3 && !batched_b ? a.size(0) : 1);
     int64_t K = a.size(-1), P = b.size(-1);
     Shape out = a.shape();
-    out[out.size() - 1] = P;
+    out.set(out.size() - 1, P, "matmul");
 
     Tensor c = Tensor::empty(out);
     batched_gemm(false, false, batch, M, P, K, a.data(), M * K, b.data(), batched_b ? K * P : 0, c.data());
@@ -74,7 +74,7 @@ Tensor linear(const Tensor& x, const Tensor& W, const Tensor& b) {
     int64_t N = 1;  // all leading dims of x act as the batch
     for (int d = 0; d + 1 < x.dim(); ++d) N *= x.shape()[d];
     Shape out = x.shape();
-    out[out.size() - 1] = D_out;
+    out.set(out.size() - 1, D_out, "linear");
 
     Tensor y = Tensor::empty(out);  // [N, D_out]
     float beta = 0.0f;

@@ -16,28 +16,27 @@ namespace {
 
 // The shape `sizes` describes for x's element count, with at most one -1 inferred.
 Shape infer_shape(const Tensor& x, const std::vector<int64_t>& sizes, const char* op) {
-    int64_t known = 1;
     int infer = -1;
+    std::vector<int64_t> given = sizes;  // with the -1 as 0, which the product skips
     for (size_t d = 0; d < sizes.size(); ++d) {
         if (sizes[d] == -1) {
             FG_CHECK(infer < 0, op, ": only one size may be -1 (dims ", infer, " and ", d, " are)");
             infer = int(d);
+            given[d] = 0;
         } else {
             FG_CHECK(sizes[d] >= 0, op, ": sizes must be >= 0 or -1, got ", sizes[d], " at dim ", d);
-            known *= sizes[d];
         }
     }
-    Shape out;
-    for (size_t d = 0; d < sizes.size(); ++d) {
-        if (int(d) != infer) {
-            out.push_back(sizes[d]);
-            continue;
-        }
-        FG_CHECK(known > 0 && x.numel() % known == 0, op,
-                 ": cannot infer the -1 size when "
-                 "reshaping ",
-                 x.shape(), " (", x.numel(), " elements)");
-        out.push_back(x.numel() / known);
+    // Checked before any product: sizes like [2^62 + 1, 4] would wrap around to 4 elements.
+    Shape out(given, op);
+    if (infer >= 0) {
+        int64_t known = 1;
+        for (size_t d = 0; d < sizes.size(); ++d)
+            if (int(d) != infer) known *= sizes[d];
+        FG_CHECK(known > 0 && x.numel() % known == 0, op, ": cannot infer the -1 size when reshaping ",
+                 x.shape(), " (", x.numel(), " elements) into ", Shape(given, op), " with dim ", infer,
+                 " inferred");
+        out.set(infer, x.numel() / known, op);
     }
     FG_CHECK(out.numel() == x.numel(), op, ": cannot reshape ", x.shape(), " (", x.numel(),
              " elements) into ", out, " (", out.numel(), " elements)");
@@ -130,14 +129,16 @@ Tensor concat(const std::vector<Tensor>& xs, int64_t dim) {
     const Shape& first = xs[0].shape();
     int d = normalize_dim(dim, first.size(), "concat");
     Shape out = first;
-    out[d] = 0;
+    out.set(d, 0, "concat");
     for (size_t j = 0; j < xs.size(); ++j) {
         const Shape& s = xs[j].shape();
         bool ok = s.size() == first.size();
         for (int k = 0; ok && k < s.size(); ++k) ok = k == d || s[k] == first[k];
         FG_CHECK(ok, "concat: tensor ", j, " has shape ", s, " but tensor 0 has shape ", first,
                  "; all sizes except dim ", d, " must match");
-        out[d] += s[d];
+        FG_CHECK(out[d] <= kMaxNumel - s[d], "concat: the sizes along dim ", d,
+                 " add up to more than kMaxNumel");
+        out.set(d, out[d] + s[d], "concat");
     }
     DimSplit so = split_at(out, d);
     Tensor y = Tensor::empty(out);
@@ -173,7 +174,7 @@ Tensor index_select(const Tensor& x, int64_t dim, const std::vector<int64_t>& in
         FG_CHECK(index[j] >= 0 && index[j] < s.n, "index_select: index[", j, "] = ", index[j],
                  " is out of range for dim ", d, " of shape ", x.shape(), " (expected 0 <= i < ", s.n, ")");
     Shape out = x.shape();
-    out[d] = int64_t(index.size());
+    out.set(d, int64_t(index.size()), "index_select");
     int64_t m = int64_t(index.size());
     Tensor y = Tensor::empty(out);
     for (int64_t o = 0; o < s.outer; ++o)

@@ -43,7 +43,7 @@ ValuesIndices select_along(const char* op, const Tensor& x, int64_t k, int d, bo
     FG_CHECK(k >= 0 && k <= s.n, op, ": k = ", k, " is out of range for dim ", d, " of shape ", x.shape(),
              " (expected 0 <= k <= ", s.n, ")");
     Shape out = x.shape();
-    out[d] = k;
+    out.set(d, k, op);
     Tensor values = Tensor::empty(out);  // [outer, k, inner]
     std::vector<int64_t> indices(size_t(values.numel()));
     const float* px = x.data();

@@ -5,6 +5,7 @@
 #include <iomanip>
 #include <ostream>
 #include <sstream>
+#include <string>
 
 #include <focalgrad/core/autograd.h>
 #include <focalgrad/core/error.h>
@@ -15,23 +16,91 @@ namespace focalgrad {
 
 // ---- Shape -----------------------------------------------------------------------
 
-Shape::Shape(std::initializer_list<int64_t> dims) {
-    for (int64_t v : dims) push_back(v);
+namespace {
+
+// Shapes are built for every op's output: these checks read the sizes in place and never
+// allocate (except for the message of an error).
+struct Sizes {
+    const int64_t* p;
+    size_t n;
+    const int64_t* begin() const { return p; }
+    const int64_t* end() const { return p + n; }
+};
+
+// The sizes as an error shows them, e.g. [4611686018427387905, 4].
+std::string sizes_text(Sizes sizes) {
+    std::string out = "[";
+    for (int64_t v : sizes) out += (out.size() > 1 ? ", " : "") + std::to_string(v);
+    return out + "]";
 }
 
-Shape::Shape(const std::vector<int64_t>& dims) {
-    for (int64_t v : dims) push_back(v);
+// The product of the non-zero sizes (each >= 0), or -1 once it passes kMaxNumel.
+int64_t nonzero_product(Sizes sizes) {
+    int64_t p = 1;
+    for (int64_t v : sizes) {
+        if (v == 0) continue;
+        if (v > kMaxNumel / p) return -1;
+        p *= v;
+    }
+    return p;
 }
 
-void Shape::push_back(int64_t v) {
-    FG_CHECK(n_ < kMaxDims, "Shape: at most ", kMaxDims, " dimensions are supported");
-    FG_CHECK(v >= 0, "Shape: sizes must be >= 0, got ", v, " in dimension ", n_);
+void check_sizes(Sizes sizes, const char* op) {
+    FG_CHECK(sizes.n <= size_t(kMaxDims), op, ": at most ", kMaxDims, " dimensions are supported, got ",
+             sizes_text(sizes));
+    for (size_t d = 0; d < sizes.n; ++d)
+        FG_CHECK(sizes.p[d] >= 0, op, ": sizes must be >= 0, got ", sizes.p[d], " in dimension ", d, " of ",
+                 sizes_text(sizes));
+    FG_CHECK(nonzero_product(sizes) >= 0, op, ": shape ", sizes_text(sizes),
+             " has more than kMaxNumel = 2^46 (", kMaxNumel, ") elements, the most a tensor may have");
+}
+
+}  // namespace
+
+Shape::Shape(std::initializer_list<int64_t> dims) : Shape(dims, "Shape") {}
+
+Shape::Shape(const std::vector<int64_t>& dims) : Shape(dims, "Shape") {}
+
+Shape::Shape(std::initializer_list<int64_t> dims, const char* op) {
+    check_sizes({dims.begin(), dims.size()}, op);
+    for (int64_t v : dims) d_[n_++] = v;
+}
+
+Shape::Shape(const std::vector<int64_t>& dims, const char* op) {
+    check_sizes({dims.data(), dims.size()}, op);
+    for (int64_t v : dims) d_[n_++] = v;
+}
+
+void Shape::push_back(int64_t v, const char* op) {
+    int64_t sizes[kMaxDims + 1];
+    std::copy(begin(), end(), sizes);
+    sizes[n_] = v;
+    check_sizes({sizes, size_t(n_) + 1}, op);
     d_[n_++] = v;
+}
+
+void Shape::set(int i, int64_t v, const char* op) {
+    FG_CHECK(i >= 0 && i < n_, op, ": dim ", i, " is out of range for shape ", *this);
+    int64_t sizes[kMaxDims];
+    std::copy(begin(), end(), sizes);
+    sizes[i] = v;
+    check_sizes({sizes, size_t(n_)}, op);
+    d_[i] = v;
 }
 
 int64_t Shape::numel() const {
     int64_t n = 1;
     for (int i = 0; i < n_; ++i) n *= d_[i];
+    return n;
+}
+
+int64_t checked_numel(std::initializer_list<int64_t> sizes, const char* op, const char* what) {
+    const Sizes all{sizes.begin(), sizes.size()};
+    for (int64_t v : sizes) FG_CHECK(v >= 0, op, ": ", what, " ", sizes_text(all), " has a negative size");
+    FG_CHECK(nonzero_product(all) >= 0, op, ": ", what, " ", sizes_text(all),
+             " has more than kMaxNumel = 2^46 (", kMaxNumel, ") elements, the most a tensor may have");
+    int64_t n = 1;
+    for (int64_t v : sizes) n *= v;
     return n;
 }
 
@@ -71,7 +140,10 @@ Tensor make_tensor(const Shape& shape, std::shared_ptr<Storage> storage, float* 
 }  // namespace
 
 Tensor Tensor::empty(const Shape& shape) {
-    auto storage = std::allocate_shared<Storage>(BlockAllocator<Storage>(), shape.numel());
+    auto storage = allocating(
+        "Tensor::empty",
+        [&] { return str("a tensor of shape ", shape, " (", byte_size(4.0 * double(shape.numel())), ")"); },
+        [&] { return std::allocate_shared<Storage>(BlockAllocator<Storage>(), shape.numel()); });
     float* data = storage->data;
     return make_tensor(shape, std::move(storage), data);
 }

@@ -19,19 +19,29 @@ namespace focalgrad {
 // Up to kMaxDims sizes stored inline: creating a tensor never allocates for its shape.
 constexpr int kMaxDims = 8;
 
+// The most elements a tensor may have: 2^46, 256 TiB of float32, more than any machine
+// holds. Every Shape keeps the product of its non-zero sizes within it (checked when it
+// is built or changed), so numel(), every stride and every index product of a tensor
+// fits in int64 with room to spare, and a size that would overflow is an Error naming
+// the op and the shape instead of a tensor with a wrapped-around element count.
+constexpr int64_t kMaxNumel = int64_t(1) << 46;
+
 class Shape {
 public:
     Shape() = default;
     Shape(std::initializer_list<int64_t> dims);
     explicit Shape(const std::vector<int64_t>& dims);
+    // The same, with `op` naming the caller in an error ("matmul", "conv2d").
+    Shape(std::initializer_list<int64_t> dims, const char* op);
+    Shape(const std::vector<int64_t>& dims, const char* op);
 
     int size() const { return n_; }
     int64_t operator[](int i) const { return d_[i]; }
-    int64_t& operator[](int i) { return d_[i]; }
     const int64_t* begin() const { return d_; }
     const int64_t* end() const { return d_ + n_; }
-    void push_back(int64_t v);
-    int64_t numel() const;  // product of the sizes; 1 for a 0-d shape
+    void push_back(int64_t v, const char* op = "Shape");
+    void set(int i, int64_t v, const char* op = "Shape");  // the size of dim i, checked like push_back
+    int64_t numel() const;                                 // product of the sizes; 1 for a 0-d shape
     std::vector<int64_t> vec() const { return {begin(), end()}; }
 
     bool operator==(const Shape& o) const;
@@ -46,6 +56,11 @@ std::ostream& operator<<(std::ostream& os, const Shape& s);  // prints [2, 3]
 
 // dim in [-ndim, ndim) -> [0, ndim); `op` names the caller in the error.
 int normalize_dim(int64_t dim, int ndim, const char* op);
+
+// The product of `sizes` (each >= 0), or an Error naming `op` and `what` ("the im2col
+// buffer") when a product of its non-zero sizes exceeds kMaxNumel: for sizes an op
+// multiplies before it builds a Shape.
+int64_t checked_numel(std::initializer_list<int64_t> sizes, const char* op, const char* what);
 
 // ---- Storage ---------------------------------------------------------------------
 // One float buffer, freed (back to the pool) when the last tensor using it goes away.

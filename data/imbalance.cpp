@@ -49,21 +49,40 @@ std::vector<int64_t> subsample(const std::vector<int>& labels, const std::vector
     return kept;
 }
 
-}  // namespace
+// What the per-class arrays of `num_classes` classes cost (counts, targets and item lists:
+// about 40 bytes a class), for the message when they cannot be allocated: a label of 2e9
+// asks for 80 GB of them.
+auto per_class_arrays(int num_classes) {
+    return [num_classes] {
+        return str("the per-class arrays of ", num_classes, " classes (about ",
+                   byte_size(40.0 * double(num_classes)),
+                   "; the number of classes is the largest label + 1)");
+    };
+}
 
-std::vector<int64_t> class_counts(const std::vector<int>& labels, int num_classes) {
+// class_counts, naming the caller `op` in its errors.
+std::vector<int64_t> count_classes(const std::vector<int>& labels, int num_classes, const char* op) {
     std::vector<int64_t> counts(size_t(std::max(num_classes, 0)), 0);
     for (size_t i = 0; i < labels.size(); ++i) {
-        FG_CHECK(labels[i] >= 0 && labels[i] < num_classes, "class_counts: label ", labels[i], " at index ",
-                 i, " is out of range [0, ", num_classes - 1, "]");
+        FG_CHECK(labels[i] >= 0 && labels[i] < num_classes, op, ": label ", labels[i], " at index ", i,
+                 " is out of range [0, ", num_classes - 1, "]");
         ++counts[size_t(labels[i])];
     }
     return counts;
 }
 
+}  // namespace
+
+std::vector<int64_t> class_counts(const std::vector<int>& labels, int num_classes) {
+    return allocating("class_counts", per_class_arrays(num_classes),
+                      [&] { return count_classes(labels, num_classes, "class_counts"); });
+}
+
 std::vector<int64_t> class_counts(const std::vector<int>& labels, const std::vector<int64_t>& indices,
                                   int num_classes) {
-    std::vector<int64_t> counts(size_t(std::max(num_classes, 0)), 0);
+    std::vector<int64_t> counts = allocating("class_counts", per_class_arrays(num_classes), [&] {
+        return std::vector<int64_t>(size_t(std::max(num_classes, 0)), 0);
+    });
     for (int64_t i : indices) {
         FG_CHECK(i >= 0 && i < int64_t(labels.size()), "class_counts: index ", i, " is out of range for ",
                  labels.size(), " labels");
@@ -84,17 +103,19 @@ std::vector<int64_t> make_step_imbalance(const std::vector<int>& labels,
              ": ratio must be a finite number >= 1 "
              "(minority classes keep 1/ratio of their items), got ",
              ratio);
-    std::vector<int64_t> counts = class_counts(labels, num_classes);
-    std::vector<int64_t> keep = counts;
-    std::vector<bool> listed(size_t(num_classes), false);
-    for (int c : minority_classes) {
-        FG_CHECK(c >= 0 && c < num_classes && counts[size_t(c)] > 0, op, ": minority class ", c,
-                 " has no items in labels (labels hold classes 0 to ", num_classes - 1, ")");
-        FG_CHECK(!listed[size_t(c)], op, ": minority class ", c, " is listed twice");
-        listed[size_t(c)] = true;
-        keep[size_t(c)] = kept_count(counts[size_t(c)], double(counts[size_t(c)]) / ratio);
-    }
-    return subsample(labels, keep, seed);
+    return allocating(op, per_class_arrays(num_classes), [&] {
+        std::vector<int64_t> counts = count_classes(labels, num_classes, op);
+        std::vector<int64_t> keep = counts;
+        std::vector<bool> listed(size_t(num_classes), false);
+        for (int c : minority_classes) {
+            FG_CHECK(c >= 0 && c < num_classes && counts[size_t(c)] > 0, op, ": minority class ", c,
+                     " has no items in labels (labels hold classes 0 to ", num_classes - 1, ")");
+            FG_CHECK(!listed[size_t(c)], op, ": minority class ", c, " is listed twice");
+            listed[size_t(c)] = true;
+            keep[size_t(c)] = kept_count(counts[size_t(c)], double(counts[size_t(c)]) / ratio);
+        }
+        return subsample(labels, keep, seed);
+    });
 }
 
 std::vector<int64_t> make_long_tail(const std::vector<int>& labels, double imbalance_factor, uint64_t seed) {
@@ -107,14 +128,16 @@ std::vector<int64_t> make_long_tail(const std::vector<int>& labels, double imbal
     FG_CHECK(num_classes >= 2, op,
              ": a long tail needs at least 2 classes; the labels hold only "
              "class 0");
-    std::vector<int64_t> counts = class_counts(labels, num_classes);
-    const double n_max = double(*std::max_element(counts.begin(), counts.end()));
-    std::vector<int64_t> keep(counts.size());
-    for (int c = 0; c < num_classes; ++c) {
-        double fraction = std::pow(imbalance_factor, -double(c) / double(num_classes - 1));
-        keep[size_t(c)] = kept_count(counts[size_t(c)], n_max * fraction);  // capped at n_c
-    }
-    return subsample(labels, keep, seed);
+    return allocating(op, per_class_arrays(num_classes), [&] {
+        std::vector<int64_t> counts = count_classes(labels, num_classes, op);
+        const double n_max = double(*std::max_element(counts.begin(), counts.end()));
+        std::vector<int64_t> keep(counts.size());
+        for (int c = 0; c < num_classes; ++c) {
+            double fraction = std::pow(imbalance_factor, -double(c) / double(num_classes - 1));
+            keep[size_t(c)] = kept_count(counts[size_t(c)], n_max * fraction);  // capped at n_c
+        }
+        return subsample(labels, keep, seed);
+    });
 }
 
 }  // namespace focalgrad

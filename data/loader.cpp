@@ -92,6 +92,7 @@ void check_index(const Data& data, int64_t i, const char* op) {
 }  // namespace
 
 PixelStats pixel_stats(const Dataset& data, const std::vector<int64_t>& indices) {
+    check_dataset(data, "pixel_stats");
     const int64_t D = data.image_size();
     int64_t histogram[256] = {};
     auto count = [&](int64_t i) {
@@ -207,6 +208,7 @@ Batch assemble_batch(const TensorDataset& data, const int64_t* indices, int64_t 
 }  // namespace
 
 Batch make_batch(const Dataset& data, const int64_t* indices, int64_t count, const LoaderOptions& options) {
+    check_dataset(data, "make_batch");
     check_options(options, "make_batch");
     return assemble_batch(data, indices, count, options, detail::PixelConverter(options.normalize));
 }
@@ -228,6 +230,7 @@ std::vector<int64_t> all_indices(int64_t n) {
 
 DataLoader::DataLoader(const Dataset& data, std::vector<int64_t> indices, const LoaderOptions& options)
     : data_(&data), indices_(std::move(indices)), options_(options) {
+    check_dataset(data, "DataLoader");
     check_options(options_, "DataLoader");
     converter_ = std::make_shared<const detail::PixelConverter>(options_.normalize);
     FG_CHECK(options_.per_channel.empty(), "DataLoader: per_channel is for a TensorDataset; ", data.name,

@@ -13,7 +13,13 @@ ConfusionMatrix::ConfusionMatrix(int num_classes) : num_classes_(num_classes) {
              "ConfusionMatrix: num_classes must be "
              "between 1 and 100000, got ",
              num_classes);
-    counts_.assign(size_t(num_classes) * size_t(num_classes), 0);
+    allocating(
+        "ConfusionMatrix",
+        [&] {
+            return str(num_classes, " x ", num_classes, " counts (",
+                       byte_size(8.0 * double(num_classes) * double(num_classes)), ")");
+        },
+        [&] { counts_.assign(size_t(num_classes) * size_t(num_classes), 0); });
 }
 
 void ConfusionMatrix::add(int truth, int predicted) {

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include <focalgrad/core/error.h>
+#include <focalgrad/core/tensor.h>
 #include <focalgrad/data/idx.h>
 #include <focalgrad/data/mnist.h>
 
@@ -122,6 +123,20 @@ std::string find_mnist_file(const std::string& dir, Split split, const std::stri
 }
 
 bool has_mnist_files(const std::string& dir) { return missing_files(dir).empty(); }
+
+void check_dataset(const Dataset& data, const char* op) {
+    FG_CHECK(data.rows >= 1 && data.cols >= 1, op, ": ", data.name,
+             ": images must be at least 1 x 1 pixels, got ", data.rows, " x ", data.cols);
+    const int64_t pixels =
+        checked_numel({data.size(), data.rows, data.cols}, op, "the image bytes [N, rows, cols]");
+    FG_CHECK(int64_t(data.images.size()) == pixels, op, ": ", data.name, " has ", data.images.size(),
+             " image bytes, but ", data.size(), " labels of ", data.rows, " x ", data.cols, " images need ",
+             pixels);
+    FG_CHECK(data.num_classes() >= 1, op, ": ", data.name, " has no class names");
+    for (size_t i = 0; i < data.labels.size(); ++i)
+        FG_CHECK(data.labels[i] >= 0 && data.labels[i] < data.num_classes(), op, ": ", data.name, ": item ",
+                 i, " has label ", data.labels[i], ", outside [0, ", data.num_classes(), ")");
+}
 
 Dataset load_idx_dataset(const std::string& images_path, const std::string& labels_path,
                          const std::string& name, std::vector<std::string> class_names) {

@@ -24,6 +24,12 @@ struct Dataset {
     const uint8_t* image(int64_t i) const { return images.data() + i * image_size(); }
 };
 
+// Throws an Error naming `op` and the dataset unless it is consistent: images of at least
+// 1 x 1 pixels, images.size() == N * rows * cols, at least one class and every label in
+// [0, num_classes). Every reader of a Dataset (DataLoader, make_batch, pixel_stats)
+// checks it first, so a hand-built Dataset cannot make them read past its bytes.
+void check_dataset(const Dataset& data, const char* op);
+
 enum class Split { train, test };
 const char* split_name(Split split);         // "train", "test"
 Split parse_split(const std::string& name);  // the inverse; throws on anything else

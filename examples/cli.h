@@ -249,6 +249,11 @@ inline int run_main(const char* program, const std::function<void()>& body) {
     try {
         body();
         return 0;
+    } catch (const std::bad_alloc&) {
+        std::fflush(stdout);
+        std::fprintf(stderr, "%s: error: out of memory (std::bad_alloc)\n", program);
+        std::fprintf(stderr, "hint: a smaller --batch or a smaller model needs less\n");
+        return 2;
     } catch (const std::exception& e) {
         std::fflush(stdout);
         std::fprintf(stderr, "%s: error: %s\n", program, e.what());

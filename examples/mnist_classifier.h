@@ -19,6 +19,7 @@
 #include <focalgrad/optim/scheduler.h>
 #include <focalgrad/report/chart.h>
 #include <focalgrad/report/table.h>
+#include <focalgrad/train/memory.h>
 
 #include "cli.h"
 #include "models.h"
@@ -61,11 +62,15 @@ inline void train_classifier(int argc, char** argv, const ClassifierDefaults& d)
         if (slash != std::string::npos && slash > 0) make_directories(path.substr(0, slash), flag);
     }
 
-    std::string dir = find_mnist_dir(data_dir);
-    Dataset train = load_mnist(dir, Split::train), test = load_mnist(dir, Split::test);
     Generator gen(static_cast<uint64_t>(seed));
     bool flat = true;
     auto model = make_model(d.model, hidden, gen, &flat);
+    auto loss_fn = [](const Tensor& z, const std::vector<int>& y) { return cross_entropy(z, y); };
+    // Before the data is read: a batch too large for the memory is refused at once.
+    check_batch_fits(estimate_step_memory(*model, flat ? Shape{784} : Shape{1, 28, 28}, loss_fn), batch);
+
+    std::string dir = find_mnist_dir(data_dir);
+    Dataset train = load_mnist(dir, Split::train), test = load_mnist(dir, Split::test);
     std::printf("%s", model->summary(flat ? Shape{1, 784} : Shape{1, 1, 28, 28}).c_str());
 
     LoaderOptions lo;
@@ -78,7 +83,6 @@ inline void train_classifier(int argc, char** argv, const ClassifierDefaults& d)
     CosineAnnealingLR schedule(optimizer, epochs * loader.num_batches());
     auto start = std::chrono::steady_clock::now();
     for (int64_t e = 0; e < epochs; ++e) {
-        auto loss_fn = [](const Tensor& z, const std::vector<int>& y) { return cross_entropy(z, y); };
         // Stepped per batch: the learning rate follows one cosine over the whole run.
         train_epoch(*model, optimizer, loader, e, loss_fn, str("epoch ", e + 1, "/", epochs), quiet,
                     &schedule);

@@ -363,29 +363,42 @@ private:
             if (rank > uint32_t(kMaxDims)) return str(label, " has rank ", rank, " (at most ", kMaxDims, ")");
             if (!(err = take(8 * uint64_t(rank), label + "'s sizes", true)).empty()) return err;
             // numel stops growing past 2^60 elements (more than any file holds), so corrupt
-            // sizes never overflow it; a size 0 anywhere still makes it 0.
+            // sizes never overflow it; a size 0 anywhere still makes it 0. The product of
+            // the non-zero sizes must stay within kMaxNumel for the sizes to be a Shape.
             const uint64_t e = element_bytes(r.type);
             const uint64_t max_numel = (end - pos) / e, cap = uint64_t(1) << 60;
-            uint64_t numel = 1;
+            std::vector<int64_t> sizes;
+            uint64_t numel = 1, nonzero = 1;
             bool too_big = false;
             for (uint32_t d = 0; d < rank; ++d) {
                 int64_t s = int64_t(get_u64(&field[8 * d]));
                 if (s < 0) return str(label, " has a negative size ", s, " in dimension ", d);
-                r.shape.push_back(s);
+                sizes.push_back(s);
                 if (s == 0) {
                     numel = 0;
-                    too_big = false;
-                } else if (too_big || numel > cap / uint64_t(s)) {
+                    continue;
+                }
+                if (too_big || nonzero > cap / uint64_t(s)) {
                     too_big = true;
                 } else {
-                    numel *= uint64_t(s);
+                    nonzero *= uint64_t(s);
                 }
+                if (numel) numel = nonzero;
             }
-            if (too_big || numel > max_numel)
-                return str(label, " of shape ", r.shape, " needs ",
+            auto shown = [&] {
+                std::string t = "[";
+                for (size_t d = 0; d < sizes.size(); ++d) t += (d ? ", " : "") + std::to_string(sizes[d]);
+                return t + "]";
+            };
+            if (numel != 0 && (too_big || numel > max_numel))
+                return str(label, " of shape ", shown(), " needs ",
                            too_big ? "more than " + std::to_string(end - pos) : std::to_string(e * numel),
                            " bytes of data at offset ", pos, " but only ", end - pos,
                            " remain before the CRC (file size ", size, ")");
+            if (too_big || nonzero > uint64_t(kMaxNumel))
+                return str(label, " has shape ", shown(),
+                           ", whose non-zero sizes multiply past kMaxNumel = 2^46");
+            r.shape = Shape(sizes);
             r.numel = numel;
             r.data_offset = pos;
             if (!(err = record_kind_fault(r, label)).empty()) return err;

@@ -184,7 +184,12 @@ std::string Module::summary(const Shape& input_shape) {
     {
         NoGradGuard no_grad;
         t_trace = &trace;
-        (*this)(Tensor::zeros(input_shape));
+        try {
+            (*this)(Tensor::zeros(input_shape));
+        } catch (const OutOfMemory& e) {
+            throw OutOfMemory(str("Module::summary: the forward pass on an input of shape ", input_shape,
+                                  " ran out of memory: ", e.what()));
+        }
         t_trace = nullptr;
     }
 

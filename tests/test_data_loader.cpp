@@ -178,6 +178,41 @@ TEST_CASE("DataLoader and make_batch reject bad arguments") {
     CHECK_ERROR(ok.epoch_order(-1), "epoch must be >= 0");
 }
 
+TEST_CASE("a hand-built Dataset whose bytes, sizes or labels do not match is refused by every reader") {
+    LoaderOptions options;
+    options.batch_size = 2;
+    Dataset short_images = synthetic(3, 28, 28);
+    short_images.images.resize(10);  // 10 bytes for three 28 x 28 images: reading them ran past the end
+    CHECK_ERROR(DataLoader(short_images, options),
+                "DataLoader: synthetic has 10 image bytes, but 3 labels of 28 x 28", "need 2352");
+    CHECK_ERROR(pixel_stats(short_images), "pixel_stats: synthetic has 10 image bytes");
+    const int64_t first[] = {0};
+    CHECK_ERROR(make_batch(short_images, first, 1, options), "make_batch: synthetic has 10 image bytes");
+
+    Dataset empty_images = synthetic(2, 0, 0);  // 0 x 0 images divided the batch grain by zero
+    CHECK_ERROR(DataLoader(empty_images, options),
+                "DataLoader: synthetic: images must be at least 1 x 1 pixels, got 0 x 0");
+    CHECK_ERROR(pixel_stats(empty_images), "pixel_stats: synthetic: images must be at least 1 x 1");
+
+    Dataset bad_label = synthetic(3, 2, 2);
+    bad_label.labels[1] = 10;  // 10 classes: labels 0 to 9
+    CHECK_ERROR(DataLoader(bad_label, options),
+                "DataLoader: synthetic: item 1 has label 10, outside [0, 10)");
+    bad_label.labels[1] = -1;
+    CHECK_ERROR(make_batch(bad_label, first, 1, options), "item 1 has label -1");
+
+    Dataset huge = synthetic(1, 1, 1);
+    huge.rows = huge.cols = int64_t(1) << 40;  // rows * cols wrapped around before
+    CHECK_ERROR(pixel_stats(huge),
+                "pixel_stats: the image bytes [N, rows, cols] [1, 1099511627776, 1099511627776]");
+
+    Dataset no_classes = synthetic(2, 2, 2);
+    no_classes.class_names.clear();
+    no_classes.labels = {};
+    no_classes.images.clear();
+    CHECK_ERROR(DataLoader(no_classes, options), "has no class names");
+}
+
 TEST_CASE("pixel_stats matches hand-computed means and standard deviations") {
     Dataset d = synthetic(2, 1, 2);
     d.images = {0, 255, 255, 255};  // values 0, 1, 1, 1: mean 3/4, var 3/16, std sqrt(3)/4

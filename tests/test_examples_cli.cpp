@@ -190,6 +190,36 @@ TEST_CASE("predict --checkpoint on a FIFO is refused at once instead of blocking
     fgtest::check_contains(o.output, {"load: " + fifo + ": not a regular file (it is a FIFO (named pipe))"});
 }
 
+TEST_CASE(
+    "a batch too large for the memory is refused before training, with the estimate and the batch that "
+    "fits") {
+#if defined(__SANITIZE_ADDRESS__)
+    // AddressSanitizer cannot start under `ulimit -v`: only a batch too large for any machine.
+    check_refused("mnist_cnn", "--batch 1048576" + kNoData,
+                  {"--batch 1048576 needs about", "of memory for one training step"});
+#else
+    // Under a 4 GB address-space limit, whatever this machine has.
+    const std::string limit = "ulimit -v 4000000 && ";
+    Outcome o = run(limit + fgtest::g_bin_dir + "/mnist_cnn --batch 100000" + kNoData);
+    CHECK(o.status == 2);
+    fgtest::check_contains(
+        o.output, {"mnist_cnn: error: --batch 100000 needs about ", " GB of memory for one training step (",
+                   " per sample + ", "available: ulimit -v); the largest batch that fits is --batch "});
+    const size_t at = o.output.find("fits is --batch ");
+    REQUIRE(at != std::string::npos);
+    const long fits = std::strtol(o.output.c_str() + at + 16, nullptr, 10);
+    CHECK(fits > 1000);   // the CNN's step takes about 0.5 MB per sample
+    CHECK(fits < 10000);  // and 4 GB hold fewer than 8,000 of them
+    // That batch passes the check (and the run goes on to look for the data).
+    o = run(limit + fgtest::g_bin_dir + "/mnist_cnn --batch " + std::to_string(fits * 9 / 10) + kNoData);
+    fgtest::check_contains(o.output, {"/nonexistent/focalgrad-data"});
+    CHECK(o.output.find("needs about") == std::string::npos);
+    // The MLP needs far less per sample: its default batch fits easily.
+    o = run(limit + fgtest::g_bin_dir + "/mnist_mlp --batch 1048576" + kNoData);
+    fgtest::check_contains(o.output, {"mnist_mlp: error: --batch 1048576 needs about"});
+#endif
+}
+
 TEST_CASE("predict: the top 3 classes of each image, with the checkpoint's probabilities") {
     using namespace focalgrad;
     fgtest::TempDir dir;

@@ -31,10 +31,13 @@
 #include <vector>
 
 #include <focalgrad/core/io.h>
+#include <focalgrad/core/ops.h>
 #include <focalgrad/core/random.h>
 #include <focalgrad/data/csv.h>
 #include <focalgrad/data/idx.h>
 #include <focalgrad/data/image.h>
+#include <focalgrad/data/imbalance.h>
+#include <focalgrad/data/metrics.h>
 #include <focalgrad/nn/checkpoint.h>
 #include <focalgrad/nn/layers.h>
 #include <focalgrad/nn/module.h>
@@ -473,4 +476,75 @@ TEST_CASE("check_output_path finds what would make a save fail, before any work"
     CHECK_ERROR(write_file_atomic(dir / long_name, std::string("x"), "test"), "has 240 bytes");
     check_output_path(dir / std::string(233, 'n'), "--save");
     write_file_atomic(dir / std::string(233, 'n'), std::string("x"), "test");
+}
+
+namespace {
+
+// Runs f() in a child whose address space may grow by only 1 GB (RLIMIT_AS), so that any
+// large allocation fails there as it would on a machine without the memory, whatever this
+// one has. Returns the message of the Error f() throws ("<no exception>" if none), or a
+// line saying how the child ended. Not under AddressSanitizer, which reserves terabytes
+// of address space for itself and stops the process when an allocation fails.
+std::string error_with_little_memory(const std::function<void()>& f) {
+    std::string report;
+    int status = in_child(
+        [&](int fd) {
+            std::ifstream statm("/proc/self/statm");
+            uint64_t pages = 0;
+            statm >> pages;
+            const rlim_t now = rlim_t(pages) * rlim_t(::sysconf(_SC_PAGESIZE));
+            struct rlimit limit = {now + (rlim_t(1) << 30), now + (rlim_t(1) << 30)};
+            if (::setrlimit(RLIMIT_AS, &limit) != 0) return 98;
+            try {
+                f();
+                write_to(fd, "<no exception>");
+            } catch (const Error& e) {
+                write_to(fd, e.what());
+            } catch (const std::exception& e) {
+                write_to(fd, std::string("not a focalgrad::Error: ") + e.what());
+            }
+            return 0;
+        },
+        &report);
+    return status == 0 ? report : "the child ended with status " + std::to_string(status) + ": " + report;
+}
+
+}  // namespace
+
+TEST_CASE("an allocation that fails is an Error naming what was allocated and how big") {
+#if defined(__SANITIZE_ADDRESS__)
+    MESSAGE("skipped under AddressSanitizer: it reserves the address space this test limits");
+#else
+    fgtest::check_contains(
+        error_with_little_memory([] {
+            Tensor::zeros({int64_t(1) << 20, int64_t(1) << 20});
+        }),
+        {"Tensor::empty: out of memory allocating a tensor of shape [1048576, 1048576] (4.4 TB)"});
+    fgtest::check_contains(error_with_little_memory([] { ConfusionMatrix cm(100000); }),
+                           {"ConfusionMatrix: out of memory allocating 100000 x 100000 counts (80.0 GB)"});
+    const std::vector<int> labels = {0, 1, 2000000000};
+    fgtest::check_contains(
+        error_with_little_memory([&] { make_long_tail(labels, 10, 0); }),
+        {"make_long_tail: out of memory allocating the per-class arrays of 2000000001 classes",
+         "the number of classes is the largest label + 1"});
+    fgtest::check_contains(error_with_little_memory([&] { make_step_imbalance(labels, {1}, 10, 0); }),
+                           {"make_step_imbalance: out of memory allocating the per-class arrays"});
+    fgtest::check_contains(error_with_little_memory([&] { class_counts(labels, 2000000001); }),
+                           {"class_counts: out of memory allocating"});
+    fgtest::check_contains(error_with_little_memory([] {
+                               Tensor x = Tensor::zeros({1, 1, 4, 4}), W = Tensor::zeros({1, 1, 3, 3});
+                               conv2d(x, W, Tensor::zeros({1}), 1, 100000);
+                           }),
+                           {"conv2d: input [1, 1, 4, 4], weight [1, 1, 3, 3], stride 1, padding 100000: ",
+                            "out of memory allocating a tensor of shape [9, 40000800004] (1.4 TB)"});
+    fgtest::check_contains(
+        error_with_little_memory([] {
+            Generator gen(0);
+            Sequential m(Linear(784, 10, true, gen));
+            m.summary(Shape{int64_t(1) << 34, 784});
+        }),
+        {"Module::summary: the forward pass on an input of shape [17179869184, 784] ran out of "
+         "memory: ",
+         "(53.9 TB)"});
+#endif
 }

@@ -156,3 +156,36 @@ TEST_CASE("the buffer pool reuses freed buffers and counts live ones") {
     release_pool();
     CHECK(pooled_bytes() == 0);
 }
+
+TEST_CASE("shape arithmetic is checked: a product past kMaxNumel is an Error naming the op and the shape") {
+    // Sizes whose product wraps around int64 used to be accepted: [2^62 + 1, 4] as 4 elements.
+    CHECK_ERROR(reshape(Tensor::ones({4}), {4611686018427387905LL, 4}),
+                "reshape: shape [4611686018427387905, 4] has more than kMaxNumel = 2^46");
+    CHECK_ERROR(reshape(Tensor::ones({4}), {-1, 4611686018427387905LL}),
+                "reshape: shape [0, 4611686018427387905]");
+    CHECK_ERROR(Tensor::zeros({int64_t(1) << 32, int64_t(1) << 32}),
+                "shape [4294967296, 4294967296] has more than");
+    CHECK_ERROR(Tensor::zeros({int64_t(1) << 40, 0, int64_t(1) << 40}),
+                "shape [1099511627776, 0, 1099511627776]");
+    CHECK_ERROR(Shape({int64_t(1) << 23, int64_t(1) << 23, 2}, "my_op"),
+                "my_op: shape [8388608, 8388608, 2]");
+    Shape s{int64_t(1) << 40};
+    CHECK_ERROR(s.push_back(int64_t(1) << 7, "grow"), "grow: shape [1099511627776, 128] has more than");
+    CHECK_ERROR(s.set(0, kMaxNumel + 1, "resize"), "resize: shape [70368744177665]");
+    s.set(0, kMaxNumel);  // the limit itself is a valid size
+    CHECK(s.numel() == kMaxNumel);
+    CHECK_ERROR(checked_numel({int64_t(1) << 30, int64_t(1) << 30}, "im2col", "the buffer"),
+                "im2col: the buffer [1073741824, 1073741824] has more than");
+    CHECK(checked_numel({3, 0, int64_t(1) << 40}, "x", "y") == 0);
+
+    // Ops that compute an output shape from their inputs' sizes name themselves.
+    Tensor tall = Tensor::zeros({int64_t(1) << 31, 0}), wide = Tensor::zeros({0, int64_t(1) << 40});
+    CHECK_ERROR(matmul(tall, wide), "matmul: shape [2147483648, 1099511627776]");
+    CHECK_ERROR(linear(Tensor::zeros({int64_t(1) << 31, 0}), Tensor::zeros({int64_t(1) << 40, 0})),
+                "linear: shape [2147483648, 1099511627776]");
+    Tensor x = Tensor::zeros({1, 1, 4, 4}), W = Tensor::zeros({1, 1, 3, 3}), b = Tensor::zeros({1});
+    CHECK_ERROR(conv2d(x, W, b, 1, 1000000000), "conv2d: the output [1, 1, 2000000002, 2000000002] has more");
+    CHECK_ERROR(conv2d(x, W, b, 1, INT64_MAX / 2), "conv2d: padding", "is more than kMaxNumel");
+    Tensor big = Tensor::zeros({0, int64_t(1) << 45});
+    CHECK_ERROR(concat({big, big, big}, 1), "concat: ");
+}

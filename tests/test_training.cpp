@@ -16,7 +16,9 @@
 #include <focalgrad/nn/checkpoint.h>
 #include <focalgrad/nn/layers.h>
 #include <focalgrad/optim/optimizer.h>
+#include <focalgrad/train/memory.h>
 
+#include "../examples/models.h"
 #include "helpers.h"
 
 using namespace focalgrad;
@@ -191,4 +193,33 @@ TEST_CASE("two threads training two models at once match each model trained alon
     CHECK(same_bits(alone_a.params, together_a.params));
     CHECK(same_bits(alone_b.params, together_b.params));
     CHECK(same_bits(alone_a.losses, together_a.losses));
+}
+
+TEST_CASE("estimate_step_memory: the estimate is the peak of a real step, for any batch") {
+    Generator gen(4);
+    auto cnn = examples::cnn(gen);
+    auto loss_fn = [](const Tensor& z, const std::vector<int>& y) { return cross_entropy(z, y); };
+    StepMemory m = estimate_step_memory(*cnn, Shape{1, 28, 28}, loss_fn);
+    double param_bytes = 0;
+    for (const Tensor& p : cnn->parameters()) param_bytes += 4.0 * double(p.numel());
+    CHECK(cnn->is_training());  // left as it was
+    for (const Tensor& p : cnn->parameters()) CHECK(!p.has_grad());
+    for (int64_t batch : {1, 16, 100}) {
+        CAPTURE(batch);
+        const int64_t before = live_bytes();
+        reset_peak_live_bytes();
+        {
+            Tensor x = Tensor::randn({batch, 1, 28, 28}, gen);
+            std::vector<int> y(size_t(batch), 3);
+            loss_fn((*cnn)(x), y).backward();
+        }
+        const double real = double(peak_live_bytes() - before);
+        for (Tensor p : cnn->parameters()) p.zero_grad();
+        // The estimate adds two copies of the parameters for the optimizer's state.
+        CHECK(std::abs(m.at(batch) - 2 * param_bytes - real) <= 0.02 * real);
+    }
+    // About 470 kB per image: the activations and gradients of 16 + 32 channels at 28 x 28
+    // and 14 x 14, and the im2col buffers.
+    CHECK(m.per_sample > 300e3);
+    CHECK(m.per_sample < 700e3);
 }
