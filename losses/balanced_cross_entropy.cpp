@@ -1,9 +1,12 @@
 // balanced_cross_entropy.cpp — the α-balanced binary cross-entropy in two forms that compute
 // the same math: first reference::balanced_binary_cross_entropy, one loop over the elements
 // in double with its backward as the math reads; then the fast form, branch-free and
-// vectorised, tested equal to it (tests/test_loss_fast_vs_reference.cpp). Below them: class
-// weights from counts, and balanced CE (cross_entropy with those weights).
+// vectorised, with the dense-prediction options (element weights, α per class, a normaliser
+// from the caller), tested equal to it (tests/test_loss_fast_vs_reference.cpp); the reference
+// form with those options. Below them: class weights from counts, and balanced CE
+// (cross_entropy with those weights).
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <memory>
 #include <utility>
@@ -12,6 +15,7 @@
 #include <focalgrad/losses/balanced_cross_entropy.h>
 #include <focalgrad/losses/cross_entropy.h>
 #include <focalgrad/losses/internal/block_sums.h>
+#include <focalgrad/losses/internal/elementwise.h>
 #include <focalgrad/losses/internal/sigmoid_parts.h>
 #include <focalgrad/losses/loss_toolkit.h>
 
@@ -77,48 +81,171 @@ inline BinaryTerms balanced_bce_terms(float x, float y, float alpha) {
     return {pos * softplus_neg + neg * softplus_pos, neg * s.p - pos * s.one_minus_p};
 }
 
+// Checks the dense-prediction options; returns the logits' layout when class_alpha is given.
+ClassLayout check_options(const char* op, const Tensor& logits, const Tensor& targets,
+                          const BalancedBCEOptions& options) {
+    check_target_tensor(op, logits, targets);
+    check_alpha(op, options.alpha);
+    check_element_weights(op, targets, options.weight);
+    mean_denominator(op, options.reduction, options.normalizer, 0.0);  // checks the normalizer
+    if (!options.class_alpha.defined()) return {};
+    FG_CHECK(logits.dim() >= 2, op,
+             ": class_alpha needs logits [N, C, d1...] with the classes at dim 1, got ", logits.shape());
+    ClassLayout layout = class_layout(op, logits);
+    check_class_vector(op, "class_alpha", options.class_alpha, layout.classes, 1.0f);
+    return layout;
+}
+
+internal::Elements elements_of(const Tensor& logits, const Tensor& targets, const Tensor& weights,
+                               float alpha, const Tensor& class_alpha, const ClassLayout& layout) {
+    internal::Elements in;
+    in.x = logits.data();
+    in.y = targets.data();
+    in.weight = weights.defined() ? weights.data() : nullptr;
+    in.count = logits.numel();
+    in.alpha = alpha;
+    if (class_alpha.defined()) {
+        in.class_alpha = class_alpha.data();
+        in.classes = layout.classes;
+        in.positions = layout.positions;
+    }
+    return in;
+}
+
+// Σ w ℓ (w ℓ also into `out` when given) and Σ w (the count without weights).
+template <bool kWeighted>
+std::array<double, 2> forward_pass(const internal::Elements& in, float* out) {
+    constexpr size_t K = kWeighted ? 2 : 1;
+    auto sums =
+        internal::sum_over_blocks<K>(in.count, [&](int64_t begin, int n, float(*values)[internal::kBlock]) {
+            float* loss = values[0];
+            alignas(64) float alpha[internal::kBlock];
+            in.alphas(begin, n, alpha);
+            const float* x = in.x + begin;
+            const float* y = in.y + begin;
+            for (int i = 0; i < n; ++i) loss[i] = balanced_bce_terms(x[i], y[i], alpha[i]).loss;
+            if constexpr (kWeighted) {
+                const float* w = in.weight + begin;
+                float* weight = values[K - 1];
+                for (int i = 0; i < n; ++i) {
+                    loss[i] *= w[i];
+                    weight[i] = w[i];
+                }
+            }
+            if (out) std::copy(loss, loss + n, out + begin);
+        });
+    return {sums[0], kWeighted ? sums[K - 1] : double(in.count)};
+}
+
+// dx_i = w_i u_i ℓ'_i, u_i = scale dy_i (or scale dy).
+template <bool kWeighted>
+void backward_pass(const internal::Elements& in, const UpstreamGrad& upstream, float* dx) {
+    const float scale = upstream.scale;
+    parallel_for(in.count, kGrain, [&](int64_t lo, int64_t hi) {
+        alignas(64) float alpha[internal::kBlock];
+        for (int64_t begin = lo; begin < hi; begin += internal::kBlock) {
+            const int n = int(std::min<int64_t>(internal::kBlock, hi - begin));
+            in.alphas(begin, n, alpha);
+            const float* x = in.x + begin;
+            const float* y = in.y + begin;
+            float* d = dx + begin;
+            if (upstream.per_row) {  // two loops: `per_row ? dy[i] : dy[0]` would not vectorise
+                const float* dy = upstream.dy + begin;
+                for (int i = 0; i < n; ++i)
+                    d[i] = scale * dy[i] * balanced_bce_terms(x[i], y[i], alpha[i]).dloss;
+            } else {
+                const float u = scale * upstream.dy[0];
+                for (int i = 0; i < n; ++i) d[i] = u * balanced_bce_terms(x[i], y[i], alpha[i]).dloss;
+            }
+            if constexpr (kWeighted) {
+                const float* w = in.weight + begin;
+                for (int i = 0; i < n; ++i) d[i] *= w[i];
+            }
+        }
+    });
+}
+
 }  // namespace
 
 Tensor balanced_binary_cross_entropy(const Tensor& logits, const Tensor& targets, float alpha,
                                      Reduction reduction) {
-    check_target_tensor(kBinaryOp, logits, targets);
-    check_alpha(kBinaryOp, alpha);
-    const int64_t count = logits.numel();
-    const bool per_element = reduction == Reduction::None;
+    BalancedBCEOptions options;
+    options.alpha = alpha;
+    options.reduction = reduction;
+    return balanced_binary_cross_entropy(logits, targets, options);
+}
+
+//   ℓ = w [α y softplus(-x) + (1-α)(1-y) softplus(x)]      dℓ/dx = w [(1-α)(1-y) σ(x) - α y (1 - σ(x))]
+Tensor balanced_binary_cross_entropy(const Tensor& logits, const Tensor& targets,
+                                     const BalancedBCEOptions& options) {
+    const ClassLayout layout = check_options(kBinaryOp, logits, targets, options);
+    const internal::Elements in =
+        elements_of(logits, targets, options.weight, options.alpha, options.class_alpha, layout);
+    const bool per_element = options.reduction == Reduction::None;
     Tensor losses = per_element ? Tensor::empty(logits.shape()) : Tensor();
     float* out = per_element ? losses.data() : nullptr;
-    const float* x = logits.data();
-    const float* y = targets.data();
-
-    double sum =
-        internal::sum_over_blocks<1>(count, [&](int64_t begin, int n, float(*values)[internal::kBlock]) {
-            float* loss = values[0];
-            for (int i = 0; i < n; ++i) loss[i] = balanced_bce_terms(x[begin + i], y[begin + i], alpha).loss;
-            if (out) std::copy(loss, loss + n, out + begin);
-        })[0];
+    const auto [sum, weight_sum] = in.weight ? forward_pass<true>(in, out) : forward_pass<false>(in, out);
     if (!std::isfinite(sum)) check_finite(kBinaryOp, "logits", logits);
+    const double denominator = mean_denominator(kBinaryOp, options.reduction, options.normalizer, weight_sum);
 
-    Tensor result = reduce_losses(reduction, sum, double(count), losses);
-    record(kBinaryOp, {logits}, result, [logits, targets, alpha, reduction](const Tensor& dy, const Tensor&) {
-        const float* x = logits.data();
-        const float* y = targets.data();
-        const UpstreamGrad upstream(reduction, dy, double(logits.numel()));
-        const float* pdy = upstream.dy;
-        const float scale = upstream.scale;
-        Tensor dlogits = Tensor::empty(logits.shape());
-        float* dx = dlogits.data();
-        parallel_for(logits.numel(), kGrain, [&](int64_t lo, int64_t hi) {
-            if (upstream.per_row) {
-                for (int64_t i = lo; i < hi; ++i)
-                    dx[i] = scale * pdy[i] * balanced_bce_terms(x[i], y[i], alpha).dloss;
-            } else {
-                const float u = scale * pdy[0];
-                for (int64_t i = lo; i < hi; ++i) dx[i] = u * balanced_bce_terms(x[i], y[i], alpha).dloss;
-            }
+    Tensor result = reduce_losses(options.reduction, sum, denominator, losses);
+    record(
+        kBinaryOp, {logits}, result,
+        [logits, targets, weights = options.weight, class_alpha = options.class_alpha, alpha = options.alpha,
+         layout, reduction = options.reduction, denominator](const Tensor& dy, const Tensor&) {
+            const internal::Elements in = elements_of(logits, targets, weights, alpha, class_alpha, layout);
+            const UpstreamGrad upstream(reduction, dy, denominator);
+            Tensor dlogits = Tensor::empty(logits.shape());
+            if (in.weight)
+                backward_pass<true>(in, upstream, dlogits.data());
+            else
+                backward_pass<false>(in, upstream, dlogits.data());
+            accumulate_grad(logits, std::move(dlogits));  // moved: becomes the gradient, no copy
         });
-        accumulate_grad(logits, std::move(dlogits));  // moved: becomes the gradient, no copy
-    });
     return result;
+}
+
+// ---- Reference form with every option ---------------------------------------------------
+// The core case's loop with element weights w (ℓ -> w ℓ, Mean over Σ w or max(normalizer, 1))
+// and α per class (class_alpha[c] for the elements of class c, dim 1).
+Tensor reference::balanced_binary_cross_entropy(const Tensor& logits, const Tensor& targets,
+                                                const BalancedBCEOptions& options) {
+    constexpr const char* op = "reference::balanced_binary_cross_entropy";
+    const ClassLayout layout = check_options(op, logits, targets, options);
+    check_finite(op, "logits", logits);
+    const int64_t count = logits.numel();
+    const Tensor& w = options.weight;
+    std::vector<double> losses(static_cast<size_t>(count));
+    auto saved_dloss = std::make_shared<std::vector<double>>(size_t(count));  // w dℓ/dx per element
+    std::vector<double>& dloss = *saved_dloss;
+    double weight_sum = 0.0;
+    for (int64_t e = 0; e < count; ++e) {
+        const double x = logits.data()[e], y = targets.data()[e];
+        const double weight = w.defined() ? w.data()[e] : 1.0;
+        const double alpha = options.class_alpha.defined()
+                                 ? options.class_alpha.data()[(e / layout.positions) % layout.classes]
+                                 : options.alpha;
+        const double p = 1.0 / (1.0 + std::exp(-x)), one_minus_p = 1.0 / (1.0 + std::exp(x));
+        const double log1p_e = std::log1p(std::exp(-std::fabs(x)));
+        const double softplus_pos = std::max(x, 0.0) + log1p_e, softplus_neg = std::max(-x, 0.0) + log1p_e;
+        const double pos = alpha * y, neg = (1.0 - alpha) * (1.0 - y);
+        losses[size_t(e)] = weight * (pos * softplus_neg + neg * softplus_pos);
+        dloss[size_t(e)] = weight * (neg * p - pos * one_minus_p);
+        weight_sum += weight;
+    }
+    const double denominator = mean_denominator(op, options.reduction, options.normalizer, weight_sum);
+    Tensor out = reduce_losses(options.reduction, losses, denominator, logits.shape());
+    record(
+        op, {logits}, out,
+        [logits, saved_dloss, reduction = options.reduction, denominator](const Tensor& dy, const Tensor&) {
+            const std::vector<double>& dloss = *saved_dloss;
+            const UpstreamGrad g(reduction, dy, denominator);
+            Tensor dlogits = Tensor::empty(logits.shape());
+            float* dx = dlogits.data();
+            for (int64_t e = 0; e < logits.numel(); ++e) dx[e] = float(g(e) * dloss[size_t(e)]);
+            accumulate_grad(logits, std::move(dlogits));
+        });
+    return out;
 }
 
 // ---- Class weights from counts, and balanced cross-entropy ---------------------------------

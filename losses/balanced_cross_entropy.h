@@ -5,10 +5,11 @@
 // Not here: resampling, which balances the data instead of the loss.
 //
 // Shapes: as cross_entropy.h for the multiclass form; any shape for the binary form, with
-// targets of the same shape.
+// targets (and element weights) of the same shape; a per-class α needs [N, C, d1...].
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include <focalgrad/core/tensor.h>
@@ -60,12 +61,35 @@ Tensor balanced_cross_entropy(const Tensor& logits, const std::vector<int>& targ
 Tensor balanced_binary_cross_entropy(const Tensor& logits, const Tensor& targets, float alpha,
                                      Reduction reduction = Reduction::Mean);
 
+// The same loss with the options of dense prediction, with the semantics they have in
+// sigmoid_focal_loss.h (for 0/1 targets, this loss is sigmoid_focal_loss at γ = 0):
+//   weight w:           ℓ -> w ℓ, Mean divides by Σ w; weight 0 ignores an element (not in
+//                       the loss, the denominator or the gradient);
+//   class_alpha α_c:    for [N, C, d1...] logits, α_c for the elements of class c (dim 1);
+//   normalizer n:       Mean = Σ w ℓ / max(n, 1) (the number of positive anchors).
+// Throws also for weights of another shape, negative or not finite; class_alpha not [C] or
+// outside [0, 1]; a normalizer negative, not finite, or given with None or Sum.
+struct BalancedBCEOptions {
+    float alpha = 0.25f;  // weight of the positives, 1 - α of the negatives, in [0, 1]
+    Reduction reduction = Reduction::Mean;
+    Tensor weight;       // element weights, the targets' shape, finite >= 0; 0 ignores; undefined: all 1
+    Tensor class_alpha;  // [C]: α_c for the elements of class c (dim 1), replacing alpha
+    std::optional<double> normalizer;  // Mean's denominator, clamped to >= 1; Mean only
+};
+
+Tensor balanced_binary_cross_entropy(const Tensor& logits, const Tensor& targets,
+                                     const BalancedBCEOptions& options = {});
+
 // The same loss as one plain loop in double (balanced_cross_entropy.cpp opens with it): an op
 // on the tape like the fast form above, with the same checks and semantics, for reading, for
 // gradcheck and for tests. Slow: not for training.
 namespace reference {
+// The core case: one α, each reduction.
 Tensor balanced_binary_cross_entropy(const Tensor& logits, const Tensor& targets, float alpha,
                                      Reduction reduction = Reduction::Mean);
+// Every option, as balanced_binary_cross_entropy above.
+Tensor balanced_binary_cross_entropy(const Tensor& logits, const Tensor& targets,
+                                     const BalancedBCEOptions& options);
 }  // namespace reference
 
 }  // namespace focalgrad

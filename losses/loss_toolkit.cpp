@@ -1,4 +1,6 @@
 // loss_toolkit.cpp — layout, argument checks and reductions shared by every loss.
+#include <algorithm>
+#include <cfloat>
 #include <cmath>
 
 #include <focalgrad/core/error.h>
@@ -63,14 +65,19 @@ double check_targets(const char* op, const std::vector<int>& targets, const Clas
     return total;
 }
 
-void check_class_vector(const char* op, const char* name, const Tensor& values, int64_t classes) {
+void check_class_vector(const char* op, const char* name, const Tensor& values, int64_t classes,
+                        float upper) {
     if (!values.defined()) return;
     FG_CHECK(values.dim() == 1 && values.size(0) == classes, op, ": ", name, " must have shape [", classes,
              "] (one entry per class), got ", values.shape());
     for (int64_t j = 0; j < classes; ++j) {
         float x = values.data()[j];
-        FG_CHECK(std::isfinite(x) && x >= 0.0f, op, ": ", name, "[", j, "] = ", x,
-                 " (entries must be finite and >= 0)");
+        if (std::isinf(upper))
+            FG_CHECK(std::isfinite(x) && x >= 0.0f, op, ": ", name, "[", j, "] = ", x,
+                     " (entries must be finite and >= 0)");
+        else
+            FG_CHECK(x >= 0.0f && x <= upper, op, ": ", name, "[", j, "] = ", x, " (entries must lie in [0, ",
+                     upper, "])");
     }
 }
 
@@ -90,6 +97,24 @@ void check_target_tensor(const char* op, const Tensor& logits, const Tensor& tar
     for (int64_t i = 0; i < targets.numel(); ++i)
         FG_CHECK(y[i] >= 0.0f && y[i] <= 1.0f, op, ": targets must lie in [0, 1], got ", y[i],
                  " at flat index ", i);
+}
+
+void check_element_weights(const char* op, const Tensor& targets, const Tensor& weights) {
+    if (!weights.defined()) return;
+    FG_CHECK(weights.shape() == targets.shape(), op, ": element weights have shape ", weights.shape(),
+             " but targets have shape ", targets.shape(),
+             "; expected one weight per element (0 ignores an element)");
+    const float* w = weights.data();
+    // As in check_target_tensor: false for NaN too, counted in an integer.
+    double bad = parallel_sum(weights.numel(), kGrain, [w](int64_t lo, int64_t hi) {
+        int64_t n = 0;
+        for (int64_t i = lo; i < hi; ++i) n += !(w[i] >= 0.0f) | !(w[i] <= FLT_MAX);
+        return double(n);
+    });
+    if (bad == 0.0) return;
+    for (int64_t i = 0; i < weights.numel(); ++i)
+        FG_CHECK(w[i] >= 0.0f && w[i] <= FLT_MAX, op, ": element weights must be finite and >= 0, got ", w[i],
+                 " at flat index ", i, " (0 ignores an element)");
 }
 
 void check_finite(const char* op, const char* name, const Tensor& x) {
@@ -113,6 +138,18 @@ void check_finite(const char* op, const char* name, const Tensor& x) {
 }
 
 // ---- Reductions -----------------------------------------------------------------------
+
+double mean_denominator(const char* op, Reduction reduction, const std::optional<double>& normalizer,
+                        double otherwise) {
+    if (!normalizer) return otherwise;
+    FG_CHECK(reduction == Reduction::Mean, op,
+             ": a normalizer divides the summed loss, so it needs Reduction::Mean, got Reduction::",
+             reduction, " (drop the normalizer, or ask for Mean)");
+    FG_CHECK(std::isfinite(*normalizer) && *normalizer >= 0.0, op,
+             ": normalizer must be a finite number >= 0 (e.g. the number of positive anchors), got ",
+             *normalizer);
+    return std::max(*normalizer, 1.0);
+}
 
 Tensor reduce_losses(Reduction reduction, double sum, double denominator, Tensor per_row) {
     switch (reduction) {

@@ -8,7 +8,9 @@
 // of one sample at one position; rows are numbered in the row-major order of [N, d1, ...].
 #pragma once
 
+#include <cmath>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include <focalgrad/core/error.h>
@@ -47,12 +49,18 @@ Shape row_shape(const Shape& logits_shape);
 double check_targets(const char* op, const std::vector<int>& targets, const ClassLayout& layout,
                      int ignore_index, const float* class_weights = nullptr);
 
-// A per-class option (weights, α): undefined, or [C] with finite entries >= 0.
-void check_class_vector(const char* op, const char* name, const Tensor& values, int64_t classes);
+// A per-class option (weights, α): undefined, or [C] with finite entries in [0, upper].
+void check_class_vector(const char* op, const char* name, const Tensor& values, int64_t classes,
+                        float upper = INFINITY);
 
 // Checks that targets have the shape of the logits and that every entry lies in [0, 1]
 // (probability targets, binary and multilabel targets).
 void check_target_tensor(const char* op, const Tensor& logits, const Tensor& targets);
+
+// Element weights of an elementwise loss: undefined (every element weighs 1), or a tensor
+// of the targets' shape with finite entries >= 0. A weight scales its element's loss; 0
+// takes the element out of the loss, out of its denominators and out of the gradient.
+void check_element_weights(const char* op, const Tensor& targets, const Tensor& weights);
 
 // Throws, naming op, x's shape and the first NaN or inf element of x with its index; does
 // nothing when x is finite. The built-in losses call it only when their running sum is not
@@ -63,6 +71,14 @@ void check_finite(const char* op, const char* name, const Tensor& x);
 // None: the per-row losses. Sum: their sum. Mean: their sum divided by the denominator,
 // which each loss defines (check_targets returns the usual ones); a mean over nothing (a
 // denominator of 0) is 0, with a zero gradient.
+
+// The denominator of Mean when the caller gives one, `normalizer` (RetinaNet divides the
+// summed loss by the number of positive anchors; mmdetection calls it avg_factor):
+// max(normalizer, 1), so that a batch without positives does not divide by 0. Without one,
+// `otherwise`. Checks that it is finite and >= 0 and that the reduction is Mean (None and
+// Sum would have no use for it).
+double mean_denominator(const char* op, Reduction reduction, const std::optional<double>& normalizer,
+                        double otherwise);
 
 // The loss's output from the sum of its per-row losses; per_row holds the losses themselves
 // and is returned for Reduction::None (it may be left undefined otherwise).

@@ -5,8 +5,11 @@
 //   balanced_cross_entropy   CE weighted from class counts (class_weights: inverse
 //                            frequency, inverse sqrt, effective number)
 //   balanced_binary_cross_entropy   sigmoid BCE, α for positives and 1 - α for negatives
+//                            (element weights, α per class, a caller's denominator)
 //   focal_loss               softmax (multiclass) focal loss, α none / scalar / per class
-//   sigmoid_focal_loss       binary / multilabel focal loss (torchvision; SMP variants)
+//   sigmoid_focal_loss       binary / multilabel focal loss (torchvision; SMP variants;
+//                            element weights, α per class, a caller's denominator)
+//   smp_multiclass_focal_loss   SMP's FocalLoss(mode="multiclass"): C binary focal losses
 //   l1_loss, smooth_l1_loss  box regression (element weights, a caller's denominator)
 //   ohem, hard_negative_mining   hard-example mining on per-example losses (OHEM, SSD)
 // Not here: ranking losses.

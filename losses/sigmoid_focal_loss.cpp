@@ -2,8 +2,10 @@
 // same math: first reference::sigmoid_focal_loss, one loop over the elements in double with
 // the factored backward written as the math reads; then the fast form, branch-free and
 // vectorised. Both are ops on the tape, and tests/test_loss_fast_vs_reference.cpp holds them
-// together. The core case (torchvision's loss, Mean) comes first; the other reductions and
-// segmentation_models_pytorch's variants (normalized, reduced) below it.
+// together. The core case (torchvision's loss, Mean) comes first; below it the other
+// reductions, the dense-prediction options (element weights, α per class, a normaliser from
+// the caller), segmentation_models_pytorch's variants (normalized, reduced) and, last, SMP's
+// multiclass FocalLoss (smp_multiclass_focal_loss), again reference first.
 #include <algorithm>
 #include <cmath>
 #include <memory>
@@ -11,6 +13,7 @@
 
 #include <focalgrad/core/autograd.h>
 #include <focalgrad/losses/internal/block_sums.h>
+#include <focalgrad/losses/internal/elementwise.h>
 #include <focalgrad/losses/internal/sigmoid_parts.h>
 #include <focalgrad/losses/loss_toolkit.h>
 #include <focalgrad/losses/sigmoid_focal_loss.h>
@@ -76,9 +79,43 @@ void check_options(const char* op, float alpha, float gamma, float reduced_thres
              ": reduced_threshold must be in [0, 1) (0 turns it off), got ", reduced_threshold);
 }
 
+// Checks class_alpha ([C] in [0, 1], C = dim 1 of the logits) and returns the logits' layout
+// (the default one when there is no class_alpha).
+ClassLayout check_class_alpha(const char* op, const Tensor& logits, const Tensor& class_alpha) {
+    if (!class_alpha.defined()) return {};
+    FG_CHECK(logits.dim() >= 2, op,
+             ": class_alpha needs logits [N, C, d1...] with the classes at dim 1, got ", logits.shape());
+    ClassLayout layout = class_layout(op, logits);
+    check_class_vector(op, "class_alpha", class_alpha, layout.classes, 1.0f);
+    return layout;
+}
+
+// The elements the passes read; the tensors must outlive it.
+internal::Elements elements_of(const Tensor& logits, const Tensor& targets, const Tensor& weights,
+                               float alpha, const Tensor& class_alpha) {
+    internal::Elements in;
+    in.x = logits.data();
+    in.y = targets.data();
+    in.weight = weights.defined() ? weights.data() : nullptr;
+    in.count = logits.numel();
+    in.alpha = alpha;
+    if (class_alpha.defined()) {
+        ClassLayout layout = class_layout(kOp, logits);
+        in.class_alpha = class_alpha.data();
+        in.classes = layout.classes;
+        in.positions = layout.positions;
+    }
+    return in;
+}
+
 struct FocalParams {
-    float alpha, gamma, threshold, log_threshold;
+    bool use_alpha;
+    float gamma, threshold, log_threshold;
 };
+
+FocalParams focal_params(float alpha, const Tensor& class_alpha, float gamma, float tau) {
+    return {alpha >= 0.0f || class_alpha.defined(), gamma, tau, tau > 0.0f ? std::log(tau) : 0.0f};
+}
 
 // For one element: the loss α_y f ℓ_CE and its derivative, and f and its derivative (the
 // normalized variant needs those). Every special case is a select, so loops vectorise.
@@ -89,7 +126,7 @@ struct FocalTerms {
 };
 
 template <bool kSmpPt>
-inline FocalTerms focal_terms(float x, float y, const FocalParams& params) {
+inline FocalTerms focal_terms(float x, float y, float alpha, const FocalParams& params) {
     internal::SigmoidParts s = internal::sigmoid_parts(x);
     // softplus(x) - x y, as a sum of non-negative terms: x (1 - y) for x >= 0, -x y below
     // (max(x, 0) - x y would cancel for x > 0 and y near 1).
@@ -115,183 +152,494 @@ inline FocalTerms focal_terms(float x, float y, const FocalParams& params) {
     bool flat = pt_smp < params.threshold;  // reduced focal loss: f = 1 below the threshold
     f = fastmath::select(flat, 1.0f, f);
     df_over_f = fastmath::select(flat, 0.0f, df_over_f);
-    float alpha_y = params.alpha < 0.0f ? 1.0f : params.alpha * y + (1.0f - params.alpha) * (1.0f - y);
+    float alpha_y = params.use_alpha ? alpha * y + (1.0f - alpha) * (1.0f - y) : 1.0f;
     return {alpha_y * f * ce, alpha_y * f * (df_over_f * ce + dce), f, f * df_over_f};
 }
 
-// The forward loop: the losses A = α_y f ℓ_CE (also into `out` when given) and Σ f.
+// The forward loop: Σ w A with A = α_y f ℓ_CE (w A also into `out` when given), Σ w f, and
+// Σ w (the count when there are no weights).
 struct ForwardSums {
-    double loss, focal;
+    double loss, focal, weight;
 };
 
-template <bool kSmpPt>
-ForwardSums forward_pass(const float* x, const float* y, int64_t count, const FocalParams& params,
-                         float* out) {
+template <bool kSmpPt, bool kWeighted>
+ForwardSums forward_pass(const internal::Elements& in, const FocalParams& params, float* out) {
+    constexpr size_t K = kWeighted ? 3 : 2;
     auto sums =
-        internal::sum_over_blocks<2>(count, [&](int64_t begin, int n, float(*values)[internal::kBlock]) {
+        internal::sum_over_blocks<K>(in.count, [&](int64_t begin, int n, float(*values)[internal::kBlock]) {
             float* loss = values[0];
             float* focal = values[1];
+            alignas(64) float alpha[internal::kBlock];
+            in.alphas(begin, n, alpha);
+            const float* x = in.x + begin;
+            const float* y = in.y + begin;
             for (int i = 0; i < n; ++i) {
-                FocalTerms terms = focal_terms<kSmpPt>(x[begin + i], y[begin + i], params);
+                FocalTerms terms = focal_terms<kSmpPt>(x[i], y[i], alpha[i], params);
                 loss[i] = terms.loss;
                 focal[i] = terms.focal;
             }
+            if constexpr (kWeighted) {
+                const float* w = in.weight + begin;
+                float* weight = values[K - 1];
+                for (int i = 0; i < n; ++i) {
+                    loss[i] *= w[i];
+                    focal[i] *= w[i];
+                    weight[i] = w[i];
+                }
+            }
             if (out) std::copy(loss, loss + n, out + begin);
         });
-    return {sums[0], sums[1]};
+    return {sums[0], sums[1], kWeighted ? sums[K - 1] : double(in.count)};
 }
 
-// The backward loop: dx_i = u_i A'_i / Z - f'_i K / Z, u_i = scale dy_i (or scale dy).
-template <bool kSmpPt>
-void backward_pass(const float* x, const float* y, int64_t count, const FocalParams& params,
-                   const UpstreamGrad& upstream, float inv_z, float k_over_z, float* dx) {
-    // Two loops rather than `per_row ? dy[i] : dy[0]`, which would keep the loop from
-    // vectorising (dy[i] may not exist).
-    const float* dy = upstream.dy;
+// The backward loop: dx_i = w_i (u_i A'_i / Z - f'_i K / Z), u_i = scale dy_i (or scale dy).
+template <bool kSmpPt, bool kWeighted>
+void backward_pass(const internal::Elements& in, const FocalParams& params, const UpstreamGrad& upstream,
+                   float inv_z, float k_over_z, float* dx) {
     const float scale = upstream.scale;
-    parallel_for(count, kGrain, [&](int64_t lo, int64_t hi) {
-        if (upstream.per_row) {
-            for (int64_t i = lo; i < hi; ++i) {
-                FocalTerms terms = focal_terms<kSmpPt>(x[i], y[i], params);
-                dx[i] = scale * dy[i] * terms.dloss * inv_z - terms.dfocal * k_over_z;
+    parallel_for(in.count, kGrain, [&](int64_t lo, int64_t hi) {
+        alignas(64) float alpha[internal::kBlock];
+        for (int64_t begin = lo; begin < hi; begin += internal::kBlock) {
+            const int n = int(std::min<int64_t>(internal::kBlock, hi - begin));
+            in.alphas(begin, n, alpha);
+            const float* x = in.x + begin;
+            const float* y = in.y + begin;
+            float* d = dx + begin;
+            // Two loops rather than `per_row ? dy[i] : dy[0]`, which would keep the loop from
+            // vectorising (dy[i] may not exist).
+            if (upstream.per_row) {
+                const float* dy = upstream.dy + begin;
+                for (int i = 0; i < n; ++i) {
+                    FocalTerms terms = focal_terms<kSmpPt>(x[i], y[i], alpha[i], params);
+                    d[i] = scale * dy[i] * terms.dloss * inv_z - terms.dfocal * k_over_z;
+                }
+            } else {
+                const float u = scale * upstream.dy[0] * inv_z;
+                for (int i = 0; i < n; ++i) {
+                    FocalTerms terms = focal_terms<kSmpPt>(x[i], y[i], alpha[i], params);
+                    d[i] = u * terms.dloss - terms.dfocal * k_over_z;
+                }
             }
-        } else {
-            const float u = scale * dy[0] * inv_z;
-            for (int64_t i = lo; i < hi; ++i) {
-                FocalTerms terms = focal_terms<kSmpPt>(x[i], y[i], params);
-                dx[i] = u * terms.dloss - terms.dfocal * k_over_z;
+            if constexpr (kWeighted) {
+                const float* w = in.weight + begin;
+                for (int i = 0; i < n; ++i) d[i] *= w[i];
             }
         }
     });
 }
 
+// The compile-time choices, made at run time.
+ForwardSums forward(const internal::Elements& in, const FocalParams& params, bool smp, float* out) {
+    if (in.weight)
+        return smp ? forward_pass<true, true>(in, params, out) : forward_pass<false, true>(in, params, out);
+    return smp ? forward_pass<true, false>(in, params, out) : forward_pass<false, false>(in, params, out);
+}
+
+void backward(const internal::Elements& in, const FocalParams& params, bool smp, const UpstreamGrad& upstream,
+              float inv_z, float k_over_z, float* dx) {
+    if (in.weight && smp) return backward_pass<true, true>(in, params, upstream, inv_z, k_over_z, dx);
+    if (in.weight) return backward_pass<false, true>(in, params, upstream, inv_z, k_over_z, dx);
+    if (smp) return backward_pass<true, false>(in, params, upstream, inv_z, k_over_z, dx);
+    backward_pass<false, false>(in, params, upstream, inv_z, k_over_z, dx);
+}
+
+// K = Σ_e u_e ℓ_e / Z, the upstream gradient contracted with the output: dy * out for a
+// reduced output (u = dy, or dy / D for a mean whose out is Σ / D).
+double contract(const UpstreamGrad& upstream, const Tensor& out) {
+    const float* pdy = upstream.dy;
+    const float* po = out.data();
+    if (!upstream.per_row) return double(pdy[0]) * po[0];
+    return parallel_sum(out.numel(), kGrain, [&](int64_t lo, int64_t hi) {
+        double k = 0.0;
+        for (int64_t i = lo; i < hi; ++i) k += double(pdy[i]) * po[i];
+        return k;
+    });
+}
+
 }  // namespace
 
-//   ℓ = α_y f ℓ_CE            dℓ/dx = α_y f (γ s ℓ_CE + p - y)
-//   normalized: ℓ / Z, Z = max(Σ f, ε)    d/dx_j = u_j ℓ'_j / Z - f'_j (Σ_e u_e ℓ_e / Z) / Z
+//   ℓ = w α_y f ℓ_CE            dℓ/dx = w α_y f (γ s ℓ_CE + p - y)
+//   normalized: ℓ / Z, Z = max(Σ w f, ε)    d/dx_j = u_j ℓ'_j / Z - w_j f'_j (Σ_e u_e ℓ_e / Z) / Z
 Tensor sigmoid_focal_loss(const Tensor& logits, const Tensor& targets,
                           const SigmoidFocalLossOptions& options) {
     check_target_tensor(kOp, logits, targets);
+    check_element_weights(kOp, targets, options.weight);
     check_options(kOp, options.alpha, options.gamma, options.reduced_threshold);
+    check_class_alpha(kOp, logits, options.class_alpha);
+    mean_denominator(kOp, options.reduction, options.normalizer, 0.0);  // checks the normalizer
     const float tau = options.reduced_threshold;
-    const FocalParams params{options.alpha, options.gamma, tau, tau > 0.0f ? std::log(tau) : 0.0f};
+    const FocalParams params = focal_params(options.alpha, options.class_alpha, options.gamma, tau);
     const bool smp = options.normalized || tau > 0.0f;
 
-    const int64_t count = logits.numel();
-    const float* x = logits.data();
-    const float* y = targets.data();
-    // One pass: the losses A = α_y f ℓ_CE and, for the normalized variant, Z = Σ f alongside.
+    const internal::Elements in =
+        elements_of(logits, targets, options.weight, options.alpha, options.class_alpha);
+    // One pass: the losses w A and, for the normalized variant, Z = Σ w f alongside.
     // Dividing by Z has to wait until Z is known: a scale of the sum, or of the output.
     const bool per_element = options.reduction == Reduction::None;
     Tensor losses = per_element ? Tensor::empty(logits.shape()) : Tensor();
     float* out = per_element ? losses.data() : nullptr;
-    ForwardSums sums =
-        smp ? forward_pass<true>(x, y, count, params, out) : forward_pass<false>(x, y, count, params, out);
-    const double focal_sum = sums.focal;
-    const float inv_z = options.normalized ? float(1.0 / std::max(focal_sum, double(kNormEps))) : 1.0f;
-    const bool z_has_grad = options.normalized && focal_sum > double(kNormEps);
+    const ForwardSums sums = forward(in, params, smp, out);
+    const float inv_z = options.normalized ? float(1.0 / std::max(sums.focal, double(kNormEps))) : 1.0f;
+    const bool z_has_grad = options.normalized && sums.focal > double(kNormEps);
     const double sum = sums.loss * double(inv_z);
     if (out && options.normalized)
-        parallel_for(count, kGrain, [&](int64_t lo, int64_t hi) {
+        parallel_for(in.count, kGrain, [&](int64_t lo, int64_t hi) {
             for (int64_t i = lo; i < hi; ++i) out[i] *= inv_z;
         });
     if (!std::isfinite(sum)) check_finite(kOp, "logits", logits);
+    const double denominator = mean_denominator(kOp, options.reduction, options.normalizer, sums.weight);
 
-    Tensor result = reduce_losses(options.reduction, sum, double(count), losses);
-    const Reduction reduction = options.reduction;
+    Tensor result = reduce_losses(options.reduction, sum, denominator, losses);
     record(kOp, {logits}, result,
-           [logits, targets, params, smp, reduction, inv_z, z_has_grad](const Tensor& dy, const Tensor& out) {
-               const int64_t count = logits.numel();
-               const float* x = logits.data();
-               const float* y = targets.data();
-               const UpstreamGrad upstream(reduction, dy, double(count));
-               const float* pdy = dy.data();
-               // K = Σ_e u_e ℓ_e / Z, the upstream gradient contracted with the output: dy * out
-               // for a reduced output (u = dy, or dy / count for a mean whose out is Σ / count).
-               double K = 0.0;
-               if (z_has_grad) {
-                   const float* po = out.data();
-                   K = upstream.per_row ? parallel_sum(count, kGrain,
-                                                       [&](int64_t lo, int64_t hi) {
-                                                           double k = 0.0;
-                                                           for (int64_t i = lo; i < hi; ++i)
-                                                               k += double(pdy[i]) * po[i];
-                                                           return k;
-                                                       })
-                                        : double(pdy[0]) * po[0];
-               }
-               const float k_over_z = float(K) * inv_z;
+           [logits, targets, weights = options.weight, class_alpha = options.class_alpha,
+            alpha = options.alpha, params, smp, reduction = options.reduction, denominator, inv_z,
+            z_has_grad](const Tensor& dy, const Tensor& out) {
+               const internal::Elements in = elements_of(logits, targets, weights, alpha, class_alpha);
+               const UpstreamGrad upstream(reduction, dy, denominator);
+               const float k_over_z = z_has_grad ? float(contract(upstream, out)) * inv_z : 0.0f;
                Tensor dlogits = Tensor::empty(logits.shape());
-               float* dx = dlogits.data();
-               if (smp)
-                   backward_pass<true>(x, y, count, params, upstream, inv_z, k_over_z, dx);
-               else
-                   backward_pass<false>(x, y, count, params, upstream, inv_z, k_over_z, dx);
+               backward(in, params, smp, upstream, inv_z, k_over_z, dlogits.data());
                accumulate_grad(logits, std::move(dlogits));  // moved: becomes the gradient, no copy
            });
     return result;
 }
 
 // ---- Reference form with every option ------------------------------------------------------
-// The core case's loop, with each reduction and SMP's variants. Those use p_t = e^(-ℓ_CE) (the
-// same p_t for 0/1 targets), so 1 - p_t = -expm1(-ℓ_CE) and d(1 - p_t)/dx = p_t (p - y):
+// The core case's loop, with each reduction, the dense-prediction options and SMP's variants:
+//   element weights w:        ℓ_e -> w_e ℓ_e and f_e -> w_e f_e (in Z); Mean divides by Σ w_e,
+//                             or by max(normalizer, 1) when one is given
+//   class_alpha:              the α of element e is class_alpha[c], c its index along dim 1
+// The variants use p_t = e^(-ℓ_CE) (the same p_t for 0/1 targets), so 1 - p_t = -expm1(-ℓ_CE)
+// and d(1 - p_t)/dx = p_t (p - y):
 //   reduced_threshold τ > 0:  f = 1 where p_t < τ (no gradient through it), ((1 - p_t) / τ)^γ
 //                             elsewhere;
-//   normalized:               ℓ_e / Z, Z = max(Σ_e f_e, 1e-6), and with u_e the upstream
+//   normalized:               ℓ_e / Z, Z = max(Σ_e w_e f_e, 1e-6), and with u_e the upstream
 //                             gradient of element e:  dx_e = u_e ℓ'_e / Z - f'_e (Σ_k u_k ℓ_k / Z) / Z
 //                             (the second term only when Z is not clamped).
+namespace {
+
+// One element in double: the loss α_y f ℓ_CE, its derivative, f and f'; `smp` picks SMP's p_t.
+struct Terms {
+    double loss, dloss, focal, dfocal;
+};
+
+Terms element_terms(double x, double y, double alpha, double gamma, double tau, bool smp) {
+    const double p = 1.0 / (1.0 + std::exp(-x)), one_minus_p = 1.0 / (1.0 + std::exp(x));
+    const double ce = (x >= 0 ? x * (1.0 - y) : -x * y) + std::log1p(std::exp(-std::fabs(x)));
+    const double p_minus_y = p * (1.0 - y) - one_minus_p * y;
+    const double smp_pt = std::exp(-ce);
+    const double q = smp ? -std::expm1(-ce) : p * (1.0 - y) + one_minus_p * y;  // 1 - p_t
+    const double dq = smp ? smp_pt * p_minus_y : (1.0 - 2.0 * y) * p * one_minus_p;
+    const double s = q > 0.0 ? dq / q : 1.0 - 2.0 * y;
+    double focal = std::pow(tau > 0.0 ? q / tau : q, gamma), df = gamma * s * focal;
+    if (tau > 0.0 && smp_pt < tau) focal = 1.0, df = 0.0;
+    const double alpha_y = alpha < 0.0 ? 1.0 : alpha * y + (1.0 - alpha) * (1.0 - y);
+    return {alpha_y * focal * ce, alpha_y * (df * ce + focal * p_minus_y), focal, df};
+}
+
+}  // namespace
+
 Tensor reference::sigmoid_focal_loss(const Tensor& logits, const Tensor& targets,
                                      const SigmoidFocalLossOptions& options) {
     constexpr const char* op = "reference::sigmoid_focal_loss";
     check_target_tensor(op, logits, targets);
+    check_element_weights(op, targets, options.weight);
     check_options(op, options.alpha, options.gamma, options.reduced_threshold);
+    const ClassLayout layout = check_class_alpha(op, logits, options.class_alpha);
+    mean_denominator(op, options.reduction, options.normalizer, 0.0);  // checks the normalizer
     check_finite(op, "logits", logits);
     const int64_t count = logits.numel();
-    const double alpha = options.alpha, gamma = options.gamma, tau = options.reduced_threshold;
-    const bool smp = options.normalized || tau > 0.0;
+    const Tensor& w = options.weight;
+    const Tensor& class_alpha = options.class_alpha;
     struct Saved {
-        std::vector<double> losses, dloss, dfocal;  // per element: ℓ_e / Z, ℓ'_e and f'_e
+        std::vector<double> losses, dloss, dfocal;  // per element: w ℓ_e / Z, w ℓ'_e and w f'_e
     };
     auto saved =
         std::make_shared<Saved>(Saved{std::vector<double>(size_t(count)), std::vector<double>(size_t(count)),
                                       std::vector<double>(size_t(count))});
     auto& [losses, dloss, dfocal] = *saved;
-    double focal_sum = 0.0;
+    double focal_sum = 0.0, weight_sum = 0.0;
     for (int64_t e = 0; e < count; ++e) {
-        const double x = logits.data()[e], y = targets.data()[e];
-        const double p = 1.0 / (1.0 + std::exp(-x)), one_minus_p = 1.0 / (1.0 + std::exp(x));
-        const double ce = (x >= 0 ? x * (1.0 - y) : -x * y) + std::log1p(std::exp(-std::fabs(x)));
-        const double p_minus_y = p * (1.0 - y) - one_minus_p * y;
-        const double smp_pt = std::exp(-ce);
-        const double q = smp ? -std::expm1(-ce) : p * (1.0 - y) + one_minus_p * y;  // 1 - p_t
-        const double dq = smp ? smp_pt * p_minus_y : (1.0 - 2.0 * y) * p * one_minus_p;
-        const double s = q > 0.0 ? dq / q : 1.0 - 2.0 * y;
-        double focal = std::pow(tau > 0.0 ? q / tau : q, gamma), df = gamma * s * focal;
-        if (tau > 0.0 && smp_pt < tau) focal = 1.0, df = 0.0;
-        const double alpha_y = alpha < 0.0 ? 1.0 : alpha * y + (1.0 - alpha) * (1.0 - y);
-        losses[e] = alpha_y * focal * ce;
-        dloss[e] = alpha_y * (df * ce + focal * p_minus_y);
-        dfocal[e] = df;
-        focal_sum += focal;
+        const double weight = w.defined() ? w.data()[e] : 1.0;
+        const double alpha = class_alpha.defined()
+                                 ? class_alpha.data()[(e / layout.positions) % layout.classes]
+                                 : options.alpha;
+        const Terms terms =
+            element_terms(logits.data()[e], targets.data()[e], alpha, options.gamma,
+                          options.reduced_threshold, options.normalized || options.reduced_threshold > 0.0f);
+        losses[size_t(e)] = weight * terms.loss;
+        dloss[size_t(e)] = weight * terms.dloss;
+        dfocal[size_t(e)] = weight * terms.dfocal;
+        focal_sum += weight * terms.focal;
+        weight_sum += weight;
     }
     const double Z = options.normalized ? std::max(focal_sum, double(kNormEps)) : 1.0;
     const bool z_has_grad = options.normalized && focal_sum > double(kNormEps);
     for (double& loss : losses) loss /= Z;
-    Tensor out = reduce_losses(options.reduction, losses, double(count), logits.shape());
-    const Reduction reduction = options.reduction;
-    record(op, {logits}, out, [logits, saved, Z, z_has_grad, reduction](const Tensor& dy, const Tensor&) {
-        const auto& [losses, dloss, dfocal] = *saved;
-        const int64_t count = logits.numel();
-        const UpstreamGrad u(reduction, dy, double(count));  // u(e): what reaches element e's loss
-        double K = 0.0;                                      // Σ_k u_k ℓ_k / Z
-        if (z_has_grad)
-            for (int64_t e = 0; e < count; ++e) K += u(e) * losses[e];
-        Tensor dlogits = Tensor::empty(logits.shape());
-        float* dx = dlogits.data();
-        for (int64_t e = 0; e < count; ++e) dx[e] = float(u(e) * dloss[e] / Z - dfocal[e] * K / Z);
-        accumulate_grad(logits, std::move(dlogits));
-    });
+    const double denominator = mean_denominator(op, options.reduction, options.normalizer, weight_sum);
+    Tensor out = reduce_losses(options.reduction, losses, denominator, logits.shape());
+    record(op, {logits}, out,
+           [logits, saved, Z, z_has_grad, reduction = options.reduction, denominator](const Tensor& dy,
+                                                                                      const Tensor&) {
+               const auto& [losses, dloss, dfocal] = *saved;
+               const int64_t count = logits.numel();
+               const UpstreamGrad u(reduction, dy, denominator);  // u(e): what reaches element e's loss
+               double K = 0.0;                                    // Σ_k u_k ℓ_k / Z
+               if (z_has_grad)
+                   for (int64_t e = 0; e < count; ++e) K += u(e) * losses[size_t(e)];
+               Tensor dlogits = Tensor::empty(logits.shape());
+               float* dx = dlogits.data();
+               for (int64_t e = 0; e < count; ++e)
+                   dx[e] = float(u(e) * dloss[size_t(e)] / Z - dfocal[size_t(e)] * K / Z);
+               accumulate_grad(logits, std::move(dlogits));
+           });
     return out;
+}
+
+// ---- segmentation_models_pytorch's FocalLoss, mode "multiclass" ---------------------------
+// L = Σ_c reduce(ℓ_c): ℓ_c is the binary focal loss of channel c against y = [t = c] over the
+// pixels kept, with SMP's p_t = e^(-ℓ_CE) and its α, divided by the class's own Z_c under
+// normalized. Pixel i runs over [N, d1...] in row-major order; z_ic is its logit of class c.
+namespace {
+
+constexpr const char* kSmpOp = "smp_multiclass_focal_loss";
+
+// SMP's reductions of the per-pixel losses L_i = Σ_c ℓ_ic, and their backward: what reaches
+// pixel i's losses from the output's gradient dy.
+struct SmpReduce {
+    SmpReduction reduction;
+    ClassLayout layout;
+    double kept;  // the pixels not ignored: Mean's denominator
+
+    // Mean, Sum: a scalar from the total. None: the per-pixel losses [N, d1...] themselves.
+    // BatchwiseMean: those summed over n, [d1...] (0-d for [N, C] logits).
+    Tensor output(const Shape& logits_shape, double total, Tensor pixel_loss) const {
+        switch (reduction) {
+            case SmpReduction::Mean: return Tensor::scalar(kept > 0 ? float(total / kept) : 0.0f);
+            case SmpReduction::Sum: return Tensor::scalar(float(total));
+            case SmpReduction::None: return pixel_loss;
+            case SmpReduction::BatchwiseMean: break;
+        }
+        Shape positions_shape;
+        for (int d = 2; d < logits_shape.size(); ++d) positions_shape.push_back(logits_shape[d]);
+        Tensor out = Tensor::empty(positions_shape);
+        const float* L = pixel_loss.data();
+        for (int64_t k = 0; k < layout.positions; ++k) {
+            double sum = 0.0;
+            for (int64_t n = 0; n < layout.batch; ++n) sum += L[n * layout.positions + k];
+            out.data()[k] = float(sum);
+        }
+        return out;
+    }
+
+    // u_i: dy_i (None), dy_k for pixel i at position k (BatchwiseMean), dy (Sum), dy / kept
+    // (Mean; 0 for a mean over nothing).
+    float upstream(const float* dy, int64_t pixel) const {
+        switch (reduction) {
+            case SmpReduction::None: return dy[pixel];
+            case SmpReduction::BatchwiseMean: return dy[pixel % layout.positions];
+            case SmpReduction::Sum: return dy[0];
+            case SmpReduction::Mean: break;
+        }
+        return kept > 0 ? float(dy[0] / kept) : 0.0f;
+    }
+};
+
+}  // namespace
+
+// Reference form. Each class is the binary reference loop above on its channel, over the
+// pixels kept; then the per-pixel sums over the classes, reduced as SMP does:
+//   ℓ_ic = ℓ(z_ic, [t_i = c]) / Z_c,  Z_c = max(Σ_(i kept) f_ic, 1e-6) when normalized
+//   dx_ic = u_i ℓ'_ic / Z_c - f'_ic K_c / Z_c,  K_c = Σ_(i kept) u_i ℓ_ic  (0 at ignored pixels)
+Tensor reference::smp_multiclass_focal_loss(const Tensor& logits, const std::vector<int>& targets,
+                                            const SmpFocalLossOptions& options) {
+    constexpr const char* op = "reference::smp_multiclass_focal_loss";
+    const ClassLayout layout = class_layout(op, logits);
+    const double kept = check_targets(op, targets, layout, options.ignore_index);
+    check_options(op, options.alpha, options.gamma, options.reduced_threshold);
+    check_finite(op, "logits", logits);
+    const int64_t pixels = layout.rows(), C = layout.classes, count = logits.numel();
+    struct Saved {
+        std::vector<double> losses, dloss, dfocal;  // per element (flat index): ℓ_ic / Z_c, ℓ'_ic, f'_ic
+        std::vector<double> Z;                      // per class
+        std::vector<bool> z_has_grad;
+    };
+    auto saved = std::make_shared<Saved>();
+    auto& [losses, dloss, dfocal, Z, z_has_grad] = *saved;
+    losses.assign(size_t(count), 0.0), dloss.assign(size_t(count), 0.0), dfocal.assign(size_t(count), 0.0);
+    for (int64_t c = 0; c < C; ++c) {
+        double focal_sum = 0.0;
+        for (int64_t i = 0; i < pixels; ++i) {
+            if (targets[size_t(i)] == options.ignore_index) continue;
+            const int64_t e = layout.index(i, c);
+            const Terms terms = element_terms(logits.data()[e], targets[size_t(i)] == c ? 1.0 : 0.0,
+                                              options.alpha, options.gamma, options.reduced_threshold, true);
+            losses[size_t(e)] = terms.loss, dloss[size_t(e)] = terms.dloss, dfocal[size_t(e)] = terms.dfocal;
+            focal_sum += terms.focal;
+        }
+        Z.push_back(options.normalized ? std::max(focal_sum, double(kNormEps)) : 1.0);
+        z_has_grad.push_back(options.normalized && focal_sum > double(kNormEps));
+        for (int64_t i = 0; i < pixels; ++i) losses[size_t(layout.index(i, c))] /= Z.back();
+    }
+    Tensor pixel_loss = Tensor::empty(row_shape(logits.shape()));
+    double total = 0.0;
+    for (int64_t i = 0; i < pixels; ++i) {
+        double sum = 0.0;
+        for (int64_t c = 0; c < C; ++c) sum += losses[size_t(layout.index(i, c))];
+        pixel_loss.data()[i] = float(sum);
+        total += sum;
+    }
+    const SmpReduce reduce{options.reduction, layout, kept};
+    Tensor out = reduce.output(logits.shape(), total, pixel_loss);
+    const int ignore_index = options.ignore_index;
+    record(op, {logits}, out,
+           [logits, targets, saved, reduce, ignore_index](const Tensor& dy, const Tensor&) {
+               const auto& [losses, dloss, dfocal, Z, z_has_grad] = *saved;
+               const ClassLayout& layout = reduce.layout;
+               Tensor dlogits = Tensor::zeros(logits.shape());
+               float* dx = dlogits.data();
+               for (int64_t c = 0; c < layout.classes; ++c) {
+                   double K = 0.0;  // Σ_i u_i ℓ_ic
+                   if (z_has_grad[size_t(c)])
+                       for (int64_t i = 0; i < layout.rows(); ++i)
+                           K += reduce.upstream(dy.data(), i) * losses[size_t(layout.index(i, c))];
+                   for (int64_t i = 0; i < layout.rows(); ++i) {
+                       if (targets[size_t(i)] == ignore_index) continue;
+                       const size_t e = size_t(layout.index(i, c));
+                       const double u = reduce.upstream(dy.data(), i);
+                       dx[e] = float(u * dloss[e] / Z[size_t(c)] - dfocal[e] * K / Z[size_t(c)]);
+                   }
+               }
+               accumulate_grad(logits, std::move(dlogits));
+           });
+    return out;
+}
+
+// Fast form: same math as reference::smp_multiclass_focal_loss. Each class runs the binary
+// fast form's passes on its channel, copied out contiguously, with the targets [t = c] and
+// the pixels kept as 0/1 element weights; its gradient is copied back into the channel.
+namespace {
+
+// Channel c of [N, C, d1...] to and from a contiguous [N, d1...] buffer.
+void gather_channel(const float* z, const ClassLayout& layout, int64_t c, float* channel) {
+    const int64_t P = layout.positions, C = layout.classes;
+    parallel_for(layout.batch, std::max<int64_t>(1, kGrain / P), [&](int64_t n0, int64_t n1) {
+        for (int64_t n = n0; n < n1; ++n)
+            std::copy(z + (n * C + c) * P, z + (n * C + c + 1) * P, channel + n * P);
+    });
+}
+
+void scatter_channel(const float* channel, const ClassLayout& layout, int64_t c, float* z) {
+    const int64_t P = layout.positions, C = layout.classes;
+    parallel_for(layout.batch, std::max<int64_t>(1, kGrain / P), [&](int64_t n0, int64_t n1) {
+        for (int64_t n = n0; n < n1; ++n)
+            std::copy(channel + n * P, channel + (n + 1) * P, z + (n * C + c) * P);
+    });
+}
+
+// y_i = [t_i = c]: class c's binary targets.
+void class_targets(const std::vector<int>& targets, int64_t c, float* y) {
+    const int* t = targets.data();
+    parallel_for(int64_t(targets.size()), kGrain, [&](int64_t lo, int64_t hi) {
+        for (int64_t i = lo; i < hi; ++i) y[i] = t[i] == c ? 1.0f : 0.0f;
+    });
+}
+
+}  // namespace
+
+Tensor smp_multiclass_focal_loss(const Tensor& logits, const std::vector<int>& targets,
+                                 const SmpFocalLossOptions& options) {
+    const ClassLayout layout = class_layout(kSmpOp, logits);
+    const double kept = check_targets(kSmpOp, targets, layout, options.ignore_index);
+    check_options(kSmpOp, options.alpha, options.gamma, options.reduced_threshold);
+    const float tau = options.reduced_threshold;
+    const FocalParams params = focal_params(options.alpha, Tensor(), options.gamma, tau);
+    const bool smp = options.normalized || tau > 0.0f;
+    const int64_t pixels = layout.rows(), C = layout.classes;
+
+    // The pixels kept, as weights 1 (0 for the ignored), shared by every class.
+    Tensor keep = Tensor::empty({pixels});
+    for (int64_t i = 0; i < pixels; ++i)
+        keep.data()[i] = targets[size_t(i)] == options.ignore_index ? 0.0f : 1.0f;
+    Tensor x_c = Tensor::empty({pixels}), y_c = Tensor::empty({pixels});
+    internal::Elements in{x_c.data(), y_c.data(), keep.data(), pixels, options.alpha};
+    const bool per_pixel =
+        options.reduction == SmpReduction::None || options.reduction == SmpReduction::BatchwiseMean;
+    Tensor pixel_loss = per_pixel ? Tensor::zeros(row_shape(logits.shape())) : Tensor();
+    Tensor class_loss = per_pixel ? Tensor::empty({pixels}) : Tensor();
+    std::vector<float> inv_z(size_t(C), 1.0f);
+    std::vector<double> class_sum(static_cast<size_t>(C));  // Σ_i ℓ_ic / Z_c
+    std::vector<bool> z_has_grad(size_t(C), false);
+    double total = 0.0;
+    for (int64_t c = 0; c < C; ++c) {
+        gather_channel(logits.data(), layout, c, x_c.data());
+        class_targets(targets, c, y_c.data());
+        ForwardSums sums = forward(in, params, smp, per_pixel ? class_loss.data() : nullptr);
+        if (options.normalized) {
+            inv_z[size_t(c)] = float(1.0 / std::max(sums.focal, double(kNormEps)));
+            z_has_grad[size_t(c)] = sums.focal > double(kNormEps);
+        }
+        class_sum[size_t(c)] = sums.loss * double(inv_z[size_t(c)]);
+        total += class_sum[size_t(c)];
+        if (per_pixel) {
+            float* L = pixel_loss.data();
+            const float* l = class_loss.data();
+            const float s = inv_z[size_t(c)];
+            parallel_for(pixels, kGrain, [&](int64_t lo, int64_t hi) {
+                for (int64_t i = lo; i < hi; ++i) L[i] += l[i] * s;
+            });
+        }
+    }
+    if (!std::isfinite(total)) check_finite(kSmpOp, "logits", logits);
+    const SmpReduce reduce{options.reduction, layout, kept};
+    Tensor result = reduce.output(logits.shape(), total, pixel_loss);
+    record(kSmpOp, {logits}, result,
+           [logits, targets, keep, reduce, params, smp, alpha = options.alpha, inv_z, z_has_grad, class_sum](
+               const Tensor& dy, const Tensor&) {
+               const ClassLayout& layout = reduce.layout;
+               const int64_t pixels = layout.rows();
+               // u per pixel for the per-pixel reductions (BatchwiseMean's dy spread over n);
+               // one value for Mean and Sum.
+               Tensor u_pixels;
+               UpstreamGrad upstream(Reduction::Sum, dy, 0.0);
+               if (reduce.reduction == SmpReduction::Mean)
+                   upstream = UpstreamGrad(Reduction::Mean, dy, reduce.kept);
+               if (reduce.reduction == SmpReduction::None) upstream = UpstreamGrad(Reduction::None, dy, 0.0);
+               if (reduce.reduction == SmpReduction::BatchwiseMean) {
+                   u_pixels = Tensor::empty({pixels});
+                   for (int64_t i = 0; i < pixels; ++i) u_pixels.data()[i] = reduce.upstream(dy.data(), i);
+                   upstream = UpstreamGrad(Reduction::None, u_pixels, 0.0);
+               }
+               Tensor x_c = Tensor::empty({pixels}), y_c = Tensor::empty({pixels}),
+                      dx_c = Tensor::empty({pixels});
+               Tensor class_loss = upstream.per_row ? Tensor::empty({pixels}) : Tensor();
+               internal::Elements in{x_c.data(), y_c.data(), keep.data(), pixels, alpha};
+               Tensor dlogits = Tensor::empty(logits.shape());
+               for (int64_t c = 0; c < layout.classes; ++c) {
+                   gather_channel(logits.data(), layout, c, x_c.data());
+                   class_targets(targets, c, y_c.data());
+                   double K = 0.0;  // Σ_i u_i ℓ_ic / Z_c
+                   if (z_has_grad[size_t(c)] && upstream.per_row) {
+                       forward(in, params, smp, class_loss.data());
+                       const float* u = upstream.dy;
+                       const float* l = class_loss.data();
+                       K = parallel_sum(pixels, kGrain,
+                                        [&](int64_t lo, int64_t hi) {
+                                            double k = 0.0;
+                                            for (int64_t i = lo; i < hi; ++i) k += double(u[i]) * l[i];
+                                            return k;
+                                        }) *
+                           double(inv_z[size_t(c)]);
+                   } else if (z_has_grad[size_t(c)]) {
+                       K = double(upstream.scale) * upstream.dy[0] * class_sum[size_t(c)];
+                   }
+                   backward(in, params, smp, upstream, inv_z[size_t(c)], float(K) * inv_z[size_t(c)],
+                            dx_c.data());
+                   scatter_channel(dx_c.data(), layout, c, dlogits.data());
+               }
+               accumulate_grad(logits, std::move(dlogits));
+           });
+    return result;
 }
 
 }  // namespace focalgrad

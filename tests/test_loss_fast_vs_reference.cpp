@@ -231,6 +231,85 @@ TEST_CASE("balanced_binary_cross_entropy: fast form equals its reference for eve
                 }
 }
 
+TEST_CASE(
+    "dense options: fast forms equal their references (weights, class_alpha, normalizer, SMP multiclass)") {
+    uint64_t seed = 500;
+    const Shape shape{6, 4, 5};
+    Tensor class_alpha = Tensor::from({0.1f, 0.25f, 0.75f, 1.0f}, {4});
+    for (bool extreme : {false, true})
+        for (int weights : {0, 1, 2})  // none, 0/1, general
+            for (bool per_class : {false, true})
+                for (bool normalized : {false, true})
+                    for (float tau : {0.0f, 0.5f})
+                        for (Reduction reduction : kReductions) {
+                            ++seed;
+                            Tensor logits = make_logits(shape, extreme, seed);
+                            Tensor y = make_binary_targets(shape, seed % 2 == 0, seed);
+                            Tensor w;
+                            if (weights) {
+                                Generator gen(seed + 9);
+                                w = Tensor::rand(shape, gen);
+                                for (int64_t i = 0; i < w.numel(); ++i)
+                                    w.data()[i] = w.data()[i] < 0.25f ? 0.0f
+                                                  : weights == 1      ? 1.0f
+                                                                      : 3.0f * w.data()[i];
+                            }
+                            SigmoidFocalLossOptions o;
+                            o.gamma = seed % 3 == 0 ? 0.5f : 2.0f;
+                            o.normalized = normalized;
+                            o.reduced_threshold = tau;
+                            o.reduction = reduction;
+                            o.weight = w;
+                            if (per_class) o.class_alpha = class_alpha;
+                            if (reduction == Reduction::Mean && seed % 2) o.normalizer = double(seed % 5);
+                            std::string what =
+                                str("extreme ", extreme, " weights ", weights, " per_class ", per_class,
+                                    " normalized ", normalized, " tau ", tau, " ", reduction);
+                            check_fast_equals_reference(
+                                [&](const Tensor& x) { return sigmoid_focal_loss(x, y, o); },
+                                [&](const Tensor& x) { return reference::sigmoid_focal_loss(x, y, o); },
+                                logits, seed, "sigmoid_focal_loss " + what);
+                            if (normalized || tau > 0) continue;
+                            BalancedBCEOptions b;
+                            b.reduction = reduction, b.weight = w, b.normalizer = o.normalizer;
+                            if (per_class) b.class_alpha = class_alpha;
+                            check_fast_equals_reference(
+                                [&](const Tensor& x) { return balanced_binary_cross_entropy(x, y, b); },
+                                [&](const Tensor& x) {
+                                    return reference::balanced_binary_cross_entropy(x, y, b);
+                                },
+                                logits, seed, "balanced_binary_cross_entropy " + what);
+                        }
+    const SmpReduction smp_reductions[] = {SmpReduction::None, SmpReduction::Mean, SmpReduction::Sum,
+                                           SmpReduction::BatchwiseMean};
+    for (bool extreme : {false, true})
+        for (bool strided : {false, true})
+            for (float gamma : {0.0f, 0.5f, 2.0f})
+                for (bool normalized : {false, true})
+                    for (float tau : {0.0f, 0.5f})
+                        for (SmpReduction reduction : smp_reductions) {
+                            ++seed;
+                            const int64_t N = 8, C = 5;
+                            Tensor logits = make_logits(layout_shape(strided, N, C), extreme, seed);
+                            std::vector<int> t = make_targets(rows_of(strided, N), C, true, seed);
+                            SmpFocalLossOptions o;
+                            o.alpha = seed % 2 ? 0.25f : -1.0f;
+                            o.gamma = gamma;
+                            o.normalized = normalized;
+                            o.reduced_threshold = tau;
+                            o.reduction = reduction;
+                            std::string what = str("smp_multiclass_focal_loss extreme ", extreme, " strided ",
+                                                   strided, " gamma ", gamma, " normalized ", normalized,
+                                                   " tau ", tau, " ", int(reduction));
+                            check_fast_equals_reference(
+                                [&](const Tensor& x) { return smp_multiclass_focal_loss(x, t, o); },
+                                [&](const Tensor& x) {
+                                    return reference::smp_multiclass_focal_loss(x, t, o);
+                                },
+                                logits, seed, what);
+                        }
+}
+
 TEST_CASE("the core-case references equal the option forms with default options, and the fast forms") {
     for (bool extreme : {false, true}) {
         CAPTURE(extreme);

@@ -100,6 +100,115 @@ inline double balanced_bce(double x, double y, double alpha) {
     return -(alpha * y * log_p + (1.0 - alpha) * (1.0 - y) * log_1mp);
 }
 
+// ---- Dense prediction --------------------------------------------------------------------
+
+// The elementwise losses with element weights w, per-element α and the options of
+// sigmoid_focal_loss.h, straight from its header: per element w α_y f ℓ_CE / Z (Z = max(Σ w f,
+// 1e-6) when normalized, else 1), reduced to None (per element), Sum, or Mean (the sum over
+// Σ w, or over max(normalizer, 1) when normalizer >= 0). smp picks p_t = e^(-BCE), τ the
+// reduced threshold; γ = 0 and a hard target give the α-balanced BCE.
+struct DenseOptions {
+    double gamma = 2.0, tau = 0.0;
+    bool normalized = false, smp = false;
+    Reduction reduction = Reduction::Mean;
+    double normalizer = -1.0;  // < 0: none
+};
+
+inline Vec dense_focal(const Vec& x, const Vec& y, const Vec& w, const Vec& alpha, const DenseOptions& o) {
+    const size_t n = x.size();
+    Vec loss(n);
+    double focal_sum = 0.0, weight_sum = 0.0;
+    for (size_t e = 0; e < n; ++e) {
+        double pt_tv = sigmoid(x[e]) * y[e] + (1.0 - sigmoid(x[e])) * (1.0 - y[e]);
+        double f = o.smp ? smp_focal_term(x[e], y[e], o.gamma, o.tau) : std::pow(1.0 - pt_tv, o.gamma);
+        loss[e] = w[e] * alpha_weight(alpha[e], y[e]) * f * bce(x[e], y[e]);
+        focal_sum += w[e] * f;
+        weight_sum += w[e];
+    }
+    const double Z = o.normalized ? std::max(focal_sum, 1e-6) : 1.0;
+    double total = 0.0;
+    for (double& l : loss) total += (l /= Z);
+    if (o.reduction == Reduction::None) return loss;
+    if (o.reduction == Reduction::Sum) return {total};
+    const double denominator = o.normalizer >= 0 ? std::max(o.normalizer, 1.0) : weight_sum;
+    return {denominator > 0 ? total / denominator : 0.0};
+}
+
+// segmentation_models_pytorch's focal_loss_with_logits, transcribed line by line, on a flat
+// vector that stands for a tensor [rows, cols] (rows = the batch; one_d: a 1-d tensor, so that
+// sum(0) is a scalar). alpha < 0 is SMP's alpha=None; tau = 0 its reduced_threshold=None.
+inline Vec smp_focal_loss_with_logits(const Vec& output, const Vec& target, size_t cols, bool one_d,
+                                      double gamma, double alpha, const std::string& reduction,
+                                      bool normalized, double tau) {
+    Vec loss(output.size());
+    double norm_factor = 0.0;
+    for (size_t i = 0; i < output.size(); ++i) {
+        double logpt = bce(output[i], target[i]);  // F.binary_cross_entropy_with_logits, "none"
+        double pt = std::exp(-logpt);
+        double focal_term = tau == 0.0 ? std::pow(1.0 - pt, gamma) : std::pow((1.0 - pt) / tau, gamma);
+        if (tau != 0.0 && pt < tau) focal_term = 1.0;
+        loss[i] = focal_term * logpt;
+        if (alpha >= 0) loss[i] *= alpha * target[i] + (1.0 - alpha) * (1.0 - target[i]);
+        norm_factor += focal_term;
+    }
+    if (normalized)
+        for (double& l : loss) l /= std::max(norm_factor, 1e-6);  // .clamp_min(eps)
+    double sum = 0.0;
+    for (double l : loss) sum += l;
+    if (reduction == "mean") return {sum / double(loss.size())};  // NaN for no element, as torch
+    if (reduction == "sum") return {sum};
+    if (reduction == "batchwise_mean") {  // loss.sum(0)
+        if (one_d) return {sum};
+        Vec by_column(cols, 0.0);
+        for (size_t i = 0; i < loss.size(); ++i) by_column[i % cols] += loss[i];
+        return by_column;
+    }
+    return loss;  // "none"
+}
+
+// SMP's FocalLoss(mode="multiclass").forward, transcribed: logits [N, C, d1...] (z, flat),
+// targets [N, d1...]; has_ignore = SMP's ignore_index is not None.
+inline Vec smp_multiclass_focal(const Vec& z, const std::vector<int64_t>& shape,
+                                const std::vector<int>& y_true, bool has_ignore, int ignore_index,
+                                double gamma, double alpha, const std::string& reduction, bool normalized,
+                                double tau) {
+    const size_t N = size_t(shape[0]), C = size_t(shape[1]);
+    size_t P = 1;
+    for (size_t d = 2; d < shape.size(); ++d) P *= size_t(shape[d]);
+    Vec loss;
+    for (size_t cls = 0; cls < C; ++cls) {
+        Vec cls_y_pred, cls_y_true;  // y_pred[:, cls, ...] and (y_true == cls), [N, d1...]
+        for (size_t n = 0; n < N; ++n)
+            for (size_t k = 0; k < P; ++k) {
+                int t = y_true[n * P + k];
+                if (has_ignore && t == ignore_index) continue;  // [not_ignored]: flattens to 1-d
+                cls_y_pred.push_back(z[(n * C + cls) * P + k]);
+                cls_y_true.push_back(t == int(cls) ? 1.0 : 0.0);
+            }
+        const bool one_d = has_ignore || shape.size() == 2;
+        Vec l = smp_focal_loss_with_logits(cls_y_pred, cls_y_true, P, one_d, gamma, alpha, reduction,
+                                           normalized, tau);
+        if (loss.empty()) loss.assign(l.size(), 0.0);
+        for (size_t i = 0; i < l.size(); ++i) loss[i] += l[i];  // loss += ...
+    }
+    return loss;
+}
+
+// d/dz_j Σ_k u_k out_k(z) for every j, by the 5-point stencil: the gradient a loss with
+// output out(z) receives for the upstream gradient u.
+template <class Out>
+Vec numeric_gradient(Out&& out, const Vec& z, const Vec& u, double h = 1e-3) {
+    auto contracted = [&](const Vec& v) {
+        Vec o = out(v);
+        double s = 0.0;
+        for (size_t k = 0; k < o.size(); ++k) s += u[k] * o[k];
+        return s;
+    };
+    Vec g(z.size());
+    for (size_t j = 0; j < z.size(); ++j) g[j] = derivative(contracted, z, j, h);
+    return g;
+}
+
 // doctest::Approx is absolute below 1 (its scale is 1); this one is relative everywhere.
 inline doctest::Approx rel(double value, double eps) {
     return doctest::Approx(value).epsilon(eps).scale(1e-300);  // scale > 0 so that 0 == rel(0)
