@@ -17,6 +17,7 @@
 #include <focalgrad/core/random.h>
 #include <focalgrad/core/state.h>
 #include <focalgrad/core/tensor.h>
+#include <focalgrad/core/version.h>
 #include <focalgrad/data/csv.h>
 #include <focalgrad/data/idx.h>
 #include <focalgrad/data/image.h>

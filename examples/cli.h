@@ -21,6 +21,7 @@
 
 #include <focalgrad/core/error.h>
 #include <focalgrad/core/parallel.h>
+#include <focalgrad/core/version.h>
 
 namespace focalgrad::cli {
 
@@ -141,7 +142,7 @@ public:
             std::printf("%s\n\nusage: %s [flags]%s\n\n", summary_.c_str(), program_.c_str(),
                         positional.empty() ? "" : (" [--] " + positional).c_str());
             for (const std::string& line : help_lines_) std::printf("%s\n", line.c_str());
-            std::printf("  -h, --help             this text\n");
+            std::printf("  -h, --help             this text\n\nfocalgrad %s\n", focalgrad::version());
             std::exit(0);
         }
         for (const Token& t : tokens_) {

@@ -13,6 +13,7 @@
 #include <focalgrad/core/autograd.h>
 #include <focalgrad/core/ops.h>
 #include <focalgrad/core/parallel.h>
+#include <focalgrad/core/version.h>
 #include <focalgrad/data/image.h>
 #include <focalgrad/data/loader.h>
 #include <focalgrad/nn/checkpoint.h>
@@ -94,13 +95,14 @@ const char* const kPrograms[] = {"imbalanced_mnist", "mnist_mlp",   "mnist_cnn",
                                  "predict",          "custom_loss", "digit_canvases"};
 const std::string kNoData = " --data /nonexistent/focalgrad-data";
 
-TEST_CASE("-h is --help in every example: it prints the flags and exits 0") {
+TEST_CASE("-h is --help in every example: it prints the flags and the version, and exits 0") {
     for (const char* program : kPrograms) {
         CAPTURE(program);
         Outcome o = run(fgtest::g_bin_dir + "/" + program + " -h" +
                         (std::string(program) == "predict" ? "" : kNoData));
         CHECK_MESSAGE(o.status == 0, o.output);
-        fgtest::check_contains(o.output, {"usage: ", "-h, --help"});
+        fgtest::check_contains(o.output,
+                               {"usage: ", "-h, --help", std::string("focalgrad ") + FOCALGRAD_VERSION});
     }
 }
 
