@@ -1,4 +1,4 @@
-# focalgrad — build, test, demo, bench.
+# focalgrad — build, test, demo, bench, install.
 #
 #   make                  library (build/libfocalgrad.a) + every examples/*.cpp and bench/*.cpp
 #   make test             build and run all tests; ends with "tests: N passed, M failed"
@@ -6,6 +6,9 @@
 #   make demo             the imbalanced-MNIST study (examples/imbalanced_mnist.cpp)
 #   make bench            focalgrad's own benchmarks, one table
 #   make format           clang-format every tracked .cpp and .h (.ci/run checks it)
+#   make lib              the library only (and the package files for using it uninstalled)
+#   make install PREFIX=  the library, headers, focalgrad.pc, CMake config (mk/install.mk);
+#                         make uninstall, make check-install
 #   make clean
 #
 # Sources are found by glob: a new .cpp in one of the LIB_DIRS (or in its internal/
