@@ -3,10 +3,9 @@
 // stb implementations are compiled (single-file libraries: one .cpp defines them).
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_FAILURE_USERMSG  // "corrupt PNG" rather than "bad zlib header"
-// Zeroed allocations: stb_image ignores short reads in its uncompressed TGA loader (and
-// its PNM loader, but PNM files are checked first), so a truncated file would otherwise
-// leave uninitialised heap bytes in the image. With calloc the missing pixels are black,
-// as in its other loaders.
+// Zeroed allocations: stb_image ignores short reads in some loaders, which would leave
+// uninitialised heap bytes in the image. Truncated files are refused before it sees them
+// (image_fault below); calloc makes sure anyway.
 #define STBI_MALLOC(size) calloc(1, size)
 #define STBI_REALLOC(p, size) realloc(p, size)
 #define STBI_FREE(p) free(p)
@@ -15,9 +14,14 @@
 // behaviour) when it un-premultiplies alpha, its Softimage PIC loader dereferences a null
 // pointer when a file's data is corrupt, and its Radiance HDR loader loops forever on a
 // run-length scanline cut short.
+// TGA is not read either: it has no magic number, so stb_image takes any file that no
+// other loader claims and whose first bytes happen to fit for a TGA, and decodes it as
+// noise; and a truncated TGA decodes with its missing pixels black. Every format that is
+// read is checked for truncation first (image_fault below).
 #define STBI_NO_PSD
 #define STBI_NO_PIC
 #define STBI_NO_HDR
+#define STBI_NO_TGA
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #define STB_IMAGE_RESIZE_IMPLEMENTATION
 #include <zlib.h>
@@ -107,6 +111,17 @@ int64_t jpeg_oversized_huffman_table(const uint8_t* p, size_t n) {
     return -1;
 }
 
+// The first bytes of a file, for a message about what it is: "3c 21 44 4f".
+std::string hex_start(const uint8_t* p, size_t n) {
+    std::string out;
+    for (size_t i = 0; i < n && i < 4; ++i) {
+        char buf[4];
+        std::snprintf(buf, sizeof buf, "%s%02x", i ? " " : "", p[i]);
+        out += buf;
+    }
+    return n ? out : "none: it is empty";
+}
+
 uint32_t big_endian32(const uint8_t* p) {
     return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3];
 }
@@ -166,12 +181,13 @@ bool png_inflates_beyond(const std::vector<std::pair<const uint8_t*, size_t>>& i
 std::string png_chunk_fault(const uint8_t* p, size_t n) {
     static const uint8_t signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
     if (n < 8 || std::memcmp(p, signature, 8) != 0) return "";
-    bool idat_seen = false;
+    bool idat_seen = false, iend_seen = false;
     uint64_t max_raw = 0;
     std::vector<std::pair<const uint8_t*, size_t>> idat_chunks;
-    for (size_t i = 8; i + 8 <= n;) {
+    for (size_t i = 8; i < n;) {
+        if (n - i < 12) return str("the file ends inside the chunk at byte ", i, " (a truncated file?)");
         const size_t length = big_endian32(p + i);
-        if (length > n - i - 8)
+        if (length > n - i - 12)
             return str("the chunk at byte ", i,
                        " is longer than the rest of the file (a "
                        "truncated file?)");
@@ -183,9 +199,13 @@ std::string png_chunk_fault(const uint8_t* p, size_t n) {
                        "cannot read");
         if (idat) idat_chunks.emplace_back(p + i + 8, length);
         idat_seen |= idat;
-        if (std::memcmp(p + i + 4, "IEND", 4) == 0) break;
+        if (std::memcmp(p + i + 4, "IEND", 4) == 0) {
+            iend_seen = true;
+            break;
+        }
         i += 12 + length;
     }
+    if (!iend_seen) return "the file ends before its IEND chunk (a truncated file?)";
     if (max_raw > 0 && png_inflates_beyond(idat_chunks, max_raw))
         return str("its image data inflates to more than the ", max_raw,
                    " bytes its header's "
@@ -193,14 +213,26 @@ std::string png_chunk_fault(const uint8_t* p, size_t n) {
     return "";
 }
 
+// What a file's own header says, read here before stb_image sees the file: which of the
+// formats load_image reads it is (by its magic number), and its size.
+struct ImageHeader {
+    const char* format = nullptr;  // "PNG", "JPEG", "BMP", "GIF", "PGM/PPM"; null: none of them
+    bool sized = false;            // whether width and height were read from the header
+    int64_t width = 0, height = 0;
+    int64_t maxval = 255;  // PGM/PPM: the largest sample value
+    size_t samples = 0;    // PGM/PPM: where the samples start
+};
+
 // What load_image cannot accept in a binary PGM/PPM file (P5, P6), or "" if nothing.
 // The header is parsed as stb_image parses it: the magic, then width, height and maxval,
 // each after whitespace and #-comments, and one byte after maxval; the samples follow.
 // stb_image reads a number of 10 or more digits into an int that overflows (undefined
 // behaviour, found by fuzzing), reads 16-bit samples byte-swapped and then past its
-// buffer (found by the fuzz corpus), and ignores a file too short for its pixels.
-std::string pnm_fault(const uint8_t* p, size_t n) {
-    if (n < 2 || p[0] != 'P' || (p[1] != '5' && p[1] != '6')) return "";
+// buffer (found by the fuzz corpus), ignores a file too short for its pixels, and takes
+// every sample as a fraction of 255 whatever maxval says (a maxval-15 digit came out at
+// 6 % brightness): decode_image rescales those, after the check here that every sample is
+// at most maxval.
+std::string pnm_fault(const uint8_t* p, size_t n, ImageHeader& header) {
     auto space = [](uint8_t c) { return c == ' ' || (c >= '\t' && c <= '\r'); };
     size_t i = 2;
     int64_t fields[3] = {0, 0, 0};  // width, height, maxval
@@ -215,16 +247,190 @@ std::string pnm_fault(const uint8_t* p, size_t n) {
             v = 10 * v + (p[i] - '0');
         }
     }
+    header.sized = true;
+    header.width = fields[0];
+    header.height = fields[1];
+    header.maxval = fields[2];
+    header.samples = i + 1;
+    if (fields[0] == 0 || fields[1] == 0) return "";  // decode_image says there is no image
     if (fields[2] > 255)
         return str("maxval is ", fields[2],
                    ": 16-bit PGM/PPM files are not supported "
                    "(stb_image misreads them); save it with 8 bits per sample (maxval 255)");
+    if (fields[2] == 0) return "maxval is 0: the header is corrupt (it must be 1 to 255)";
     const int64_t channels = p[1] == '6' ? 3 : 1;
     const int64_t need = fields[0] * fields[1] * channels, have = int64_t(n) - int64_t(i) - 1;
     if (have < need)
         return str("truncated: the header announces ", fields[0], " x ", fields[1], " pixels (", need,
                    " bytes), the file holds only ", std::max<int64_t>(have, 0));
+    if (fields[2] < 255)
+        for (int64_t k = 0; k < need; ++k)
+            if (p[header.samples + size_t(k)] > fields[2])
+                return str("the sample at byte ", header.samples + size_t(k), " is ",
+                           int(p[header.samples + size_t(k)]), ", above the header's maxval ", fields[2]);
     return "";
+}
+
+uint32_t little_endian32(const uint8_t* p) {
+    return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
+}
+
+// What load_image cannot accept in a BMP file, or "": a file shorter than the pixel rows
+// its header announces (stb_image decodes the missing rows as black). The header is the
+// 14-byte file header (its bytes 10-13: where the pixels start), then the 12-byte OS/2
+// header (16-bit sizes) or a 40-byte or longer Windows one (32-bit sizes, the height's
+// sign giving the row order). Rows are padded to 4 bytes, the last one too.
+std::string bmp_fault(const uint8_t* p, size_t n, ImageHeader& header) {
+    if (n < 26) return str("truncated: ", n, " bytes, too few for a BMP header");
+    const uint64_t offset = little_endian32(p + 10), dib = little_endian32(p + 14);
+    int64_t bpp;
+    if (dib == 12) {
+        header.width = int64_t(p[18] | p[19] << 8);
+        header.height = int64_t(p[20] | p[21] << 8);
+        bpp = int64_t(p[24] | p[25] << 8);
+        header.sized = true;
+    } else {
+        if (n < 34) return str("truncated: ", n, " bytes, too few for a BMP header");
+        header.width = int32_t(little_endian32(p + 18));
+        header.height = std::abs(int64_t(int32_t(little_endian32(p + 22))));
+        bpp = int64_t(p[28] | p[29] << 8);
+        header.sized = true;
+        const uint32_t compression = little_endian32(p + 30);
+        if (compression != 0 && compression != 3) return "";  // RLE and the rest: stb_image refuses them
+    }
+    if (header.width <= 0 || header.height <= 0 || bpp <= 0 || bpp > 32) return "";  // refused below
+    const unsigned __int128 stride = (uint64_t(header.width) * uint64_t(bpp) + 31) / 32 * 4;
+    const unsigned __int128 need = offset + uint64_t(header.height) * stride;
+    if (need > n)
+        return str("truncated: the header announces ", header.width, " x ", header.height, " pixels at ", bpp,
+                   " bits from byte ", offset, " (", uint64_t(std::min<unsigned __int128>(need, UINT64_MAX)),
+                   " bytes), the file holds only ", n);
+    return "";
+}
+
+// What load_image cannot accept in a GIF file, or "": a file that ends before its
+// trailer (stb_image decodes the missing pixels as white). The walk follows the format:
+// the 13-byte header and screen descriptor, the global colour table, then blocks until
+// the trailer 0x3B: extensions (0x21, a label, sub-blocks) and images (0x2C, a 9-byte
+// descriptor, a local colour table, the LZW code size, sub-blocks); sub-blocks are a
+// length byte and that many bytes, ended by a length of 0.
+std::string gif_fault(const uint8_t* p, size_t n, ImageHeader& header) {
+    if (n < 13) return str("truncated: ", n, " bytes, too few for a GIF header");
+    header.sized = true;
+    header.width = p[6] | p[7] << 8;
+    header.height = p[8] | p[9] << 8;
+    const std::string cut = " (a truncated file?)";
+    size_t i = 13;
+    if (p[10] & 0x80) i += 3 * (size_t(2) << (p[10] & 7));
+    auto sub_blocks = [&]() -> bool {  // false when the file ends first
+        for (;;) {
+            if (i >= n) return false;
+            const size_t length = p[i++];
+            if (length == 0) return true;
+            i += length;
+        }
+    };
+    for (;;) {
+        if (i >= n) return str("the file ends at byte ", n, " before its trailer", cut);
+        if (p[i] == 0x3B) return "";
+        if (p[i] == 0x21) {
+            i += 2;
+            if (!sub_blocks()) return str("the file ends inside an extension block", cut);
+        } else if (p[i] == 0x2C) {
+            if (n - i < 11) return str("the file ends inside the image descriptor at byte ", i, cut);
+            const uint8_t flags = p[i + 9];
+            i += 10;
+            if (flags & 0x80) i += 3 * (size_t(2) << (flags & 7));
+            i += 1;  // the LZW minimum code size
+            if (!sub_blocks()) return str("the file ends inside the image data", cut);
+        } else {
+            return "";  // not a block: stb_image refuses it ("unknown code")
+        }
+    }
+}
+
+// The size a JPEG's frame header (SOFn) announces, found by walking its segments as
+// stb_image does up to the first frame; and whether its end-of-image marker (FF D9) is
+// there: entropy-coded data stuffs every FF as FF 00 and has no other markers but RSTn,
+// so an FF D9 after the first scan is the end of the image. Without it the file was cut.
+std::string jpeg_fault(const uint8_t* p, size_t n, ImageHeader& header) {
+    size_t i = 2;
+    while (i + 9 < n && p[i] == 0xFF) {
+        const int marker = p[i + 1];
+        if (marker == 0xFF) {  // fill byte
+            ++i;
+            continue;
+        }
+        const bool sof =
+            marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
+        if (sof) {
+            header.sized = true;
+            header.height = p[i + 5] << 8 | p[i + 6];
+            header.width = p[i + 7] << 8 | p[i + 8];
+            break;
+        }
+        if (marker == 0xDA) break;  // a scan before any frame: stb_image refuses it
+        i += 2 + size_t(p[i + 2] << 8 | p[i + 3]);
+    }
+    const uint8_t sos[2] = {0xFF, 0xDA}, eoi[2] = {0xFF, 0xD9};
+    const uint8_t* scan = std::search(p, p + n, sos, sos + 2);
+    if (scan != p + n && std::search(scan, p + n, eoi, eoi + 2) == p + n)
+        return "the file ends before its end-of-image marker (a truncated file?)";
+    return "";
+}
+
+// Which format the bytes are (by magic number), its size as its header says, and what
+// load_image cannot accept in it ("" if nothing), each as the format's own check finds it.
+std::string image_fault(const uint8_t* p, size_t n, ImageHeader& header) {
+    auto starts = [&](const char* magic, size_t k) { return n >= k && std::memcmp(p, magic, k) == 0; };
+    std::string fault;
+    if (starts("\x89PNG\r\n\x1a\n", 8)) {
+        header.format = "PNG";
+        if (n >= 24 && std::memcmp(p + 12, "IHDR", 4) == 0) {
+            header.sized = true;
+            header.width = big_endian32(p + 16);
+            header.height = big_endian32(p + 20);
+        }
+        fault = png_chunk_fault(p, n);
+        return fault.empty() ? "" : "corrupt PNG: " + fault;
+    }
+    if (starts("\xFF\xD8", 2)) {
+        header.format = "JPEG";
+        const int64_t bad_table = jpeg_oversized_huffman_table(p, n);
+        if (bad_table >= 0)
+            return str("corrupt JPEG: the Huffman table at byte ", bad_table,
+                       " declares more than 256 codes");
+        fault = jpeg_fault(p, n, header);
+        return fault.empty() ? "" : "corrupt JPEG: " + fault;
+    }
+    if (starts("BM", 2)) {
+        header.format = "BMP";
+        fault = bmp_fault(p, n, header);
+        return fault.empty() ? "" : "BMP file: " + fault;
+    }
+    if (starts("GIF87a", 6) || starts("GIF89a", 6)) {
+        header.format = "GIF";
+        fault = gif_fault(p, n, header);
+        return fault.empty() ? "" : "GIF file: " + fault;
+    }
+    if (starts("P5", 2) || starts("P6", 2)) {
+        header.format = "PGM/PPM";
+        fault = pnm_fault(p, n, header);
+        return fault.empty() ? "" : "PGM/PPM file: " + fault;
+    }
+    return "";
+}
+
+// A PGM/PPM file with maxval < 255 as the same image with maxval 255: each sample v
+// becomes round(255 v / maxval). Fewer than 256 levels map to distinct bytes, so nothing
+// is lost; stb_image then reads it as every other 8-bit file.
+std::vector<uint8_t> pnm_to_8_bits(const uint8_t* p, size_t n, const ImageHeader& h) {
+    const std::string head =
+        str(std::string(reinterpret_cast<const char*>(p), 2), "\n", h.width, " ", h.height, "\n255\n");
+    std::vector<uint8_t> out(head.begin(), head.end());
+    const int64_t m = h.maxval;
+    for (size_t k = h.samples; k < n; ++k) out.push_back(uint8_t((255 * int64_t(p[k]) + m / 2) / m));
+    return out;
 }
 
 void check_options(const ImageOptions& options, const std::string& what) {
@@ -244,21 +450,33 @@ void check_options(const ImageOptions& options, const std::string& what) {
 Tensor decode_image(const uint8_t* bytes, size_t size, const ImageOptions& options, const std::string& what) {
     FG_CHECK(int64_t(size) <= kMaxFileBytes, what, ": ", size, " bytes is more than the ", kMaxFileBytes,
              "-byte limit for an image file");
+    ImageHeader header;
+    const std::string fault = image_fault(bytes, size, header);
+    FG_CHECK(header.format, what, ": cannot read it as an image: it is none of the formats load_image reads ",
+             "(it starts with bytes ", hex_start(bytes, size), "); supported formats: PNG, JPEG, BMP, GIF, ",
+             "PGM/PPM (binary P5/P6)");
+    // The size first, from the header itself: for a size it cannot handle, stb_image says
+    // only "not of any known type", and a header that announces a huge image would
+    // otherwise be reported as a truncated file.
+    FG_CHECK(!header.sized || (header.width >= 1 && header.height >= 1), what, ": the header announces ",
+             header.width, " x ", header.height, " pixels: there is no image (a corrupt file?)");
+    FG_CHECK(double(header.width) * double(header.height) <= double(options.max_pixels), what, ": ",
+             header.width, " x ", header.height, " pixels is larger than the ", options.max_pixels,
+             "-pixel limit; scale it down first");
+    FG_CHECK(fault.empty(), what, ": ", fault);
+    std::vector<uint8_t> rescaled;
+    if (header.maxval < 255) {
+        rescaled = pnm_to_8_bits(bytes, size, header);
+        bytes = rescaled.data();
+        size = rescaled.size();
+    }
     static const stbi_uc no_bytes = 0;  // stb_image wants a pointer even for 0 bytes
     const stbi_uc* in = size ? bytes : &no_bytes;
     const int len = int(size);
 
-    const std::string png_fault = png_chunk_fault(bytes, size);
-    FG_CHECK(png_fault.empty(), what, ": corrupt PNG: ", png_fault);
-    const std::string pnm_problem = pnm_fault(bytes, size);
-    FG_CHECK(pnm_problem.empty(), what, ": PGM/PPM file: ", pnm_problem);
-    const int64_t bad_table = jpeg_oversized_huffman_table(bytes, size);
-    FG_CHECK(bad_table < 0, what, ": corrupt JPEG: the Huffman table at byte ", bad_table,
-             " declares more than 256 codes");
-
     int w = 0, h = 0, channels = 0;
-    FG_CHECK(stbi_info_from_memory(in, len, &w, &h, &channels), what, ": cannot read it as an image (",
-             stbi_failure_reason(), "); supported formats: PNG, JPEG, BMP, GIF, TGA, PNM");
+    FG_CHECK(stbi_info_from_memory(in, len, &w, &h, &channels), what, ": cannot read it as ", header.format,
+             " (", stbi_failure_reason(), ")");
     // stbi_info gives a top-down BMP's height as negative (the sign is the row order), and
     // accepts a PGM/PPM header whose width or height is 0 or not a number.
     const int64_t width = std::abs(int64_t(w)), height = std::abs(int64_t(h));

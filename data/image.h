@@ -1,5 +1,6 @@
-// image.h — user images in, PNG files out. load_image reads PNG, JPEG, BMP, GIF, TGA, PNM
-// (stb_image) as a grayscale (or RGB) float image resized to 28 x 28 or any size
+// image.h — user images in, PNG files out. load_image reads PNG, JPEG, BMP, GIF and binary
+// PGM/PPM (stb_image, after checks of its own: a truncated file of any of them is refused,
+// a PGM/PPM with maxval < 255 rescaled) as a grayscale (or RGB) float image resized to 28 x 28 or any size
 // (stb_image_resize), ready to feed a model trained on MNIST or on an image folder;
 // save_png writes a PNG atomically (stb_image_write), and encode_png gives the same
 // bytes in memory (for an SVG that embeds an image).

@@ -25,7 +25,8 @@ struct ImageFolderOptions {
 // Classes are the sub-folders of `root` whose names do not start with '.', sorted by
 // name (byte order), class_names their names. A class's images are the files below its
 // folder (sub-folders included) whose extension is an image's (.png .jpg .jpeg .bmp .gif
-// .tga .pgm .ppm .pnm, any case); other files and hidden ones are skipped, as are files
+// .tga .pgm .ppm .pnm, any case: a .tga file is reported, as load_image does not read TGA);
+// other files and hidden ones are skipped, as are files
 // directly in `root`. Items come class by class, each class's files sorted by path.
 // Errors: a root that is not a directory, no class folders, a class without images, and
 // every image that cannot be read, each reported by its path (up to 10 in one message).

@@ -136,3 +136,34 @@ TEST_CASE("fuzz: every seed and past finding loads or is refused with a clear Er
         CHECK(refused >= 4);
     }
 }
+
+TEST_CASE(
+    "load_image: every image seed, cut short at any length, is refused (no format decodes a cut file)") {
+    // stb_image decoded a GIF cut short with its missing part white, a BMP with its missing
+    // rows black, and a PNG without its IEND chunk's CRC; JPEG and PGM/PPM were refused.
+    const fs::path seeds = fuzz_dir() / "corpus" / "image";
+    REQUIRE(fs::exists(seeds));
+    int files = 0;
+    for (const std::string& name : files_in(seeds)) {
+        if (!starts_with(name, "ok-")) continue;
+        CAPTURE(name);
+        const std::vector<uint8_t> seed = read_bytes(seeds / name);
+        const std::vector<uint8_t> file(seed.begin() + 2, seed.end());  // after the 2 option bytes
+        focalgrad::load_image_from_memory(file.data(), file.size());    // whole, it loads
+        int accepted = 0;
+        size_t first_accepted = 0;
+        for (size_t n = 0; n < file.size(); ++n) {
+            bool ok = true;
+            try {
+                focalgrad::load_image_from_memory(file.data(), n);
+            } catch (const focalgrad::Error&) {
+                ok = false;
+            }
+            if (ok && accepted++ == 0) first_accepted = n;
+        }
+        CHECK_MESSAGE(accepted == 0, accepted, " truncations load, the first at ", first_accepted, " of ",
+                      file.size(), " bytes");
+        ++files;
+    }
+    CHECK(files >= 25);  // PNG, JPEG, BMP, GIF, PGM and PPM seeds
+}

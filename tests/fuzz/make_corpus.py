@@ -472,11 +472,7 @@ def image_seeds(jpeg_dir):
         "gif-two-frames-local-palette": gif(6, 5, frames=2, local_palette=True),
         "pgm-p5": pnm(8, 6),
         "ppm-p6": pnm(7, 5, colour=True),
-        "tga-24": tga(6, 4, 2, 24),
-        "tga-32-rle-top-left": tga(12, 3, 2, 32, rle=True, top_left=True),
-        "tga-grey8-rle": tga(9, 4, 3, 8, rle=True),
-        "tga-colormapped": tga(5, 5, 1, 8, colormap=True),
-        "tga-16": tga(4, 4, 2, 16),
+        "pgm-p5-maxval-15": pnm(6, 5, maxval=15),
     }
     for name in sorted(os.listdir(jpeg_dir)):
         with open(os.path.join(jpeg_dir, name), "rb") as f:
@@ -524,11 +520,29 @@ def image_seeds(jpeg_dir):
         "err-hdr-rle": opt + hdr(16, 3, rle=True),
         "err-hdr-flat-truncated": opt + hdr(5, 4, rle=False)[:-7],
     }
-    # stb_image fills what a truncated raw TGA lacks from its (now zeroed) buffer instead of
-    # failing: this loads, and must not read uninitialised memory.
-    ok = {"ok-tga-truncated": opt + tga(6, 4, 2, 24)[:-10]}
+    # TGA is not read: it has no magic number, and stb_image decoded a truncated one with
+    # its missing pixels black.
+    for name, data in {
+            "tga-24": tga(6, 4, 2, 24),
+            "tga-32-rle-top-left": tga(12, 3, 2, 32, rle=True, top_left=True),
+            "tga-grey8-rle": tga(9, 4, 3, 8, rle=True),
+            "tga-colormapped": tga(5, 5, 1, 8, colormap=True),
+            "tga-16": tga(4, 4, 2, 16),
+            "tga-truncated": tga(6, 4, 2, 24)[:-10],
+    }.items():
+        err["err-" + name] = opt + data
+    ok = {}
     err["err-pgm-truncated"] = opt + b"P5\n64 64\n255\n" + bytes([200]) * 10
     err["err-ppm-truncated-by-one"] = opt + pnm(7, 5, colour=True)[:-1]
+    # Truncated files of every format read are refused (stb_image decoded a cut GIF with
+    # its missing part white, a cut BMP with its missing rows black).
+    err["err-gif-truncated"] = opt + gif(10, 7)[:-12]
+    err["err-gif-no-trailer"] = opt + gif(10, 7)[:-1]
+    err["err-bmp-truncated"] = opt + bmp(5, 5, 24)[:-20]
+    err["err-png-no-iend-crc"] = opt + png_ok[:-4]
+    err["err-pgm-sample-above-maxval"] = opt + b"P5\n2 2\n15\n" + bytes([0, 15, 16, 3])
+    err["err-pgm-maxval-0"] = opt + b"P5\n2 2\n0\n" + bytes(4)
+    err["err-png-100000x100000"] = opt + png_header(100000, 100000) + chunk(b"IEND", b"")
     for name, data in list(err.items()) + list(ok.items()):
         write("regressions", "image", name, data)
 
