@@ -168,6 +168,8 @@ Tensor abs(const Tensor& x) {
 
 // y = min(max(x, lo), hi)   dx = dy * 1[lo <= x <= hi]
 Tensor clamp(const Tensor& x, float lo, float hi) {
+    FG_CHECK(!std::isnan(lo) && !std::isnan(hi), "clamp: lo and hi must not be NaN, got lo=", lo, " hi=", hi,
+             " (use -INFINITY or INFINITY for a side without a bound)");
     FG_CHECK(!(lo > hi), "clamp: lo must be <= hi, got lo=", lo, " hi=", hi);
     Tensor y = map(x, [lo, hi](float v) { return v < lo ? lo : (v > hi ? hi : v); });
     record("clamp", {x}, y, [x, lo, hi](const Tensor& dy, const Tensor&) {
@@ -177,16 +179,19 @@ Tensor clamp(const Tensor& x, float lo, float hi) {
 }
 
 // y = max(x, 0)             dx = dy * 1[x > 0]
+// NaN stays NaN, as in PyTorch: relu(NaN) = 0 made a model with NaN weights give the
+// same plausible output for every input. Its gradient passes, as PyTorch's does.
 Tensor relu(const Tensor& x) {
-    Tensor y = map(x, [](float v) { return v > 0 ? v : 0.0f; });
+    Tensor y = map(x, [](float v) { return v > 0 || v != v ? v : 0.0f; });
     record("relu", {x}, y, [x](const Tensor& dy, const Tensor& y) {
-        accumulate_grad(x, zip(dy, y, [](float g, float r) { return r > 0 ? g : 0.0f; }));
+        accumulate_grad(x, zip(dy, y, [](float g, float r) { return r > 0 || r != r ? g : 0.0f; }));
     });
     return y;
 }
 
 // y = x if x > 0 else a x   dx = dy * (1 if x > 0 else a)
 Tensor leaky_relu(const Tensor& x, float a) {
+    FG_CHECK(std::isfinite(a), "leaky_relu: negative_slope must be finite, got ", a);
     Tensor y = map(x, [a](float v) { return v > 0 ? v : a * v; });
     record("leaky_relu", {x}, y, [x, a](const Tensor& dy, const Tensor&) {
         accumulate_grad(x, zip(dy, x, [a](float g, float v) { return v > 0 ? g : a * g; }));

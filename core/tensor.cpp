@@ -180,8 +180,11 @@ Tensor Tensor::arange(float start, float stop, float step) {
     FG_CHECK(step != 0 && std::isfinite(start) && std::isfinite(stop) && std::isfinite(step),
              "arange: start, stop, step must be finite and step non-zero, got ", start, ", ", stop, ", ",
              step);
-    // Same count rule as numpy: ceil((stop - start) / step), never negative.
+    // Same count rule as numpy: ceil((stop - start) / step), never negative; compared with
+    // kMaxNumel as a double, before it becomes an integer (too large a double has none).
     double count = std::ceil((double(stop) - double(start)) / double(step));
+    FG_CHECK(count <= double(kMaxNumel), "arange: [", start, ", ", stop, ") in steps of ", step, " has ",
+             count, " elements, more than kMaxNumel = 2^46 (", kMaxNumel, ")");
     Tensor t = empty(Shape{count > 0 ? int64_t(count) : 0});
     for (int64_t i = 0; i < t.numel(); ++i) t.data()[i] = float(double(start) + double(i) * step);
     return t;

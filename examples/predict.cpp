@@ -39,6 +39,8 @@ void predict(int argc, char** argv) {
     bool flat = true;
     auto model = examples::make_model(model_name, hidden, gen, &flat);
     load(*model, checkpoint);
+    // NaN weights would give every image the same plausible-looking answer.
+    check_finite_weights(*model, "checkpoint '" + checkpoint + "'");
     model->eval();
 
     ImageOptions options;

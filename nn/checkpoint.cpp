@@ -681,4 +681,26 @@ LoadedModel load_model(const std::string& path) {
     return out;
 }
 
+void check_finite_weights(const Module& module, const std::string& what) {
+    std::vector<std::pair<std::string, Tensor>> tensors = module.named_parameters();
+    for (const auto& b : module.named_buffers()) tensors.push_back(b);
+    std::string first;
+    int64_t bad = 0, bad_tensors = 0;
+    for (const auto& [name, t] : tensors) {
+        int64_t here = 0;
+        for (int64_t i = 0; i < t.numel(); ++i) {
+            if (std::isfinite(t.data()[i])) continue;
+            if (first.empty())
+                first =
+                    str("'", name, "' of shape ", t.shape(), " holds ", t.data()[i], " at flat index ", i);
+            ++here;
+        }
+        bad += here;
+        bad_tensors += here > 0;
+    }
+    FG_CHECK(bad == 0, what, " holds weights that are not finite: ", first, " (", bad,
+             " non-finite values in ", bad_tensors, " tensor", bad_tensors == 1 ? "" : "s",
+             "); the model diverged while it was trained: train it again with a smaller learning rate");
+}
+
 }  // namespace focalgrad

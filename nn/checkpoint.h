@@ -107,4 +107,11 @@ struct LoadedModel {
 };
 LoadedModel load_model(const std::string& path);
 
+// Throws an Error, led by `what` ("predict: checkpoint 'm.ckpt'"), when a parameter or a
+// buffer of `module` holds a NaN or an infinity: it names the first such tensor, the flat
+// index and the value, and counts them all. A model trained until it diverged saves and
+// loads like any other (load keeps every bit), and then gives the same plausible output
+// for every input: a program about to use the weights checks them first.
+void check_finite_weights(const Module& module, const std::string& what);
+
 }  // namespace focalgrad

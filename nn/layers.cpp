@@ -97,6 +97,10 @@ std::string MaxPool2d::describe() const {
 
 Tensor ReLU::forward(const Tensor& x) { return relu(x); }
 Tensor LeakyReLU::forward(const Tensor& x) { return leaky_relu(x, negative_slope); }
+LeakyReLU::LeakyReLU(float negative_slope) : negative_slope(negative_slope) {
+    FG_CHECK(std::isfinite(negative_slope), "LeakyReLU: negative_slope must be finite, got ", negative_slope);
+}
+
 std::string LeakyReLU::describe() const { return str("LeakyReLU(", shortest(negative_slope), ")"); }
 Tensor Sigmoid::forward(const Tensor& x) { return sigmoid(x); }
 Tensor Tanh::forward(const Tensor& x) { return tanh(x); }

@@ -69,7 +69,7 @@ public:
 
 class LeakyReLU : public Module {
 public:
-    explicit LeakyReLU(float negative_slope = 0.01f) : negative_slope(negative_slope) {}
+    explicit LeakyReLU(float negative_slope = 0.01f);
     Tensor forward(const Tensor& x) override;
     std::string describe() const override;
 

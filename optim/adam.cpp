@@ -10,6 +10,19 @@
 
 namespace focalgrad {
 
+namespace {
+
+// eps keeps m / (sqrt(v) + eps) finite where a gradient has always been 0 (v = 0): with
+// eps = 0, or one that rounds to 0 as a float, that is 0 / 0 = NaN.
+void check_eps(double eps, const char* name) {
+    FG_CHECK(
+        std::isfinite(eps) && float(eps) > 0, name, ": invalid eps ", eps,
+        " (expected a finite number > 0 as a float, such as 1e-8: with 0, a parameter whose gradient is 0 "
+        "becomes NaN)");
+}
+
+}  // namespace
+
 Adam::Adam(std::vector<Tensor> params, double lr, double beta1, double beta2, double eps, double weight_decay)
     : Adam(std::move(params), lr, beta1, beta2, eps, weight_decay, false, "Adam") {}
 
@@ -30,7 +43,7 @@ Adam::Adam(std::vector<Tensor> params, double lr, double beta1, double beta2, do
       steps_(params_.size(), 0) {
     FG_CHECK(beta1 >= 0 && beta1 < 1, name, ": invalid beta1 ", beta1, " (expected 0 <= beta1 < 1)");
     FG_CHECK(beta2 >= 0 && beta2 < 1, name, ": invalid beta2 ", beta2, " (expected 0 <= beta2 < 1)");
-    FG_CHECK(std::isfinite(eps) && eps >= 0, name, ": invalid eps ", eps, " (expected >= 0)");
+    check_eps(eps, name);
     FG_CHECK(std::isfinite(weight_decay) && weight_decay >= 0, name, ": invalid weight_decay ", weight_decay,
              " (expected >= 0)");
 }
@@ -39,6 +52,7 @@ void Adam::step() {
     NoGradGuard no_grad;
     // 1 - beta in double, then rounded: 1.0f - 0.999f would be off by 1.3e-5 relative,
     // because 0.999f itself is rounded.
+    check_eps(eps, name_);  // a public member: it may have changed since construction
     const float b1 = float(beta1), b2 = float(beta2), e = float(eps);
     const float c1 = float(1.0 - beta1), c2 = float(1.0 - beta2);
     const float l2 = decoupled_ ? 0.0f : float(weight_decay);

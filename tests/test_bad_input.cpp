@@ -87,3 +87,31 @@ TEST_CASE("bad input: a checkpoint that belongs to another architecture") {
     Sequential deeper(Linear(784, 32), ReLU(), Linear(32, 10), ReLU(), Linear(10, 10));
     CHECK_ERROR(load(deeper, path), "load", "4.weight");
 }
+
+TEST_CASE(
+    "parameters that would produce NaN are refused: Adam's eps, clamp's bounds, leaky_relu's slope, arange's "
+    "count") {
+    Tensor p = Tensor::zeros({3}).set_requires_grad(true);
+    // With eps = 0, a parameter whose gradient is 0 became 0 / 0 = NaN at the first step.
+    CHECK_ERROR(Adam({p}, 1e-3, 0.9, 0.999, 0.0), "Adam: invalid eps 0", "finite number > 0");
+    CHECK_ERROR(Adam({p}, 1e-3, 0.9, 0.999, 1e-60), "Adam: invalid eps 1e-60");  // 0 as a float
+    CHECK_ERROR(AdamW({p}, 1e-3, 0.9, 0.999, std::nan("")), "AdamW: invalid eps nan");
+    Adam adam({p}, 1e-3);
+    adam.eps = 0;  // a public member, checked again when used
+    p.impl().grad = Tensor::zeros({3}).impl_ptr();
+    CHECK_ERROR(adam.step(), "Adam: invalid eps 0");
+    CHECK(p.to_vector() == std::vector<float>{0, 0, 0});
+
+    Tensor x = Tensor::from({-1.0f, 0.5f, 2.0f});
+    CHECK_ERROR(clamp(x, NAN, 1.0f), "clamp: lo and hi must not be NaN, got lo=nan hi=1", "-INFINITY");
+    CHECK_ERROR(clamp(x, 0.0f, NAN), "clamp: lo and hi must not be NaN");
+    fgtest::check_close(clamp(x, -INFINITY, 1.0f), {-1, 0.5, 1});  // an open side is fine
+    CHECK_ERROR(leaky_relu(x, NAN), "leaky_relu: negative_slope must be finite, got nan");
+    CHECK_ERROR(leaky_relu(x, INFINITY), "leaky_relu: negative_slope must be finite, got inf");
+    CHECK_ERROR(LeakyReLU(NAN), "LeakyReLU: negative_slope must be finite");
+    // 1e30 elements: the count's conversion to an integer was undefined behaviour.
+    CHECK_ERROR(Tensor::arange(0.0f, 1e30f, 1.0f),
+                "arange: [0, 1e+30) in steps of 1 has 1e+30 elements, more than kMaxNumel");
+    CHECK_ERROR(Tensor::arange(0.0f, 1.0f, 1e-30f), "more than kMaxNumel");
+    CHECK(Tensor::arange(0.0f, 1e6f, 1.0f).numel() == 1000000);
+}

@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 #include <zlib.h>
 
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -391,4 +392,23 @@ TEST_CASE("checkpoint: a large file that does not fit the model is refused from 
     before = bytes_read_so_far();
     check_load_fails(*m, path, {"holds 4000000000 tensors but the model has 4"});
     CHECK(bytes_read_so_far() - before < 65536);
+}
+
+TEST_CASE("check_finite_weights names the first NaN or infinite weight and counts them all") {
+    auto m = small_model(1);
+    check_finite_weights(*m, "m");               // a fresh model is finite
+    Tensor w = m->named_parameters()[2].second;  // 2.weight, [1, 3]
+    w.data()[1] = std::nanf("");
+    w.data()[2] = -INFINITY;
+    CHECK_ERROR(
+        check_finite_weights(*m, "checkpoint 'x.fgc'"),
+        "checkpoint 'x.fgc' holds weights that are not finite: '2.weight' of shape [1, 3] holds nan at flat "
+        "index 1 (2 non-finite values in 1 tensor)");
+    // load keeps every bit, NaN included: checking is the caller's choice.
+    fgtest::TempDir dir;
+    save(*m, dir / "nan.fgc");
+    auto back = small_model(2);
+    load(*back, dir / "nan.fgc");
+    CHECK(std::isnan(back->named_parameters()[2].second.data()[1]));
+    CHECK_ERROR(check_finite_weights(*back, "loaded"), "loaded holds weights that are not finite");
 }

@@ -222,6 +222,26 @@ TEST_CASE(
 #endif
 }
 
+TEST_CASE("predict refuses a checkpoint whose weights are not finite") {
+    // With NaN weights (a run that diverged), relu(NaN) = 0 made every image get the same
+    // plausible answer, with exit status 0.
+    using namespace focalgrad;
+    fgtest::TempDir dir;
+    Generator gen(3);
+    auto model = examples::mlp({16}, gen);
+    model->named_parameters()[2].second.data()[7] = std::nanf("");  // 1.weight
+    model->named_parameters()[0].second.data()[0] = INFINITY;       // 0.weight
+    save(*model, dir / "nan.ckpt");
+    std::vector<uint8_t> digit(784, 0);
+    for (int r = 4; r < 24; ++r) digit[size_t(r * 28 + 14)] = 255;
+    save_png(dir / "one.png", digit.data(), 28, 28, 1);
+    check_refused("predict", "--hidden 16 --checkpoint " + (dir / "nan.ckpt") + " " + (dir / "one.png"),
+                  {"checkpoint '" + (dir / "nan.ckpt") +
+                       "' holds weights that are not finite: '0.weight' of shape "
+                       "[16, 784] holds inf at flat index 0 (2 non-finite values in 2 tensors)",
+                   "train it again with a smaller learning rate"});
+}
+
 TEST_CASE("predict: the top 3 classes of each image, with the checkpoint's probabilities") {
     using namespace focalgrad;
     fgtest::TempDir dir;

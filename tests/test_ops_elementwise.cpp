@@ -5,6 +5,7 @@
 
 #include <focalgrad/core/autograd.h>
 #include <focalgrad/core/ops.h>
+#include <focalgrad/nn/layers.h>
 
 #include "helpers.h"
 
@@ -184,4 +185,60 @@ TEST_CASE("shape mismatches name the op and both shapes") {
     CHECK_ERROR(mul(a, b), "mul", "[2, 3]", "[4, 3]");
     CHECK_ERROR(div(a, b), "div", "[2, 3]", "[4, 3]");
     CHECK_ERROR(clamp(a, 1.0f, 0.0f), "clamp", "lo");
+}
+
+TEST_CASE("NaN propagates through every activation and pooling op, and their layers") {
+    const float nan = std::nanf("");
+    // Elementwise: NaN in, NaN out at the same place, and the other values as without it.
+    Tensor x = Tensor::from({-2.0f, nan, 0.0f, 3.0f, -INFINITY, INFINITY});
+    const std::vector<std::pair<const char*, std::function<Tensor(const Tensor&)>>> elementwise = {
+        {"relu", [](const Tensor& t) { return relu(t); }},  // relu(NaN) was 0
+        {"leaky_relu", [](const Tensor& t) { return leaky_relu(t, 0.1f); }},
+        {"sigmoid", [](const Tensor& t) { return sigmoid(t); }},
+        {"tanh", [](const Tensor& t) { return tanh(t); }},
+        {"clamp", [](const Tensor& t) { return clamp(t, -1.0f, 1.0f); }},
+        {"ReLU", [](const Tensor& t) { return ReLU()(t); }},
+        {"LeakyReLU", [](const Tensor& t) { return LeakyReLU(0.2f)(t); }},
+        {"Sigmoid", [](const Tensor& t) { return Sigmoid()(t); }},
+        {"Tanh", [](const Tensor& t) { return Tanh()(t); }},
+    };
+    Tensor finite = Tensor::from({-2.0f, 1.0f, 0.0f, 3.0f, -INFINITY, INFINITY});
+    for (const auto& [name, op] : elementwise) {
+        CAPTURE(name);
+        Tensor y = op(x), reference = op(finite);
+        CHECK(std::isnan(y.data()[1]));
+        for (int i : {0, 2, 3, 4, 5}) CHECK(y.data()[i] == reference.data()[i]);
+    }
+    CHECK(relu(finite).to_vector() == std::vector<float>{0, 1, 0, 3, 0, INFINITY});
+
+    // Along a dim: a NaN makes its whole row NaN (the normaliser is NaN), and no other row.
+    Tensor rows = Tensor::from({1.0f, nan, 2.0f, 1.0f, 2.0f, 3.0f}, {2, 3});
+    for (const auto& [name, y] : std::vector<std::pair<const char*, Tensor>>{
+             {"softmax", softmax(rows, 1)}, {"log_softmax", log_softmax(rows, 1)}}) {
+        CAPTURE(name);
+        for (int i = 0; i < 3; ++i) CHECK(std::isnan(y.data()[i]));
+        for (int i = 3; i < 6; ++i) CHECK(std::isfinite(y.data()[i]));
+    }
+    Tensor m = max(rows, 1);
+    CHECK(std::isnan(m.data()[0]));
+    CHECK(m.data()[1] == 3.0f);
+    CHECK(std::isnan(max(rows).item()));
+    for (const Tensor& first : {Tensor::from({nan, 1.0f}), Tensor::from({1.0f, nan})})
+        CHECK(std::isnan(max(first).item()));  // wherever the NaN is
+
+    // Pooling: a NaN in a window makes that window's output NaN, and no other.
+    Tensor image = Tensor::zeros({1, 1, 4, 4});
+    image.data()[5] = nan;  // row 1, column 1: in the top-left 2 x 2 window
+    for (const auto& [name, y] : std::vector<std::pair<const char*, Tensor>>{
+             {"max_pool2d", max_pool2d(image, 2, 2)}, {"MaxPool2d", MaxPool2d(2)(image)}}) {
+        CAPTURE(name);
+        CHECK(std::isnan(y.data()[0]));
+        for (int i = 1; i < 4; ++i) CHECK(y.data()[i] == 0.0f);
+    }
+}
+
+TEST_CASE("relu passes the gradient of a NaN input, as PyTorch does") {
+    Tensor x = Tensor::from({-1.0f, std::nanf(""), 2.0f}).set_requires_grad(true);
+    relu(x).backward(Tensor::from({5.0f, 6.0f, 7.0f}));
+    CHECK(x.grad().to_vector() == std::vector<float>{0, 6, 7});
 }
