@@ -1,7 +1,9 @@
 // ops_norm.cpp — batch normalisation and layer normalisation, each one op with an
 // analytic backward (nn/ only calls them). Statistics and gradient sums accumulate in
-// double in a fixed order per channel or row, so the bits do not depend on the thread
-// count. Not here: group and instance normalisation, cuDNN's saved-variance conventions.
+// double in a fixed order per channel or row (LaneSum), so the bits do not depend on the
+// thread count; the elementwise passes run in float with per-channel constants. The
+// double-precision definitions they are tested against are in tests/test_norm.cpp.
+// Not here: group and instance normalisation, cuDNN's saved-variance conventions.
 //
 // Both normalise a set of M values with its mean and (biased) variance, then scale and shift:
 //   xhat = (x - mean) rstd,   rstd = 1 / sqrt(var + eps),   y = gamma xhat + beta
@@ -22,6 +24,24 @@
 namespace focalgrad {
 
 namespace {
+
+// Sums in double over 8 interleaved lanes (term i of each run added goes to lane i % 8),
+// added up in a fixed order at the end. One running sum cannot be vectorised (the
+// compiler may not reorder its adds); eight can, and the result still depends only on the
+// data, never on the thread count.
+struct LaneSum {
+    double lane[8] = {};
+    template <class Term>
+    void add(int64_t n, Term&& term) {
+        int64_t i = 0;
+        for (; i + 8 <= n; i += 8)
+            for (int j = 0; j < 8; ++j) lane[j] += term(i + j);
+        for (; i < n; ++i) lane[i % 8] += term(i);
+    }
+    double total() const {
+        return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+    }
+};
 
 void check_affine(const Tensor& t, const Shape& expected, const char* op, const char* what) {
     FG_CHECK(!t.defined() || t.shape() == expected, op, ": ", what, " must have shape ", expected, ", got ",
@@ -61,23 +81,22 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Ten
     // Per channel: the mean and rstd used, in double.
     std::vector<double> mean(static_cast<size_t>(C)), rstd(static_cast<size_t>(C));
     const float* px = x.data();
-    auto at = [S, C](int64_t n, int64_t c) { return (n * C + c) * S; };  // first value of (n, c)
     const int64_t channel_grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(1, M));
     parallel_for(C, channel_grain, [&](int64_t lo, int64_t hi) {
         for (int64_t c = lo; c < hi; ++c) {
             double m, var;
             if (training) {
-                double sum = 0.0;
-                for (int64_t n = 0; n < N; ++n)
-                    for (int64_t s = 0; s < S; ++s) sum += px[at(n, c) + s];
-                m = sum / double(M);
-                double sq = 0.0;
-                for (int64_t n = 0; n < N; ++n)
-                    for (int64_t s = 0; s < S; ++s) {
-                        const double d = px[at(n, c) + s] - m;
-                        sq += d * d;
-                    }
-                var = sq / double(M);
+                LaneSum sum, sq;
+                for (int64_t n = 0; n < N; ++n) {
+                    const float* p = px + (n * C + c) * S;
+                    sum.add(S, [p](int64_t i) { return double(p[i]); });
+                }
+                m = sum.total() / double(M);
+                for (int64_t n = 0; n < N; ++n) {
+                    const float* p = px + (n * C + c) * S;
+                    sq.add(S, [p, m](int64_t i) { return (double(p[i]) - m) * (double(p[i]) - m); });
+                }
+                var = sq.total() / double(M);
             } else {
                 m = running_mean.data()[c];
                 var = running_var.data()[c];
@@ -94,16 +113,19 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Ten
         }
     });
 
+    // y = (x - mean) (gamma rstd) + beta, in float once the channel's constants are known.
     Tensor y = Tensor::empty(x.shape());
     float* py = y.data();
     const float* pw = weight.defined() ? weight.data() : nullptr;
     const float* pb = bias.defined() ? bias.data() : nullptr;
     parallel_for(N * C, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, S)), [&](int64_t lo, int64_t hi) {
         for (int64_t u = lo; u < hi; ++u) {
-            const int64_t c = u % C;
-            const double m = mean[size_t(c)], r = rstd[size_t(c)];
-            const double g = pw ? pw[c] : 1.0, b = pb ? pb[c] : 0.0;
-            for (int64_t s = 0; s < S; ++s) py[u * S + s] = float((px[u * S + s] - m) * r * g + b);
+            const size_t c = size_t(u % C);
+            const float m = float(mean[c]), scale = float((pw ? pw[c] : 1.0) * rstd[c]);
+            const float shift = pb ? pb[c] : 0.0f;
+            const float* src = px + u * S;
+            float* dst = py + u * S;
+            for (int64_t s = 0; s < S; ++s) dst[s] = (src[s] - m) * scale + shift;
         }
     });
 
@@ -114,23 +136,24 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Ten
                const float* px = x.data();
                const float* pdy = dy.data();
                const float* pw = weight.defined() ? weight.data() : nullptr;
-               auto at = [S, C](int64_t n, int64_t c) { return (n * C + c) * S; };
-               // Per channel: sum(dy) and sum(dy xhat), which every gradient below needs.
+               // Per channel: sum(dy) and sum(dy xhat) = rstd sum(dy (x - mean)), which every
+               // gradient below needs.
                std::vector<double> sum_dy(static_cast<size_t>(C)), sum_dy_xhat(static_cast<size_t>(C));
-               parallel_for(C, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, M)),
-                            [&](int64_t lo, int64_t hi) {
-                                for (int64_t c = lo; c < hi; ++c) {
-                                    double a = 0.0, b = 0.0;
-                                    for (int64_t n = 0; n < N; ++n)
-                                        for (int64_t s = 0; s < S; ++s) {
-                                            const int64_t i = at(n, c) + s;
-                                            a += pdy[i];
-                                            b += pdy[i] * (px[i] - mean[size_t(c)]) * rstd[size_t(c)];
-                                        }
-                                    sum_dy[size_t(c)] = a;
-                                    sum_dy_xhat[size_t(c)] = b;
-                                }
-                            });
+               parallel_for(
+                   C, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, M)), [&](int64_t lo, int64_t hi) {
+                       for (int64_t c = lo; c < hi; ++c) {
+                           const double m = mean[size_t(c)];
+                           LaneSum a, b;
+                           for (int64_t n = 0; n < N; ++n) {
+                               const float* g = pdy + (n * C + c) * S;
+                               const float* p = px + (n * C + c) * S;
+                               a.add(S, [g](int64_t i) { return double(g[i]); });
+                               b.add(S, [g, p, m](int64_t i) { return double(g[i]) * (double(p[i]) - m); });
+                           }
+                           sum_dy[size_t(c)] = a.total();
+                           sum_dy_xhat[size_t(c)] = b.total() * rstd[size_t(c)];
+                       }
+                   });
                if (bias.defined() && bias.requires_grad()) {  // dbeta = sum(dy)
                    Tensor db = Tensor::empty(bias.shape());
                    for (int64_t c = 0; c < C; ++c) db.data()[c] = float(sum_dy[size_t(c)]);
@@ -142,8 +165,10 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Ten
                    accumulate_grad(weight, std::move(dw));
                }
                if (!x.requires_grad()) return;
-               // training: dx = gamma rstd (dy - sum(dy) / M - xhat sum(dy xhat) / M)
-               // eval:     dx = gamma rstd dy
+               // training: dx = k (dy - sum(dy) / M - xhat sum(dy xhat) / M),  k = gamma rstd
+               //         = k dy - (k rstd sum(dy xhat) / M) (x - mean) - k sum(dy) / M
+               // eval:     dx = k dy  (mean and var are constants)
+               // Per channel that is dx = A dy + B (x - mean) + D, in float.
                Tensor dx = Tensor::empty(x.shape());
                float* pdx = dx.data();
                parallel_for(N * C, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, S)),
@@ -151,13 +176,14 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Ten
                                 for (int64_t u = lo; u < hi; ++u) {
                                     const size_t c = size_t(u % C);
                                     const double r = rstd[c], k = (pw ? pw[c] : 1.0) * r;
-                                    const double a = training ? sum_dy[c] / double(M) : 0.0;
-                                    const double b = training ? sum_dy_xhat[c] / double(M) : 0.0;
-                                    for (int64_t s = 0; s < S; ++s) {
-                                        const int64_t i = u * S + s;
-                                        const double xhat = (px[i] - mean[c]) * r;
-                                        pdx[i] = float(k * (pdy[i] - a - xhat * b));
-                                    }
+                                    const float A = float(k), m = float(mean[c]);
+                                    const float B =
+                                        training ? float(-k * r * sum_dy_xhat[c] / double(M)) : 0.0f;
+                                    const float D = training ? float(-k * sum_dy[c] / double(M)) : 0.0f;
+                                    const float* g = pdy + u * S;
+                                    const float* p = px + u * S;
+                                    float* out = pdx + u * S;
+                                    for (int64_t s = 0; s < S; ++s) out[s] = A * g[s] + B * (p[s] - m) + D;
                                 }
                             });
                accumulate_grad(x, std::move(dx));
@@ -191,12 +217,11 @@ Tensor layer_norm(const Tensor& x, const std::vector<int64_t>& normalized_shape,
     parallel_for(R, std::max<int64_t>(1, kGrain / D), [&](int64_t lo, int64_t hi) {
         for (int64_t r = lo; r < hi; ++r) {
             const float* row = px + r * D;
-            double sum = 0.0;
-            for (int64_t j = 0; j < D; ++j) sum += row[j];
-            const double m = sum / double(D);
-            double sq = 0.0;
-            for (int64_t j = 0; j < D; ++j) sq += (row[j] - m) * (row[j] - m);
-            const double rs = 1.0 / std::sqrt(sq / double(D) + double(eps));
+            LaneSum sum, sq;
+            sum.add(D, [row](int64_t j) { return double(row[j]); });
+            const double m = sum.total() / double(D);
+            sq.add(D, [row, m](int64_t j) { return (double(row[j]) - m) * (double(row[j]) - m); });
+            const double rs = 1.0 / std::sqrt(sq.total() / double(D) + double(eps));
             mean[size_t(r)] = m;
             rstd[size_t(r)] = rs;
             for (int64_t j = 0; j < D; ++j)
@@ -240,13 +265,11 @@ Tensor layer_norm(const Tensor& x, const std::vector<int64_t>& normalized_shape,
                float* pdx = dx.data();
                parallel_for(R, std::max<int64_t>(1, kGrain / D), [&](int64_t lo, int64_t hi) {
                    for (int64_t r = lo; r < hi; ++r) {
-                       double sum_g = 0.0, sum_g_xhat = 0.0;
-                       for (int64_t j = 0; j < D; ++j) {
-                           const double g = pdy[r * D + j] * (pw ? pw[j] : 1.0);
-                           sum_g += g;
-                           sum_g_xhat += g * xhat(r, j);
-                       }
-                       const double a = sum_g / double(D), b = sum_g_xhat / double(D);
+                       LaneSum sum_g, sum_g_xhat;
+                       sum_g.add(D, [&](int64_t j) { return pdy[r * D + j] * (pw ? pw[j] : 1.0); });
+                       sum_g_xhat.add(
+                           D, [&](int64_t j) { return pdy[r * D + j] * (pw ? pw[j] : 1.0) * xhat(r, j); });
+                       const double a = sum_g.total() / double(D), b = sum_g_xhat.total() / double(D);
                        for (int64_t j = 0; j < D; ++j) {
                            const double g = pdy[r * D + j] * (pw ? pw[j] : 1.0);
                            pdx[r * D + j] = float(rstd[size_t(r)] * (g - a - xhat(r, j) * b));

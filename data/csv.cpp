@@ -147,14 +147,17 @@ TensorDataset parse_csv(const char* text, size_t size, const std::string& name, 
     split(lines[0]);
     const std::vector<std::string> first = cells;
     const int64_t columns = int64_t(first.size());
-    FG_CHECK(columns >= 2, where, ":", lines[0].number, ": one column ('", shown(first[0]),
-             "'); a table needs at least one feature column and a label column",
+    FG_CHECK(columns >= 2 || options.unlabelled, where, ":", lines[0].number, ": one column ('",
+             shown(first[0]), "'); a table needs at least one feature column and a label column",
              options.delimiter == ',' ? " (is the delimiter something other than ','?)" : "");
+    FG_CHECK(!options.unlabelled || options.label_column.empty(), where,
+             ": a label column is named, but the table is read as unlabelled");
 
     // The label column as a 0-based index, given by name (needs the header) or 1-based number.
     const std::string& wanted = options.label_column;
     const bool by_number = wanted.empty() || all_digits(wanted);
     auto number_to_index = [&]() -> int64_t {
+        if (options.unlabelled) return -1;
         if (wanted.empty()) return columns - 1;
         FG_CHECK(wanted.size() <= 9 && std::stoll(wanted) >= 1 && std::stoll(wanted) <= columns, where,
                  ": label column ", wanted, " does not exist: the table has columns 1 to ", columns);
@@ -173,7 +176,8 @@ TensorDataset parse_csv(const char* text, size_t size, const std::string& name, 
         }
     }
     int64_t label = -1;
-    if (header) {
+    if (options.unlabelled) {
+    } else if (header) {
         for (int64_t c = 0; c < columns && label < 0 && !wanted.empty(); ++c)
             if (first[size_t(c)] == wanted) label = c;
         if (label < 0 && by_number) label = number_to_index();
@@ -196,7 +200,7 @@ TensorDataset parse_csv(const char* text, size_t size, const std::string& name, 
 
     TensorDataset data;
     data.name = name;
-    data.item_shape = Shape{columns - 1};
+    data.item_shape = Shape{options.unlabelled ? columns : columns - 1};
     std::vector<std::string> label_texts;
     for (size_t k = header ? 1 : 0; k < lines.size(); ++k) {
         const Line& line = lines[k];
@@ -219,11 +223,17 @@ TensorDataset parse_csv(const char* text, size_t size, const std::string& name, 
                      "' is not a finite number");
             data.values.push_back(v);
         }
+        if (options.unlabelled) label_texts.push_back("0");
     }
     FG_CHECK(!label_texts.empty(), where, ": the file has a header (line ", lines[0].number,
              ") but no data rows");
 
     // Integer labels are the classes themselves; any other text makes text classes.
+    if (options.unlabelled) {
+        data.labels.assign(label_texts.size(), 0);
+        data.class_names = {"unlabelled"};
+        return data;
+    }
     const bool integers = std::all_of(label_texts.begin(), label_texts.end(), [](const std::string& t) {
         return all_digits(t) && t.size() <= 4 && std::stoi(t) <= kMaxIntegerLabel;
     });

@@ -26,6 +26,9 @@ struct CsvOptions {
     std::string label_column;
     CsvHeader header = CsvHeader::detect;
     char delimiter = ',';
+    // Every column is a feature (rows to classify): the labels are all 0, of one class
+    // named "unlabelled"; label_column must then be empty.
+    bool unlabelled = false;
 };
 
 // Labels: when every label cell is an integer in [0, 1000], label = that integer and the

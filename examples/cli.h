@@ -312,10 +312,4 @@ private:
     int64_t samples_ = 0;
 };
 
-// Training must stop, with a message that says where, when the loss stops being a number.
-inline void check_loss_finite(double loss, int64_t epoch, int64_t step, const std::string& hint) {
-    FG_CHECK(std::isfinite(loss), "training diverged: the loss became ", loss, " at epoch ", epoch, ", step ",
-             step, "; ", hint);
-}
-
 }  // namespace focalgrad::cli

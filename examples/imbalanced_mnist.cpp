@@ -54,6 +54,7 @@ struct Config {
     std::vector<int64_t> hidden, seeds;
     int threads = 1;
     bool prior_correction = false, quiet = false;
+    bool balanced_sampler = false;  // Sampler::balanced: oversample the minority classes
     std::string out_dir, json_path;
 };
 
@@ -116,12 +117,18 @@ Config parse(int argc, char** argv) {
                                "deferred re-weighting: plain losses before this epoch (0 = off)", 0, 10000);
     c.prior_correction =
         args.flag("prior-correction", "also evaluate with log class priors subtracted from the logits");
+    std::string sampler = args.str("sampler", "shuffle",
+                                   "shuffle (each image once per epoch) or balanced (classes drawn equally "
+                                   "often, with replacement: oversampling)");
     c.out_dir = args.str("out", "results", "directory for the .md, .csv, .json and .svg outputs");
     c.json_path =
         args.str("json", "", "where to write the JSON results (default: OUT/imbalanced_mnist.json)");
     c.quiet = args.flag("quiet", "no progress lines");
     bool locate = args.flag("locate-data", "print the dataset directory that would be used, and exit");
     args.finish();
+    FG_CHECK(sampler == "shuffle" || sampler == "balanced", "--sampler must be shuffle or balanced, got '",
+             sampler, "'");
+    c.balanced_sampler = sampler == "balanced";
     c.threads = cli::start_threads(threads);
     if (c.json_path.empty()) c.json_path = c.out_dir + "/imbalanced_mnist.json";
     if (locate) {
@@ -204,7 +211,9 @@ void run_seed(Study& s, int64_t seed) {
     lo.batch_size = c.batch;
     lo.seed = uint64_t(seed);
     lo.normalize = pixel_stats(s.train, subset);  // standardise with the training subset's own statistics
-    DataLoader loader(s.train, subset, lo);
+    LoaderOptions train_options = lo;
+    if (c.balanced_sampler) train_options.sampler = Sampler::balanced;
+    DataLoader loader(s.train, subset, train_options);
 
     for (const std::string& name : c.losses) {
         Generator init(uint64_t(seed) * 7919 + 17);  // the same draws for every loss of this seed
@@ -249,7 +258,8 @@ std::string header(const Study& s) {
     for (int64_t h : c.hidden) os << "-" << h;
     os << "-10, SGD lr " << c.lr << " momentum " << c.momentum << ", batch " << c.batch << ", " << c.epochs
        << " epochs; focal gamma " << c.gamma << "; class weights " << c.alpha_scheme
-       << (c.drw_epoch ? str(", deferred from epoch ", c.drw_epoch) : "") << "\n";
+       << (c.drw_epoch ? str(", deferred from epoch ", c.drw_epoch) : "")
+       << (c.balanced_sampler ? "; class-balanced sampler (oversampling)" : "") << "\n";
     std::vector<std::string> seeds;
     for (int64_t seed : c.seeds) seeds.push_back(std::to_string(seed));
     os << (seeds.size() > 1 ? "Mean ± std over seeds " + join(seeds, ",") + " (sample std)\n"
@@ -286,6 +296,7 @@ std::string to_json(const Study& s) {
         .value(c.alpha_scheme)
         .key("drw_epoch")
         .value(c.drw_epoch);
+    if (c.balanced_sampler) w.key("sampler").value("balanced");  // absent: each image once per epoch
     w.key("seeds").array(c.seeds).key("threads").value(c.threads).end_object();
     w.key("train_counts").array(s.counts_seed0);
     s.runs.write_runs(w.key("runs"), "loss");

@@ -1,7 +1,8 @@
 // mnist_classifier.h — the program behind mnist_mlp and mnist_cnn: train a classifier on
 // the full (balanced) MNIST training set, report test accuracy, per-class metrics and the
 // confusion matrix (printed, and drawn as an SVG), save a checkpoint that examples/predict
-// can load.
+// uses on its own (it holds the architecture, the normalisation and the class names).
+// mnist_cnn --batchnorm puts a BatchNorm2d after each convolution.
 #pragma once
 
 #include <chrono>
@@ -14,6 +15,7 @@
 #include <focalgrad/data/metrics.h>
 #include <focalgrad/data/mnist.h>
 #include <focalgrad/losses/cross_entropy.h>
+#include <focalgrad/nn/architecture.h>
 #include <focalgrad/nn/checkpoint.h>
 #include <focalgrad/optim/optimizer.h>
 #include <focalgrad/optim/scheduler.h>
@@ -43,7 +45,12 @@ inline void train_classifier(int argc, char** argv, const ClassifierDefaults& d)
     std::string data_dir =
         args.str("data", "", "directory with the MNIST IDX files (else $MNIST_DIR, datasets/mnist/)");
     int64_t epochs = args.integer("epochs", d.epochs, "training epochs", 1, 1000);
-    double lr = args.real("lr", d.lr, "SGD learning rate (cosine-annealed to 0)", 1e-9, 10);
+    bool batchnorm = std::string(d.model) == "cnn" &&
+                     args.flag("batchnorm", "a BatchNorm2d after each convolution (whose bias it replaces)");
+    // With BatchNorm the features reaching the last layer are of unit scale from the
+    // start, and lr 0.05 overshoots: 98.08 % against 98.81 % at 0.01 after 4 epochs.
+    double lr =
+        args.real("lr", batchnorm ? 0.01 : d.lr, "SGD learning rate (cosine-annealed to 0)", 1e-9, 10);
     double momentum = args.real("momentum", 0.9, "SGD momentum", 0, 0.999);
     int64_t batch = args.integer("batch", d.batch, "batch size", 1, 1 << 20);
     std::vector<int64_t> hidden = args.integers("hidden", "256,128", "hidden layer sizes (mlp)", 1, 1 << 16);
@@ -64,7 +71,7 @@ inline void train_classifier(int argc, char** argv, const ClassifierDefaults& d)
 
     Generator gen(static_cast<uint64_t>(seed));
     bool flat = true;
-    auto model = make_model(d.model, hidden, gen, &flat);
+    auto model = make_model(d.model, hidden, gen, &flat, batchnorm);
     auto loss_fn = [](const Tensor& z, const std::vector<int>& y) { return cross_entropy(z, y); };
     // Before the data is read: a batch too large for the memory is refused at once.
     check_batch_fits(estimate_step_memory(*model, flat ? Shape{784} : Shape{1, 28, 28}, loss_fn), batch);
@@ -101,7 +108,15 @@ inline void train_classifier(int argc, char** argv, const ClassifierDefaults& d)
             str("Confusion matrix of the ", d.model == std::string("mlp") ? "MLP" : "CNN",
                 " on the MNIST test set (", report::fixed(100 * m.accuracy, 2), " % accuracy)")));
     std::printf("drew %s\n", confusion_path.c_str());
-    save(*model, save_path);
+    // What predict needs to use the model from the checkpoint alone.
+    ModelInfo info;
+    info.architecture = architecture(*model);
+    info.input_shape = {1, 28, 28};
+    info.flatten_input = flat;
+    info.input_mean = {kMnistStats.mean};
+    info.input_std = {kMnistStats.std};
+    info.class_names = test.class_names;
+    save(*model, save_path, info);
     std::printf("saved %s\n", save_path.c_str());
 }
 

@@ -233,6 +233,10 @@ std::string record_kind_fault(const Record& r, const std::string& label) {
             return want(Type::i64, "[k], k <= 8");
         return "";
     }
+    if (k == "info:flatten_input") {
+        if (r.type != Type::i64 || r.shape != Shape{1}) return want(Type::i64, "[1]");
+        return "";
+    }
     if (k == "info:input_mean" || k == "info:input_std") {
         if (r.type != Type::f64 || !vector || r.numel > kMaxRecords)
             return want(Type::f64, "[C], C <= 65536");
@@ -240,7 +244,7 @@ std::string record_kind_fault(const Record& r, const std::string& label) {
     }
     return str(label,
                " is not a known record (names start with model:, info: or state:, and info: is one of "
-               "architecture, input_shape, input_mean, input_std, class_names)");
+               "architecture, input_shape, flatten_input, input_mean, input_std, class_names)");
 }
 
 // The header and record headers of `path`, all checked against the file's length.
@@ -475,7 +479,7 @@ void decode_f32(const std::vector<unsigned char>& b, float* dst) {
 
 // Reads the data of a layout that fits `slots`, checks the CRC and every value, and only
 // then writes the module's tensors and generators. Returns the info and the state.
-Checkpoint read_all(Layout& layout, const std::vector<Slot>& slots, Module& module) {
+Checkpoint read_all(Layout& layout, const std::vector<Slot>& slots, Module* module) {
     const std::string& where = layout.where;
     std::vector<std::vector<unsigned char>> data;
     const uint32_t computed = layout.stream(&data);
@@ -506,6 +510,10 @@ Checkpoint read_all(Layout& layout, const std::vector<Slot>& slots, Module& modu
             out.info.input_shape = decode_i64(b);
             for (int64_t s : out.info.input_shape)
                 FG_CHECK(s >= 1 && s <= (int64_t(1) << 31), where, ": the input shape holds the size ", s);
+        } else if (r.key == "info:flatten_input") {
+            const int64_t v = decode_i64(b)[0];
+            FG_CHECK(v == 0 || v == 1, where, ": info:flatten_input is ", v, " (0 or 1)");
+            out.info.flatten_input = v == 1;
         } else if (r.key == "info:input_mean") {
             out.info.input_mean = decode_f64(b);
         } else if (r.key == "info:input_std") {
@@ -547,12 +555,13 @@ Checkpoint read_all(Layout& layout, const std::vector<Slot>& slots, Module& modu
             where, ": input channel ", c, " has mean ", info.input_mean[c], " and std ", info.input_std[c]);
 
     // Everything is known good: write the model.
+    if (!module) return out;
     for (const Slot& s : slots) {
         if (s.generator) continue;
         Tensor t = s.tensor;
         decode_f32(data[model_index.at(s.name)], t.data());
     }
-    for (auto& [name, gen] : module.named_generators()) {
+    for (auto& [name, gen] : module->named_generators()) {
         auto it = model_index.find(name);
         if (it == model_index.end()) continue;  // a version-1 file holds no generators
         gen->set_state(get_u64(&data[it->second][0]), get_u64(&data[it->second][8]));
@@ -569,7 +578,7 @@ Checkpoint load_into(Module& module, Layout& layout) {
                             str("a checkpoint of ", layout.size, " bytes holds at most ",
                                 std::min<uint64_t>(kMaxRecords, (layout.size - 20) / 14)));
     check_fit(layout, slots);
-    return read_all(layout, slots, module);
+    return read_all(layout, slots, &module);
 }
 
 }  // namespace
@@ -592,8 +601,8 @@ void save(const Module& module, const std::string& path, const ModelInfo& info, 
 
     // The count comes first in the file, so it is worked out before anything is written.
     uint32_t records = uint32_t(slots.size() + state.size());
-    records += !info.architecture.empty() + !info.input_shape.empty() + 2 * !info.input_mean.empty() +
-               !info.class_names.empty();
+    records += !info.architecture.empty() + !info.input_shape.empty() + info.flatten_input +
+               2 * !info.input_mean.empty() + !info.class_names.empty();
     CheckpointWriter file(path);
     std::vector<unsigned char> header(kMagic, kMagic + 8);
     put_u32(header, kVersion);
@@ -613,6 +622,10 @@ void save(const Module& module, const std::string& path, const ModelInfo& info, 
     if (!info.input_shape.empty())
         file.record("info:input_shape", Type::i64, Shape{int64_t(info.input_shape.size())},
                     info.input_shape.data());
+    if (info.flatten_input) {
+        const int64_t one = 1;
+        file.record("info:flatten_input", Type::i64, Shape{1}, &one);
+    }
     if (!info.input_mean.empty()) {
         file.record("info:input_mean", Type::f64, Shape{int64_t(info.input_mean.size())},
                     info.input_mean.data());
@@ -677,7 +690,7 @@ LoadedModel load_model(const std::string& path) {
     }
     const std::vector<Slot> slots = model_slots(*out.model);
     check_fit(layout, slots);
-    out.checkpoint = read_all(layout, slots, *out.model);
+    out.checkpoint = read_all(layout, slots, out.model.get());
     return out;
 }
 
@@ -701,6 +714,13 @@ void check_finite_weights(const Module& module, const std::string& what) {
     FG_CHECK(bad == 0, what, " holds weights that are not finite: ", first, " (", bad,
              " non-finite values in ", bad_tensors, " tensor", bad_tensors == 1 ? "" : "s",
              "); the model diverged while it was trained: train it again with a smaller learning rate");
+}
+
+Checkpoint read_checkpoint(const std::string& path) {
+    Layout layout(path, "read_checkpoint");
+    const uint64_t bound = std::min<uint64_t>(kMaxRecords, (layout.size - 20) / 13);
+    layout.read_records(bound, str("a checkpoint of ", layout.size, " bytes holds at most ", bound));
+    return read_all(layout, {}, nullptr);
 }
 
 }  // namespace focalgrad

@@ -39,7 +39,8 @@
 //                        "model:1.running_mean"); int64 [2]: generator NAME's state and
 //                        increment ("model:3.generator")
 //   info:architecture    byte [n]: the architecture text
-//   info:input_shape     int64 [k]: one item's shape, batch excluded ([784], [1, 28, 28])
+//   info:input_shape     int64 [k]: one item's shape, batch excluded ([2], [1, 28, 28])
+//   info:flatten_input   int64 [1]: 1 when the model takes items flattened to [D]
 //   info:input_mean      float64 [C]: x = (v - mean[c]) / std[c] per channel (or one for all)
 //   info:input_std       float64 [C]
 //   info:class_names     byte [n]: the class names, each followed by '\n'
@@ -64,14 +65,16 @@ namespace focalgrad {
 // What a program needs besides the tensors to use a model on new inputs.
 struct ModelInfo {
     std::string architecture;          // architecture(model), or empty
-    std::vector<int64_t> input_shape;  // one item: {D} or {C, H, W}; empty if unknown
+    std::vector<int64_t> input_shape;  // one item as the data holds it: {D} or {C, H, W}; empty if unknown
+    bool flatten_input = false;        // the model takes items flattened to [N, D] (an MLP on images)
     // Standardisation of the inputs, per channel (an item's first dim), or one entry for
     // every value: x = (v - mean[c]) / std[c]. Empty: inputs are used as they are.
     std::vector<double> input_mean, input_std;
     std::vector<std::string> class_names;  // class_names[label]; empty if unknown
 
     bool empty() const {
-        return architecture.empty() && input_shape.empty() && input_mean.empty() && class_names.empty();
+        return architecture.empty() && input_shape.empty() && !flatten_input && input_mean.empty() &&
+               class_names.empty();
     }
 };
 
@@ -113,5 +116,10 @@ LoadedModel load_model(const std::string& path);
 // loads like any other (load keeps every bit), and then gives the same plausible output
 // for every input: a program about to use the weights checks them first.
 void check_finite_weights(const Module& module, const std::string& what);
+
+// What a file holds besides the model's tensors (its version, ModelInfo and state),
+// checked as load() checks the whole file, without a model: to decide how to use a file
+// before building anything, as predict does.
+Checkpoint read_checkpoint(const std::string& path);
 
 }  // namespace focalgrad

@@ -106,6 +106,7 @@ TEST_CASE("checkpoint: ModelInfo and every kind of state round-trip exactly") {
     ModelInfo info;
     info.architecture = architecture(*a);
     info.input_shape = {1, 4, 4};
+    info.flatten_input = true;
     info.input_mean = {0.1307};
     info.input_std = {0.3081};
     info.class_names = {"cat", "dog", "a bird, flying"};
@@ -118,10 +119,16 @@ TEST_CASE("checkpoint: ModelInfo and every kind of state round-trip exactly") {
     state["scalar"] = Tensor::scalar(2.5f);
     save(*a, dir / "a.fgc", info, state);
 
+    Checkpoint peek = read_checkpoint(dir / "a.fgc");  // the same, without a model
+    CHECK(peek.version == 2);
+    CHECK(peek.info.architecture == info.architecture);
+    CHECK(peek.info.class_names == info.class_names);
+    CHECK(peek.state.size() == state.size());
     auto b = every_layer(2);
     Checkpoint c = load(*b, dir / "a.fgc");
     CHECK(c.info.architecture == info.architecture);
     CHECK(c.info.input_shape == info.input_shape);
+    CHECK(c.info.flatten_input);
     CHECK(c.info.input_mean == info.input_mean);
     CHECK(c.info.input_std == info.input_std);
     CHECK(c.info.class_names == info.class_names);

@@ -84,6 +84,20 @@ TEST_CASE("load_csv: no header, integer labels become classes 0 .. max") {
           "load_csv: t.csv:2: column 1 ('x'): '1,5' is not a finite number");
 }
 
+TEST_CASE("load_csv: an unlabelled table: every column a feature") {
+    CsvOptions opt;
+    opt.unlabelled = true;
+    TensorDataset d = parse("x,y\n1,2\n3,4\n", opt);
+    CHECK(d.item_shape == Shape{2});
+    CHECK(d.values == std::vector<float>{1, 2, 3, 4});
+    CHECK(d.labels == std::vector<int>{0, 0});
+    CHECK(d.class_names == std::vector<std::string>{"unlabelled"});
+    CHECK(parse("5\n6\n", opt).item_shape == Shape{1});  // one column is fine without labels
+    opt.label_column = "y";
+    CHECK(parse_error("x,y\n1,2\n", opt) ==
+          "load_csv: t.csv: a label column is named, but the table is read as unlabelled");
+}
+
 TEST_CASE("load_csv: a bad cell names the file, the line and the column") {
     CHECK(parse_error("a,b,y\n1,2,0\n3,x7,1\n") ==
           "load_csv: t.csv:3: column 2 ('b'): 'x7' is not a finite number");

@@ -91,8 +91,8 @@ TEST_CASE("--help prints the flags and exits 0") {
 // Every example, with every flag spelling that used to be ignored or misreported. Each
 // command names a data directory that does not exist, so a flag that is ignored shows up
 // as that error (and never as minutes of training).
-const char* const kPrograms[] = {"imbalanced_mnist", "mnist_mlp",   "mnist_cnn",
-                                 "predict",          "custom_loss", "digit_canvases"};
+const char* const kPrograms[] = {"imbalanced_mnist", "mnist_mlp",      "mnist_cnn", "predict",
+                                 "custom_loss",      "digit_canvases", "train_csv", "train_images"};
 const std::string kNoData = " --data /nonexistent/focalgrad-data";
 
 TEST_CASE("-h is --help in every example: it prints the flags and the version, and exits 0") {
@@ -189,7 +189,8 @@ TEST_CASE("predict --checkpoint on a FIFO is refused at once instead of blocking
     // `timeout` turns a hang into exit status 124.
     Outcome o = run("timeout 10 " + fgtest::g_bin_dir + "/predict --checkpoint " + fifo + " x.png");
     CHECK_MESSAGE(o.status == 2, "exit status ", o.status, "; output: ", o.output);
-    fgtest::check_contains(o.output, {"load: " + fifo + ": not a regular file (it is a FIFO (named pipe))"});
+    fgtest::check_contains(o.output,
+                           {"read_checkpoint: " + fifo + ": not a regular file (it is a FIFO (named pipe))"});
 }
 
 TEST_CASE(

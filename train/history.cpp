@@ -114,8 +114,9 @@ void save_training_curves(const std::string& path, const std::vector<EpochRecord
             }
     }
     const bool has_val = std::any_of(val.begin(), val.end(), [](double v) { return std::isfinite(v); });
-    auto marked = [](Series s) {
-        s.markers = true;
+    // Markers while they stay apart; beyond 40 epochs they would only blot the line.
+    auto marked = [&](Series s) {
+        s.markers = history.size() <= 40;
         return s;
     };
 
