@@ -230,4 +230,113 @@ Tensor l1_loss(const Tensor& input, const Tensor& target, const RegressionLossOp
     return fast_loss("l1_loss", input, target, 0.0f, options);
 }
 
+// ---- GIoU loss: one plain loop in double (no fast form needed) ------------------------------
+namespace {
+
+constexpr double kGiouEps = 1e-7;  // torchvision's
+
+struct GiouTerms {
+    double loss;
+    double d[4];  // dℓ / d(x1, y1, x2, y2) of the first box
+};
+
+// ℓ(p, g) = 1 - I / (U + ε) + (C - U) / (C + ε), and its gradient with respect to p.
+GiouTerms giou_terms(const double* p, const double* g) {
+    const double iw = std::min(p[2], g[2]) - std::max(p[0], g[0]),
+                 ih = std::min(p[3], g[3]) - std::max(p[1], g[1]);
+    const bool overlap = iw > 0 && ih > 0;
+    const double I = overlap ? iw * ih : 0.0;
+    const double area = (p[2] - p[0]) * (p[3] - p[1]), area_g = (g[2] - g[0]) * (g[3] - g[1]);
+    const double U = area + area_g - I;
+    const double cw = std::max(p[2], g[2]) - std::min(p[0], g[0]),
+                 ch = std::max(p[3], g[3]) - std::min(p[1], g[1]);
+    const double C = cw * ch;
+    GiouTerms t;
+    t.loss = 1.0 - I / (U + kGiouEps) + (C - U) / (C + kGiouEps);
+    const double a_area = I / ((U + kGiouEps) * (U + kGiouEps)) - 1.0 / (C + kGiouEps);
+    const double a_inter = -1.0 / (U + kGiouEps) - a_area;
+    const double a_enclose = (U + kGiouEps) / ((C + kGiouEps) * (C + kGiouEps));
+    // dI: the intersection's edges that are the box's own (0 without overlap).
+    const double dI[4] = {overlap && p[0] >= g[0] ? -ih : 0.0, overlap && p[1] >= g[1] ? -iw : 0.0,
+                          overlap && p[2] <= g[2] ? ih : 0.0, overlap && p[3] <= g[3] ? iw : 0.0};
+    const double dA[4] = {-(p[3] - p[1]), -(p[2] - p[0]), p[3] - p[1], p[2] - p[0]};
+    // dC: the enclosing box's edges that are the box's own.
+    const double dC[4] = {p[0] <= g[0] ? -ch : 0.0, p[1] <= g[1] ? -cw : 0.0, p[2] >= g[2] ? ch : 0.0,
+                          p[3] >= g[3] ? cw : 0.0};
+    for (int k = 0; k < 4; ++k) t.d[k] = a_inter * dI[k] + a_area * dA[k] + a_enclose * dC[k];
+    return t;
+}
+
+void check_giou_boxes(const char* op, const char* name, const Tensor& b) {
+    const float* p = b.data();
+    for (int64_t i = 0; i < b.numel() / 4; ++i) {
+        const float* q = p + 4 * i;
+        bool finite =
+            std::isfinite(q[0]) && std::isfinite(q[1]) && std::isfinite(q[2]) && std::isfinite(q[3]);
+        FG_CHECK(finite && q[0] <= q[2] && q[1] <= q[3], op, ": ", name, " box ", i, " = (", q[0], ", ", q[1],
+                 ", ", q[2], ", ", q[3], ") is not a box: expected finite x1 <= x2, y1 <= y2");
+    }
+}
+
+}  // namespace
+
+//   ℓ = 1 - I / (U + ε) + (C - U) / (C + ε)        dℓ = a_I dI + a_A dA + a_C dC (header)
+Tensor giou_loss(const Tensor& boxes, const Tensor& target, const RegressionLossOptions& options) {
+    constexpr const char* op = "giou_loss";
+    FG_CHECK(boxes.defined() && target.defined(), op, ": boxes and target must be defined");
+    FG_CHECK(boxes.shape() == target.shape(), op, ": boxes have shape ", boxes.shape(),
+             " but target has shape ", target.shape(), "; expected the same shape");
+    FG_CHECK(boxes.dim() >= 1 && boxes.shape()[boxes.dim() - 1] == 4, op,
+             ": boxes must be [..., 4] (x1, y1, x2, y2), got ", boxes.shape());
+    Shape per_box;
+    for (int d = 0; d + 1 < boxes.dim(); ++d) per_box.push_back(boxes.shape()[d]);
+    FG_CHECK(!options.weight.defined() || options.weight.shape() == per_box, op, ": weight has shape ",
+             options.weight.defined() ? options.weight.shape() : Shape{}, "; expected one weight per box, ",
+             per_box);
+    check_arguments(op, boxes, target, 0.0f,
+                    RegressionLossOptions{options.reduction, Tensor(), options.normalizer});
+    if (options.weight.defined())
+        for (int64_t i = 0; i < options.weight.numel(); ++i)
+            FG_CHECK(options.weight.data()[i] >= 0.0f && std::isfinite(options.weight.data()[i]), op,
+                     ": weight[", i, "] = ", options.weight.data()[i],
+                     " (weights must be finite and >= 0; 0 ignores a box)");
+    check_giou_boxes(op, "boxes", boxes);
+    check_giou_boxes(op, "target", target);
+    const int64_t n = boxes.numel() / 4;
+    struct Saved {
+        std::vector<double> dboxes, dtarget;  // w dℓ per coordinate, [n, 4] each
+    };
+    auto saved = std::make_shared<Saved>(Saved{std::vector<double>(static_cast<size_t>(4 * n)),
+                                               std::vector<double>(static_cast<size_t>(4 * n))});
+    std::vector<double> losses(static_cast<size_t>(n));
+    double weight_sum = 0.0;
+    for (int64_t i = 0; i < n; ++i) {
+        double p[4], g[4];
+        for (int k = 0; k < 4; ++k) p[k] = boxes.data()[4 * i + k], g[k] = target.data()[4 * i + k];
+        const double w = options.weight.defined() ? double(options.weight.data()[i]) : 1.0;
+        const GiouTerms forward = giou_terms(p, g), backward = giou_terms(g, p);  // ℓ is symmetric
+        losses[size_t(i)] = w * forward.loss;
+        for (int k = 0; k < 4; ++k) {
+            saved->dboxes[size_t(4 * i + k)] = w * forward.d[k];
+            saved->dtarget[size_t(4 * i + k)] = w * backward.d[k];
+        }
+        weight_sum += w;
+    }
+    const double denominator = options.normalizer > 0 ? options.normalizer : weight_sum;
+    Tensor out = reduce_losses(options.reduction, losses, denominator, per_box);
+    const Reduction reduction = options.reduction;
+    record(op, {boxes, target}, out,
+           [boxes, target, saved, reduction, denominator](const Tensor& dy, const Tensor&) {
+               const UpstreamGrad u(reduction, dy, denominator);  // u(i): what reaches box i's loss
+               Tensor db = Tensor::empty(boxes.shape()), dt = Tensor::empty(boxes.shape());
+               for (int64_t e = 0; e < boxes.numel(); ++e) {
+                   db.data()[e] = float(u(e / 4) * saved->dboxes[size_t(e)]);
+                   dt.data()[e] = float(u(e / 4) * saved->dtarget[size_t(e)]);
+               }
+               accumulate_grad(boxes, std::move(db));
+               accumulate_grad(target, std::move(dt));
+           });
+    return out;
+}
+
 }  // namespace focalgrad

@@ -2,8 +2,9 @@
 // target box offsets (any shape; [B, A, 4] for a box head, against dense_targets' box
 // targets): l1_loss and smooth_l1_loss (torch.nn.functional's, with β), with element weights
 // (0 ignores an element: RetinaNet's box loss counts the positive anchors only) and a
-// denominator given by the caller (RetinaNet divides by the number of positive anchors).
-// Not here: IoU-based losses (GIoU, DIoU), balanced L1.
+// denominator given by the caller (RetinaNet divides by the number of positive anchors);
+// and giou_loss on decoded boxes (torchvision's generalized_box_iou_loss).
+// Not here: DIoU / CIoU, balanced L1.
 //
 // Shapes: input and target of the same shape; weight undefined or of that shape too.
 #pragma once
@@ -41,6 +42,23 @@ struct RegressionLossOptions {
 Tensor l1_loss(const Tensor& input, const Tensor& target, const RegressionLossOptions& options = {});
 Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, float beta = 1.0f,
                       const RegressionLossOptions& options = {});
+
+// GIoU loss (Rezatofighi et al. 2019) of boxes [..., 4] (x1, y1, x2, y2) against target boxes of
+// the same shape, per box, with I, U the intersection and union areas and C the area of the
+// smallest box enclosing both (ε = 1e-7 keeps empty boxes finite, as in torchvision):
+//
+//   ℓ = 1 - GIoU = 1 - I / (U + ε) + (C - U) / (C + ε)          in [0, 2)
+//   dℓ = a_I dI + a_A dA + a_C dC,  A the box's area, U = A + A_target - I:
+//   a_A = I / (U + ε)² - 1 / (C + ε),  a_I = -1 / (U + ε) - a_A,  a_C = (U + ε) / (C + ε)²
+//
+// with the areas' derivatives in the coordinates (on a tie of a coordinate with the target's,
+// the box's own side is taken). ℓ is symmetric in the two boxes, so the target's gradient is
+// the same formula with the roles swapped. weight, if given, has the boxes' shape without
+// the last dimension (one weight per box); reductions as above, over boxes. Two empty boxes
+// (no area) have GIoU 0 and ℓ = 1, as in torchvision. Throws for
+// boxes of another shape, a last dimension other than 4, boxes with x2 < x1 or y2 < y1, NaN
+// or inf coordinates. No fast form: one plain loop in double is the whole loss.
+Tensor giou_loss(const Tensor& boxes, const Tensor& target, const RegressionLossOptions& options = {});
 
 // The same losses as one plain loop in double (box_regression.cpp opens with it): ops on the
 // tape with the same checks and semantics, for reading, gradcheck and tests. Slow.

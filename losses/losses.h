@@ -11,7 +11,7 @@
 //   sigmoid_focal_loss       binary / multilabel focal loss (torchvision; SMP variants;
 //                            element weights, α per class, a caller's denominator)
 //   smp_multiclass_focal_loss   SMP's FocalLoss(mode="multiclass"): C binary focal losses
-//   l1_loss, smooth_l1_loss  box regression (element weights, a caller's denominator)
+//   l1_loss, smooth_l1_loss, giou_loss   box regression (weights, a caller's denominator)
 //   ohem, hard_negative_mining   hard-example mining on per-example losses (OHEM, SSD)
 //   loss_toolkit.h           what they share (layout, target checks, reductions), for a loss of
 //                            your own (docs/extending.md)

@@ -2,12 +2,15 @@
 // gradients, the fast form against reference:: and against an independent double loop for
 // every reduction, weights and β, gradchecks with random upstream gradients (input and
 // target), extreme inputs, the ignore semantics of zero weights under Mean, the caller's
-// normalizer, RetinaNet's box loss from dense_targets, and bad input.
+// normalizer, RetinaNet's box loss from dense_targets, and bad input; giou_loss against its
+// definition, with gradchecks for boxes and target.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
 
 #include <focalgrad/core/autograd.h>
+#include <focalgrad/core/ops.h>
 #include <focalgrad/core/random.h>
 #include <focalgrad/detection/anchors.h>
 #include <focalgrad/losses/box_regression.h>
@@ -281,4 +284,114 @@ TEST_CASE("smooth_l1_loss and l1_loss: bad input") {
     a.data()[3] = std::nanf("");
     CHECK_ERROR(smooth_l1_loss(a, b), "smooth_l1_loss", "input", "nan", "[0, 3]");
     CHECK_ERROR(reference::l1_loss(a, b), "reference::l1_loss", "input");
+}
+
+// ---- giou_loss -------------------------------------------------------------------------------
+
+namespace {
+
+// 1 - GIoU from the definition, in double, as torchvision's generalized_box_iou_loss writes it.
+double giou_reference(const float* p, const float* g) {
+    double ix1 = std::max(p[0], g[0]), iy1 = std::max(p[1], g[1]), ix2 = std::min(p[2], g[2]),
+           iy2 = std::min(p[3], g[3]);
+    double inter = ix2 > ix1 && iy2 > iy1 ? (ix2 - ix1) * (iy2 - iy1) : 0.0;
+    double uni =
+        (double(p[2]) - p[0]) * (double(p[3]) - p[1]) + (double(g[2]) - g[0]) * (double(g[3]) - g[1]) - inter;
+    double cx1 = std::min(p[0], g[0]), cy1 = std::min(p[1], g[1]), cx2 = std::max(p[2], g[2]),
+           cy2 = std::max(p[3], g[3]);
+    double enclose = (cx2 - cx1) * (cy2 - cy1);
+    return 1 - (inter / (uni + 1e-7) - (enclose - uni) / (enclose + 1e-7));
+}
+
+// Random box pairs whose coordinates are at least 0.1 apart wherever the loss has a kink (a
+// comparison between the two boxes' edges), so that gradcheck's steps never cross one.
+void random_pairs(int n, uint64_t seed, Tensor& boxes, Tensor& target) {
+    Generator g(seed);
+    std::vector<float> b, t;
+    while (int(b.size()) < 4 * n) {
+        float p[4], q[4];
+        for (float* box : {p, q}) {
+            box[0] = g.uniform(0, 3), box[1] = g.uniform(0, 3);
+            box[2] = box[0] + g.uniform(0.5f, 5), box[3] = box[1] + g.uniform(0.5f, 5);
+        }
+        bool apart = true;
+        for (int i = 0; i < 4; ++i)
+            for (int j = 0; j < 4; ++j)
+                if (i % 2 == j % 2) apart &= std::fabs(p[i] - q[j]) > 0.1f;
+        if (!apart) continue;
+        b.insert(b.end(), p, p + 4);
+        t.insert(t.end(), q, q + 4);
+    }
+    boxes = Tensor::from(b, {n, 4});
+    target = Tensor::from(t, {n, 4});
+}
+
+}  // namespace
+
+TEST_CASE("giou_loss: hand-worked boxes") {
+    RegressionLossOptions none;
+    none.reduction = Reduction::None;
+    Tensor p = boxes_to_tensor({{0, 0, 2, 2}, {0, 0, 1, 1}, {0, 0, 2, 2}});
+    Tensor g = boxes_to_tensor({{1, 1, 3, 3}, {2, 0, 3, 1}, {0, 0, 2, 2}});
+    // Overlap 1, union 7, enclosing 9: 1 - (1/7 - 2/9). Apart: 1 + (3 - 2) / 3. Equal: ~0.
+    fgtest::check_close(giou_loss(p, g, none), {1 - (1.0 / 7 - 2.0 / 9), 4.0 / 3, 0}, 1e-6, 1e-7);
+    // Symmetric, and the mean over boxes by default.
+    CHECK(giou_loss(g, p).item() == doctest::Approx((1 - (1.0 / 7 - 2.0 / 9) + 4.0 / 3) / 3).epsilon(1e-6));
+}
+
+TEST_CASE("giou_loss: against the definition in double, gradcheck for boxes and target, weights") {
+    Tensor b, t;
+    random_pairs(60, 3, b, t);
+    RegressionLossOptions none;
+    none.reduction = Reduction::None;
+    Tensor l = giou_loss(b, t, none);
+    REQUIRE(l.shape() == Shape{60});
+    std::vector<double> expected;
+    int overlapping = 0;
+    for (int64_t i = 0; i < 60; ++i) {
+        expected.push_back(giou_reference(b.data() + 4 * i, t.data() + 4 * i));
+        overlapping += expected.back() < 1;
+    }
+    fgtest::check_close(l, expected, 1e-6, 1e-7);
+    CHECK(overlapping > 10);
+    CHECK(overlapping < 50);
+    Tensor gb, gt;
+    random_pairs(12, 4, gb, gt);
+    for (Reduction reduction : kReductions) {
+        RegressionLossOptions o;
+        o.reduction = reduction;
+        Generator gw(5);
+        o.weight = Tensor::rand({12}, gw);
+        o.weight.data()[2] = 0;
+        fgtest::check_gradcheck([=](const std::vector<Tensor>& in) { return giou_loss(in[0], in[1], o); },
+                                {gb, gt});
+    }
+    // A zero weight ignores a box, also in the mean's denominator.
+    RegressionLossOptions masked;
+    masked.weight = Tensor::ones({60});
+    for (int64_t i = 30; i < 60; ++i) masked.weight.data()[i] = 0;
+    double first_half = 0;
+    for (int64_t i = 0; i < 30; ++i) first_half += expected[size_t(i)];
+    CHECK(giou_loss(b, t, masked).item() == doctest::Approx(first_half / 30).epsilon(1e-6));
+}
+
+TEST_CASE("giou_loss: degenerate and far-apart boxes stay finite; bad input") {
+    RegressionLossOptions none;
+    none.reduction = Reduction::None;
+    Tensor p = boxes_to_tensor({{5, 5, 5, 5}, {0, 0, 1, 1}, {0, 0, 1e4f, 1e4f}});
+    Tensor g = boxes_to_tensor({{5, 5, 5, 5}, {1e4f, 1e4f, 1e4f + 1, 1e4f + 1}, {0, 0, 1e4f, 1e4f}});
+    Tensor x = p.clone().set_requires_grad();
+    Tensor l = giou_loss(x, g, none);
+    for (int64_t i = 0; i < 3; ++i) CHECK(std::isfinite(l.data()[i]));
+    CHECK(l.data()[0] == 1.0f);  // two equal points: IoU 0 / ε = 0, as in torchvision
+    CHECK(l.data()[1] == doctest::Approx(2.0).epsilon(1e-6));  // far apart: GIoU -> -1
+    CHECK(l.data()[2] == doctest::Approx(0.0));
+    sum(l).backward();
+    for (float v : x.grad().to_vector()) CHECK(std::isfinite(v));
+    CHECK_ERROR(giou_loss(Tensor::zeros({2, 3}), Tensor::zeros({2, 3})), "giou_loss", "[..., 4]");
+    CHECK_ERROR(giou_loss(boxes_to_tensor({{2, 0, 1, 1}}), boxes_to_tensor({{0, 0, 1, 1}})), "giou_loss",
+                "boxes box 0", "x1 <= x2");
+    RegressionLossOptions w;
+    w.weight = Tensor::ones({2});
+    CHECK_ERROR(giou_loss(p, g, w), "giou_loss", "one weight per box");
 }
