@@ -25,10 +25,7 @@ void check_arguments(const char* op, const Tensor& input, const Tensor& target, 
     FG_CHECK(input.shape() == target.shape(), op, ": input has shape ", input.shape(),
              " but target has shape ", target.shape(), "; expected the same shape");
     FG_CHECK(std::isfinite(beta) && beta >= 0.0f, op, ": beta must be a finite number >= 0, got ", beta);
-    FG_CHECK(std::isfinite(o.normalizer) && o.normalizer >= 0.0, op,
-             ": normalizer must be a finite number >= 0 (0: none), got ", o.normalizer);
-    FG_CHECK(o.normalizer == 0.0 || o.reduction == Reduction::Mean, op, ": a normalizer (", o.normalizer,
-             ") is the denominator of Reduction::Mean; got Reduction::", o.reduction);
+    mean_denominator(op, o.reduction, o.normalizer, 0.0);  // checks the normalizer
     if (!o.weight.defined()) return;
     FG_CHECK(o.weight.shape() == input.shape(), op, ": weight has shape ", o.weight.shape(),
              " but input has shape ", input.shape(), "; expected the same shape");
@@ -48,7 +45,7 @@ void check_arguments(const char* op, const Tensor& input, const Tensor& target, 
 //   ℓ = d² / (2β)  where |d| < β,   |d| - β/2  elsewhere          (β = 0: ℓ = |d|)
 //     (computed as (d / β) d / 2, which cannot overflow: |d / β| < 1 there)
 //   dℓ/dx = d / β  where |d| < β,   sign(d)    elsewhere,          dℓ/dy = -dℓ/dx
-//   output: w ℓ per element (None), Σ w ℓ (Sum), Σ w ℓ / D (Mean), D = normalizer or Σ w
+//   output: w ℓ per element (None), Σ w ℓ (Sum), Σ w ℓ / D (Mean), D = max(normalizer, 1) or Σ w
 Tensor reference_loss(const char* op, const Tensor& input, const Tensor& target, double beta,
                       const RegressionLossOptions& options) {
     check_arguments(op, input, target, float(beta), options);
@@ -73,7 +70,7 @@ Tensor reference_loss(const char* op, const Tensor& input, const Tensor& target,
     for (double loss : losses) total += loss;
     FG_CHECK(std::isfinite(float(total)), op, ": the loss (", total,
              ") overflows float; scale the offsets down");
-    const double denominator = options.normalizer > 0 ? options.normalizer : weight_sum;
+    const double denominator = mean_denominator(op, options.reduction, options.normalizer, weight_sum);
     Tensor out = reduce_losses(options.reduction, losses, denominator, input.shape());
     const Reduction reduction = options.reduction;
     record(op, {input, target}, out,
@@ -189,7 +186,7 @@ Tensor fast_loss(const char* op, const Tensor& input, const Tensor& target, floa
                         ": the loss overflows float (|input - target| or their sum above 3.4e38); "
                         "scale the offsets down"));
     }
-    const double denominator = options.normalizer > 0 ? options.normalizer : sums[1];
+    const double denominator = mean_denominator(op, options.reduction, options.normalizer, sums[1]);
     Tensor result = reduce_losses(options.reduction, sums[0], denominator, losses);
     const Reduction reduction = options.reduction;
     const Tensor weight = options.weight;
@@ -322,7 +319,7 @@ Tensor giou_loss(const Tensor& boxes, const Tensor& target, const RegressionLoss
         }
         weight_sum += w;
     }
-    const double denominator = options.normalizer > 0 ? options.normalizer : weight_sum;
+    const double denominator = mean_denominator(op, options.reduction, options.normalizer, weight_sum);
     Tensor out = reduce_losses(options.reduction, losses, denominator, per_box);
     const Reduction reduction = options.reduction;
     record(op, {boxes, target}, out,

@@ -9,6 +9,8 @@
 // Shapes: input and target of the same shape; weight undefined or of that shape too.
 #pragma once
 
+#include <optional>
+
 #include <focalgrad/core/tensor.h>
 #include <focalgrad/losses/reduction.h>
 
@@ -16,8 +18,8 @@ namespace focalgrad {
 
 struct RegressionLossOptions {
     Reduction reduction = Reduction::Mean;
-    Tensor weight;          // undefined, or input's shape: w >= 0 per element, 0 ignores
-    double normalizer = 0;  // > 0, with Mean only: the mean's denominator instead of Σ w
+    Tensor weight;                     // undefined, or input's shape: w >= 0 per element, 0 ignores
+    std::optional<double> normalizer;  // Mean only: max(normalizer, 1) is the denominator, not Σ w
 };
 
 // Per element, with d = input - target and weight w (1 without weights):
@@ -28,12 +30,13 @@ struct RegressionLossOptions {
 //                    (β = 0 is l1_loss, as in PyTorch; the two pieces meet with equal
 //                    value and slope at |d| = β)
 //
-//   None  w ℓ per element;  Sum  Σ w ℓ;  Mean  Σ w ℓ / D,  D = normalizer if > 0, else Σ w
+//   None  w ℓ per element;  Sum  Σ w ℓ;  Mean  Σ w ℓ / D,  D = max(normalizer, 1) if given, else Σ w
 //   (the number of elements without weights). With 0/1 weights, Mean is the mean over the
 //   elements that count, and an ignored element counts for nothing in the loss, its
 //   denominator or its gradient. A mean over nothing (D = 0) is 0, with a zero gradient.
 //   RetinaNet's box loss, Σ over the positive anchors' 4 offsets / max(1, #positives), is
-//   Mean with weight = dense_targets' box_weights and normalizer = max(1, #positives).
+//   Mean with weight = dense_targets' box_weights and normalizer = #positives (the same
+//   normalizer as sigmoid_focal_loss's; loss_toolkit.h's mean_denominator for both).
 //
 // Gradients go to input (dℓ/dd) and to target (-dℓ/dd) when they require grad; none to the
 // weights. Throws focalgrad::Error for: shapes that differ; weights that are negative or not

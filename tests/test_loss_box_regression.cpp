@@ -226,13 +226,16 @@ TEST_CASE("smooth_l1_loss: zero weights ignore elements, also in Mean's denomina
             CHECK(xm.grad().data()[i] == doctest::Approx(xs.grad().data()[k++]).epsilon(1e-6));
     }
     CHECK(nonzero_ignored == 0);
-    // The caller's denominator: Σ w ℓ / 7 whatever the weights sum to.
+    // The caller's denominator: Σ w ℓ / 7 whatever the weights sum to; below 1 it counts as 1.
     masked.normalizer = 7;
     RegressionLossOptions sum;
     sum.reduction = Reduction::Sum;
     sum.weight = w;
     CHECK(smooth_l1_loss(x, y, 0.5f, masked).item() ==
           doctest::Approx(smooth_l1_loss(x, y, 0.5f, sum).item() / 7).epsilon(1e-6));
+    masked.normalizer = 0;  // a batch without positives
+    CHECK(smooth_l1_loss(x, y, 0.5f, masked).item() ==
+          doctest::Approx(smooth_l1_loss(x, y, 0.5f, sum).item()).epsilon(1e-6));
     // All ignored: a mean over nothing is 0 with a zero gradient.
     RegressionLossOptions nothing;
     nothing.weight = Tensor::zeros({40, 4});
@@ -253,7 +256,7 @@ TEST_CASE("l1_loss: RetinaNet's box loss from dense_targets (positives only, / #
     Tensor pred = Tensor::normal({2, 3, 4}, 0.0f, 0.3f, g);
     RegressionLossOptions o;
     o.weight = t.box_weights;
-    o.normalizer = double(std::max<int64_t>(1, t.num_positive));
+    o.normalizer = double(t.num_positive);  // clamped to >= 1 by the loss
     double expected = 0;  // Σ over the positive anchors' four offsets of |pred - target|, / 3
     for (int64_t i = 0; i < 24; ++i)
         if (t.box_weights.data()[i] > 0)
