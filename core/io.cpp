@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 
 #include <focalgrad/core/error.h>
 #include <focalgrad/core/io.h>
@@ -275,7 +276,8 @@ void AtomicFile::write_fd(const unsigned char* data, size_t n) {
                     limit, "; '", shown_, "' was left as it was"));
 }
 
-void AtomicFile::commit() {
+void AtomicFile::sync() {
+    if (fd_ < 0) return;
     flush_buffer();
     FG_CHECK(::fsync(fd_) == 0, op_, ": flushing '", tmp_, "' to disk failed: ", std::strerror(errno), "; '",
              shown_, "' was left as it was");
@@ -283,6 +285,10 @@ void AtomicFile::commit() {
     fd_ = -1;
     FG_CHECK(closed == 0, op_, ": closing '", tmp_, "' failed: ", std::strerror(errno), "; '", shown_,
              "' was left as it was");
+}
+
+void AtomicFile::commit() {
+    sync();
     FG_CHECK(::rename(tmp_.c_str(), path_.c_str()) == 0, op_, ": renaming '", tmp_, "' to '", path_,
              "' failed: ", std::strerror(errno), "; '", shown_, "' was left as it was");
     committed_ = true;
@@ -291,6 +297,42 @@ void AtomicFile::commit() {
         ::fsync(fd);
         ::close(fd);
     }
+}
+
+void AtomicFileSet::add(const std::string& path, std::string bytes) {
+    check_output_path(path, op_);
+    files_.emplace_back(path, std::move(bytes));
+}
+
+void AtomicFileSet::commit() {
+    auto names = [&](size_t from, size_t to) {
+        std::string out;
+        for (size_t k = from; k < to; ++k) out += (k > from ? ", " : "") + files_[k].first;
+        return out;
+    };
+    std::vector<std::unique_ptr<AtomicFile>> files;
+    try {
+        for (const auto& [path, bytes] : files_) {
+            files.push_back(std::make_unique<AtomicFile>(path, op_));
+            files.back()->write(bytes.data(), bytes.size());
+            files.back()->sync();
+        }
+    } catch (const Error& e) {
+        files.clear();  // removes every temporary
+        throw Error(str(e.what(), "; nothing was replaced: ", names(0, files_.size()),
+                        files_.size() == 1 ? " is" : " are", " as ",
+                        files_.size() == 1 ? "it was" : "they were"));
+    }
+    for (size_t k = 0; k < files.size(); ++k) {
+        try {
+            files[k]->commit();
+        } catch (const Error& e) {
+            files.clear();
+            throw Error(str(e.what(), k ? "; new: " + names(0, k) : std::string("; none is new"),
+                            "; still the old ones: ", names(k, files_.size())));
+        }
+    }
+    files_.clear();
 }
 
 void write_file_atomic(const std::string& path, const void* data, size_t n, const char* op) {

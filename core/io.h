@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace focalgrad {
@@ -65,11 +66,14 @@ public:
     AtomicFile& operator=(const AtomicFile&) = delete;
 
     void write(const void* data, size_t n);
-    // Flushes to the disk, renames over the target, then syncs the directory so that the
-    // rename itself survives a power cut.
+    // Flushes the temporary to the disk and closes it: after this, only the rename is left.
+    void sync();
+    // sync(), then renames over the target and syncs the directory, so that the rename
+    // itself survives a power cut.
     void commit();
 
     const std::string& temp_path() const { return tmp_; }
+    const std::string& path() const { return shown_; }
 
 private:
     void flush_buffer();
@@ -83,6 +87,26 @@ private:
     std::vector<unsigned char> buffer_;  // small writes are gathered into one write()
     uint64_t written_ = 0;               // bytes handed to write() so far
     bool committed_ = false;
+};
+
+// Several files that belong together (a report's .md, .csv, .json and .svg), replaced
+// together: at commit() each is written to its own temporary, as AtomicFile does, and only
+// when every one is complete and on the disk are they renamed over their targets, one after
+// the other. A failure while writing (a full disk, the file-size limit) leaves every
+// target as it was, and the Error says so. A rename does not fail on a sound file system
+// once its temporary is complete; if one does, the Error lists which targets are new and
+// which are still the old ones. Not covered: a crash in the microseconds between two
+// renames (POSIX cannot rename several files at once), which leaves some new, some old.
+class AtomicFileSet {
+public:
+    explicit AtomicFileSet(const char* op) : op_(op) {}
+    // Checks `path` at once (check_output_path), and keeps the bytes for commit().
+    void add(const std::string& path, std::string bytes);
+    void commit();
+
+private:
+    const char* op_;
+    std::vector<std::pair<std::string, std::string>> files_;  // path, bytes
 };
 
 void write_file_atomic(const std::string& path, const void* data, size_t n, const char* op);

@@ -72,6 +72,8 @@ inline void check_training_flags(const TrainFlags& f) {
     parse_monitor(f.monitor);
     FG_CHECK(f.patience == 0 || f.val_fraction > 0, "--patience needs validation data (--val-fraction > 0)");
     make_directories(f.out, "--out");
+    check_output_path(f.out + "/confusion.svg",
+                      "--out");  // written after training; the Trainer checks its own
 }
 
 // The loss `name` with weights from the training set's class counts (a class without

@@ -129,6 +129,11 @@ Config parse(int argc, char** argv) {
     FG_CHECK(sampler == "shuffle" || sampler == "balanced", "--sampler must be shuffle or balanced, got '",
              sampler, "'");
     c.balanced_sampler = sampler == "balanced";
+    // Epochs count from 0: with --drw-epoch K >= --epochs no epoch is re-weighted, and every
+    // weighted loss would silently train as its plain version.
+    FG_CHECK(c.drw_epoch < c.epochs, "--drw-epoch ", c.drw_epoch, " must be below --epochs ", c.epochs,
+             ": re-weighting starts at epoch --drw-epoch (counted from 0), so none of the ", c.epochs,
+             " epochs would be re-weighted (0 turns it off)");
     c.threads = cli::start_threads(threads);
     if (c.json_path.empty()) c.json_path = c.out_dir + "/imbalanced_mnist.json";
     if (locate) {
@@ -334,11 +339,14 @@ void study(int argc, char** argv) {
     Study s;
     s.config = parse(argc, argv);
     Config& c = s.config;
-    // Fail before minutes of training, not after: the outputs must be writable.
+    // Fail before minutes of training, not after: every output must be writable.
     make_directories(c.out_dir, "imbalanced_mnist: --out");
     size_t slash = c.json_path.find_last_of('/');
     if (slash != std::string::npos && slash > 0)
         make_directories(c.json_path.substr(0, slash), "imbalanced_mnist: --json");
+    const std::string base = c.out_dir + "/imbalanced_mnist";
+    for (const char* ext : {".md", ".csv", ".svg"}) check_output_path(base + ext, "--out");
+    check_output_path(c.json_path, "--json");
 
     bool fashion = c.dataset == "fashion";
     std::string dir = fashion ? find_fashion_mnist_dir(c.data_dir) : find_mnist_dir(c.data_dir);
@@ -369,12 +377,13 @@ void study(int argc, char** argv) {
 
     std::string report = header(s) + "\n" + tables(s);
     std::printf("\n%s", report.c_str());
-    std::string base = c.out_dir + "/imbalanced_mnist";
-    write_file_atomic(base + ".md", "# " + report + "\nProduced by:\n\n    " + c.command + "\n",
-                      "imbalanced_mnist");
-    write_file_atomic(base + ".csv", to_csv(s.runs.runs_table("loss")), "imbalanced_mnist");
-    write_file_atomic(c.json_path, to_json(s), "imbalanced_mnist");
-    save_svg(base + ".svg", recall_chart(s));
+    // One set: a full disk leaves the old four, never some new and some old.
+    AtomicFileSet outputs("imbalanced_mnist");
+    outputs.add(base + ".md", "# " + report + "\nProduced by:\n\n    " + c.command + "\n");
+    outputs.add(base + ".csv", to_csv(s.runs.runs_table("loss")));
+    outputs.add(c.json_path, to_json(s));
+    outputs.add(base + ".svg", to_svg(recall_chart(s)).str());
+    outputs.commit();
     std::printf("\nwrote %s.md, %s.csv, %s, %s.svg\n", base.c_str(), base.c_str(), c.json_path.c_str(),
                 base.c_str());
 }

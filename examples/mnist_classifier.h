@@ -67,6 +67,7 @@ inline void train_classifier(int argc, char** argv, const ClassifierDefaults& d)
          {std::pair{save_path, "--save"}, std::pair{confusion_path, "--confusion"}}) {
         size_t slash = path.find_last_of('/');
         if (slash != std::string::npos && slash > 0) make_directories(path.substr(0, slash), flag);
+        check_output_path(path, flag);  // now, not after minutes of training
     }
 
     Generator gen(static_cast<uint64_t>(seed));

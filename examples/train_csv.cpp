@@ -138,6 +138,7 @@ void run(int argc, char** argv) {
     args.finish();
     cli::start_threads(threads);
     examples::check_training_flags(f);
+    check_output_path(f.out + "/decision_boundary.svg", "--out");
     FG_CHECK(header == "auto" || header == "yes" || header == "no", "--header must be auto, yes or no, got '",
              header, "'");
     FG_CHECK(delimiter.size() == 1, "--delimiter must be one character, got '", delimiter, "'");

@@ -1,11 +1,16 @@
-// helpers.h — shared test utilities: error-message checks, closeness checks against
-// double-precision references, and a gradcheck assertion that explains failures.
+// helpers.h — shared test utilities: temporary directories (and a tmpfs mounted in one),
+// error-message checks, closeness checks against double-precision references, and a
+// gradcheck assertion that explains failures.
 #pragma once
 
 #include <stdlib.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <doctest/doctest.h>
 #include <filesystem>
 #include <initializer_list>
@@ -48,6 +53,39 @@ public:
 
 private:
     std::string path_;
+};
+
+// A tmpfs of `bytes` mounted at a new directory `dir`/`name`, unmounted at scope end; a
+// test that needs one skips, with a message, when this process may not mount (not root,
+// or a container without CAP_SYS_ADMIN).
+class Tmpfs {
+public:
+    Tmpfs(const TempDir& dir, const std::string& name, size_t bytes) : path_(dir / name) {
+        if (::mkdir(path_.c_str(), 0700) != 0) return;
+        const std::string options = "size=" + std::to_string(bytes) + ",mode=0700";
+        mounted_ = ::mount("tmpfs", path_.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, options.c_str()) == 0;
+        if (!mounted_)
+            MESSAGE("skipped: mounting a tmpfs at ", path_, " failed (", std::strerror(errno), ")");
+    }
+    ~Tmpfs() {
+        if (mounted_) ::umount2(path_.c_str(), MNT_DETACH);
+    }
+    Tmpfs(const Tmpfs&) = delete;
+    Tmpfs& operator=(const Tmpfs&) = delete;
+    bool mounted() const { return mounted_; }
+    std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+    // The names of the entries, sorted.
+    std::vector<std::string> entries() const {
+        std::vector<std::string> names;
+        for (const auto& e : std::filesystem::directory_iterator(path_))
+            names.push_back(e.path().filename().string());
+        std::sort(names.begin(), names.end());
+        return names;
+    }
+
+private:
+    std::string path_;
+    bool mounted_ = false;
 };
 
 // The message of the focalgrad::Error that f throws, or "<no exception>".

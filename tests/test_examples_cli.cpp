@@ -1,16 +1,20 @@
 // test_examples_cli.cpp — every example program, run with bad flags, exits non-zero with
 // the error and a one-line hint on stderr (never a crash, never a silent default).
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <numeric>
 #include <string>
 #include <vector>
 
 #include <focalgrad/core/autograd.h>
+#include <focalgrad/core/io.h>
 #include <focalgrad/core/ops.h>
 #include <focalgrad/core/parallel.h>
 #include <focalgrad/core/version.h>
@@ -241,6 +245,85 @@ TEST_CASE("predict refuses a checkpoint whose weights are not finite") {
                        "' holds weights that are not finite: '0.weight' of shape "
                        "[16, 784] holds inf at flat index 0 (2 non-finite values in 2 tensors)",
                    "train it again with a smaller learning rate"});
+}
+
+TEST_CASE("every output path is checked before training: empty, a directory, too long a name") {
+    fgtest::TempDir dir;
+    const std::string long_name = dir / std::string(240, 'n');
+    for (const char* program : {"mnist_mlp", "mnist_cnn"}) {
+        check_refused(program, "--save ''" + kNoData, {"--save: the output path is empty"});
+        check_refused(program, "--save " + dir.path() + kNoData,
+                      {"--save: refusing to replace '" + dir.path() + "': it is a directory"});
+        check_refused(program, "--save " + long_name + kNoData, {"--save: the file name", "has 240 bytes"});
+        check_refused(program, "--confusion " + dir.path() + kNoData, {"--confusion: refusing to replace"});
+    }
+    check_refused("imbalanced_mnist", "--json " + dir.path() + kNoData, {"--json: refusing to replace"});
+    check_refused("imbalanced_mnist", "--json " + long_name + kNoData, {"--json: the file name"});
+    const std::string out = dir / "out";
+    REQUIRE(::mkdir(out.c_str(), 0700) == 0);
+    REQUIRE(::mkdir((out + "/imbalanced_mnist.svg").c_str(), 0700) == 0);
+    check_refused("imbalanced_mnist", "--out " + out + kNoData,
+                  {"--out: refusing to replace '" + out + "/imbalanced_mnist.svg': it is a directory"});
+}
+
+TEST_CASE("--drw-epoch at or past --epochs is refused: no epoch would be re-weighted") {
+    check_refused("imbalanced_mnist", "--epochs 10 --drw-epoch 10" + kNoData,
+                  {"--drw-epoch 10 must be below --epochs 10", "none of the 10 epochs would be re-weighted"});
+    check_refused("imbalanced_mnist", "--epochs 3 --drw-epoch 7" + kNoData,
+                  {"--drw-epoch 7 must be below --epochs 3"});
+    check_refused("imbalanced_mnist", "--epochs 10 --drw-epoch 9" + kNoData, {"/nonexistent/focalgrad-data"});
+}
+
+TEST_CASE("a divergence stop names the epoch and the step, also when the loss op refuses the logits") {
+    const char* mnist = std::getenv("MNIST_DIR");
+    if (!mnist) {
+        MESSAGE("skipped: MNIST not found (set MNIST_DIR)");
+        return;
+    }
+    fgtest::TempDir dir;
+    // At --lr 10 the logits overflow within a few steps; cross_entropy refuses them.
+    Outcome o = run(fgtest::g_bin_dir + "/mnist_mlp --lr 10 --epochs 1 --quiet --save " + (dir / "m.ckpt") +
+                    " --confusion " + (dir / "c.svg"));
+    CHECK(o.status == 2);
+    fgtest::check_contains(o.output, {"mnist_mlp: error: training diverged at epoch 0, step ",
+                                      "cross_entropy: logits", "try a smaller learning rate"});
+    CHECK(dir.entries().empty());  // nothing was saved
+}
+
+TEST_CASE("a full disk while imbalanced_mnist writes its outputs leaves all of the old ones") {
+    const char* mnist = std::getenv("MNIST_DIR");
+    if (!mnist) {
+        MESSAGE("skipped: MNIST not found (set MNIST_DIR)");
+        return;
+    }
+    fgtest::TempDir dir;
+    fgtest::Tmpfs fs(dir, "out", 16 * 4096);
+    if (!fs.mounted()) return;
+    const std::vector<std::string> names = {"imbalanced_mnist.csv", "imbalanced_mnist.json",
+                                            "imbalanced_mnist.md", "imbalanced_mnist.svg"};
+    for (const std::string& name : names) focalgrad::write_file_atomic(fs / name, "old " + name, "test");
+    // One page left: room for a small new output (and the old one's page once it is
+    // replaced), not for all four at once. Before, .md, .csv and .json were replaced and the
+    // chart failed, a mixed set.
+    struct statvfs st;
+    REQUIRE(::statvfs((fs / "").c_str(), &st) == 0);
+    focalgrad::write_file_atomic(fs / "filler", std::string(size_t(st.f_bavail - 1) * st.f_bsize, 'f'),
+                                 "test");
+    Outcome o =
+        run(fgtest::g_bin_dir +
+            "/imbalanced_mnist --epochs 1 --seeds 0 --losses ce --hidden 8 --quiet --out " + (fs / ""));
+    CHECK(o.status == 2);
+    fgtest::check_contains(o.output,
+                           {"No space left on device", "; nothing was replaced: ", "are as they were"});
+    for (const std::string& name : names) {
+        std::ifstream in(fs / name);
+        std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        CHECK(text == "old " + name);
+    }
+    std::vector<std::string> expected = names;
+    expected.push_back("filler");
+    std::sort(expected.begin(), expected.end());
+    CHECK(fs.entries() == expected);  // and no temporary left
 }
 
 TEST_CASE("predict: the top 3 classes of each image, with the checkpoint's probabilities") {

@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -74,6 +75,11 @@ Sequential tiny_model(uint64_t seed = 1, int64_t width = 3) {
     return Sequential(Linear(2, width, true, gen));
 }
 
+std::vector<std::string> names_sorted(std::vector<std::string> names) {
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
 std::string read_all(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
@@ -85,39 +91,6 @@ std::vector<float> values(const Module& m) {
     for (const Tensor& t : m.parameters()) out.insert(out.end(), t.data(), t.data() + t.numel());
     return out;
 }
-
-// A tmpfs of `bytes` mounted at a new directory `dir`/`name`, unmounted at scope end; a
-// test that needs one skips, with a message, when this process may not mount (not root,
-// or a container without CAP_SYS_ADMIN).
-class Tmpfs {
-public:
-    Tmpfs(const fgtest::TempDir& dir, const std::string& name, size_t bytes) : path_(dir / name) {
-        if (::mkdir(path_.c_str(), 0700) != 0) return;
-        const std::string options = "size=" + std::to_string(bytes) + ",mode=0700";
-        mounted_ = ::mount("tmpfs", path_.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, options.c_str()) == 0;
-        if (!mounted_)
-            MESSAGE("skipped: mounting a tmpfs at ", path_, " failed (", std::strerror(errno), ")");
-    }
-    ~Tmpfs() {
-        if (mounted_) ::umount2(path_.c_str(), MNT_DETACH);
-    }
-    Tmpfs(const Tmpfs&) = delete;
-    Tmpfs& operator=(const Tmpfs&) = delete;
-    bool mounted() const { return mounted_; }
-    std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-    // The names of the entries, sorted.
-    std::vector<std::string> entries() const {
-        std::vector<std::string> names;
-        for (const auto& e : std::filesystem::directory_iterator(path_))
-            names.push_back(e.path().filename().string());
-        std::sort(names.begin(), names.end());
-        return names;
-    }
-
-private:
-    std::string path_;
-    bool mounted_ = false;
-};
 
 // Runs child() in a forked process, whose exit status it returns (or 128 + the signal
 // that ended it). What child() writes to the pipe fd it is given comes back in `report`.
@@ -303,7 +276,7 @@ TEST_CASE("two writers of one path never share a temporary, and a reader sees on
 
     // On a tmpfs when we may mount one: fsync there costs nothing, so the race is run
     // thousands of times; on a disk, 10 ms per fsync allow a few hundred.
-    Tmpfs fs(dir, "fs", size_t(16) << 20);
+    fgtest::Tmpfs fs(dir, "fs", size_t(16) << 20);
     const std::string path = fs.mounted() ? fs / "model.ckpt" : dir / "model.ckpt";
     const int iterations = fs.mounted() ? 2000 : 200;
     Sequential a = tiny_model(1, 40), b = tiny_model(2, 40);
@@ -374,7 +347,7 @@ TEST_CASE("a save past the file-size limit (ulimit -f, SIGXFSZ) says File too la
 
 TEST_CASE("a save to a full disk (a small tmpfs) says No space left on device and keeps the old file") {
     fgtest::TempDir dir;
-    Tmpfs fs(dir, "small", 64 * 1024);
+    fgtest::Tmpfs fs(dir, "small", 64 * 1024);
     if (!fs.mounted()) return;
     const std::string path = fs / "model.ckpt";
     Sequential small = tiny_model(1, 3), big = tiny_model(2, 4000);  // 48 KB
@@ -403,7 +376,7 @@ TEST_CASE("a save to a full disk (a small tmpfs) says No space left on device an
 TEST_CASE(
     "kill -9 in a save loop: the target is always a whole checkpoint, and stale temporaries are removed") {
     fgtest::TempDir dir;
-    Tmpfs fs(dir, "fs", size_t(16) << 20);  // fast fsync when we may mount; a disk otherwise
+    fgtest::Tmpfs fs(dir, "fs", size_t(16) << 20);  // fast fsync when we may mount; a disk otherwise
     const std::string path = fs.mounted() ? fs / "model.ckpt" : dir / "model.ckpt";
     auto entries = [&] { return fs.mounted() ? fs.entries() : dir.entries(); };
     Sequential a = tiny_model(1, 2000), b = tiny_model(2, 2000);  // 24 KB each
@@ -547,4 +520,38 @@ TEST_CASE("an allocation that fails is an Error naming what was allocated and ho
          "memory: ",
          "(53.9 TB)"});
 #endif
+}
+
+TEST_CASE("AtomicFileSet: a full disk while writing a set replaces none of its files") {
+    fgtest::TempDir dir;
+    fgtest::Tmpfs fs(dir, "small", 16 * 4096);
+    if (!fs.mounted()) return;
+    const std::vector<std::string> names = {"r.md", "r.csv", "r.json", "r.svg"};
+    for (const std::string& name : names) write_file_atomic(fs / name, "old " + name, "test");
+    // One page left: every temporary but the first finds the disk full.
+    struct statvfs st;
+    REQUIRE(::statvfs((fs / "").c_str(), &st) == 0);
+    REQUIRE(st.f_bavail >= 2);
+    write_file_atomic(fs / "filler", std::string(size_t(st.f_bavail - 1) * st.f_bsize, 'f'), "test");
+    AtomicFileSet set("report");
+    for (const std::string& name : names) set.add(fs / name, std::string(3000, 'n'));
+    std::string message = fgtest::error_of([&] { set.commit(); });
+    fgtest::check_contains(message,
+                           {"report: writing '" + (fs / "r.csv") + ".tmp.", "No space left on device",
+                            "; nothing was replaced: " + (fs / "r.md") + ", " + (fs / "r.csv") + ", " +
+                                (fs / "r.json") + ", " + (fs / "r.svg") + " are as they were"});
+    for (const std::string& name : names) CHECK(read_all(fs / name) == "old " + name);
+    std::vector<std::string> expected = names;
+    expected.push_back("filler");
+    std::sort(expected.begin(), expected.end());
+    CHECK(fs.entries() == expected);  // no temporary left
+
+    // Checked at add(): a path that cannot be written is refused before anything is.
+    AtomicFileSet bad("report");
+    CHECK_ERROR(bad.add(fs / "", "x"), "report: '" + (fs / "") + "' names a directory");
+    // With room, the whole set is replaced.
+    std::filesystem::remove(fs / "filler");
+    set.commit();
+    for (const std::string& name : names) CHECK(read_all(fs / name) == std::string(3000, 'n'));
+    CHECK(fs.entries() == names_sorted(names));
 }

@@ -128,12 +128,32 @@ TEST_CASE("train_epoch: a divergence names the epoch and the step, whatever the 
     CHECK_ERROR(train_epoch(*model, opt, *data.train, 4, nan_at_2),
                 "training diverged: the loss became nan at epoch 4, step 2", "try a smaller learning rate");
     calls = 0;
-    LossFn refuses_at_1 = [&](const Tensor& z, const std::vector<int>& y) {
-        if (++calls == 2) throw Error("cross_entropy: logits hold a non-finite value");
-        return cross_entropy(z, y);
+    // The loss op refuses the logits of a model that has diverged (here: made infinite).
+    Sequential diverging;
+    diverging.add(model);
+    struct Blowup : Module {
+        int calls = 0;
+        Tensor forward(const Tensor& z) override { return ++calls == 2 ? z * INFINITY : z; }
+        std::string describe() const override { return "Blowup"; }
     };
-    CHECK_ERROR(train_epoch(*model, opt, *data.train, 0, refuses_at_1),
-                "training diverged at epoch 0, step 1: cross_entropy: logits hold a non-finite value");
+    auto blowup = std::make_shared<Blowup>();
+    diverging.add(blowup);
+    CHECK_ERROR(train_epoch(diverging, opt, *data.train, 0,
+                            [](const Tensor& z, const std::vector<int>& y) { return cross_entropy(z, y); }),
+                "training diverged at epoch 0, step 1: cross_entropy: logits of shape ", "contain", "inf",
+                "try a smaller learning rate");
+    CHECK(tape_size() == 0);
+    // A refusal that is not about the logits is no divergence: it is reported as it is.
+    calls = 0;
+    LossFn bad_labels = [&](const Tensor& z, const std::vector<int>& y) {
+        std::vector<int> wrong = y;
+        if (++calls == 2) wrong[0] = 99;
+        return cross_entropy(z, wrong);
+    };
+    const std::string message =
+        fgtest::error_of([&] { train_epoch(*model, opt, *data.train, 3, bad_labels); });
+    fgtest::check_contains(message, {"train_epoch: epoch 3, step 1: cross_entropy: ", "99"});
+    CHECK(message.find("diverged") == std::string::npos);
     CHECK(tape_size() == 0);
 }
 

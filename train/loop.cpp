@@ -34,6 +34,13 @@ void check_every_item_once(const DataLoader& loader, const char* op) {
         "evaluate with Sampler::permutation");
 }
 
+bool all_finite(const Tensor& t) {
+    const float* p = t.data();
+    for (int64_t i = 0; i < t.numel(); ++i)
+        if (!std::isfinite(p[i])) return false;
+    return true;
+}
+
 }  // namespace
 
 double train_epoch(Module& model, Optimizer& optimizer, const DataLoader& loader, int64_t epoch,
@@ -47,15 +54,19 @@ double train_epoch(Module& model, Optimizer& optimizer, const DataLoader& loader
     double total = 0.0;
     for (const Batch& batch : loader.epoch(epoch)) {
         optimizer.zero_grad();
-        Tensor loss;
+        Tensor logits = model(batch.x), loss;
         try {
-            loss = loss_fn(model(batch.x), batch.y);
+            loss = loss_fn(logits, batch.y);
         } catch (const Error& e) {
-            // A loss op refuses non-finite logits before any loss value exists to check:
-            // the weights have diverged, and the user needs to know where.
             clear_tape();
-            throw Error(str("training diverged at epoch ", epoch, ", step ", info.step, ": ", e.what(), "; ",
-                            kDivergenceHint));
+            // A loss op refuses non-finite logits before any loss value exists to check:
+            // the weights have diverged, and the user needs to know where. Any other
+            // refusal (labels out of range, a shape the loss does not take) is not a
+            // divergence, and is reported with where it happened.
+            if (!all_finite(logits))
+                throw Error(str("training diverged at epoch ", epoch, ", step ", info.step, ": ", e.what(),
+                                "; ", kDivergenceHint));
+            throw Error(str("train_epoch: epoch ", epoch, ", step ", info.step, ": ", e.what()));
         }
         const double value = loss.item();
         if (!std::isfinite(value)) {
