@@ -185,7 +185,12 @@ Tensor balanced_binary_cross_entropy(const Tensor& logits, const Tensor& targets
     Tensor losses = per_element ? Tensor::empty(logits.shape()) : Tensor();
     float* out = per_element ? losses.data() : nullptr;
     const auto [sum, weight_sum] = in.weight ? forward_pass<true>(in, out) : forward_pass<false>(in, out);
-    if (!std::isfinite(sum)) check_finite(kBinaryOp, "logits", logits);
+    if (!std::isfinite(sum)) {
+        check_finite(kBinaryOp, "logits", logits);
+        // Finite logits and still not finite: a weighted loss w ℓ beyond float (logits near
+        // ±3e38). The reference form computes in double, exactly.
+        return reference::balanced_binary_cross_entropy(logits, targets, options);
+    }
     const double denominator = mean_denominator(kBinaryOp, options.reduction, options.normalizer, weight_sum);
 
     Tensor result = reduce_losses(options.reduction, sum, denominator, losses);

@@ -56,8 +56,9 @@ Tensor balanced_cross_entropy(const Tensor& logits, const std::vector<int>& targ
 //   dℓ/dx = (1 - α)(1 - y) σ(x) - α y (1 - σ(x))
 //
 //   None: ℓ per element (shape of x); Sum: Σ ℓ; Mean: Σ ℓ / (number of elements).
-// α = 0.5 is half of plain binary cross-entropy. Throws for α outside [0, 1], targets of
-// another shape or outside [0, 1], and NaN or inf logits.
+// α = 0.5 is half of plain binary cross-entropy. Any finite logits, up to ±3.4e38, give the
+// exact loss (+inf only beyond float) and a finite gradient. Throws for α outside [0, 1],
+// targets of another shape or outside [0, 1], and NaN or inf logits.
 Tensor balanced_binary_cross_entropy(const Tensor& logits, const Tensor& targets, float alpha,
                                      Reduction reduction = Reduction::Mean);
 

@@ -122,6 +122,11 @@ Tensor cross_entropy(const Tensor& logits, const std::vector<int>& targets,
                 (1.0f - eps) * row.weight + smooth * weight_sum,
                 -(1.0f - eps) * row.weight * row.one_minus_pt + smooth * (weight_sum * row.pt - row.weight)};
         });
+    // Not finite with finite logits: float overflowed (logits of one row more than FLT_MAX
+    // apart, as in a diverged model, or a loss beyond 3.4e38). The reference form computes
+    // in double and gives the exact loss (+inf only where it exceeds float) and a finite
+    // gradient; such inputs are too rare to need speed.
+    if (!std::isfinite(sum)) return reference::cross_entropy(logits, targets, options);
 
     Tensor y = reduce_losses(options.reduction, sum, denominator, losses);
     if (!saved) return y;
@@ -322,6 +327,8 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target_probs, const Cro
         return chunk_sum;
     });
     if (!std::isfinite(sum)) check_finite(kOp, "logits", logits);
+    // Finite logits and still not finite: float overflowed, as in the class-index form above.
+    if (!std::isfinite(sum)) return reference::cross_entropy(logits, target_probs, options);
 
     Tensor out_y = reduce_losses(options.reduction, sum, double(layout.rows()), losses);
     if (!saved) return out_y;

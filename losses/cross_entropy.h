@@ -40,6 +40,8 @@ struct CrossEntropyOptions {
 // The target entry is evaluated as -(1 - ε) w_t (1 - p_t) + (ε/C)(Σ_c w_c p_t - w_t), with
 // 1 - p_t = (sum of the other classes' e^z) / (sum of all): no cancellation as p_t -> 1.
 //
+// Any finite logits, up to ±3.4e38: the loss is exact to float (+inf only where it exceeds
+// float) and the gradient finite; logits more than FLT_MAX apart take the reference form.
 // Throws focalgrad::Error for: logits not [N, C, ...]; a target count that is not one per
 // row; a target outside [0, C) that is not ignore_index; a weight not [C] or with a
 // negative or non-finite entry; ε outside [0, 1); a NaN or inf logit.

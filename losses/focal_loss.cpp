@@ -136,6 +136,11 @@ Tensor focal_loss(const Tensor& logits, const std::vector<int>& targets, const F
             return internal::SoftmaxRowResult{row.weight * focal * -row.log_pt, coef,
                                               -coef * row.one_minus_pt};
         });
+    // Not finite with finite logits: float overflowed (logits of one row more than FLT_MAX
+    // apart, as in a diverged model, or a loss beyond 3.4e38). The reference form computes
+    // in double and gives the exact loss (+inf only where it exceeds float) and a finite
+    // gradient; such inputs are too rare to need speed.
+    if (!std::isfinite(sum)) return reference::focal_loss(logits, targets, options);
 
     Tensor y = reduce_losses(options.reduction, sum, denominator, losses);
     if (!saved) return y;

@@ -47,6 +47,8 @@ struct FocalLossOptions {
 // with e_others = Σ_{j != t} e^(z_j - m), and log p_t = -log1p(e_others / e_t) near p_t = 1,
 // so it is exact to float precision everywhere, -1 when p_t rounds to 1.
 //
+// Any finite logits, up to ±3.4e38: the loss is exact to float (+inf only where it exceeds
+// float) and the gradient finite; logits more than FLT_MAX apart take the reference form.
 // Throws focalgrad::Error for: γ < 0 or not finite; a scalar α outside [0, 1]; an α
 // vector not [C] or with a negative or non-finite entry; an α of any other shape;
 // background_class outside [0, C) when α is a scalar; and everything cross_entropy checks

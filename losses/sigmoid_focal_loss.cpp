@@ -193,17 +193,21 @@ ForwardSums forward_pass(const internal::Elements& in, const FocalParams& params
 }
 
 // The backward loop: dx_i = w_i (u_i A'_i / Z - f'_i K / Z), u_i = scale dy_i (or scale dy).
+// Evaluated as (w A' / Z) u - (w f' / Z) K, with the second product in double: both brackets
+// are bounded (w f / Z <= 1), but K, a sum over the whole tensor, may exceed float when the
+// logits are extreme, and K / Z with it, while the products stay finite (or are 0 · K).
 template <bool kSmpPt, bool kWeighted>
 void backward_pass(const internal::Elements& in, const FocalParams& params, const UpstreamGrad& upstream,
-                   float inv_z, float k_over_z, float* dx) {
+                   float inv_z, double K, float* dx) {
     const float scale = upstream.scale;
     parallel_for(in.count, kGrain, [&](int64_t lo, int64_t hi) {
-        alignas(64) float alpha[internal::kBlock];
+        alignas(64) float alpha[internal::kBlock], dfocal[internal::kBlock];
         for (int64_t begin = lo; begin < hi; begin += internal::kBlock) {
             const int n = int(std::min<int64_t>(internal::kBlock, hi - begin));
             in.alphas(begin, n, alpha);
             const float* x = in.x + begin;
             const float* y = in.y + begin;
+            const float* w = kWeighted ? in.weight + begin : nullptr;
             float* d = dx + begin;
             // Two loops rather than `per_row ? dy[i] : dy[0]`, which would keep the loop from
             // vectorising (dy[i] may not exist).
@@ -211,19 +215,21 @@ void backward_pass(const internal::Elements& in, const FocalParams& params, cons
                 const float* dy = upstream.dy + begin;
                 for (int i = 0; i < n; ++i) {
                     FocalTerms terms = focal_terms<kSmpPt>(x[i], y[i], alpha[i], params);
-                    d[i] = scale * dy[i] * terms.dloss * inv_z - terms.dfocal * k_over_z;
+                    const float wi = kWeighted ? w[i] : 1.0f;
+                    d[i] = (wi * terms.dloss * inv_z) * (scale * dy[i]);
+                    dfocal[i] = wi * terms.dfocal * inv_z;
                 }
             } else {
-                const float u = scale * upstream.dy[0] * inv_z;
+                const float u = scale * upstream.dy[0];
                 for (int i = 0; i < n; ++i) {
                     FocalTerms terms = focal_terms<kSmpPt>(x[i], y[i], alpha[i], params);
-                    d[i] = u * terms.dloss - terms.dfocal * k_over_z;
+                    const float wi = kWeighted ? w[i] : 1.0f;
+                    d[i] = (wi * terms.dloss * inv_z) * u;
+                    dfocal[i] = wi * terms.dfocal * inv_z;
                 }
             }
-            if constexpr (kWeighted) {
-                const float* w = in.weight + begin;
-                for (int i = 0; i < n; ++i) d[i] *= w[i];
-            }
+            if (K != 0.0)  // normalized only
+                for (int i = 0; i < n; ++i) d[i] = float(double(d[i]) - double(dfocal[i]) * K);
         }
     });
 }
@@ -236,11 +242,11 @@ ForwardSums forward(const internal::Elements& in, const FocalParams& params, boo
 }
 
 void backward(const internal::Elements& in, const FocalParams& params, bool smp, const UpstreamGrad& upstream,
-              float inv_z, float k_over_z, float* dx) {
-    if (in.weight && smp) return backward_pass<true, true>(in, params, upstream, inv_z, k_over_z, dx);
-    if (in.weight) return backward_pass<false, true>(in, params, upstream, inv_z, k_over_z, dx);
-    if (smp) return backward_pass<true, false>(in, params, upstream, inv_z, k_over_z, dx);
-    backward_pass<false, false>(in, params, upstream, inv_z, k_over_z, dx);
+              float inv_z, double K, float* dx) {
+    if (in.weight && smp) return backward_pass<true, true>(in, params, upstream, inv_z, K, dx);
+    if (in.weight) return backward_pass<false, true>(in, params, upstream, inv_z, K, dx);
+    if (smp) return backward_pass<true, false>(in, params, upstream, inv_z, K, dx);
+    backward_pass<false, false>(in, params, upstream, inv_z, K, dx);
 }
 
 // K = Σ_e u_e ℓ_e / Z, the upstream gradient contracted with the output: dy * out for a
@@ -286,7 +292,13 @@ Tensor sigmoid_focal_loss(const Tensor& logits, const Tensor& targets,
         parallel_for(in.count, kGrain, [&](int64_t lo, int64_t hi) {
             for (int64_t i = lo; i < hi; ++i) out[i] *= inv_z;
         });
-    if (!std::isfinite(sum)) check_finite(kOp, "logits", logits);
+    if (!std::isfinite(sum)) {
+        check_finite(kOp, "logits", logits);
+        // Finite logits and still not finite: a weighted loss w ℓ beyond float (logits near
+        // ±3e38). The reference form computes in double: the exact loss, +inf only where the
+        // output itself exceeds float.
+        return reference::sigmoid_focal_loss(logits, targets, options);
+    }
     const double denominator = mean_denominator(kOp, options.reduction, options.normalizer, sums.weight);
 
     Tensor result = reduce_losses(options.reduction, sum, denominator, losses);
@@ -296,9 +308,9 @@ Tensor sigmoid_focal_loss(const Tensor& logits, const Tensor& targets,
             z_has_grad](const Tensor& dy, const Tensor& out) {
                const internal::Elements in = elements_of(logits, targets, weights, alpha, class_alpha);
                const UpstreamGrad upstream(reduction, dy, denominator);
-               const float k_over_z = z_has_grad ? float(contract(upstream, out)) * inv_z : 0.0f;
+               const double K = z_has_grad ? contract(upstream, out) : 0.0;
                Tensor dlogits = Tensor::empty(logits.shape());
-               backward(in, params, smp, upstream, inv_z, k_over_z, dlogits.data());
+               backward(in, params, smp, upstream, inv_z, K, dlogits.data());
                accumulate_grad(logits, std::move(dlogits));  // moved: becomes the gradient, no copy
            });
     return result;
@@ -590,7 +602,10 @@ Tensor smp_multiclass_focal_loss(const Tensor& logits, const std::vector<int>& t
             });
         }
     }
-    if (!std::isfinite(total)) check_finite(kSmpOp, "logits", logits);
+    if (!std::isfinite(total)) {
+        check_finite(kSmpOp, "logits", logits);
+        return reference::smp_multiclass_focal_loss(logits, targets, options);  // overflow, as above
+    }
     const SmpReduce reduce{options.reduction, layout, kept};
     Tensor result = reduce.output(logits.shape(), total, pixel_loss);
     record(kSmpOp, {logits}, result,
@@ -633,8 +648,7 @@ Tensor smp_multiclass_focal_loss(const Tensor& logits, const std::vector<int>& t
                    } else if (z_has_grad[size_t(c)]) {
                        K = double(upstream.scale) * upstream.dy[0] * class_sum[size_t(c)];
                    }
-                   backward(in, params, smp, upstream, inv_z[size_t(c)], float(K) * inv_z[size_t(c)],
-                            dx_c.data());
+                   backward(in, params, smp, upstream, inv_z[size_t(c)], K, dx_c.data());
                    scatter_channel(dx_c.data(), layout, c, dlogits.data());
                }
                accumulate_grad(logits, std::move(dlogits));

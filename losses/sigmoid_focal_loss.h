@@ -80,6 +80,8 @@ struct SigmoidFocalLossOptions {
 // p_t - 1) up to the sign of x_t; s is bounded, so the form is finite even where p_t
 // rounds to 1 (there s takes its limit 1 - 2y).
 //
+// Any finite logits, up to ±3.4e38: the loss is exact to float (+inf only where it exceeds
+// float) and the gradient finite.
 // Throws focalgrad::Error for: targets or element weights of another shape; targets outside
 // [0, 1]; weights negative or not finite; γ < 0 or not finite; α > 1 or NaN; class_alpha not
 // [C] or outside [0, 1]; reduced_threshold outside [0, 1); a normalizer that is negative or

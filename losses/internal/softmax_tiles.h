@@ -48,7 +48,7 @@ struct SoftmaxTile {
     alignas(64) float exp_target[kTileRows];      // e^(z_t - m)
     alignas(64) float exp_others[kTileRows];      // Σ_{j != t} e^(z_j - m)
     alignas(64) float shifted_dot[kTileRows];     // Σ_j u_j (z_j - m), when asked for (dot_weights)
-    alignas(64) float nan_probe[kTileRows];       // Σ_j 0 (z_j - m): NaN iff a logit is NaN or inf
+    alignas(64) float nan_probe[kTileRows];  // Σ_j 0 (z_j - m): NaN iff a z_j or a z_j - m is not finite
 };
 
 // Copies rows [row0, row0 + n) of `src` (laid out like the logits) into dst[j * kTileRows
@@ -85,7 +85,7 @@ inline void softmax_tile_stats(SoftmaxTile& tile, const float* dot_weights) {
             tile.exp_target[r] += is_target ? e : 0.0f;
             tile.exp_others[r] += is_target ? 0.0f : e;
             tile.shifted_target[r] += is_target ? d : 0.0f;
-            tile.nan_probe[r] += 0.0f * d;  // inf or NaN anywhere in the row makes this NaN
+            tile.nan_probe[r] += 0.0f * d;  // NaN if a logit is NaN or inf, or d overflowed
         }
     }
     if (!dot_weights) return;
@@ -198,7 +198,9 @@ struct SoftmaxForward {
 // order), load the logits and targets, compute the softmax statistics, call
 // row_fn(tile, r, row) -> SoftmaxRowResult for each row, give ignored rows 0, and store what
 // `options` asks for. Returns the sum of the row losses; throws, naming `op`, if a logit is
-// NaN or infinite. row_fn is inlined into a branch-free loop over the tile's rows, so it
+// NaN or infinite. The sum is not finite, with finite logits, exactly when float overflowed
+// (z_j - m beyond -FLT_MAX, or a loss beyond FLT_MAX): the caller then takes its reference::
+// form, in double. row_fn is inlined into a branch-free loop over the tile's rows, so it
 // should be branch-free too (fastmath::select) to keep that loop vectorised.
 template <class RowFn>
 double softmax_loss_forward(const char* op, const Tensor& logits, const ClassLayout& layout,
