@@ -30,6 +30,15 @@ Tensor slightly_wrong(const Tensor& x) {
     return y;
 }
 
+// y = scale * x with a backward off by `error` (relative).
+Tensor scaled_wrong(const Tensor& x, float scale, float error) {
+    Tensor y = map(x, [scale](float v) { return scale * v; });
+    record("scaled_wrong", {x}, y, [x, scale, error](const Tensor& dy, const Tensor&) {
+        accumulate_grad(x, map(dy, [scale, error](float g) { return scale * (1 + error) * g; }));
+    });
+    return y;
+}
+
 }  // namespace
 
 TEST_CASE("gradcheck catches a bug that an all-ones upstream gradient hides") {
@@ -64,4 +73,33 @@ TEST_CASE("gradcheck passes a correct composite and refuses a constant output") 
     CHECK_MESSAGE(r.ok, r.message());
     CHECK_ERROR(gradcheck([](const std::vector<Tensor>&) { return Tensor::ones({2}); }, {Tensor::ones({1})}),
                 "gradcheck", "does not depend");
+}
+
+TEST_CASE("gradcheck's tolerance scales with the gradient: a 1 % error is caught at any size") {
+    // An absolute tolerance would pass every gradient smaller than itself; this one is
+    // atol * max|grad| + rtol * |numeric|, so the verdict is the same at every scale.
+    for (float scale : {1e-6f, 1e-3f, 1.0f, 1e3f}) {
+        CAPTURE(scale);
+        Tensor x = Tensor::from({0.5f, -1.5f, 2.0f});
+        GradcheckResult right = gradcheck(
+            [scale](const std::vector<Tensor>& in) { return scaled_wrong(in[0], scale, 0.0f); }, {x});
+        CHECK_MESSAGE(right.ok, right.message());
+        GradcheckResult wrong = gradcheck(
+            [scale](const std::vector<Tensor>& in) { return scaled_wrong(in[0], scale, 0.01f); }, {x});
+        CHECK_MESSAGE(!wrong.ok, wrong.message());
+        CHECK(wrong.scale == doctest::Approx(right.scale).epsilon(1e-3));
+    }
+}
+
+TEST_CASE("gradcheck estimates an element near a kink again with a ten times smaller step") {
+    // relu at x = 0.004: the steps h = 0.01 and 2h cross the kink at 0, so D(h) and D(2h)
+    // disagree; with h / 10 both stay on the same side, and the derivative 1 is found.
+    Tensor x = Tensor::from({0.004f, -0.7f, 1.3f});
+    GradcheckResult r = gradcheck([](const std::vector<Tensor>& in) { return relu(in[0]); }, {x});
+    CHECK_MESSAGE(r.ok, r.message());
+    CHECK(r.small_steps == 1);
+    CHECK(r.message().find("1 element(s) near a kink used h/10") != std::string::npos);
+    // Closer to the kink than h / 5, no step can help: gradcheck says so by failing.
+    CHECK_FALSE(
+        gradcheck([](const std::vector<Tensor>& in) { return relu(in[0]); }, {Tensor::from({1e-4f})}).ok);
 }
