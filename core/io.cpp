@@ -235,30 +235,29 @@ void AtomicFile::flush_buffer() {
     buffer_.clear();
 }
 
-// write(2) until all n bytes are written. A write past the file-size limit (ulimit -f)
-// raises SIGXFSZ, whose default action ends the process with no message: the signal is
-// blocked on this thread for the write, so write() fails with EFBIG instead, and the
-// signal it left pending is taken off before the old mask comes back.
-void AtomicFile::write_fd(const unsigned char* data, size_t n) {
+namespace {
+
+// write(2) until all n bytes are written; returns 0 or the errno of the failure, with
+// *done the bytes that were written. A write past the file-size limit (ulimit -f) raises
+// SIGXFSZ, whose default action ends the process with no message: the signal is blocked
+// on this thread for the write, so write() fails with EFBIG instead, and the signal it
+// left pending is taken off before the old mask comes back.
+int write_all(int fd, const unsigned char* data, size_t n, size_t* done) {
     sigset_t xfsz, old;
     sigemptyset(&xfsz);
     sigaddset(&xfsz, SIGXFSZ);
     ::pthread_sigmask(SIG_BLOCK, &xfsz, &old);
-    size_t allowed = n;
-    const bool fault = t_fault_after_bytes >= 0 && written_ + n > uint64_t(t_fault_after_bytes);
-    if (fault) allowed = size_t(uint64_t(t_fault_after_bytes) - written_);
-    size_t done = 0;
     int err = 0;
-    while (done < allowed) {
-        ssize_t k = ::write(fd_, data + done, allowed - done);
+    *done = 0;
+    while (*done < n) {
+        ssize_t k = ::write(fd, data + *done, n - *done);
         if (k < 0 && errno == EINTR) continue;
         if (k <= 0) {
             err = k < 0 ? errno : EIO;
             break;
         }
-        done += size_t(k);
+        *done += size_t(k);
     }
-    if (fault && err == 0) err = ENOSPC;
     if (!sigismember(&old, SIGXFSZ)) {
         sigset_t pending;
         const struct timespec now = {0, 0};
@@ -266,14 +265,29 @@ void AtomicFile::write_fd(const unsigned char* data, size_t n) {
             ::sigtimedwait(&xfsz, nullptr, &now);
     }
     ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
-    written_ += done;
-    if (err == 0) return;
-    std::string limit;
+    return err;
+}
+
+// strerror(err), and for EFBIG the limit that caused it.
+std::string write_error(int err) {
     struct rlimit rl;
     if (err == EFBIG && ::getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-        limit = str(" (the file-size limit, ulimit -f, is ", uint64_t(rl.rlim_cur), " bytes)");
-    throw Error(str(op_, ": writing '", tmp_, "' failed after ", written_, " bytes: ", std::strerror(err),
-                    limit, "; '", shown_, "' was left as it was"));
+        return str(std::strerror(err), " (the file-size limit, ulimit -f, is ", uint64_t(rl.rlim_cur),
+                   " bytes)");
+    return std::strerror(err);
+}
+
+}  // namespace
+
+void AtomicFile::write_fd(const unsigned char* data, size_t n) {
+    size_t allowed = n, done = 0;
+    const bool fault = t_fault_after_bytes >= 0 && written_ + n > uint64_t(t_fault_after_bytes);
+    if (fault) allowed = size_t(uint64_t(t_fault_after_bytes) - written_);
+    int err = write_all(fd_, data, allowed, &done);
+    if (fault && err == 0) err = ENOSPC;
+    written_ += done;
+    FG_CHECK(err == 0, op_, ": writing '", tmp_, "' failed after ", written_, " bytes: ", write_error(err),
+             "; '", shown_, "' was left as it was");
 }
 
 void AtomicFile::sync() {
@@ -297,6 +311,34 @@ void AtomicFile::commit() {
         ::fsync(fd);
         ::close(fd);
     }
+}
+
+AppendFile::AppendFile(const std::string& path, const char* op) : path_(path), op_(op) {
+    struct stat st;
+    FG_CHECK(::stat(path.c_str(), &st) == 0, op, ": cannot append to '", path, "': ", std::strerror(errno));
+    FG_CHECK(S_ISREG(st.st_mode), op, ": cannot append to '", path, "': it is ", kind_of(st.st_mode),
+             ", not a regular file");
+    fd_ = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    FG_CHECK(fd_ >= 0, op, ": cannot append to '", path, "': ", std::strerror(errno));
+    if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
+        ::close(fd_);
+        throw Error(str(op, ": cannot append to '", path, "': it is no longer a regular file"));
+    }
+    ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) & ~O_NONBLOCK);
+}
+
+AppendFile::~AppendFile() { ::close(fd_); }
+
+void AppendFile::append(const void* data, size_t n, const std::string& what) {
+    const off_t start = ::lseek(fd_, 0, SEEK_END);
+    size_t done = 0;
+    const int err = write_all(fd_, static_cast<const unsigned char*>(data), n, &done);
+    if (err == 0) return;
+    // Cut the partial record off, so the file ends after its last whole one.
+    const bool cut = done == 0 || (start >= 0 && ::ftruncate(fd_, start) == 0);
+    throw Error(str(op_, ": appending ", what, " (", n, " bytes) to '", path_, "' failed: ", write_error(err),
+                    cut ? str("; the file still ends after its last whole record")
+                        : str("; ", done, " bytes of the record remain at its end")));
 }
 
 void AtomicFileSet::add(const std::string& path, std::string bytes) {

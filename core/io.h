@@ -43,8 +43,8 @@ private:
     uint64_t size_ = 0;
 };
 
-// One atomic write, the only way focalgrad writes a file (checkpoints, PNG charts, CSV,
-// JSON and Markdown reports): there is no write that is not atomic.
+// One atomic write, the way focalgrad writes a file (checkpoints, PNG and SVG charts, CSV,
+// JSON and Markdown reports). The one write that is not atomic is AppendFile's, below.
 //
 // The target must be a regular file or a new path. A directory, a device, a FIFO or a
 // socket there is refused, never replaced; a symbolic link is followed, and the file it
@@ -87,6 +87,34 @@ private:
     std::vector<unsigned char> buffer_;  // small writes are gathered into one write()
     uint64_t written_ = 0;               // bytes handed to write() so far
     bool committed_ = false;
+};
+
+// A file that grows by whole records (a log: a CSV line per epoch), the one kind of write
+// in focalgrad that is not atomic: a record is added at the end of the file as it is.
+// Each append() hands the whole record to one write(2), so a process killed at any moment
+// leaves whole records only. A write that fails part-way (a full disk; the file-size
+// limit, with SIGXFSZ blocked as for AtomicFile) is cut back (ftruncate) to where the
+// record began, so the file still ends after its last whole record, and append() throws
+// an Error saying so. The file must exist and be a regular file (create it with
+// write_file_atomic); a FIFO, a device, a socket or a directory there is refused before it
+// is opened. One writer at a time: the cut assumes nobody else appends meanwhile.
+class AppendFile {
+public:
+    AppendFile(const std::string& path, const char* op);
+    ~AppendFile();
+    AppendFile(const AppendFile&) = delete;
+    AppendFile& operator=(const AppendFile&) = delete;
+
+    // `what` names the record in the error message ("the line of epoch 3").
+    void append(const void* data, size_t n, const std::string& what = "a record");
+    void append(const std::string& record, const std::string& what = "a record") {
+        append(record.data(), record.size(), what);
+    }
+
+private:
+    std::string path_;
+    const char* op_;
+    int fd_ = -1;
 };
 
 // Several files that belong together (a report's .md, .csv, .json and .svg), replaced

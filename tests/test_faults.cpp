@@ -2,7 +2,8 @@
 // that fail. Every reader refuses a FIFO (without blocking), a device node and a
 // directory before opening it; every atomic write refuses them at its target. Writers
 // racing each other and a reader, a full disk (a small tmpfs), the file-size limit
-// (SIGXFSZ) and kill -9 in a save loop never leave anything but the old file or the new.
+// (SIGXFSZ) and kill -9 in a save loop never leave anything but the old file or the new;
+// the one file that is appended to, the per-epoch CSV log, ends after a whole line then.
 // FIFOs and device nodes are made with mkfifo and mknod inside a TempDir, and a tmpfs is
 // mounted only under one, never anywhere else; mknod and mount need root, and the tests
 // that need them say so and skip otherwise.
@@ -42,6 +43,7 @@
 #include <focalgrad/nn/checkpoint.h>
 #include <focalgrad/nn/layers.h>
 #include <focalgrad/nn/module.h>
+#include <focalgrad/train/history.h>
 
 #include "helpers.h"
 
@@ -554,4 +556,167 @@ TEST_CASE("AtomicFileSet: a full disk while writing a set replaces none of its f
     set.commit();
     for (const std::string& name : names) CHECK(read_all(fs / name) == std::string(3000, 'n'));
     CHECK(fs.entries() == names_sorted(names));
+}
+
+// ---- The per-epoch CSV log: appended to, one whole line at a time ------------------
+
+namespace {
+
+// A record whose line differs from every other's, and varies in length.
+EpochRecord log_record(int64_t epoch) {
+    EpochRecord r;
+    r.epoch = epoch;
+    r.train_loss = 1.0 / double(epoch + 2);
+    r.val_accuracy = epoch % 3 ? 0.5 + 0.01 * double(epoch % 37) : EpochRecord::kNone;
+    r.lr = 0.1;
+    r.seconds = 1.25 * double(epoch);
+    return r;
+}
+
+// The header and the lines of epochs 1..n, as the log holds them.
+std::string log_text(int64_t n) {
+    std::string text = history_csv_header();
+    for (int64_t e = 1; e <= n; ++e) text += history_csv_line(log_record(e));
+    return text;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "a log line that finds the disk full (a small tmpfs) is cut back: the log ends after its last whole "
+    "line") {
+    fgtest::TempDir dir;
+    fgtest::Tmpfs fs(dir, "small", 64 * 1024);
+    if (!fs.mounted()) return;
+    const std::string path = fs / "history.csv";
+    CsvLog log;
+    log.open(path, {});
+    int64_t logged = 0;
+    for (; logged < 3; ++logged) log.append(log_record(logged + 1));
+    {  // Fill every free page: only what is left of the log's last page takes bytes.
+        std::ofstream filler(fs / "filler", std::ios::binary);
+        std::string block(4096, 'f');
+        while (filler.write(block.data(), std::streamsize(block.size())) && filler.flush()) {
+        }
+    }
+    std::string message;
+    while (logged < 1000) {
+        message = fgtest::error_of([&] { log.append(log_record(logged + 1)); });
+        if (message != "<no exception>") break;
+        ++logged;
+    }
+    const std::string expected = log_text(logged);
+    // The line that failed began inside a page, so part of it was written before the disk
+    // was full: the cut is what left the log whole.
+    REQUIRE(expected.size() % 4096 != 0);
+    fgtest::check_contains(message,
+                           {"CsvLog: appending the line of epoch " + std::to_string(logged + 1) + " (",
+                            " bytes) to '" + path + "' failed: No space left on device",
+                            "; the file still ends after its last whole record"});
+    CHECK(read_all(path) == expected);
+    // With room again, the log goes on from its last whole line.
+    std::filesystem::remove(fs / "filler");
+    log.append(log_record(logged + 1));
+    CHECK(read_all(path) == log_text(logged + 1));
+}
+
+TEST_CASE(
+    "a log line past the file-size limit (ulimit -f, SIGXFSZ) says File too large and leaves whole "
+    "lines") {
+    fgtest::TempDir dir;
+    const std::string path = dir / "history.csv";
+    const std::string line1 = history_csv_line(log_record(1)), line2 = history_csv_line(log_record(2));
+    // The limit falls inside the second line.
+    const size_t limit = history_csv_header().size() + line1.size() + line2.size() / 2;
+    std::string report;
+    int status = in_child(
+        [&](int fd) {
+            ::signal(SIGXFSZ, SIG_DFL);
+            CsvLog log;
+            log.open(path, {});
+            log.append(log_record(1));
+            struct rlimit rl = {rlim_t(limit), rlim_t(limit)};
+            if (::setrlimit(RLIMIT_FSIZE, &rl) != 0) return 98;
+            write_to(fd, fgtest::error_of([&] { log.append(log_record(2)); }));
+            return 0;
+        },
+        &report);
+    CHECK_MESSAGE(status == 0, "the child ended with status ", status,
+                  status == 128 + SIGXFSZ ? " (killed by SIGXFSZ)" : "");
+    fgtest::check_contains(
+        report, {"CsvLog: appending the line of epoch 2 (" + std::to_string(line2.size()) + " bytes) to '" +
+                     path + "' failed: File too large",
+                 "(the file-size limit, ulimit -f, is " + std::to_string(limit) + " bytes)",
+                 "the file still ends after its last whole record"});
+    CHECK(read_all(path) == log_text(1));
+    CHECK(dir.entries() == std::vector<std::string>{"history.csv"});
+}
+
+TEST_CASE("kill -9 while a log is appended to: it holds the header and whole lines, in order") {
+    fgtest::TempDir dir;
+    const std::string path = dir / "history.csv";
+    int64_t most_lines = 0;
+    for (int round = 0; round < 10; ++round) {
+        pid_t pid = ::fork();
+        REQUIRE(pid >= 0);
+        if (pid == 0) {
+            try {
+                CsvLog log;
+                log.open(path, {});
+                for (int64_t e = 1; e <= 200000; ++e) log.append(log_record(e));
+            } catch (...) {
+                ::_exit(3);
+            }
+            ::_exit(0);
+        }
+        std::this_thread::sleep_for(std::chrono::microseconds(3000 + 1499 * round));
+        ::kill(pid, SIGKILL);
+        int status = 0;
+        ::waitpid(pid, &status, 0);
+        CHECK_MESSAGE(WIFSIGNALED(status), "round ", round, ": the child ended before it was killed");
+        if (::access(path.c_str(), F_OK) != 0) continue;  // killed before the header was written
+        const std::string text = read_all(path);
+        const int64_t lines = int64_t(std::count(text.begin(), text.end(), '\n')) - 1;
+        CAPTURE(round);
+        REQUIRE(lines >= 0);
+        CHECK(text == log_text(lines));
+        most_lines = std::max(most_lines, lines);
+    }
+    CHECK(most_lines > 0);  // the kills came while lines were being appended
+    MESSAGE("killed after up to ", most_lines, " lines");
+}
+
+TEST_CASE("a log refuses a FIFO, a device node, a directory or a missing file at its path, and leaves it") {
+    fgtest::TempDir dir;
+    auto check_refused = [&](const std::string& path, const std::string& kind) {
+        CAPTURE(path);
+        struct stat before;
+        REQUIRE(::lstat(path.c_str(), &before) == 0);
+        fgtest::check_contains(
+            error_without_blocking(path, [&] { AppendFile f(path, "my_log"); }),
+            {"my_log: cannot append to '" + path + "': it is " + kind + ", not a regular file"});
+        // CsvLog::open writes the header atomically first, which refuses it as well.
+        CsvLog log;
+        fgtest::check_contains(error_without_blocking(path, [&] { log.open(path, {}); }),
+                               {"CsvLog: refusing to replace '" + path + "': it is " + kind});
+        CHECK(!log.is_open());
+        struct stat after;
+        REQUIRE(::lstat(path.c_str(), &after) == 0);
+        CHECK(after.st_ino == before.st_ino);
+        CHECK((after.st_mode & S_IFMT) == (before.st_mode & S_IFMT));
+    };
+    const std::string fifo = dir / "fifo";
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    check_refused(fifo, "a FIFO (named pipe)");
+    const std::string sub = dir / "sub";
+    REQUIRE(::mkdir(sub.c_str(), 0700) == 0);
+    check_refused(sub, "a directory");
+    CHECK_ERROR(AppendFile(dir / "absent", "my_log"),
+                "my_log: cannot append to '" + (dir / "absent") + "': No such file or directory");
+    const std::string device = dir / "null";
+    if (make_char_device(device)) check_refused(device, "a character device");
+    std::vector<std::string> expected = {"fifo", "sub"};
+    if (::access(device.c_str(), F_OK) == 0) expected.push_back("null");
+    std::sort(expected.begin(), expected.end());
+    CHECK(dir.entries() == expected);
 }

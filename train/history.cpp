@@ -1,10 +1,6 @@
-// history.cpp — the CSV log (O_APPEND, one write per line), the JSON file and the
+// history.cpp — the CSV log (AppendFile, one write per line), the JSON file and the
 // training-curve chart of history.h, and the history as checkpoint state.
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
 #include <cstring>
 
@@ -48,31 +44,19 @@ std::string history_csv_line(const EpochRecord& r) {
     return line + "\n";
 }
 
-CsvLog::~CsvLog() {
-    if (fd_ >= 0) ::close(fd_);
-}
+CsvLog::~CsvLog() = default;
 
 void CsvLog::open(const std::string& path, const std::vector<EpochRecord>& so_far) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
+    file_.reset();
     std::string text = history_csv_header();
     for (const EpochRecord& r : so_far) text += history_csv_line(r);
     write_file_atomic(path, text, "CsvLog");
-    fd_ = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
-    FG_CHECK(fd_ >= 0, "CsvLog: cannot open ", path, " to append: ", std::strerror(errno));
-    path_ = path;
+    file_ = std::make_unique<AppendFile>(path, "CsvLog");
 }
 
 void CsvLog::append(const EpochRecord& r) {
-    FG_CHECK(fd_ >= 0, "CsvLog::append: the log is not open");
-    const std::string line = history_csv_line(r);
-    // One write() per line, so a process killed at any moment leaves whole lines only.
-    ssize_t n;
-    do {
-        n = ::write(fd_, line.data(), line.size());
-    } while (n < 0 && errno == EINTR);
-    FG_CHECK(n == ssize_t(line.size()), "CsvLog: writing epoch ", r.epoch, " to ", path_, " failed",
-             n < 0 ? str(": ", std::strerror(errno)) : str(" (", n, " of ", line.size(), " bytes written)"));
+    FG_CHECK(file_, "CsvLog::append: the log is not open");
+    file_->append(history_csv_line(r), str("the line of epoch ", r.epoch));
 }
 
 void write_history_json(const std::string& path, const std::vector<EpochRecord>& history,

@@ -8,9 +8,11 @@
 #include <cstdint>
 #include <cstdio>
 #include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include <focalgrad/core/io.h>
 #include <focalgrad/core/state.h>
 
 namespace focalgrad {
@@ -33,7 +35,9 @@ std::string history_csv_line(const EpochRecord& r);
 
 // A CSV log: open() rewrites the file atomically with the header and the records so far
 // (none, or those of a resumed run), then append() adds one line per epoch with a single
-// write, flushed at once: a killed run leaves whole lines only.
+// write, flushed at once: a killed run leaves whole lines only. The appends are not atomic
+// (core/io.h AppendFile): one that fails part-way, on a full disk, is cut back to the
+// last whole line.
 class CsvLog {
 public:
     CsvLog() = default;
@@ -43,11 +47,10 @@ public:
 
     void open(const std::string& path, const std::vector<EpochRecord>& so_far);
     void append(const EpochRecord& r);
-    bool is_open() const { return fd_ >= 0; }
+    bool is_open() const { return file_ != nullptr; }
 
 private:
-    std::string path_;
-    int fd_ = -1;
+    std::unique_ptr<AppendFile> file_;
 };
 
 // What the JSON file says besides the records.
