@@ -142,11 +142,15 @@ demo: $(BIN)/imbalanced_mnist
 # focalgrad's own benchmarks as one table (the peers' comparison is `make bench-peers`).
 BENCH_PROGRAMS := bench_core bench_losses bench_train bench_demo_rss
 bench: $(addprefix $(BIN)/,$(BENCH_PROGRAMS)) $(BIN)/imbalanced_mnist
-	@echo "make bench: $$(nproc) cores, load average $$(cut -d' ' -f1-3 /proc/loadavg); MNIST_DIR=$${MNIST_DIR:-<not set>}"
+	@echo "make bench: $$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $$(nproc) cores;" \
+	    "build flags $(OPT); load average $$(cut -d' ' -f1-3 /proc/loadavg); MNIST_DIR=$${MNIST_DIR:-<not set>}"
+	@echo "Every ratio is to a floor measured in this run (docs/performance.md, \"The floors\")."
 	@echo
-	@echo "| benchmark | measured | reference | ratio | target |"
+	@echo "| benchmark | measured | floor or reference | ratio | target |"
 	@echo "|---|---|---|---|---|"
 	@set -e; for b in $(BENCH_PROGRAMS); do $(BIN)/$$b --no-header $(ARGS); done
+	@echo
+	@echo "make bench: done; load average $$(cut -d' ' -f1-3 /proc/loadavg)"
 
 format:
 	@git ls-files '*.cpp' '*.h' | xargs $$(command -v clang-format-14 || echo clang-format) -i

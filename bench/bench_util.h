@@ -48,7 +48,7 @@ inline bool help_requested(int argc, char** argv, const char* usage) {
 }
 
 inline void table_header() {
-    std::printf("| benchmark | measured | reference | ratio | target |\n");
+    std::printf("| benchmark | measured | floor or reference | ratio | target |\n");
     std::printf("|---|---|---|---|---|\n");
 }
 
@@ -63,6 +63,38 @@ inline std::string fmt(const char* format, double v) {
     char buf[64];
     std::snprintf(buf, sizeof buf, format, v);
     return buf;
+}
+
+// "<= 2.5x floor: met" or "... not met": every target row says whether this run met it.
+inline std::string target_cell(double ratio, double limit, const char* of = "floor") {
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "<= %gx %s: %s", limit, of, ratio <= limit ? "met" : "NOT met");
+    return buf;
+}
+
+// The 1-minute load average: on a shared machine wall-clock times are only comparable
+// within one run, and this says how busy the machine was.
+inline double load_average() {
+    double load = -1.0;
+    if (FILE* f = std::fopen("/proc/loadavg", "r")) {
+        if (std::fscanf(f, "%lf", &load) != 1) load = -1.0;
+        std::fclose(f);
+    }
+    return load;
+}
+
+// The instruction set this program was compiled for: the floors of the vectorised
+// kernels depend on it (AVX-512 does twice the work per instruction of AVX2).
+inline const char* build_isa() {
+#if defined(__AVX512F__)
+    return "AVX-512";
+#elif defined(__AVX2__) && defined(__FMA__)
+    return "AVX2+FMA";
+#elif defined(__AVX__)
+    return "AVX";
+#else
+    return "SSE2";
+#endif
 }
 
 }  // namespace fgbench

@@ -114,6 +114,31 @@ inline EpochResult time_epochs(Module& model, const Dataset& data, int64_t batch
     return r;
 }
 
+// The loader alone: the median of `epochs` epochs of batch assembly with nothing else,
+// the same loader options as time_epochs.
+inline double loader_epoch_seconds(const Dataset& data, int64_t batch, bool flatten, int epochs,
+                                   int64_t max_batches = 0) {
+    LoaderOptions lo;
+    lo.batch_size = batch;
+    lo.seed = 0;
+    lo.flatten = flatten;
+    lo.normalize = kMnistStats;
+    DataLoader loader(data, lo);
+    std::vector<double> times;
+    for (int e = 0; e < epochs; ++e) {
+        int64_t n = 0;
+        double start = now_seconds();
+        for (const Batch& b : loader.epoch(e)) {
+            if (max_batches > 0 && n >= max_batches) break;
+            (void)b;
+            ++n;
+        }
+        times.push_back(now_seconds() - start);
+    }
+    std::sort(times.begin(), times.end());
+    return times[times.size() / 2];
+}
+
 // The GEMM floor: the same products, in the same order and with the same shapes and
 // flags, on buffers that exist already: what the epoch would cost if everything but its
 // matrix products were free. Median of `reps` replays.
