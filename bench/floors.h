@@ -126,12 +126,12 @@ inline double training_flops(Sequential& net, const Tensor& x) {
 // measured bandwidth, and the time of the transcendentals it must evaluate (one exp per
 // logit for the softmax losses; an exp and a log per element for the sigmoid ones).
 struct LossFloor {
-    double bytes = 0, stream_s = 0;          // what must be moved, and how long that takes
-    double elements = 0, compute_s = 0;      // transcendental evaluations, and their time
+    double bytes = 0, stream_s = 0;      // what must be moved, and how long that takes
+    double elements = 0, compute_s = 0;  // transcendental evaluations, and their time
     double seconds() const { return std::max(stream_s, compute_s); }
     std::string describe() const {  // e.g. "max(84 MB at 47 GB/s = 1.8 ms, 10M exp = 1.3 ms)"
-        return str("max(", fmt("%.0f MB", bytes / 1e6), " at ", fmt("%.1f GB/s", bytes / stream_s / 1e9), " = ",
-                   fmt("%.2f ms", stream_s * 1e3), "; ", fmt("%.3g", elements), " x ",
+        return str("max(", fmt("%.0f MB", bytes / 1e6), " at ", fmt("%.1f GB/s", bytes / stream_s / 1e9),
+                   " = ", fmt("%.2f ms", stream_s * 1e3), "; ", fmt("%.3g", elements), " x ",
                    fmt("%.3f ns", compute_s / elements * 1e9), " = ", fmt("%.2f ms", compute_s * 1e3), ")");
     }
 };

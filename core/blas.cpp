@@ -64,25 +64,43 @@ void set_gemm_trace(std::vector<GemmCall>* trace) { t_trace = trace; }
 
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
           int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+    gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, GemmBlockHooks{});
+}
+
+void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+          int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc,
+          const GemmBlockHooks& hooks) {
     static const SingleThreadedBlas single_threaded;  // also when gemm runs before any loop
     (void)single_threaded;
     FG_CHECK(M >= 0 && N >= 0 && K >= 0 && M <= INT32_MAX && N <= INT32_MAX && K <= INT32_MAX,
              "gemm: sizes M=", M, " N=", N, " K=", K, " must be in [0, 2^31)");
     if (t_trace) t_trace->push_back({trans_a, trans_b, M, N, K, beta});
     if (M == 0 || N == 0) return;
-    if (K == 0) {  // an empty sum: C = beta * C (BLAS would reject lda = 0)
-        for (int64_t i = 0; i < M; ++i)
-            for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0 ? 0.0f : beta * C[i * ldc + j];
-        return;
-    }
-    int blocks = blocks_for(2.0 * double(M) * double(N) * double(K));
+    // One block: hooks, then the product of rows [r0, r1) x columns [c0, c1) of C.
+    auto block = [&](int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+        if (hooks.before) hooks.before(hooks.ctx, r0, r1, c0, c1);
+        float* Cb = C + r0 * ldc + c0;
+        if (K == 0) {  // an empty sum: C = beta * C (BLAS would reject lda = 0)
+            for (int64_t i = 0; i < r1 - r0; ++i)
+                for (int64_t j = 0; j < c1 - c0; ++j)
+                    Cb[i * ldc + j] = beta == 0 ? 0.0f : beta * Cb[i * ldc + j];
+        } else {
+            // Rows of C need rows of op(A): A's rows, or A's columns if transposed; columns
+            // of C need columns of op(B).
+            const float* Ab = trans_a ? A + r0 : A + r0 * lda;
+            const float* Bb = trans_b ? B + c0 * ldb : B + c0;
+            sgemm(trans_a, trans_b, r1 - r0, c1 - c0, K, alpha, Ab, lda, Bb, ldb, beta, Cb, ldc);
+        }
+        if (hooks.after) hooks.after(hooks.ctx, r0, r1, c0, c1);
+    };
+    int blocks = K == 0 ? 1 : blocks_for(2.0 * double(M) * double(N) * double(K));
     // Cut the longer side of C. Cutting rows makes every block pack all of B, cutting
     // columns makes every block pack all of A; the longer side duplicates less.
     bool by_rows = M >= N;
     int64_t span = by_rows ? M : N;
     blocks = int(std::min<int64_t>(blocks, std::max<int64_t>(1, span / kAlign)));
     if (blocks == 1) {
-        sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        block(0, M, 0, N);
         return;
     }
     // Which thread runs a block does not change its bits; parallel_for hands blocks to
@@ -91,14 +109,10 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
         for (int64_t b = b0; b < b1; ++b) {
             int64_t begin, end;
             block_range(span, blocks, int(b), begin, end);
-            if (by_rows) {  // rows [begin, end) of C need rows of op(A): A's rows, or A's columns if transposed
-                const float* Ab = trans_a ? A + begin : A + begin * lda;
-                sgemm(trans_a, trans_b, end - begin, N, K, alpha, Ab, lda, B, ldb, beta, C + begin * ldc,
-                      ldc);
-            } else {  // columns [begin, end) of C need columns of op(B)
-                const float* Bb = trans_b ? B + begin * ldb : B + begin;
-                sgemm(trans_a, trans_b, M, end - begin, K, alpha, A, lda, Bb, ldb, beta, C + begin, ldc);
-            }
+            if (by_rows)
+                block(begin, end, 0, N);
+            else
+                block(0, M, begin, end);
         }
     });
 }

@@ -15,6 +15,20 @@ namespace focalgrad {
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
           int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 
+// Work on one block of C, rows [row0, row1) x columns [col0, col1), done by the thread that
+// computes that block: `before` right before its product (with beta = 1 the product then
+// adds to what `before` wrote, e.g. a bias), `after` right after (e.g. an activation),
+// while the block is still in that core's cache. Either may be null. The blocks are those
+// of gemm's own partition: a function of the sizes only, like everything else here.
+struct GemmBlockHooks {
+    void (*before)(void* ctx, int64_t row0, int64_t row1, int64_t col0, int64_t col1) = nullptr;
+    void (*after)(void* ctx, int64_t row0, int64_t row1, int64_t col0, int64_t col1) = nullptr;
+    void* ctx = nullptr;
+};
+void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+          int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc,
+          const GemmBlockHooks& hooks);
+
 // Optional trace of gemm calls (shapes and flags), used by bench_train to replay the
 // exact sequence of products a training step performs and time them alone.
 struct GemmCall {

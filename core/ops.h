@@ -93,13 +93,25 @@ Tensor index_select(const Tensor& x, int64_t dim, const std::vector<int64_t>& in
 Tensor gather(const Tensor& x, const std::vector<int>& index);  // [N, C] -> [N]: x[i, index[i]]
 
 // ---- Linear algebra ---------------------------------------------------------------
+// An activation fused into linear or conv2d: relu(linear(x, W, b)) has the same values and
+// gradients, bit for bit, as linear(x, W, b, Activation::relu), which saves a pass over
+// the output forward and backward and a node on the tape (nn's Sequential uses it for a
+// Linear or Conv2d followed by a ReLU).
+enum class Activation { none, relu };
+
 Tensor matmul(const Tensor& a, const Tensor& b);  // [M,K]x[K,P]; [B,M,K]x[B,K,P]; [B,M,K]x[K,P]
-Tensor linear(const Tensor& x, const Tensor& W, const Tensor& b = Tensor());  // x W^T + b
+Tensor linear(const Tensor& x, const Tensor& W, const Tensor& b = Tensor(),
+              Activation activation = Activation::none);  // act(x W^T + b)
 
 // ---- Convolution (ops_conv.cpp) ---------------------------------------------------
 // x [N, C, H, W], W [O, C, kH, kW], b [O] or undefined -> [N, O, Ho, Wo] with
 // Ho = (H + 2 padding - kH) / stride + 1 (likewise Wo); zero padding on all four sides.
-Tensor conv2d(const Tensor& x, const Tensor& W, const Tensor& b, int64_t stride = 1, int64_t padding = 0);
+// With `activation` and pool = 2 the output is max_pool2d(act(conv2d(x, W, b)), 2, 2), the
+// same values and gradients bit for bit, computed image by image without the full-size
+// activations leaving the cache (nn's Sequential uses it for Conv2d, ReLU, MaxPool2d(2)).
+// pool is 1 (none) or 2.
+Tensor conv2d(const Tensor& x, const Tensor& W, const Tensor& b, int64_t stride = 1, int64_t padding = 0,
+              Activation activation = Activation::none, int64_t pool = 1);
 // x [N, C, H, W] -> [N, C, (H - kernel) / stride + 1, (W - kernel) / stride + 1]: the
 // maximum of each kernel x kernel window (no padding; a window must fit the image).
 Tensor max_pool2d(const Tensor& x, int64_t kernel, int64_t stride);

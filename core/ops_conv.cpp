@@ -1,8 +1,9 @@
 // ops_conv.cpp — 2-D convolution and max pooling over [N, C, H, W] images.
-// conv2d lowers the convolution to one matrix product (im2col): every receptive field
-// becomes a column, so y = W cols is a single sgemm for the whole batch; its backward is
-// two more products and col2im, the scatter-add that undoes im2col. max_pool2d records
-// where each maximum was and routes the gradient back there.
+// conv2d lowers the convolution to matrix products image by image (im2col): every
+// receptive field of image n becomes a column of cols_n, so y[n] = W cols_n is one sgemm
+// straight into the output; its backward is two more products per image and col2im, the
+// adjoint of im2col. max_pool2d records where each maximum was and routes the gradient
+// back there.
 // Not here: dilation, groups, asymmetric padding or stride, average pooling, pool padding.
 //
 // Shape legend: N batch, C input channels, O output channels, H x W input image,
@@ -10,24 +11,22 @@
 #include <algorithm>
 #include <cstdint>
 #include <utility>
+#include <vector>
 
 #include <focalgrad/core/autograd.h>
 #include <focalgrad/core/blas.h>
+#include <focalgrad/core/fastmath.h>
+#include <focalgrad/core/im2col.h>
 #include <focalgrad/core/kernels.h>
 #include <focalgrad/core/ops.h>
 
 namespace focalgrad {
 
+using detail::ConvGeometry;
+
 namespace {
 
-struct ConvGeometry {
-    int64_t N, C, H, W;  // input
-    int64_t O, kH, kW;   // weight
-    int64_t stride, pad;
-    int64_t Ho, Wo;  // output
-    int64_t K() const { return C * kH * kW; }
-    int64_t P() const { return Ho * Wo; }
-};
+using namespace detail;
 
 // Chunk size, in units of `unit_work` elements each, that gives a chunk about kGrain
 // elements of work: small images are batched into one chunk, big ones get their own.
@@ -35,74 +34,40 @@ int64_t grain_for(int64_t unit_work) {
     return std::max<int64_t>(1, kGrain / std::max<int64_t>(1, unit_work));
 }
 
-// The output columns [lo, hi) of one kernel offset whose input column ow*stride - pad + j
-// lies inside [0, W); every other output column reads padding.
-void valid_range(int64_t W, int64_t Wo, int64_t stride, int64_t pad, int64_t j, int64_t& lo, int64_t& hi) {
-    lo = pad - j <= 0 ? 0 : (pad - j + stride - 1) / stride;
-    hi = W - 1 + pad - j < 0 ? 0 : std::min(Wo, (W - 1 + pad - j) / stride + 1);
-    lo = std::min(lo, hi);
+// Images per chunk of conv2d's loops: about kChunkFlops of products per chunk, at most 8
+// images. A function of the sizes only: the chunks fix the order in which the weight and
+// bias gradients are summed, so the bits do not depend on the thread count.
+constexpr double kChunkFlops = 8e6;
+int64_t images_per_chunk(const ConvGeometry& g) {
+    double per_image = 2.0 * double(g.O) * double(g.K()) * double(g.P());
+    return std::clamp<int64_t>(int64_t(kChunkFlops / per_image), 1, 8);
 }
 
-// cols[(c kH + i) kW + j, n P + oh Wo + ow] = x[n, c, oh s - pad + i, ow s - pad + j]
-// (0 where that position is padding). cols is [K, N P]: image n owns the column block
-// [n P, (n + 1) P), so the units (n, c) write disjoint memory and run in parallel.
-void im2col(const float* x, const ConvGeometry& g, float* cols) {
-    const int64_t P = g.P(), NP = g.N * P;
-    parallel_for(g.N * g.C, grain_for(g.kH * g.kW * P), [&](int64_t begin, int64_t end) {
-        for (int64_t u = begin; u < end; ++u) {
-            int64_t n = u / g.C, c = u % g.C;
-            const float* plane = x + u * g.H * g.W;
-            for (int64_t i = 0; i < g.kH; ++i)
-                for (int64_t j = 0; j < g.kW; ++j) {
-                    float* row = cols + ((c * g.kH + i) * g.kW + j) * NP + n * P;
-                    int64_t lo, hi;
-                    valid_range(g.W, g.Wo, g.stride, g.pad, j, lo, hi);
-                    for (int64_t oh = 0; oh < g.Ho; ++oh) {
-                        float* out = row + oh * g.Wo;
-                        int64_t ih = oh * g.stride - g.pad + i;
-                        if (ih < 0 || ih >= g.H) {
-                            std::fill_n(out, g.Wo, 0.0f);
-                            continue;
-                        }
-                        const float* src = plane + ih * g.W - g.pad + j;  // src[ow s] = x[ih, ow s - pad + j]
-                        std::fill(out, out + lo, 0.0f);
-                        if (g.stride == 1) {
-                            std::copy(src + lo, src + hi, out + lo);
-                        } else {
-                            for (int64_t ow = lo; ow < hi; ++ow) out[ow] = src[ow * g.stride];
-                        }
-                        std::fill(out + hi, out + g.Wo, 0.0f);
-                    }
-                }
-        }
-    });
+// The sum of p[0 .. n) in double, in eight interleaved lanes (a single chain of dependent
+// adds would wait on each add's latency), lanes added in a fixed order.
+double sum_lanes(const float* p, int64_t n) {
+    double lane[8] = {};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; ++l) lane[l] += double(p[i + l]);
+    for (; i < n; ++i) lane[0] += double(p[i]);
+    return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
 }
 
-// The adjoint of im2col: dx[n, c, ih, iw] = sum of the dcols entries im2col read it into.
-// Each unit (n, c) sums into its own plane in a fixed order: no races, same bits always.
-void col2im(const float* dcols, const ConvGeometry& g, float* dx) {
-    const int64_t P = g.P(), NP = g.N * P;
-    parallel_for(g.N * g.C, grain_for(g.kH * g.kW * P), [&](int64_t begin, int64_t end) {
-        for (int64_t u = begin; u < end; ++u) {
-            int64_t n = u / g.C, c = u % g.C;
-            float* plane = dx + u * g.H * g.W;
-            std::fill_n(plane, g.H * g.W, 0.0f);
-            for (int64_t i = 0; i < g.kH; ++i)
-                for (int64_t j = 0; j < g.kW; ++j) {
-                    const float* row = dcols + ((c * g.kH + i) * g.kW + j) * NP + n * P;
-                    int64_t lo, hi;
-                    valid_range(g.W, g.Wo, g.stride, g.pad, j, lo, hi);
-                    for (int64_t oh = 0; oh < g.Ho; ++oh) {
-                        int64_t ih = oh * g.stride - g.pad + i;
-                        if (ih < 0 || ih >= g.H) continue;
-                        const float* in = row + oh * g.Wo;
-                        float* dst = plane + ih * g.W - g.pad + j;
-                        for (int64_t ow = lo; ow < hi; ++ow) dst[ow * g.stride] += in[ow];
-                    }
-                }
-        }
-    });
+// cols_n = im2col(x_n) [K, P] into `cols`, by the fast path when the stride is 1.
+void lower(const float* xn, const ConvGeometry& g, float* scratch, float* cols) {
+    if (g.stride == 1)
+        im2col_stride1(xn, g, scratch, cols);
+    else
+        im2col(xn, g, cols);
 }
+
+// A zeroed scratch for lower() (one float when it needs none), and a cols buffer with
+// the slack it needs.
+Tensor lowering_scratch(const ConvGeometry& g) {
+    return Tensor::zeros(Shape{g.stride == 1 ? im2col_stride1_scratch(g) : 1});
+}
+Tensor cols_buffer(const ConvGeometry& g) { return Tensor::empty(Shape{g.K() * g.P() + kIm2colSlack}); }
 
 // The max_pool2d forward of one H x W plane into Ho x Wo outputs (and, if `where` is not
 // null, the flat index of each maximum, as a float: exact below 2^24). Each window keeps its first maximum, comparing
@@ -136,13 +101,89 @@ bool max_pool_plane(const float* plane, int64_t W, int64_t runtime_kernel, int64
     return nan_seen;
 }
 
+// The same for 2x2 windows with stride 2, the pooling of most CNNs, written so that it
+// vectorises across windows: the window at (oh, ow) is r0[2 ow], r0[2 ow + 1], r1[2 ow],
+// r1[2 ow + 1] of the rows r0 = 2 oh, r1 = 2 oh + 1, scanned in that (row-major) order.
+// Returns whether a NaN was seen, as max_pool_plane does.
+template <bool KeepWhere>
+bool max_pool_2x2(const float* plane, int64_t W, int64_t Ho, int64_t Wo, float* out, float* where) {
+    int nan_seen = 0;
+    for (int64_t oh = 0; oh < Ho; ++oh) {
+        const float* r0 = plane + 2 * oh * W;
+        const float* r1 = r0 + W;
+        float* o = out + oh * Wo;
+        float* at = where + oh * Wo;
+        const float row_start = float(2 * oh * W), below = float(W);
+        for (int64_t ow = 0; ow < Wo; ++ow) {
+            const float a = r0[2 * ow], b = r0[2 * ow + 1], c = r1[2 * ow], d = r1[2 * ow + 1];
+            nan_seen |= (a != a) | (b != b) | (c != c) | (d != d);
+            // Selects through bit masks (fastmath::select): a ?: on floats may become a branch.
+            float m = a, offset = 0.0f;
+            bool take = b > m;
+            m = fastmath::select(take, b, m);
+            offset = fastmath::select(take, 1.0f, offset);
+            take = c > m;
+            m = fastmath::select(take, c, m);
+            offset = fastmath::select(take, below, offset);
+            take = d > m;
+            m = fastmath::select(take, d, m);
+            offset = fastmath::select(take, below + 1.0f, offset);
+            o[ow] = m;
+            // (int32_t: int64 -> float has no AVX2 instruction and would stop vectorisation.)
+            if (KeepWhere) at[ow] = row_start + float(int32_t(2 * ow)) + offset;
+        }
+    }
+    return nan_seen != 0;
+}
+
+// max_pool2d's backward for 2x2 windows with stride 2: every input position belongs to at
+// most one window, so each is written once, dy where it held its window's maximum and 0
+// elsewhere (no zero fill first, no scatter). Rows and columns no window covers get 0.
+void max_pool_2x2_backward(const float* dy, const float* where, int64_t H, int64_t W, int64_t Ho, int64_t Wo,
+                           float* dx) {
+    for (int64_t oh = 0; oh < Ho; ++oh) {
+        float* r0 = dx + 2 * oh * W;
+        float* r1 = r0 + W;
+        const float* g = dy + oh * Wo;
+        const float* at = where + oh * Wo;
+        const float row_start = float(2 * oh * W), below = float(W);
+        for (int64_t ow = 0; ow < Wo; ++ow) {
+            const float offset = at[ow] - (row_start + float(int32_t(2 * ow)));  // 0, 1, W or W + 1: exact
+            r0[2 * ow] = fastmath::select(offset == 0.0f, g[ow], 0.0f);
+            r0[2 * ow + 1] = fastmath::select(offset == 1.0f, g[ow], 0.0f);
+            r1[2 * ow] = fastmath::select(offset == below, g[ow], 0.0f);
+            r1[2 * ow + 1] = fastmath::select(offset == below + 1.0f, g[ow], 0.0f);
+        }
+        if (W > 2 * Wo) r0[W - 1] = r1[W - 1] = 0.0f;  // odd W: the last column is in no window
+    }
+    if (H > 2 * Ho) std::fill_n(dx + (H - 1) * W, W, 0.0f);  // odd H: nor is the last row
+}
+
+// One plane's max pooling as max_pool2d computes it: the 2x2 stride-2 kernel where it
+// applies, else the general one, and the NaN-aware general one when a NaN was seen.
+void pool_plane(const float* plane, int64_t W, int64_t kernel, int64_t stride, int64_t Ho, int64_t Wo,
+                float* out, float* where) {
+    bool nan_seen = !(kernel == 2 && stride == 2)
+                        ? max_pool_plane<false, 0>(plane, W, kernel, stride, Ho, Wo, out, where)
+                    : where ? max_pool_2x2<true>(plane, W, Ho, Wo, out, where)
+                            : max_pool_2x2<false>(plane, W, Ho, Wo, out, nullptr);
+    if (nan_seen) max_pool_plane<true, 0>(plane, W, kernel, stride, Ho, Wo, out, where);
+}
+
 }  // namespace
 
-// y[n, o] = b[o] + sum_{c, i, j} W[o, c, i, j] x[n, c, oh s - pad + i, ow s - pad + j]
-// As matrices, with cols = im2col(x) [K, N P] and Y = y seen as [O, N P]:
-//   Y = W cols + b        dW = dY cols^T,   dcols = W^T dY,   dx = col2im(dcols),
-//   db[o] = sum of dY's row o.
-Tensor conv2d(const Tensor& x, const Tensor& W, const Tensor& b, int64_t stride, int64_t padding) {
+// y[n, o] = act(z[n, o]),  z[n, o] = b[o] + sum_{c, i, j} W[o, c, i, j] x[n, c, oh s - pad + i, ow s - pad + j]
+// As matrices, image by image, with cols_n = im2col(x[n]) [K, P], Z_n = z[n] as [O, P]
+// and dY_n = dz[n] = dy[n] act'(z[n]) (relu: dy where y > 0, else 0):
+//   Z_n = W cols_n + b        dW = sum_n dY_n cols_n^T,   db[o] = sum_n of dY_n's row o,
+//   dx[n] = col2im(W^T dY_n), or for stride 1 (a square kernel, pad < k) the same as a
+//   convolution of dy[n] with the flipped kernel: dx[n] = W~ im2col(dy[n]) with padding
+//   k - 1 - pad and W~[c, (o, i, j)] = W[o, c, k - 1 - i, k - 1 - j].
+// Each image's cols live in a scratch buffer the size of one image's (in L2 for small
+// images), and backward recomputes them rather than keeping the whole batch's: an
+// im2col from cache costs less than writing cols for the batch and reading it back.
+Tensor conv2d(const Tensor& x, const Tensor& W, const Tensor& b, int64_t stride, int64_t padding,
+              Activation activation, int64_t pool) {
     FG_CHECK(x.dim() == 4, "conv2d: input must be [N, C, H, W], got ", x.shape());
     FG_CHECK(W.dim() == 4, "conv2d: weight must be [O, C, kH, kW], got ", W.shape());
     FG_CHECK(x.size(1) == W.size(1), "conv2d: input has ", x.size(1), " channels but the weight ", W.shape(),
@@ -161,11 +202,17 @@ Tensor conv2d(const Tensor& x, const Tensor& W, const Tensor& b, int64_t stride,
                  ", got ", b.shape());
     g.Ho = (g.H + 2 * padding - g.kH) / stride + 1;
     g.Wo = (g.W + 2 * padding - g.kW) / stride + 1;
-    // Every product below is checked once here: the output and the im2col buffer.
+    FG_CHECK(pool == 1 || pool == 2, "conv2d: the fused pooling must be 1 (none) or 2 (2x2, stride 2), got ",
+             pool, "; use max_pool2d for other windows");
+    FG_CHECK(pool == 1 || (g.Ho >= 2 && g.Wo >= 2),
+             "conv2d: the fused 2x2 pooling needs an output of at least 2x2, got ", g.Ho, "x", g.Wo,
+             " (input ", x.shape(), ")");
+    // Every product below is checked once here: the output and one image's im2col buffer.
     checked_numel({g.N, g.O, g.Ho, g.Wo}, "conv2d", "the output");
-    checked_numel({g.K(), g.N, g.Ho, g.Wo}, "conv2d", "the im2col buffer [K = C kH kW, N, Ho, Wo]");
-    const int64_t K = g.K(), P = g.P(), NP = g.N * P;
-
+    checked_numel({g.K(), g.Ho, g.Wo}, "conv2d", "one image's im2col buffer [K = C kH kW, Ho, Wo]");
+    const int64_t K = g.K(), P = g.P(), CHW = g.C * g.H * g.W;
+    const int64_t per_chunk = images_per_chunk(g), chunks = (g.N + per_chunk - 1) / per_chunk;
+    const bool relu = activation == Activation::relu, pooled = pool == 2;
     // An allocation that fails is reported with the geometry that asked for it.
     auto buffer = [&](const Shape& shape) {
         try {
@@ -175,66 +222,143 @@ Tensor conv2d(const Tensor& x, const Tensor& W, const Tensor& b, int64_t stride,
                                   ", padding ", padding, ": ", e.what()));
         }
     };
-    Tensor cols = buffer(Shape{K, NP});
-    im2col(x.data(), g, cols.data());
-    Tensor Y = buffer(Shape{g.O, NP});  // W cols, image n in columns [n P, (n + 1) P)
-    gemm(false, false, g.O, NP, K, 1.0f, W.data(), K, cols.data(), NP, 0.0f, Y.data(), NP);
+    const int64_t Hp = g.Ho / 2, Wp = g.Wo / 2, Pp = Hp * Wp;  // the pooled output, if pooled
 
-    // [O, N P] -> [N, O, P], adding the bias on the way.
-    Tensor y = buffer(Shape{g.N, g.O, g.Ho, g.Wo});
-    {
-        const float* pY = Y.data();
-        const float* pb = b.defined() ? b.data() : nullptr;
-        float* py = y.data();
-        parallel_for(g.N * g.O, grain_for(P), [&](int64_t begin, int64_t end) {
-            for (int64_t u = begin; u < end; ++u) {
-                int64_t n = u / g.O, o = u % g.O;
-                const float* src = pY + o * NP + n * P;
-                float* dst = py + u * P;
-                float bias = pb ? pb[o] : 0.0f;
-                for (int64_t p = 0; p < P; ++p) dst[p] = src[p] + bias;
+    // With pooling, Z_n goes to a scratch buffer and only its pooled planes to y; where[n, o]
+    // holds the index of each window's maximum within its Ho x Wo plane, as in max_pool2d.
+    Tensor y = pooled ? buffer(Shape{g.N, g.O, Hp, Wp}) : buffer(Shape{g.N, g.O, g.Ho, g.Wo});
+    const bool keep_where = pooled && needs_grad({x, W, b});
+    Tensor where = keep_where ? buffer(y.shape()) : Tensor();
+    const float* px = x.data();
+    const float* pW = W.data();
+    const float* pb = b.defined() ? b.data() : nullptr;
+    float* py = y.data();
+    parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
+        Tensor cols = cols_buffer(g), scratch = lowering_scratch(g);
+        Tensor z = pooled ? Tensor::empty(Shape{g.O, P}) : Tensor();
+        for (int64_t n = c0 * per_chunk; n < std::min(g.N, c1 * per_chunk); ++n) {
+            lower(px + n * CHW, g, scratch.data(), cols.data());
+            float* Zn = pooled ? z.data() : py + n * g.O * P;  // [O, P]
+            gemm(false, false, g.O, P, K, 1.0f, pW, K, cols.data(), P, 0.0f, Zn, P);
+            for (int64_t o = 0; o < g.O;
+                 ++o) {  // the bias, the activation, the pooling, while Z_n is in cache
+                const float bias = pb ? pb[o] : 0.0f;
+                float* row = Zn + o * P;
+                if (relu)
+                    for (int64_t p = 0; p < P; ++p) row[p] = relu_value(row[p] + bias);
+                else if (pb)
+                    for (int64_t p = 0; p < P; ++p) row[p] += bias;
+                if (pooled)
+                    pool_plane(row, g.Wo, 2, 2, Hp, Wp, py + (n * g.O + o) * Pp,
+                               keep_where ? where.data() + (n * g.O + o) * Pp : nullptr);
             }
-        });
-    }
-    Y = Tensor();  // release the buffer before backward-only data is kept
-
-    // cols is what dW needs; keep it only when the weight will receive a gradient.
-    if (!(needs_grad({x, W, b}) && W.requires_grad())) cols = Tensor();
-    record("conv2d", {x, W, b}, y, [x, W, b, g, cols](const Tensor& dy, const Tensor&) {
-        const int64_t K = g.K(), P = g.P(), NP = g.N * P;
-        // dY: dy [N, O, P] -> [O, N P], the layout the products below want.
-        Tensor dY = Tensor::empty(Shape{g.O, NP});
-        const float* pdy = dy.data();
-        float* pdY = dY.data();
-        parallel_for(g.N * g.O, grain_for(P), [&](int64_t begin, int64_t end) {
-            for (int64_t u = begin; u < end; ++u) {
-                int64_t n = u / g.O, o = u % g.O;
-                std::copy_n(pdy + u * P, P, pdY + o * NP + n * P);
-            }
-        });
-        if (b.defined() && b.requires_grad()) {  // db[o] = sum_{n, p} dy[n, o, p]
-            Tensor db = Tensor::empty(b.shape());
-            for (int64_t o = 0; o < g.O; ++o) {
-                const float* row = pdY + o * NP;
-                double s = 0.0;
-                for (int64_t q = 0; q < NP; ++q) s += row[q];
-                db.data()[o] = float(s);
-            }
-            accumulate_grad(b, std::move(db));
-        }
-        if (W.requires_grad()) {  // dW[O, K] = dY[O, N P] cols^T[N P, K]
-            Tensor dW = Tensor::empty(W.shape());
-            gemm(false, true, g.O, K, NP, 1.0f, pdY, NP, cols.data(), NP, 0.0f, dW.data(), K);
-            accumulate_grad(W, std::move(dW));
-        }
-        if (x.requires_grad()) {  // dcols[K, N P] = W^T[K, O] dY[O, N P]; dx = col2im(dcols)
-            Tensor dcols = Tensor::empty(Shape{K, NP});
-            gemm(true, false, K, NP, g.O, 1.0f, W.data(), K, pdY, NP, 0.0f, dcols.data(), NP);
-            Tensor dx = Tensor::empty(x.shape());
-            col2im(dcols.data(), g, dx.data());
-            accumulate_grad(x, std::move(dx));
         }
     });
+
+    static const char* const kNames[2][2] = {{"conv2d", "conv2d_maxpool"},
+                                             {"conv2d_relu", "conv2d_relu_maxpool"}};
+    record(
+        kNames[relu][pooled], {x, W, b}, y,
+        [x, W, b, g, per_chunk, chunks, relu, where](const Tensor& dy_out, const Tensor& y) {
+            const int64_t K = g.K(), P = g.P(), CHW = g.C * g.H * g.W, OP = g.O * P;
+            const bool pooled = where.defined();
+            const int64_t Hp = g.Ho / 2, Wp = g.Wo / 2, Pp = Hp * Wp;
+            const bool need_dW = W.requires_grad(), need_db = b.defined() && b.requires_grad();
+            const bool need_dx = x.requires_grad();
+            // dx as the convolution of dy with the flipped kernel: dy[n] [O, Ho, Wo] is its input.
+            const bool transposed = g.stride == 1 && g.kH == g.kW && g.pad <= g.kH - 1;
+            const ConvGeometry gt{g.N, g.O, g.Ho, g.Wo, g.C, g.kH, g.kW, 1, g.kH - 1 - g.pad, g.H, g.W};
+            Tensor flipped;  // W~ [C, O kH kW]
+            if (need_dx && transposed) {
+                flipped = Tensor::empty(Shape{g.C, g.O * g.kH * g.kW});
+                for (int64_t o = 0; o < g.O; ++o)
+                    for (int64_t c = 0; c < g.C; ++c)
+                        for (int64_t i = 0; i < g.kH; ++i)
+                            for (int64_t j = 0; j < g.kW; ++j)
+                                flipped.data()[c * gt.K() + (o * g.kH + i) * g.kW + j] =
+                                    W.data()[((o * g.C + c) * g.kH + g.kH - 1 - i) * g.kW + g.kW - 1 - j];
+            }
+            // One partial sum of dW^T [K, O] and of db [O] per chunk, added in chunk order below.
+            Tensor dWt_parts = need_dW ? Tensor::empty(Shape{chunks, K, g.O}) : Tensor();
+            std::vector<double> db_parts(size_t(need_db ? chunks * g.O : 0), 0.0);
+            Tensor dx = need_dx ? Tensor::empty(x.shape()) : Tensor();
+            const float* px = x.data();
+            const float* pW = W.data();
+            const float* pdy = dy_out.data();
+            const float* py = y.data();
+            parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
+                // dY_n: dy[n] through the pooling's routing and relu's mask, when fused.
+                Tensor dz = relu || pooled ? Tensor::empty(Shape{g.O, P}) : Tensor();
+                Tensor dpool = pooled ? Tensor::empty(Shape{Pp}) : Tensor();
+                Tensor cols = need_dW ? cols_buffer(g) : Tensor(),
+                       scratch = need_dW ? lowering_scratch(g) : Tensor();
+                Tensor dcols = need_dx ? (transposed ? cols_buffer(gt) : cols_buffer(g)) : Tensor();
+                Tensor dscratch = need_dx && transposed ? lowering_scratch(gt) : Tensor();
+                for (int64_t c = c0; c < c1; ++c) {
+                    const int64_t first = c * per_chunk, last = std::min(g.N, first + per_chunk);
+                    for (int64_t n = first; n < last; ++n) {
+                        const float* dYn = pdy + n * OP;  // [O, P]
+                        if (pooled) {  // dz = relu's mask at each window's maximum (the pooled value), 0 elsewhere
+                            for (int64_t o = 0; o < g.O; ++o) {
+                                const int64_t at = (n * g.O + o) * Pp;
+                                const float* dp = pdy + at;
+                                if (relu) {
+                                    for (int64_t q = 0; q < Pp; ++q)
+                                        dpool.data()[q] = relu_backward(dp[q], py[at + q]);
+                                    dp = dpool.data();
+                                }
+                                max_pool_2x2_backward(dp, where.data() + at, g.Ho, g.Wo, Hp, Wp,
+                                                      dz.data() + o * P);
+                            }
+                            dYn = dz.data();
+                        } else if (relu) {
+                            float* __restrict mask = dz.data();
+                            const float* __restrict yn = py + n * OP;
+                            for (int64_t q = 0; q < OP; ++q) mask[q] = relu_backward(dYn[q], yn[q]);
+                            dYn = mask;
+                        }
+                        if (need_db)
+                            for (int64_t o = 0; o < g.O; ++o)
+                                db_parts[size_t(c * g.O + o)] += sum_lanes(dYn + o * P, P);
+                        if (need_dW) {  // dW^T[K, O] += cols_n[K, P] dY_n^T[P, O]
+                            lower(px + n * CHW, g, scratch.data(), cols.data());
+                            gemm(false, true, K, g.O, P, 1.0f, cols.data(), P, dYn, P,
+                                 n == first ? 0.0f : 1.0f, dWt_parts.data() + c * K * g.O, g.O);
+                        }
+                        if (need_dx && transposed) {  // dx[n][C, H W] = W~[C, O kH kW] im2col(dy[n])
+                            lower(dYn, gt, dscratch.data(), dcols.data());
+                            gemm(false, false, g.C, g.H * g.W, gt.K(), 1.0f, flipped.data(), gt.K(),
+                                 dcols.data(), g.H * g.W, 0.0f, dx.data() + n * CHW, g.H * g.W);
+                        } else if (
+                            need_dx) {  // dcols_n[K, P] = W^T[K, O] dY_n[O, P];  dx[n] = col2im(dcols_n)
+                            gemm(true, false, K, P, g.O, 1.0f, pW, K, dYn, P, 0.0f, dcols.data(), P);
+                            col2im(dcols.data(), g, dx.data() + n * CHW);
+                        }
+                    }
+                }
+            });
+            if (need_db) {
+                Tensor db = Tensor::empty(b.shape());
+                for (int64_t o = 0; o < g.O; ++o) {
+                    double s = 0.0;
+                    for (int64_t c = 0; c < chunks; ++c) s += db_parts[size_t(c * g.O + o)];
+                    db.data()[o] = float(s);
+                }
+                accumulate_grad(b, std::move(db));
+            }
+            if (need_dW) {  // dW[o, k] = sum over chunks of dW^T[k, o], in chunk order
+                float* __restrict total = dWt_parts.data();  // chunk 0's part, then the running sum
+                for (int64_t c = 1; c < chunks; ++c) {
+                    const float* __restrict part = dWt_parts.data() + c * K * g.O;
+                    for (int64_t i = 0; i < K * g.O; ++i) total[i] += part[i];
+                }
+                Tensor dW = Tensor::empty(W.shape());
+                for (int64_t o = 0; o < g.O; ++o)
+                    for (int64_t k = 0; k < K; ++k) dW.data()[o * K + k] = total[k * g.O + o];
+                accumulate_grad(W, std::move(dW));
+            }
+            if (need_dx) accumulate_grad(x, std::move(dx));
+        });
     return y;
 }
 
@@ -264,31 +388,30 @@ Tensor max_pool2d(const Tensor& x, int64_t kernel, int64_t stride) {
     float* pw = keep ? where.data() : nullptr;
     parallel_for(planes, grain_for(P * kernel * kernel), [&](int64_t begin, int64_t end) {
         for (int64_t u = begin; u < end; ++u) {
-            float* out_arg = pw ? pw + u * P : nullptr;
-            const float* plane = px + u * H * W;
-            bool nan_seen =
-                kernel == 2 && stride == 2
-                    ? max_pool_plane<false, 2>(plane, W, kernel, stride, Ho, Wo, py + u * P, out_arg)
-                    : max_pool_plane<false, 0>(plane, W, kernel, stride, Ho, Wo, py + u * P, out_arg);
-            if (nan_seen) max_pool_plane<true, 0>(plane, W, kernel, stride, Ho, Wo, py + u * P, out_arg);
+            pool_plane(px + u * H * W, W, kernel, stride, Ho, Wo, py + u * P, pw ? pw + u * P : nullptr);
         }
     });
 
-    record("max_pool2d", {x}, y, [x, where, planes, P](const Tensor& dy, const Tensor&) {
-        const int64_t HW = x.size(2) * x.size(3);
-        Tensor dx = Tensor::empty(x.shape());
-        const float* pdy = dy.data();
-        const float* pw = where.data();
-        float* pdx = dx.data();
-        parallel_for(planes, grain_for(HW + P), [&](int64_t begin, int64_t end) {
-            for (int64_t u = begin; u < end; ++u) {
-                float* plane = pdx + u * HW;
-                std::fill_n(plane, HW, 0.0f);
-                for (int64_t p = 0; p < P; ++p) plane[int64_t(pw[u * P + p])] += pdy[u * P + p];
-            }
-        });
-        accumulate_grad(x, std::move(dx));
-    });
+    record("max_pool2d", {x}, y,
+           [x, where, planes, P, kernel, stride, Ho, Wo](const Tensor& dy, const Tensor&) {
+               const int64_t H = x.size(2), W = x.size(3), HW = H * W;
+               Tensor dx = Tensor::empty(x.shape());
+               const float* pdy = dy.data();
+               const float* pw = where.data();
+               float* pdx = dx.data();
+               parallel_for(planes, grain_for(HW + P), [&](int64_t begin, int64_t end) {
+                   for (int64_t u = begin; u < end; ++u) {
+                       float* plane = pdx + u * HW;
+                       if (kernel == 2 && stride == 2) {
+                           max_pool_2x2_backward(pdy + u * P, pw + u * P, H, W, Ho, Wo, plane);
+                           continue;
+                       }
+                       std::fill_n(plane, HW, 0.0f);
+                       for (int64_t p = 0; p < P; ++p) plane[int64_t(pw[u * P + p])] += pdy[u * P + p];
+                   }
+               });
+               accumulate_grad(x, std::move(dx));
+           });
     return y;
 }
 

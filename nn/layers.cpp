@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <iomanip>
+#include <typeinfo>
 #include <utility>
 
 #include <focalgrad/core/error.h>
@@ -196,9 +197,38 @@ Sequential& Sequential::add_shared(std::shared_ptr<Module> module) {
     return *this;
 }
 
+// A Linear or Conv2d directly followed by a ReLU runs as one op with the activation fused
+// in (linear / conv2d with Activation::relu), and a Conv2d, ReLU, MaxPool2d(2) as one
+// conv2d with the pooling fused too: the same values and gradients, bit for bit, without
+// passes over the full-size activations forward and backward. Only these exact types, so
+// a subclass with a forward of its own is always called. Not while summary() watches.
 Tensor Sequential::forward(const Tensor& x) {
+    const auto& layers = children();
+    auto is = [&](size_t i, const std::type_info& type) {
+        return i < layers.size() && typeid(*layers[i].second) == type;
+    };
+    const bool fuse = !summarizing();
     Tensor y = x;
-    for (const auto& child : children()) y = (*child.second)(y);
+    for (size_t i = 0; i < layers.size(); ++i) {
+        Module& m = *layers[i].second;
+        if (fuse && is(i, typeid(Linear)) && is(i + 1, typeid(ReLU))) {
+            auto& fc = static_cast<Linear&>(m);
+            y = linear(y, fc.weight, fc.bias, Activation::relu);
+            i += 1;
+        } else if (fuse && is(i, typeid(Conv2d)) && is(i + 1, typeid(ReLU))) {
+            auto& conv = static_cast<Conv2d&>(m);
+            const auto* pool =
+                is(i + 2, typeid(MaxPool2d)) ? static_cast<MaxPool2d*>(layers[i + 2].second.get()) : nullptr;
+            const bool pooled = pool && pool->kernel_size == 2 && pool->stride == 2 && y.dim() == 4 &&
+                                (y.size(2) + 2 * conv.padding - conv.kernel_size) / conv.stride + 1 >= 2 &&
+                                (y.size(3) + 2 * conv.padding - conv.kernel_size) / conv.stride + 1 >= 2;
+            y = conv2d(y, conv.weight, conv.bias, conv.stride, conv.padding, Activation::relu,
+                       pooled ? 2 : 1);
+            i += pooled ? 2 : 1;
+        } else {
+            y = m(y);
+        }
+    }
     return y;
 }
 

@@ -60,6 +60,8 @@ void print_tree(std::ostream& os, const Module& m, int indent) {
 
 }  // namespace
 
+bool Module::summarizing() { return t_trace != nullptr; }
+
 Tensor Module::operator()(const Tensor& x) {
     if (!t_trace) return forward(x);
     size_t row = t_trace->rows.size();

@@ -77,6 +77,10 @@ protected:
     // A module that owns a Generator lists it here, under its own (unprefixed) name.
     virtual std::vector<std::pair<std::string, Generator*>> own_generators() { return {}; }
 
+    // True while summary() runs: containers then call every child through operator(), so
+    // that each layer gets its row (Sequential fuses none while it is true).
+    static bool summarizing();
+
     // Registers t as a parameter (it becomes a leaf that requires grad) and returns it.
     // Names must be non-empty, unique within the module, and free of '.'.
     Tensor register_parameter(const std::string& name, Tensor t);

@@ -2,10 +2,12 @@
 // loops in double, gradients against central differences, and argument errors.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <utility>
 #include <vector>
 
 #include <focalgrad/core/autograd.h>
+#include <focalgrad/core/im2col.h>
 #include <focalgrad/core/ops.h>
 #include <focalgrad/core/parallel.h>
 #include <focalgrad/core/random.h>
@@ -167,6 +169,10 @@ TEST_CASE("conv2d: bad shapes and arguments give clear errors") {
     CHECK_ERROR(conv2d(x, Tensor::zeros({4, 3, 7, 7}), Tensor()), "conv2d", "does not fit", "7x7");
     CHECK_ERROR(conv2d(x, Tensor::zeros({4, 3, 3, 3}), Tensor(), 0, 0), "conv2d", "stride", ">= 1");
     CHECK_ERROR(conv2d(x, Tensor::zeros({4, 3, 3, 3}), Tensor(), 1, -1), "conv2d", "padding");
+    CHECK_ERROR(conv2d(x, Tensor::zeros({4, 3, 3, 3}), Tensor(), 1, 1, Activation::relu, 3), "conv2d",
+                "pooling", "got 3", "max_pool2d");
+    CHECK_ERROR(conv2d(x, Tensor::zeros({4, 3, 5, 5}), Tensor(), 1, 0, Activation::none, 2), "conv2d", "2x2",
+                "1x1");
 }
 
 TEST_CASE("max_pool2d: forward equals the direct definition; gradcheck with distinct values") {
@@ -179,6 +185,37 @@ TEST_CASE("max_pool2d: forward equals the direct definition; gradcheck with dist
         fgtest::check_close(y, naive_max_pool2d(x, k, s), 0, 0);
         fgtest::check_gradcheck(
             [k = k, s = s](const std::vector<Tensor>& in) { return max_pool2d(in[0], k, s); }, {x});
+    }
+}
+
+TEST_CASE("max_pool2d: the 2x2 stride-2 path against the definition, ties and odd sizes included") {
+    // Ties: the first maximum in row-major order wins, as in the general kernel. Odd H and
+    // W: the last row and column belong to no window and get a zero gradient.
+    Generator gen(31);
+    for (auto [H, W] : std::vector<std::pair<int64_t, int64_t>>{{4, 4}, {5, 7}, {7, 5}, {2, 19}, {9, 33}}) {
+        CAPTURE(H);
+        CAPTURE(W);
+        std::vector<float> v(size_t(2 * H * W));
+        for (float& e : v) e = float(gen.below(3));  // many ties
+        Tensor x = Tensor::from(v, {1, 2, H, W}).set_requires_grad();
+        Tensor y = max_pool2d(x, 2, 2);
+        fgtest::check_close(y, naive_max_pool2d(x, 2, 2), 0, 0);
+        Tensor dy = Tensor::randn(y.shape(), gen);
+        y.backward(dy);
+        const int64_t Ho = H / 2, Wo = W / 2;
+        std::vector<float> expected(v.size(), 0.0f);
+        for (int64_t c = 0; c < 2; ++c)
+            for (int64_t oh = 0; oh < Ho; ++oh)
+                for (int64_t ow = 0; ow < Wo; ++ow) {
+                    int64_t best = -1;  // the first maximum in row-major order
+                    for (int64_t i = 0; i < 2; ++i)
+                        for (int64_t j = 0; j < 2; ++j) {
+                            int64_t at = (c * H + 2 * oh + i) * W + 2 * ow + j;
+                            if (best < 0 || v[size_t(at)] > v[size_t(best)]) best = at;
+                        }
+                    expected[size_t(best)] = dy.data()[(c * Ho + oh) * Wo + ow];
+                }
+        CHECK(x.grad().to_vector() == expected);
     }
 }
 
@@ -203,27 +240,125 @@ TEST_CASE("max_pool2d: NaN propagates; bad arguments give clear errors") {
 }
 
 TEST_CASE("conv2d and max_pool2d: batches large enough to run in parallel chunks, on 1 and 2 threads") {
-    // 16 images x 3 channels of 32x32: im2col, col2im and pooling split into several chunks.
-    // Pooling is bit-identical on any thread count. conv2d is checked against the direct
-    // definition on each: OpenBLAS's sgemm itself rounds differently on 1 and 2 threads.
+    // 16 images x 3 channels of 32x32: conv2d's image chunks and pooling's planes split into
+    // several chunks. Both are bit-identical on any thread count: the chunks, and so the
+    // order in which dW and db are summed, depend on the sizes only.
     Generator gen(13);
     Tensor x0 = Tensor::randn({16, 3, 32, 32}, gen);
     Tensor W0 = Tensor::randn({4, 3, 3, 3}, gen);
     Tensor b0 = Tensor::randn({4}, gen);
+    Tensor dy = Tensor::randn({16, 4, 16, 16}, gen);
     Tensor dp = Tensor::randn({16, 3, 16, 16}, gen);
     int before = num_threads();
-    std::vector<std::vector<float>> pooled;
+    std::vector<std::vector<std::vector<float>>> runs;
     for (int threads : {1, 2}) {
         CAPTURE(threads);
         set_num_threads(threads);
-        fgtest::check_close(conv2d(x0, W0, b0, 2, 1), naive_conv2d(x0, W0, b0, 2, 1), 1e-5, 1e-5);
-        Tensor x = x0.clone().set_requires_grad();
-        Tensor p = max_pool2d(x, 2, 2);
+        std::vector<std::vector<float>> bits;
+        Tensor x = x0.clone().set_requires_grad(), W = W0.clone().set_requires_grad();
+        Tensor b = b0.clone().set_requires_grad();
+        Tensor y = conv2d(x, W, b, 2, 1);
+        fgtest::check_close(y, naive_conv2d(x0, W0, b0, 2, 1), 1e-5, 1e-5);
+        y.backward(dy);
+        for (const Tensor& t : {y, x.grad(), W.grad(), b.grad()}) bits.push_back(t.to_vector());
+        Tensor xp = x0.clone().set_requires_grad();
+        Tensor p = max_pool2d(xp, 2, 2);
         p.backward(dp);
-        pooled.push_back(p.to_vector());
-        pooled.push_back(x.grad().to_vector());
+        bits.push_back(p.to_vector());
+        bits.push_back(xp.grad().to_vector());
+        runs.push_back(bits);
     }
     set_num_threads(before);
-    CHECK(pooled[0] == pooled[2]);
-    CHECK(pooled[1] == pooled[3]);
+    for (size_t i = 0; i < runs[0].size(); ++i) {
+        CAPTURE(i);
+        CHECK(runs[0][i] == runs[1][i]);
+    }
+}
+
+TEST_CASE("im2col: the stride-1 fast path equals the reference, bit for bit, and stays in its slack") {
+    using detail::ConvGeometry;
+    Generator gen(21);
+    for (int64_t k : {1, 2, 3, 5})
+        for (int64_t pad : {0, 1, 2})
+            for (int64_t W : {1, 3, 7, 8, 9, 14, 17}) {
+                const int64_t C = 2, H = 5;
+                if (W + 2 * pad < k || H + 2 * pad < k) continue;
+                CAPTURE(k);
+                CAPTURE(pad);
+                CAPTURE(W);
+                ConvGeometry g{1, C, H, W, 1, k, k, 1, pad, H + 2 * pad - k + 1, W + 2 * pad - k + 1};
+                Tensor x = Tensor::randn({C, H, W}, gen);
+                std::vector<float> ref(size_t(g.K() * g.P())), fast(ref.size() + detail::kIm2colSlack, 7.0f);
+                std::vector<float> scratch(size_t(detail::im2col_stride1_scratch(g)), 0.0f);
+                detail::im2col(x.data(), g, ref.data());
+                for (int call = 0; call < 2; ++call) {  // the scratch is reused as the first call left it
+                    detail::im2col_stride1(x.data(), g, scratch.data(), fast.data());
+                    CHECK(std::equal(ref.begin(), ref.end(), fast.begin()));
+                }
+            }
+}
+
+TEST_CASE("conv2d: dx of the stride-1 path (a convolution with the flipped kernel) equals col2im(W^T dy)") {
+    using detail::ConvGeometry;
+    Generator gen(22);
+    for (int64_t pad : {0, 1, 2}) {
+        CAPTURE(pad);
+        const int64_t N = 3, C = 4, H = 9, Wd = 11, O = 5, k = 3;
+        Tensor x = Tensor::randn({N, C, H, Wd}, gen).set_requires_grad();
+        Tensor W = Tensor::randn({O, C, k, k}, gen);
+        Tensor y = conv2d(x, W, Tensor(), 1, pad);
+        Tensor dy = Tensor::randn(y.shape(), gen);
+        y.backward(dy);
+        ConvGeometry g{N, C, H, Wd, O, k, k, 1, pad, y.size(2), y.size(3)};
+        const int64_t K = g.K(), P = g.P();
+        std::vector<float> dcols(size_t(K * P)), dx(size_t(C * H * Wd));
+        for (int64_t n = 0; n < N; ++n) {
+            for (int64_t r = 0; r < K; ++r)  // dcols = W^T dY, in double
+                for (int64_t p = 0; p < P; ++p) {
+                    double s = 0.0;
+                    for (int64_t o = 0; o < O; ++o)
+                        s += double(W.data()[o * K + r]) * double(dy.data()[(n * O + o) * P + p]);
+                    dcols[size_t(r * P + p)] = float(s);
+                }
+            detail::col2im(dcols.data(), g, dx.data());
+            for (size_t i = 0; i < dx.size(); ++i) {
+                CAPTURE(i);
+                CHECK(x.grad().data()[n * C * H * Wd + int64_t(i)] == doctest::Approx(dx[i]).epsilon(1e-5));
+            }
+        }
+    }
+}
+
+TEST_CASE("conv2d with a fused relu (and 2x2 pooling) gives the unfused ops' bits, forward and backward") {
+    Generator gen(24);
+    for (int64_t stride : {1, 2})
+        for (Activation act : {Activation::none, Activation::relu})
+            for (int64_t pool : {1, 2}) {
+                CAPTURE(stride);
+                CAPTURE(int(act));
+                CAPTURE(pool);
+                // 9 x 8 images: with stride 1 an odd output height, whose last row no window covers.
+                Tensor x = Tensor::randn({5, 3, 9, 8}, gen), W = Tensor::randn({4, 3, 3, 3}, gen);
+                Tensor b = Tensor::randn({4}, gen);
+                x.data()[17] = NAN;
+                auto unfused = [&](const Tensor& xs, const Tensor& Ws, const Tensor& bs) {
+                    Tensor z = conv2d(xs, Ws, bs, stride, 1);
+                    if (act == Activation::relu) z = relu(z);
+                    return pool == 2 ? max_pool2d(z, 2, 2) : z;
+                };
+                Tensor dy = Tensor::randn(unfused(x, W, b).shape(), gen);
+                std::vector<std::vector<float>> runs;
+                for (bool fused : {false, true}) {
+                    Tensor xs = x.clone().set_requires_grad(), Ws = W.clone().set_requires_grad();
+                    Tensor bs = b.clone().set_requires_grad();
+                    Tensor y = fused ? conv2d(xs, Ws, bs, stride, 1, act, pool) : unfused(xs, Ws, bs);
+                    y.backward(dy);
+                    std::vector<float> bits = y.to_vector();
+                    for (const Tensor& t : {xs.grad(), Ws.grad(), bs.grad()})
+                        for (float v : t.to_vector()) bits.push_back(v);
+                    runs.push_back(bits);
+                }
+                REQUIRE(runs[0].size() == runs[1].size());
+                CHECK(std::memcmp(runs[0].data(), runs[1].data(), runs[0].size() * sizeof(float)) == 0);
+            }
 }

@@ -187,3 +187,33 @@ TEST_CASE("Sequential: chains layers; an empty one is the identity") {
     CHECK(from_list.size() == 2);
     CHECK(from_list(x).to_vector() == relu((*fc1)(x)).to_vector());
 }
+
+TEST_CASE("Sequential: a Linear or Conv2d followed by ReLU runs fused, with the unfused bits and summary") {
+    Generator gen(5);
+    Sequential cnn(Conv2d(2, 3, 3, 1, 1, true, gen), ReLU(), MaxPool2d(2), Conv2d(3, 3, 3, 1, 1, true, gen),
+                   ReLU(), Flatten(), Linear(3 * 3 * 3, 4, true, gen), ReLU(), Linear(4, 2, true, gen));
+    Tensor x = Tensor::randn({2, 2, 7, 6}, gen);
+    Tensor y = cnn(x);
+    sum(y * y).backward();
+    // The same layers called one by one, each through its own op.
+    std::vector<Tensor> params = cnn.parameters();
+    std::vector<Tensor> copies;
+    for (const Tensor& p : params) copies.push_back(p.clone().set_requires_grad());
+    Tensor h = max_pool2d(relu(conv2d(x, copies[0], copies[1], 1, 1)), 2, 2);
+    h = relu(conv2d(h, copies[2], copies[3], 1, 1));
+    h = relu(linear(flatten(h, 1), copies[4], copies[5]));
+    Tensor y_ref = linear(h, copies[6], copies[7]);
+    sum(y_ref * y_ref).backward();
+    CHECK(y.to_vector() == y_ref.to_vector());
+    for (size_t i = 0; i < params.size(); ++i) {
+        CAPTURE(i);
+        CHECK(params[i].grad().to_vector() == copies[i].grad().to_vector());
+    }
+    // summary() still sees every layer, the ReLUs included.
+    std::string table = cnn.summary(Shape{2, 2, 7, 6});
+    size_t relus = 0;
+    for (size_t at = table.find("ReLU()"); at != std::string::npos; at = table.find("ReLU()", at + 1))
+        ++relus;
+    CHECK(relus == 3);
+    CHECK(table.find("MaxPool2d") != std::string::npos);
+}

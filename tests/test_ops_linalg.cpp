@@ -1,6 +1,7 @@
 // test_ops_linalg.cpp — matmul and linear against a naive triple loop in double, on odd
 // sizes, and their gradients.
 #include <cmath>
+#include <cstring>
 
 #include <focalgrad/core/autograd.h>
 #include <focalgrad/core/ops.h>
@@ -131,4 +132,30 @@ TEST_CASE("matrix products give the same bits on 1 and on 2 threads") {
     int64_t differ = 0;
     for (size_t i = 0; i < one.size(); ++i) differ += one[i] != two[i];
     CHECK(differ == 0);
+}
+
+TEST_CASE("linear with a fused relu gives relu(linear(...))'s bits, forward and backward, NaN included") {
+    // Sizes that make gemm cut the product into blocks (each block gets its own bias and
+    // relu), and inputs with zeros, negative and positive outputs and a NaN.
+    for (int64_t N : {3, 128}) {
+        CAPTURE(N);
+        Generator g(23);
+        Tensor x = Tensor::randn({N, 784}, g), W = Tensor::randn({256, 784}, g), b = Tensor::randn({256}, g);
+        x.data()[5] = NAN;
+        for (int64_t j = 0; j < 256; j += 7) W.data()[j * 784 + 3] = 0.0f;
+        Tensor dy = Tensor::randn({N, 256}, g);
+        std::vector<std::vector<float>> runs;
+        for (bool fused : {false, true}) {
+            Tensor xs = x.clone().set_requires_grad(), Ws = W.clone().set_requires_grad();
+            Tensor bs = b.clone().set_requires_grad();
+            Tensor y = fused ? linear(xs, Ws, bs, Activation::relu) : relu(linear(xs, Ws, bs));
+            y.backward(dy);
+            std::vector<float> bits = y.to_vector();
+            for (const Tensor& t : {xs.grad(), Ws.grad(), bs.grad()})
+                for (float v : t.to_vector()) bits.push_back(v);
+            runs.push_back(bits);
+        }
+        REQUIRE(runs[0].size() == runs[1].size());
+        CHECK(std::memcmp(runs[0].data(), runs[1].data(), runs[0].size() * sizeof(float)) == 0);
+    }
 }
