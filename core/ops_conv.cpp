@@ -10,6 +10,8 @@
 // kH x kW kernel, Ho x Wo output image, K = C kH kW (one receptive field), P = Ho Wo.
 #include <algorithm>
 #include <cstdint>
+#include <functional>
+#include <mutex>
 #include <utility>
 #include <vector>
 
@@ -42,6 +44,53 @@ int64_t images_per_chunk(const ConvGeometry& g) {
     double per_image = 2.0 * double(g.O) * double(g.K()) * double(g.P());
     return std::clamp<int64_t>(int64_t(kChunkFlops / per_image), 1, 8);
 }
+
+// The scratch buffers of one parallel loop's chunks: one set for each chunk that can run at
+// once (min(threads, chunks)), all allocated before the loop, so that the memory of a step
+// does not depend on how the pool happened to schedule the chunks (train/memory.h measures
+// it). A chunk borrows a free set for as long as it runs.
+class ScratchSets {
+public:
+    ScratchSets(int64_t chunks, const std::function<std::vector<Tensor>()>& make) {
+        const int64_t sets = std::min<int64_t>(chunks, num_threads());
+        for (int64_t i = 0; i < sets; ++i) {
+            sets_.push_back(make());
+            free_.push_back(size_t(i));
+        }
+    }
+
+    class Lease {
+    public:
+        Lease(ScratchSets& owner, size_t index) : owner_(owner), index_(index) {}
+        ~Lease() {
+            std::lock_guard<std::mutex> lock(owner_.mutex_);
+            owner_.free_.push_back(index_);
+        }
+        Lease(const Lease&) = delete;
+        Lease& operator=(const Lease&) = delete;
+        float* operator[](size_t buffer) const {
+            Tensor& t = owner_.sets_[index_][buffer];
+            return t.defined() ? t.data() : nullptr;
+        }
+
+    private:
+        ScratchSets& owner_;
+        size_t index_;
+    };
+
+    // At most one chunk per thread runs at a time, so a set is always free.
+    Lease borrow() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        size_t index = free_.back();
+        free_.pop_back();
+        return Lease(*this, index);
+    }
+
+private:
+    std::mutex mutex_;
+    std::vector<std::vector<Tensor>> sets_;
+    std::vector<size_t> free_;
+};
 
 // The sum of p[0 .. n) in double, in eight interleaved lanes (a single chain of dependent
 // adds would wait on each add's latency), lanes added in a fixed order.
@@ -233,13 +282,17 @@ Tensor conv2d(const Tensor& x, const Tensor& W, const Tensor& b, int64_t stride,
     const float* pW = W.data();
     const float* pb = b.defined() ? b.data() : nullptr;
     float* py = y.data();
+    enum { kCols, kLowering, kZ };  // each chunk's scratch: cols_n, lower()'s, Z_n before pooling
+    ScratchSets scratch(chunks, [&] {
+        return std::vector<Tensor>{cols_buffer(g), lowering_scratch(g),
+                                   pooled ? Tensor::empty(Shape{g.O, P}) : Tensor()};
+    });
     parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
-        Tensor cols = cols_buffer(g), scratch = lowering_scratch(g);
-        Tensor z = pooled ? Tensor::empty(Shape{g.O, P}) : Tensor();
+        ScratchSets::Lease s = scratch.borrow();
         for (int64_t n = c0 * per_chunk; n < std::min(g.N, c1 * per_chunk); ++n) {
-            lower(px + n * CHW, g, scratch.data(), cols.data());
-            float* Zn = pooled ? z.data() : py + n * g.O * P;  // [O, P]
-            gemm(false, false, g.O, P, K, 1.0f, pW, K, cols.data(), P, 0.0f, Zn, P);
+            lower(px + n * CHW, g, s[kLowering], s[kCols]);
+            float* Zn = pooled ? s[kZ] : py + n * g.O * P;  // [O, P]
+            gemm(false, false, g.O, P, K, 1.0f, pW, K, s[kCols], P, 0.0f, Zn, P);
             for (int64_t o = 0; o < g.O;
                  ++o) {  // the bias, the activation, the pooling, while Z_n is in cache
                 const float bias = pb ? pb[o] : 0.0f;
@@ -286,14 +339,20 @@ Tensor conv2d(const Tensor& x, const Tensor& W, const Tensor& b, int64_t stride,
             const float* pW = W.data();
             const float* pdy = dy_out.data();
             const float* py = y.data();
+            // Each chunk's scratch: dY_n (dy[n] through the pooling's routing and relu's mask,
+            // when fused), dp through relu's mask, cols_n and lower()'s, dcols_n and lower()'s.
+            enum { kDz, kDpool, kCols, kLowering, kDcols, kDlowering };
+            ScratchSets scratch(chunks, [&] {
+                return std::vector<Tensor>{
+                    relu || pooled ? Tensor::empty(Shape{g.O, P}) : Tensor(),
+                    pooled ? Tensor::empty(Shape{Pp}) : Tensor(),
+                    need_dW ? cols_buffer(g) : Tensor(),
+                    need_dW ? lowering_scratch(g) : Tensor(),
+                    need_dx ? (transposed ? cols_buffer(gt) : cols_buffer(g)) : Tensor(),
+                    need_dx && transposed ? lowering_scratch(gt) : Tensor()};
+            });
             parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
-                // dY_n: dy[n] through the pooling's routing and relu's mask, when fused.
-                Tensor dz = relu || pooled ? Tensor::empty(Shape{g.O, P}) : Tensor();
-                Tensor dpool = pooled ? Tensor::empty(Shape{Pp}) : Tensor();
-                Tensor cols = need_dW ? cols_buffer(g) : Tensor(),
-                       scratch = need_dW ? lowering_scratch(g) : Tensor();
-                Tensor dcols = need_dx ? (transposed ? cols_buffer(gt) : cols_buffer(g)) : Tensor();
-                Tensor dscratch = need_dx && transposed ? lowering_scratch(gt) : Tensor();
+                ScratchSets::Lease s = scratch.borrow();
                 for (int64_t c = c0; c < c1; ++c) {
                     const int64_t first = c * per_chunk, last = std::min(g.N, first + per_chunk);
                     for (int64_t n = first; n < last; ++n) {
@@ -304,15 +363,15 @@ Tensor conv2d(const Tensor& x, const Tensor& W, const Tensor& b, int64_t stride,
                                 const float* dp = pdy + at;
                                 if (relu) {
                                     for (int64_t q = 0; q < Pp; ++q)
-                                        dpool.data()[q] = relu_backward(dp[q], py[at + q]);
-                                    dp = dpool.data();
+                                        s[kDpool][q] = relu_backward(dp[q], py[at + q]);
+                                    dp = s[kDpool];
                                 }
                                 max_pool_2x2_backward(dp, where.data() + at, g.Ho, g.Wo, Hp, Wp,
-                                                      dz.data() + o * P);
+                                                      s[kDz] + o * P);
                             }
-                            dYn = dz.data();
+                            dYn = s[kDz];
                         } else if (relu) {
-                            float* __restrict mask = dz.data();
+                            float* __restrict mask = s[kDz];
                             const float* __restrict yn = py + n * OP;
                             for (int64_t q = 0; q < OP; ++q) mask[q] = relu_backward(dYn[q], yn[q]);
                             dYn = mask;
@@ -321,18 +380,18 @@ Tensor conv2d(const Tensor& x, const Tensor& W, const Tensor& b, int64_t stride,
                             for (int64_t o = 0; o < g.O; ++o)
                                 db_parts[size_t(c * g.O + o)] += sum_lanes(dYn + o * P, P);
                         if (need_dW) {  // dW^T[K, O] += cols_n[K, P] dY_n^T[P, O]
-                            lower(px + n * CHW, g, scratch.data(), cols.data());
-                            gemm(false, true, K, g.O, P, 1.0f, cols.data(), P, dYn, P,
-                                 n == first ? 0.0f : 1.0f, dWt_parts.data() + c * K * g.O, g.O);
+                            lower(px + n * CHW, g, s[kLowering], s[kCols]);
+                            gemm(false, true, K, g.O, P, 1.0f, s[kCols], P, dYn, P, n == first ? 0.0f : 1.0f,
+                                 dWt_parts.data() + c * K * g.O, g.O);
                         }
                         if (need_dx && transposed) {  // dx[n][C, H W] = W~[C, O kH kW] im2col(dy[n])
-                            lower(dYn, gt, dscratch.data(), dcols.data());
+                            lower(dYn, gt, s[kDlowering], s[kDcols]);
                             gemm(false, false, g.C, g.H * g.W, gt.K(), 1.0f, flipped.data(), gt.K(),
-                                 dcols.data(), g.H * g.W, 0.0f, dx.data() + n * CHW, g.H * g.W);
+                                 s[kDcols], g.H * g.W, 0.0f, dx.data() + n * CHW, g.H * g.W);
                         } else if (
                             need_dx) {  // dcols_n[K, P] = W^T[K, O] dY_n[O, P];  dx[n] = col2im(dcols_n)
-                            gemm(true, false, K, P, g.O, 1.0f, pW, K, dYn, P, 0.0f, dcols.data(), P);
-                            col2im(dcols.data(), g, dx.data() + n * CHW);
+                            gemm(true, false, K, P, g.O, 1.0f, pW, K, dYn, P, 0.0f, s[kDcols], P);
+                            col2im(s[kDcols], g, dx.data() + n * CHW);
                         }
                     }
                 }

@@ -215,8 +215,8 @@ TEST_CASE(
     const size_t at = o.output.find("fits is --batch ");
     REQUIRE(at != std::string::npos);
     const long fits = std::strtol(o.output.c_str() + at + 16, nullptr, 10);
-    CHECK(fits > 1000);   // the CNN's step takes about 0.5 MB per sample
-    CHECK(fits < 10000);  // and 4 GB hold fewer than 8,000 of them
+    CHECK(fits > 10000);   // the CNN's step takes about 64 kB per sample
+    CHECK(fits < 100000);  // and 4 GB hold fewer than 65,000 of them
     // That batch passes the check (and the run goes on to look for the data).
     o = run(limit + fgtest::g_bin_dir + "/mnist_cnn --batch " + std::to_string(fits * 9 / 10) + kNoData);
     fgtest::check_contains(o.output, {"/nonexistent/focalgrad-data"});

@@ -204,7 +204,10 @@ TEST_CASE("estimate_step_memory: the estimate is the peak of a real step, for an
     for (const Tensor& p : cnn->parameters()) param_bytes += 4.0 * double(p.numel());
     CHECK(cnn->is_training());  // left as it was
     for (const Tensor& p : cnn->parameters()) CHECK(!p.has_grad());
-    for (int64_t batch : {1, 16, 100}) {
+    // From 8 images per thread on, every thread runs conv2d chunks with scratch of its own,
+    // as in the dry steps; a smaller batch uses less, and the estimate is an upper bound.
+    const int64_t from = 8 * int64_t(num_threads());
+    for (int64_t batch : {int64_t(1), from, from + 3, 100 + from}) {
         CAPTURE(batch);
         const int64_t before = live_bytes();
         reset_peak_live_bytes();
@@ -216,10 +219,15 @@ TEST_CASE("estimate_step_memory: the estimate is the peak of a real step, for an
         const double real = double(peak_live_bytes() - before);
         for (Tensor p : cnn->parameters()) p.zero_grad();
         // The estimate adds two copies of the parameters for the optimizer's state.
-        CHECK(std::abs(m.at(batch) - 2 * param_bytes - real) <= 0.02 * real);
+        if (batch >= from)
+            CHECK(std::abs(m.at(batch) - 2 * param_bytes - real) <= 0.02 * real);
+        else
+            CHECK(m.at(batch) - 2 * param_bytes >= real);
     }
-    // About 470 kB per image: the activations and gradients of 16 + 32 channels at 28 x 28
-    // and 14 x 14, and the im2col buffers.
-    CHECK(m.per_sample > 300e3);
-    CHECK(m.per_sample < 700e3);
+    // About 64 kB per image: the input, the pooled activations of 16 + 32 channels at
+    // 14 x 14 and 7 x 7 with their gradients and argmax indices, the conv gradients' inputs.
+    // conv2d's full-size activations and im2col buffers live per chunk of images, in the
+    // fixed part.
+    CHECK(m.per_sample > 40e3);
+    CHECK(m.per_sample < 100e3);
 }

@@ -3,6 +3,7 @@
 
 #include <focalgrad/core/error.h>
 #include <focalgrad/core/memory.h>
+#include <focalgrad/core/parallel.h>
 #include <focalgrad/train/memory.h>
 
 namespace focalgrad {
@@ -25,11 +26,16 @@ StepMemory estimate_step_memory(Module& model, const Shape& sample_shape, const 
         for (Tensor p : model.parameters()) p.zero_grad();
         return double(peak_live_bytes() - before);
     };
-    const double at4 = peak_at(4), at8 = peak_at(8);
+    // Batches large enough that every thread has work in every layer: conv2d runs chunks of
+    // up to 8 images, each with scratch buffers of its own, so a small batch keeps fewer
+    // threads (and scratch buffers) busy than a training batch does. From 8 T images on,
+    // the scratch is T sets, in the fixed part; below, the estimate is an upper bound.
+    const int64_t b1 = 8 * int64_t(num_threads()), b2 = 2 * b1;
+    const double at1 = peak_at(b1), at2 = peak_at(b2);
     if (training) model.train();
     StepMemory m;
-    m.per_sample = std::max(0.0, (at8 - at4) / 4);
-    m.fixed = std::max(0.0, at4 - 4 * m.per_sample) + 2 * param_bytes;
+    m.per_sample = std::max(0.0, (at2 - at1) / double(b2 - b1));
+    m.fixed = std::max(0.0, at1 - double(b1) * m.per_sample) + 2 * param_bytes;
     return m;
 }
 
