@@ -54,11 +54,12 @@ Tensor zip(const Tensor& a, const Tensor& b, const Tensor& c, F f) {
 }
 
 // relu's forward and backward as relu() computes them (core/ops_elementwise.cpp), for the
-// ops that fuse it (linear, conv2d with Activation::relu): max(v, 0), and dy where the
-// output y is positive. tests/test_ops_linalg.cpp and test_conv.cpp hold the fused ops to
-// relu's bits. Bit-mask selects, so that loops over them vectorise (see fastmath::select).
-inline float relu_value(float v) { return fastmath::select(v > 0, v, 0.0f); }
-inline float relu_backward(float dy, float y) { return fastmath::select(y > 0, dy, 0.0f); }
+// ops that fuse it (linear, conv2d with Activation::relu): max(v, 0) with NaN kept, and dy
+// where the output y is positive or NaN. tests/test_ops_linalg.cpp and test_conv.cpp hold
+// the fused ops to relu's bits. Bit-mask selects, so that loops over them vectorise (see
+// fastmath::select).
+inline float relu_value(float v) { return fastmath::select((v > 0) | (v != v), v, 0.0f); }
+inline float relu_backward(float dy, float y) { return fastmath::select((y > 0) | (y != y), dy, 0.0f); }
 
 // A tensor sharing x's data under another shape with the same element count.
 inline Tensor view(const Tensor& x, const Shape& shape) { return x.view(shape); }
