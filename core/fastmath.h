@@ -135,7 +135,7 @@ inline float fast_log1p(float u) {
     float c = (w - 1.0f) - u;
     float y = fast_log(w) - c / w;
     // u = inf, u <= -1, NaN: log(w) alone is right (inf, -inf or NaN); c would be NaN.
-    return fastmath::select(w == fastmath::kInf || w <= 0.0f || u != u, fast_log(w), y);
+    return fastmath::select((w == fastmath::kInf) | (w <= 0.0f) | (u != u), fast_log(w), y);
 }
 
 // e^x - 1, accurate also for tiny x, where e^x - 1 would cancel most digits.

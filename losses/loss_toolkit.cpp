@@ -175,8 +175,11 @@ Tensor reduce_losses(Reduction reduction, const std::vector<double>& losses, dou
 }
 
 UpstreamGrad::UpstreamGrad(Reduction reduction, const Tensor& dy, double denominator)
-    : dy(dy.data()), per_row(reduction == Reduction::None), scale(1.0f) {
-    if (reduction == Reduction::Mean) scale = denominator > 0 ? float(1.0 / denominator) : 0.0f;
+    : dy(dy.data()), per_row(reduction == Reduction::None), scale(scale_of(reduction, denominator)) {}
+
+float UpstreamGrad::scale_of(Reduction reduction, double denominator) {
+    if (reduction != Reduction::Mean) return 1.0f;
+    return denominator > 0 ? float(1.0 / denominator) : 0.0f;
 }
 
 }  // namespace focalgrad

@@ -94,6 +94,8 @@ Tensor reduce_losses(Reduction reduction, const std::vector<double>& losses, dou
 struct UpstreamGrad {
     UpstreamGrad(Reduction reduction, const Tensor& dy, double denominator);
     float operator()(int64_t row) const { return scale * (per_row ? dy[row] : dy[0]); }
+    // The scale below, known before dy is (a forward may multiply it in ahead).
+    static float scale_of(Reduction reduction, double denominator);
 
     const float* dy;
     bool per_row;  // None: one upstream value per row; otherwise one in all

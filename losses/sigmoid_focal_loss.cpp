@@ -108,24 +108,42 @@ internal::Elements elements_of(const Tensor& logits, const Tensor& targets, cons
     return in;
 }
 
+// integer_gamma: γ itself when it is a whole number in [0, 15] and there is no threshold τ;
+// then f = q^γ is a few multiplications (focal_power) instead of an exp and a log. -1 otherwise.
 struct FocalParams {
     bool use_alpha;
     float gamma, threshold, log_threshold;
+    int integer_gamma;
 };
 
 FocalParams focal_params(float alpha, const Tensor& class_alpha, float gamma, float tau) {
-    return {alpha >= 0.0f || class_alpha.defined(), gamma, tau, tau > 0.0f ? std::log(tau) : 0.0f};
+    const bool whole = gamma <= 15.0f && gamma == std::floor(gamma) && tau == 0.0f;
+    return {alpha >= 0.0f || class_alpha.defined(), gamma, tau, tau > 0.0f ? std::log(tau) : 0.0f,
+            whole ? int(gamma) : -1};
+}
+
+// q^n for a whole n in [0, 15], by squaring: q, q^2, q^4, q^8 multiplied in where n has a
+// bit. Branch-free (the bit tests are selects), so it vectorises; q^2 is one rounding, exact
+// where e^(2 log q) would be off by an ulp or two.
+inline float focal_power(float q, int n) {
+    float f = 1.0f, square = q;
+    for (int bit = 0; bit < 4; ++bit) {
+        f = fastmath::select((n >> bit) & 1, f * square, f);
+        square *= square;
+    }
+    return f;
 }
 
 // For one element: the loss α_y f ℓ_CE and its derivative, and f and its derivative (the
 // normalized variant needs those). Every special case is a select, so loops vectorise.
 // kSmpPt picks SMP's p_t = e^(-ℓ_CE) (the variants) over torchvision's; a compile-time
-// choice, so that the default mode does not pay for SMP's exp and expm1.
+// choice, so that the default mode does not pay for SMP's exp and expm1. kIntegerGamma
+// takes f = q^γ from focal_power (params.integer_gamma >= 0).
 struct FocalTerms {
     float loss, dloss, focal, dfocal;
 };
 
-template <bool kSmpPt>
+template <bool kSmpPt, bool kIntegerGamma>
 inline FocalTerms focal_terms(float x, float y, float alpha, const FocalParams& params) {
     internal::SigmoidParts s = internal::sigmoid_parts(x);
     // softplus(x) - x y, as a sum of non-negative terms: x (1 - y) for x >= 0, -x y below
@@ -146,107 +164,141 @@ inline FocalTerms focal_terms(float x, float y, float alpha, const FocalParams& 
     float ratio = fastmath::select(q > 0.0f, dq / q, 1.0f - 2.0f * y);
     // f = (q / τ)^γ = e^(γ (log q - log τ)); log τ = 0 without a threshold. γ = 0 gives 1
     // exactly (0 * -inf would be NaN at q = 0).
-    float f = fastmath::select(params.gamma == 0.0f, 1.0f,
-                               fast_exp(params.gamma * (fast_log(q) - params.log_threshold)));
+    float f;
+    if constexpr (kIntegerGamma) {
+        f = focal_power(q, params.integer_gamma);
+    } else {
+        f = fastmath::select(params.gamma == 0.0f, 1.0f,
+                             fast_exp(params.gamma * (fast_log(q) - params.log_threshold)));
+    }
     float df_over_f = params.gamma * ratio;
     bool flat = pt_smp < params.threshold;  // reduced focal loss: f = 1 below the threshold
     f = fastmath::select(flat, 1.0f, f);
     df_over_f = fastmath::select(flat, 0.0f, df_over_f);
-    float alpha_y = params.use_alpha ? alpha * y + (1.0f - alpha) * (1.0f - y) : 1.0f;
+    float alpha_y = fastmath::select(params.use_alpha, alpha * y + (1.0f - alpha) * (1.0f - y), 1.0f);
     return {alpha_y * f * ce, alpha_y * f * (df_over_f * ce + dce), f, f * df_over_f};
 }
 
+// The compile-time choices of the passes below (kSmpPt, kWeighted, kIntegerGamma), made at
+// run time: calls pass(smp, weighted, integer_gamma) with each as a std::bool_constant.
+template <class Pass>
+auto with_choices(bool smp, bool weighted, bool integer_gamma, Pass&& pass) {
+    auto last = [&](auto s, auto w) {
+        return integer_gamma ? pass(s, w, std::true_type{}) : pass(s, w, std::false_type{});
+    };
+    auto second = [&](auto s) { return weighted ? last(s, std::true_type{}) : last(s, std::false_type{}); };
+    return smp ? second(std::true_type{}) : second(std::false_type{});
+}
+
 // The forward loop: Σ w A with A = α_y f ℓ_CE (w A also into `out` when given), Σ w f, and
-// Σ w (the count when there are no weights).
+// Σ w (the count when there are no weights). With `grad`, also w A' per element: the
+// gradient of the unnormalised loss before the upstream factor, which the backward then
+// only has to scale (the inputs are read once, and the exp and log run once per element).
 struct ForwardSums {
     double loss, focal, weight;
 };
 
-template <bool kSmpPt, bool kWeighted>
-ForwardSums forward_pass(const internal::Elements& in, const FocalParams& params, float* out) {
+// One block of n <= kBlock elements from `begin`. The parameters come by value so that
+// they live in registers: behind a reference a float might alias the stores, and the
+// loop would reload it on every element instead of vectorising.
+template <bool kSmpPt, bool kWeighted, bool kIntegerGamma>
+void forward_block(const internal::Elements& in, const FocalParams params, int64_t begin, int n,
+                   float (*values)[internal::kBlock], float* out, float* grad, float grad_scale) {
+    float* loss = values[0];
+    float* focal = values[1];
+    alignas(64) float alpha[internal::kBlock], dloss[internal::kBlock];
+    in.alphas(begin, n, alpha);
+    const float* x = in.x + begin;
+    const float* y = in.y + begin;
+    for (int i = 0; i < n; ++i) {
+        FocalTerms terms = focal_terms<kSmpPt, kIntegerGamma>(x[i], y[i], alpha[i], params);
+        loss[i] = terms.loss;
+        focal[i] = terms.focal;
+        dloss[i] = terms.dloss;
+    }
+    if constexpr (kWeighted) {
+        const float* w = in.weight + begin;
+        float* weight = values[2];
+        for (int i = 0; i < n; ++i) {
+            loss[i] *= w[i];
+            focal[i] *= w[i];
+            dloss[i] *= w[i];
+            weight[i] = w[i];
+        }
+    }
+    if (out) std::copy(loss, loss + n, out + begin);
+    if (grad)
+        for (int i = 0; i < n; ++i) grad[begin + i] = dloss[i] * grad_scale;
+}
+
+template <bool kSmpPt, bool kWeighted, bool kIntegerGamma>
+ForwardSums forward_pass(const internal::Elements& in, const FocalParams& params, float* out, float* grad,
+                         float grad_scale) {
     constexpr size_t K = kWeighted ? 3 : 2;
-    auto sums =
-        internal::sum_over_blocks<K>(in.count, [&](int64_t begin, int n, float(*values)[internal::kBlock]) {
-            float* loss = values[0];
-            float* focal = values[1];
-            alignas(64) float alpha[internal::kBlock];
-            in.alphas(begin, n, alpha);
-            const float* x = in.x + begin;
-            const float* y = in.y + begin;
-            for (int i = 0; i < n; ++i) {
-                FocalTerms terms = focal_terms<kSmpPt>(x[i], y[i], alpha[i], params);
-                loss[i] = terms.loss;
-                focal[i] = terms.focal;
-            }
-            if constexpr (kWeighted) {
-                const float* w = in.weight + begin;
-                float* weight = values[K - 1];
-                for (int i = 0; i < n; ++i) {
-                    loss[i] *= w[i];
-                    focal[i] *= w[i];
-                    weight[i] = w[i];
-                }
-            }
-            if (out) std::copy(loss, loss + n, out + begin);
-        });
+    auto sums = internal::sum_over_blocks<K>(in.count, [&](int64_t begin, int n,
+                                                           float(*values)[internal::kBlock]) {
+        forward_block<kSmpPt, kWeighted, kIntegerGamma>(in, params, begin, n, values, out, grad, grad_scale);
+    });
     return {sums[0], sums[1], kWeighted ? sums[K - 1] : double(in.count)};
 }
 
-// The backward loop: dx_i = w_i (u_i A'_i / Z - f'_i K / Z), u_i = scale dy_i (or scale dy).
-// Evaluated as (w A' / Z) u - (w f' / Z) K, with the second product in double: both brackets
-// are bounded (w f / Z <= 1), but K, a sum over the whole tensor, may exceed float when the
-// logits are extreme, and K / Z with it, while the products stay finite (or are 0 · K).
-template <bool kSmpPt, bool kWeighted>
-void backward_pass(const internal::Elements& in, const FocalParams& params, const UpstreamGrad& upstream,
-                   float inv_z, double K, float* dx) {
-    const float scale = upstream.scale;
-    parallel_for(in.count, kGrain, [&](int64_t lo, int64_t hi) {
-        alignas(64) float alpha[internal::kBlock], dfocal[internal::kBlock];
-        for (int64_t begin = lo; begin < hi; begin += internal::kBlock) {
-            const int n = int(std::min<int64_t>(internal::kBlock, hi - begin));
-            in.alphas(begin, n, alpha);
-            const float* x = in.x + begin;
-            const float* y = in.y + begin;
-            const float* w = kWeighted ? in.weight + begin : nullptr;
-            float* d = dx + begin;
-            // Two loops rather than `per_row ? dy[i] : dy[0]`, which would keep the loop from
-            // vectorising (dy[i] may not exist).
-            if (upstream.per_row) {
-                const float* dy = upstream.dy + begin;
-                for (int i = 0; i < n; ++i) {
-                    FocalTerms terms = focal_terms<kSmpPt>(x[i], y[i], alpha[i], params);
-                    const float wi = kWeighted ? w[i] : 1.0f;
-                    d[i] = (wi * terms.dloss * inv_z) * (scale * dy[i]);
-                    dfocal[i] = wi * terms.dfocal * inv_z;
-                }
-            } else {
-                const float u = scale * upstream.dy[0];
-                for (int i = 0; i < n; ++i) {
-                    FocalTerms terms = focal_terms<kSmpPt>(x[i], y[i], alpha[i], params);
-                    const float wi = kWeighted ? w[i] : 1.0f;
-                    d[i] = (wi * terms.dloss * inv_z) * u;
-                    dfocal[i] = wi * terms.dfocal * inv_z;
-                }
-            }
-            if (K != 0.0)  // normalized only
-                for (int i = 0; i < n; ++i) d[i] = float(double(d[i]) - double(dfocal[i]) * K);
+ForwardSums forward(const internal::Elements& in, const FocalParams& params, bool smp, float* out,
+                    float* grad = nullptr, float grad_scale = 1.0f) {
+    return with_choices(smp, in.weight, params.integer_gamma >= 0, [&](auto s, auto w, auto g) {
+        return forward_pass<s(), w(), g()>(in, params, out, grad, grad_scale);
+    });
+}
+
+// dx = u w A' from the forward's `grad`, scaled in place by what the forward could not
+// multiply in: u = scale dy_i, or scale dy (the forward took in scale when it knew it).
+void scale_grad(float scale, const float* dy, bool per_row, int64_t count, float* grad) {
+    if (!per_row && scale * dy[0] == 1.0f) return;  // already the gradient
+    parallel_for(count, kGrain, [scale, dy, per_row, grad](int64_t lo, int64_t hi) {
+        if (per_row) {
+            for (int64_t i = lo; i < hi; ++i) grad[i] *= scale * dy[i];
+        } else {
+            const float u = scale * dy[0];
+            for (int64_t i = lo; i < hi; ++i) grad[i] *= u;
         }
     });
 }
 
-// The compile-time choices, made at run time.
-ForwardSums forward(const internal::Elements& in, const FocalParams& params, bool smp, float* out) {
-    if (in.weight)
-        return smp ? forward_pass<true, true>(in, params, out) : forward_pass<false, true>(in, params, out);
-    return smp ? forward_pass<true, false>(in, params, out) : forward_pass<false, false>(in, params, out);
+// The backward of the normalized variant, which needs Z (known only after the forward) and
+// K (known only with dy): dx_i = w_i (u_i A'_i / Z - f'_i K / Z), u_i = scale dy_i (or
+// scale dy), recomputed from the inputs. Evaluated as (w A' / Z) u - (w f' / Z) K, with the
+// second product in double: both brackets are bounded (w f / Z <= 1), but K, a sum over the
+// whole tensor, may exceed float when the logits are extreme, and K / Z with it, while the
+// products stay finite (or are 0 · K). Parameters by value, as in forward_block.
+template <bool kSmpPt, bool kWeighted, bool kIntegerGamma>
+void backward_block(const internal::Elements& in, const FocalParams params, const float* dy, bool per_row,
+                    float scale, float inv_z, double K, int64_t begin, int n, float* dx) {
+    alignas(64) float alpha[internal::kBlock], u[internal::kBlock], dfocal[internal::kBlock];
+    in.alphas(begin, n, alpha);
+    for (int i = 0; i < n; ++i) u[i] = scale * dy[per_row ? begin + i : 0];
+    const float* x = in.x + begin;
+    const float* y = in.y + begin;
+    const float* w = kWeighted ? in.weight + begin : nullptr;
+    float* d = dx + begin;
+    for (int i = 0; i < n; ++i) {
+        FocalTerms terms = focal_terms<kSmpPt, kIntegerGamma>(x[i], y[i], alpha[i], params);
+        const float wi = kWeighted ? w[i] : 1.0f;
+        d[i] = (wi * terms.dloss * inv_z) * u[i];
+        dfocal[i] = wi * terms.dfocal * inv_z;
+    }
+    if (K != 0.0)  // Z has a gradient
+        for (int i = 0; i < n; ++i) d[i] = float(double(d[i]) - double(dfocal[i]) * K);
 }
 
 void backward(const internal::Elements& in, const FocalParams& params, bool smp, const UpstreamGrad& upstream,
               float inv_z, double K, float* dx) {
-    if (in.weight && smp) return backward_pass<true, true>(in, params, upstream, inv_z, K, dx);
-    if (in.weight) return backward_pass<false, true>(in, params, upstream, inv_z, K, dx);
-    if (smp) return backward_pass<true, false>(in, params, upstream, inv_z, K, dx);
-    backward_pass<false, false>(in, params, upstream, inv_z, K, dx);
+    with_choices(smp, in.weight, params.integer_gamma >= 0, [&](auto s, auto w, auto g) {
+        parallel_for(in.count, kGrain, [&](int64_t lo, int64_t hi) {
+            for (int64_t begin = lo; begin < hi; begin += internal::kBlock)
+                backward_block<s(), w(), g()>(in, params, upstream.dy, upstream.per_row, upstream.scale,
+                                              inv_z, K, begin,
+                                              int(std::min<int64_t>(internal::kBlock, hi - begin)), dx);
+        });
+    });
 }
 
 // K = Σ_e u_e ℓ_e / Z, the upstream gradient contracted with the output: dy * out for a
@@ -281,10 +333,23 @@ Tensor sigmoid_focal_loss(const Tensor& logits, const Tensor& targets,
         elements_of(logits, targets, options.weight, options.alpha, options.class_alpha);
     // One pass: the losses w A and, for the normalized variant, Z = Σ w f alongside.
     // Dividing by Z has to wait until Z is known: a scale of the sum, or of the output.
+    // Without normalisation, when a backward will run, the same pass writes w A' too: the
+    // gradient but for the upstream factor, which the backward only has to multiply in.
+    // The normalized backward recomputes instead: its second term needs Z and dy.
     const bool per_element = options.reduction == Reduction::None;
     Tensor losses = per_element ? Tensor::empty(logits.shape()) : Tensor();
     float* out = per_element ? losses.data() : nullptr;
-    const ForwardSums sums = forward(in, params, smp, out);
+    // The mean's 1 / denominator goes into it when known before the pass (it is not when
+    // it is Σ w), so that the usual dy = 1 leaves nothing to do.
+    Tensor grad = needs_grad({logits}) && !options.normalized ? Tensor::empty(logits.shape()) : Tensor();
+    const bool scale_known = !(options.reduction == Reduction::Mean && in.weight && !options.normalizer);
+    const float grad_scale =
+        scale_known ? UpstreamGrad::scale_of(
+                          options.reduction,
+                          mean_denominator(kOp, options.reduction, options.normalizer, double(in.count)))
+                    : 1.0f;
+    const ForwardSums sums =
+        forward(in, params, smp, out, grad.defined() ? grad.data() : nullptr, grad_scale);
     const float inv_z = options.normalized ? float(1.0 / std::max(sums.focal, double(kNormEps))) : 1.0f;
     const bool z_has_grad = options.normalized && sums.focal > double(kNormEps);
     const double sum = sums.loss * double(inv_z);
@@ -302,6 +367,17 @@ Tensor sigmoid_focal_loss(const Tensor& logits, const Tensor& targets,
     const double denominator = mean_denominator(kOp, options.reduction, options.normalizer, sums.weight);
 
     Tensor result = reduce_losses(options.reduction, sum, denominator, losses);
+    if (grad.defined()) {
+        record(kOp, {logits}, result,
+               [logits, grad, reduction = options.reduction, denominator, scale_known](
+                   const Tensor& dy, const Tensor&) mutable {
+                   const UpstreamGrad upstream(reduction, dy, denominator);
+                   scale_grad(scale_known ? 1.0f : upstream.scale, upstream.dy, upstream.per_row,
+                              grad.numel(), grad.data());
+                   accumulate_grad(logits, std::move(grad));  // moved: becomes the gradient, no copy
+               });
+        return result;
+    }
     record(kOp, {logits}, result,
            [logits, targets, weights = options.weight, class_alpha = options.class_alpha,
             alpha = options.alpha, params, smp, reduction = options.reduction, denominator, inv_z,

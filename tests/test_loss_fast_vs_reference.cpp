@@ -183,7 +183,7 @@ TEST_CASE("sigmoid_focal_loss: fast form equals reference::sigmoid_focal_loss fo
     uint64_t seed = 300;
     for (bool extreme : {false, true})
         for (bool soft : {false, true})
-            for (float gamma : {0.0f, 0.5f, 2.0f, 5.0f})
+            for (float gamma : {0.0f, 0.5f, 2.0f, 3.0f, 5.0f})
                 for (float alpha : {-1.0f, 0.25f})
                     for (bool normalized : {false, true})
                         for (float tau : {0.0f, 0.5f})

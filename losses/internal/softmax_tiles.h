@@ -82,9 +82,9 @@ inline void softmax_tile_stats(SoftmaxTile& tile, const float* dot_weights) {
             float d = zj[r] - m[r];  // <= 0: e^d never overflows
             float e = fast_exp(d);
             bool is_target = tile.target[r] == int(j);
-            tile.exp_target[r] += is_target ? e : 0.0f;
-            tile.exp_others[r] += is_target ? 0.0f : e;
-            tile.shifted_target[r] += is_target ? d : 0.0f;
+            tile.exp_target[r] += fastmath::select(is_target, e, 0.0f);
+            tile.exp_others[r] += fastmath::select(is_target, 0.0f, e);
+            tile.shifted_target[r] += fastmath::select(is_target, d, 0.0f);
             tile.nan_probe[r] += 0.0f * d;  // NaN if a logit is NaN or inf, or d overflowed
         }
     }
