@@ -65,7 +65,7 @@ Tensor reference::cross_entropy(const Tensor& logits, const std::vector<int>& ta
 // With every option (weights w, smoothing ε, ignore_index, [N, C, d1, ...], each reduction):
 //   ℓ = (1-ε) w_t (-log p_t) + (ε/C) Σ_c w_c (-log p_c)
 //   dℓ/dz_j = a p_j - (ε/C) w_j - (1-ε) w_t [j = t],   a = (1-ε) w_t + (ε/C) Σ_c w_c
-// In the engine's terms (SoftmaxSaved): prob_coef = a, spread = ε/C over the weights w, and
+// In the engine's terms ("The gradient"): prob_coef = a, spread = ε/C over the weights w, and
 // target_grad = dℓ/dz_t = -(1-ε) w_t (1 - p_t) + (ε/C)(Σ_c w_c p_t - w_t), where 1 - p_t is
 // the sum of the other classes' e^z over the sum of all: no cancellation as p_t -> 1.
 namespace {
@@ -106,13 +106,16 @@ Tensor cross_entropy(const Tensor& logits, const std::vector<int>& targets,
 
     const bool per_row = options.reduction == Reduction::None;
     Tensor losses = per_row ? Tensor::empty(row_shape(logits.shape())) : Tensor();  // [N, d1, ...]
-    auto saved = needs_grad({logits}) ? std::make_shared<internal::SoftmaxSaved>(layout.rows()) : nullptr;
+    Tensor grad = needs_grad({logits}) ? Tensor::empty(logits.shape()) : Tensor();  // [N, C, d1, ...]
 
     internal::SoftmaxForward forward;
     forward.class_weights = w;
     forward.dot_weights = eps > 0.0f ? smoothing_weights : nullptr;
     forward.per_row_losses = per_row ? losses.data() : nullptr;
-    forward.saved = saved.get();
+    forward.grad = grad.defined() ? grad.data() : nullptr;
+    forward.grad_scale = UpstreamGrad::scale_of(options.reduction, denominator);
+    forward.spread = smooth;
+    forward.spread_weights = w;
     double sum = internal::softmax_loss_forward(
         kOp, logits, layout, targets, options.ignore_index, forward,
         [&](const internal::SoftmaxTile& tile, int r, const internal::SoftmaxRow& row) {
@@ -129,17 +132,11 @@ Tensor cross_entropy(const Tensor& logits, const std::vector<int>& targets,
     if (!std::isfinite(sum)) return reference::cross_entropy(logits, targets, options);
 
     Tensor y = reduce_losses(options.reduction, sum, denominator, losses);
-    if (!saved) return y;
-    Tensor weight = options.weight;
-    const Reduction reduction = options.reduction;
-    record(kOp, {logits}, y,
-           [logits, layout, saved, weight, smooth, reduction, denominator](const Tensor& dy, const Tensor&) {
-               internal::SoftmaxSpread spread;
-               spread.spread = smooth;
-               spread.class_weights = weight.defined() ? weight.data() : nullptr;
-               accumulate_grad(logits, internal::softmax_backward(logits, layout, *saved, spread,
-                                                                  UpstreamGrad(reduction, dy, denominator)));
-           });
+    if (!grad.defined()) return y;
+    record(kOp, {logits}, y, [logits, layout, grad, per_row](const Tensor& dy, const Tensor&) mutable {
+        internal::scale_by_upstream(grad.data(), layout, per_row, dy.data());
+        accumulate_grad(logits, std::move(grad));  // moved: becomes the gradient, no copy
+    });
     return y;
 }
 

@@ -73,7 +73,7 @@ Tensor reference::focal_loss(const Tensor& logits, const std::vector<int>& targe
 
 // ---- Fast form: same math as reference::focal_loss, tiled and vectorised -----------------
 // With α_t (the weight of the target class, 1 without α) the loss and c_i gain a factor α_t.
-// In the engine's terms (SoftmaxSaved): prob_coef = c, target_grad = -c (1 - p_t), no spread.
+// In the engine's terms ("The gradient"): prob_coef = c, target_grad = -c (1 - p_t), no spread.
 namespace {
 
 constexpr const char* kOp = "focal_loss";
@@ -116,12 +116,13 @@ Tensor focal_loss(const Tensor& logits, const std::vector<int>& targets, const F
 
     const bool per_row = options.reduction == Reduction::None;
     Tensor losses = per_row ? Tensor::empty(row_shape(logits.shape())) : Tensor();  // [N, d1, ...]
-    auto saved = needs_grad({logits}) ? std::make_shared<internal::SoftmaxSaved>(layout.rows()) : nullptr;
+    Tensor grad = needs_grad({logits}) ? Tensor::empty(logits.shape()) : Tensor();  // [N, C, d1, ...]
 
     internal::SoftmaxForward forward;
     forward.class_weights = alpha;
     forward.per_row_losses = per_row ? losses.data() : nullptr;
-    forward.saved = saved.get();
+    forward.grad = grad.defined() ? grad.data() : nullptr;
+    forward.grad_scale = UpstreamGrad::scale_of(options.reduction, denominator);
     double sum = internal::softmax_loss_forward(
         kOp, logits, layout, targets, options.ignore_index, forward,
         [&](const internal::SoftmaxTile& tile, int r, const internal::SoftmaxRow& row) {
@@ -143,14 +144,11 @@ Tensor focal_loss(const Tensor& logits, const std::vector<int>& targets, const F
     if (!std::isfinite(sum)) return reference::focal_loss(logits, targets, options);
 
     Tensor y = reduce_losses(options.reduction, sum, denominator, losses);
-    if (!saved) return y;
-    const Reduction reduction = options.reduction;
-    record(kOp, {logits}, y,
-           [logits, layout, saved, reduction, denominator](const Tensor& dy, const Tensor&) {
-               accumulate_grad(logits,
-                               internal::softmax_backward(logits, layout, *saved, internal::SoftmaxSpread{},
-                                                          UpstreamGrad(reduction, dy, denominator)));
-           });
+    if (!grad.defined()) return y;
+    record(kOp, {logits}, y, [logits, layout, grad, per_row](const Tensor& dy, const Tensor&) mutable {
+        internal::scale_by_upstream(grad.data(), layout, per_row, dy.data());
+        accumulate_grad(logits, std::move(grad));  // moved: becomes the gradient, no copy
+    });
     return y;
 }
 

@@ -49,95 +49,27 @@ void load_tile(const float* logits, const ClassLayout& layout, int64_t row0, int
     }
 }
 
-// ---- The shared backward --------------------------------------------------------------
+// ---- The backward ---------------------------------------------------------------------
 
-namespace {
-
-// What every tile of the backward reads and writes.
-struct BackwardPass {
-    const float* z;
-    const ClassLayout& layout;
-    const SoftmaxSaved& saved;
-    const SoftmaxSpread& spread;
-    const UpstreamGrad& upstream;
-    float* dz;
-
-    float spread_of(int64_t i) const { return saved.target()[i] >= 0.0f ? spread.spread : 0.0f; }
-};
-
-// A tile of [N, C] logits, computed in place in dz's own memory: the rows are contiguous,
-// so no class-major copy is needed (it would cost two transposes). Three passes over the
-// tile's n x C values, all in L1: shift, one flat vectorised exp, scale.
-void contiguous_tile_backward(const BackwardPass& pass, int64_t row0, int n) {
-    const int64_t C = pass.layout.classes;
-    const float* in = pass.z + row0 * C;
-    float* out = pass.dz + row0 * C;
-    const float* u = pass.spread.class_weights;
-    for (int r = 0; r < n; ++r) {
-        const float m = pass.saved.max()[row0 + r], ls = pass.saved.log_sum()[row0 + r];
-        for (int64_t j = 0; j < C; ++j) out[r * C + j] = (in[r * C + j] - m) - ls;
+void scale_by_upstream(float* grad, const ClassLayout& layout, bool per_row, const float* dy) {
+    const int64_t C = layout.classes, P = layout.positions;
+    if (!per_row) {
+        const float g = dy[0];
+        if (g == 1.0f) return;
+        parallel_for(layout.rows() * C, kGrain, [grad, g](int64_t lo, int64_t hi) {
+            for (int64_t e = lo; e < hi; ++e) grad[e] *= g;
+        });
+        return;
     }
-    for (int64_t k = 0; k < n * C; ++k) out[k] = fast_exp(out[k]);  // p
-    for (int r = 0; r < n; ++r) {
-        const int64_t i = row0 + r;
-        const float g = pass.upstream(i), g_coef = g * pass.saved.prob_coef()[i],
-                    g_spread = g * pass.spread_of(i);
-        float* row = out + r * C;
-        if (u) {
-            for (int64_t j = 0; j < C; ++j) row[j] = g_coef * row[j] - g_spread * u[j];
-        } else {
-            for (int64_t j = 0; j < C; ++j) row[j] = g_coef * row[j] - g_spread;
-        }
-        const int t = int(pass.saved.target()[i]);
-        if (t >= 0) row[t] = g * pass.saved.target_grad()[i];
-    }
-}
-
-// A tile of [N, C, d1, ...] logits, whose rows are strided: through a class-major copy.
-void strided_tile_backward(const BackwardPass& pass, int64_t row0, int n, float* tile) {
-    alignas(64) float g[kTileRows], coef[kTileRows], spread[kTileRows], m[kTileRows], ls[kTileRows];
-    gather_rows(pass.z, pass.layout, row0, n, tile);
-    for (int r = 0; r < kTileRows; ++r) {
-        const bool real = r < n;
-        const int64_t i = row0 + (real ? r : 0);
-        g[r] = real ? pass.upstream(i) : 0.0f;
-        coef[r] = real ? pass.saved.prob_coef()[i] : 0.0f;
-        spread[r] = real ? pass.spread_of(i) : 0.0f;
-        m[r] = pass.saved.max()[i];
-        ls[r] = pass.saved.log_sum()[i];
-    }
-    const float* u = pass.spread.class_weights;
-    for (int64_t j = 0; j < pass.layout.classes; ++j) {
-        float* zj = tile + j * kTileRows;
-        const float uj = u ? u[j] : 1.0f;
-        for (int r = 0; r < kTileRows; ++r)
-            zj[r] = g[r] * (coef[r] * fast_exp((zj[r] - m[r]) - ls[r]) - spread[r] * uj);
-    }
-    for (int r = 0; r < n; ++r) {
-        const int t = int(pass.saved.target()[row0 + r]);
-        if (t >= 0) tile[t * kTileRows + r] = g[r] * pass.saved.target_grad()[row0 + r];
-    }
-    scatter_rows(tile, pass.layout, row0, n, pass.dz);
-}
-
-}  // namespace
-
-Tensor softmax_backward(const Tensor& logits, const ClassLayout& layout, const SoftmaxSaved& saved,
-                        const SoftmaxSpread& spread, const UpstreamGrad& upstream) {
-    Tensor dlogits = Tensor::empty(logits.shape());  // [N, C, d1, ...]
-    const BackwardPass pass{logits.data(), layout, saved, spread, upstream, dlogits.data()};
-    const bool contiguous = layout.positions == 1;
-    parallel_for(layout.rows(), rows_per_chunk(layout.classes), [&](int64_t lo, int64_t hi) {
-        Tensor tile = contiguous ? Tensor() : Tensor::empty({layout.classes, kTileRows});  // class-major
-        for (int64_t r0 = lo; r0 < hi; r0 += kTileRows) {
-            int n = int(std::min<int64_t>(kTileRows, hi - r0));
-            if (contiguous)
-                contiguous_tile_backward(pass, r0, n);
-            else
-                strided_tile_backward(pass, r0, n, tile.data());
-        }
+    // Sample n's class j at position k is grad[(n C + j) P + k], of row n P + k.
+    parallel_for(layout.batch, std::max<int64_t>(1, kGrain / (C * P)), [=](int64_t n0, int64_t n1) {
+        for (int64_t n = n0; n < n1; ++n)
+            for (int64_t j = 0; j < C; ++j) {
+                float* g = grad + (n * C + j) * P;
+                const float* d = dy + n * P;
+                for (int64_t k = 0; k < P; ++k) g[k] *= d[k];
+            }
     });
-    return dlogits;
 }
 
 }  // namespace internal

@@ -1,7 +1,8 @@
 // softmax_tiles.h — internal to the losses, not installed: how the fast forms of the softmax
 // losses (cross_entropy, focal_loss) run. Rows are copied 64 at a time into class-major
 // tiles so that every loop vectorises; chunks of tiles run in parallel and are summed in a
-// fixed order; the backward recomputes p from the logits and a few saved numbers per row.
+// fixed order. When a backward will run, the forward also writes the gradient while p is
+// at hand in the tile; the backward then only multiplies in the upstream gradient.
 // It holds no math of its own: each loss's formulas are in its file, first as a plain
 // reference:: form, and reach this engine as a per-row function (softmax_loss_forward).
 //
@@ -41,7 +42,7 @@ struct SoftmaxTile {
 
     int64_t classes;
     Tensor buffer;                                // [C, kTileRows], from the tensor pool
-    float* z;                                     // buffer.data()
+    float* z;                                     // buffer.data(): z, then e^(z - m) (softmax_tile_stats)
     alignas(64) int target[kTileRows];            // class index, or -1 (ignored or padding)
     alignas(64) float max[kTileRows];             // m = max_j z_j
     alignas(64) float shifted_target[kTileRows];  // z_t - m
@@ -64,6 +65,7 @@ void load_tile(const float* logits, const ClassLayout& layout, int64_t row0, int
 // 1 - p_t without cancellation:
 //   S = exp_target + exp_others,  p_t = exp_target / S,  1 - p_t = exp_others / S.
 // dot_weights (u, C entries) asks for shifted_dot = Σ_j u_j (z_j - m) as well; null skips it.
+// Each z_j in the tile is replaced by its e^(z_j - m), from which the gradient takes p_j.
 inline void softmax_tile_stats(SoftmaxTile& tile, const float* dot_weights) {
     const int64_t C = tile.classes;
     float* m = tile.max;
@@ -76,8 +78,14 @@ inline void softmax_tile_stats(SoftmaxTile& tile, const float* dot_weights) {
         tile.shifted_target[r] = tile.exp_target[r] = tile.exp_others[r] = 0.0f;
         tile.shifted_dot[r] = tile.nan_probe[r] = 0.0f;
     }
+    if (dot_weights) {
+        for (int64_t j = 0; j < C; ++j) {
+            const float* zj = &tile.z[size_t(j) * kTileRows];
+            for (int r = 0; r < kTileRows; ++r) tile.shifted_dot[r] += dot_weights[j] * (zj[r] - m[r]);
+        }
+    }
     for (int64_t j = 0; j < C; ++j) {
-        const float* zj = &tile.z[size_t(j) * kTileRows];
+        float* zj = &tile.z[size_t(j) * kTileRows];
         for (int r = 0; r < kTileRows; ++r) {
             float d = zj[r] - m[r];  // <= 0: e^d never overflows
             float e = fast_exp(d);
@@ -86,12 +94,8 @@ inline void softmax_tile_stats(SoftmaxTile& tile, const float* dot_weights) {
             tile.exp_others[r] += fastmath::select(is_target, 0.0f, e);
             tile.shifted_target[r] += fastmath::select(is_target, d, 0.0f);
             tile.nan_probe[r] += 0.0f * d;  // NaN if a logit is NaN or inf, or d overflowed
+            zj[r] = e;
         }
-    }
-    if (!dot_weights) return;
-    for (int64_t j = 0; j < C; ++j) {
-        const float* zj = &tile.z[size_t(j) * kTileRows];
-        for (int r = 0; r < kTileRows; ++r) tile.shifted_dot[r] += dot_weights[j] * (zj[r] - m[r]);
     }
 }
 
@@ -106,55 +110,24 @@ inline float log_p_target(const SoftmaxTile& tile, int r, float log_sum) {
     return fastmath::select(tile.exp_others[r] <= tile.exp_target[r], near_one, far);
 }
 
-// ---- What the backward needs ----------------------------------------------------------
+// ---- The gradient --------------------------------------------------------------------
 
 // The gradient of every softmax loss here has this form, for row i with target t_i and
-// upstream gradient g_i (UpstreamGrad):
+// upstream gradient g_i = scale dy_i (UpstreamGrad):
 //
 //   dz_ij = g_i (prob_coef_i p_ij - spread_i u_j)   for j != t_i,
 //   dz_it = g_i target_grad_i,
 //
-// with p_ij = e^(z_ij - max_i - log_sum_i) recomputed from the logits (cheaper than storing
-// p: one vectorised exp against 2 x 4 bytes of memory traffic per logit). The spread term
-// is label smoothing's ε/C, spread over the classes by the weights u (or ones); spread_i is
-// 0 on ignored rows, and 0 everywhere for losses without smoothing. target_grad is stored
-// apart because prob_coef p_t - ... would lose 1 - p_t to cancellation.
-struct SoftmaxSaved {
-    explicit SoftmaxSaved(int64_t rows)
-        : buffer(Tensor::empty({5, rows})), values(buffer.data()), rows(rows) {}
-    Tensor buffer;  // [5, rows], from the tensor pool
-    float* values;  // buffer.data()
-    int64_t rows;
-    float* max() const { return values; }
-    float* log_sum() const { return values + rows; }
-    float* prob_coef() const { return values + 2 * rows; }
-    float* target_grad() const { return values + 3 * rows; }
-    // Class indices are exact in float up to 2^24 classes; -1 marks an ignored row.
-    float* target() const { return values + 4 * rows; }
+// The spread term is label smoothing's ε/C, spread over the classes by the weights u (or
+// ones); spread_i is 0 on ignored rows, and 0 everywhere for losses without smoothing.
+// target_grad is apart because prob_coef p_t - ... would lose 1 - p_t to cancellation.
+// The forward computes it with g_i's scale in (known before dy is: 1 / denominator for a
+// mean), in the tile, where p_ij = e^(z_ij - m_i) / S_i is at hand: the logits are read
+// once and each e^z computed once. The backward multiplies in dy (scale_by_upstream).
 
-    // Saves rows [row0, row0 + n) of a tile and its per-row results.
-    void store(const SoftmaxTile& tile, int64_t row0, int n, const float* log_sum_r, const float* prob_coef_r,
-               const float* target_grad_r) const {
-        for (int r = 0; r < n; ++r) {
-            int64_t i = row0 + r;
-            max()[i] = tile.max[r];
-            log_sum()[i] = log_sum_r[r];
-            prob_coef()[i] = prob_coef_r[r];
-            target_grad()[i] = target_grad_r[r];
-            target()[i] = float(tile.target[r]);
-        }
-    }
-};
-
-// The spread term of the gradient above: none by default.
-struct SoftmaxSpread {
-    float spread = 0.0f;                   // on the rows that count
-    const float* class_weights = nullptr;  // u, C entries; null = all 1
-};
-
-// dz for the whole tensor from `saved`, as above.
-Tensor softmax_backward(const Tensor& logits, const ClassLayout& layout, const SoftmaxSaved& saved,
-                        const SoftmaxSpread& spread, const UpstreamGrad& upstream);
+// grad *= dy_i on the entries of row i (per_row: Reduction::None), or *= dy[0] on all
+// (nothing to do for dy = 1); grad is laid out like the logits.
+void scale_by_upstream(float* grad, const ClassLayout& layout, bool per_row, const float* dy);
 
 // ---- The forward pass -----------------------------------------------------------------
 
@@ -174,7 +147,7 @@ double sum_over_tiles(const ClassLayout& layout, TileFn&& tile_fn) {
 
 // What a softmax loss with class-index targets knows about row r of a tile once its
 // statistics are in, and what it gives back: the row's loss and the two per-row numbers of
-// its gradient (SoftmaxSaved).
+// its gradient (prob_coef and target_grad, see "The gradient").
 struct SoftmaxRow {
     float weight;        // the target class's weight (1 without weights)
     float log_sum;       // log S
@@ -186,18 +159,46 @@ struct SoftmaxRowResult {
     float loss, prob_coef, target_grad;
 };
 
-// The options of softmax_loss_forward; all null by default.
+// The options of softmax_loss_forward; all null (or none) by default.
 struct SoftmaxForward {
-    const float* class_weights = nullptr;  // C entries: SoftmaxRow::weight; null = 1 for every class
-    const float* dot_weights = nullptr;    // C entries: asks the tile for shifted_dot; null skips it
-    float* per_row_losses = nullptr;       // one float per row, written when not null (Reduction::None)
-    const SoftmaxSaved* saved = nullptr;   // filled when not null (a backward will run)
+    const float* class_weights = nullptr;   // C entries: SoftmaxRow::weight; null = 1 for every class
+    const float* dot_weights = nullptr;     // C entries: asks the tile for shifted_dot; null skips it
+    float* per_row_losses = nullptr;        // one float per row, written when not null (Reduction::None)
+    float* grad = nullptr;                  // laid out like the logits: the gradient above, when not null
+    float grad_scale = 1.0f;                // the scale of g_i (UpstreamGrad::scale_of)
+    float spread = 0.0f;                    // spread_i on the rows that count
+    const float* spread_weights = nullptr;  // u, C entries; null = all 1
 };
+
+// Writes the gradient of a tile's rows (see "The gradient"), from the e^(z - m) that
+// softmax_tile_stats left in it and each row's prob_coef, target_grad and S, into
+// options.grad: computed class-major in the tile itself, then copied out.
+inline void tile_gradient(SoftmaxTile& tile, int64_t row0, int n, const float* prob_coef,
+                          const float* target_grad, const float* sum_exp, const ClassLayout& layout,
+                          const SoftmaxForward& options) {
+    alignas(64) float coef[kTileRows], spread[kTileRows];
+    const float scale = options.grad_scale;
+    for (int r = 0; r < kTileRows; ++r) {
+        coef[r] = scale * prob_coef[r] / sum_exp[r];  // times e^(z_j - m): scale prob_coef p_j
+        spread[r] = fastmath::select(tile.target[r] >= 0, scale * options.spread, 0.0f);
+    }
+    const float* u = options.spread_weights;
+    for (int64_t j = 0; j < tile.classes; ++j) {
+        float* ej = &tile.z[size_t(j) * kTileRows];
+        const float uj = u ? u[j] : 1.0f;
+        for (int r = 0; r < kTileRows; ++r) ej[r] = coef[r] * ej[r] - spread[r] * uj;
+    }
+    for (int r = 0; r < n; ++r) {
+        const int t = tile.target[r];
+        if (t >= 0) tile.z[size_t(t) * kTileRows + size_t(r)] = scale * target_grad[r];
+    }
+    scatter_rows(tile.z, layout, row0, n, options.grad);
+}
 
 // The forward pass every softmax loss shares: tile by tile (in parallel, summed in a fixed
 // order), load the logits and targets, compute the softmax statistics, call
-// row_fn(tile, r, row) -> SoftmaxRowResult for each row, give ignored rows 0, and store what
-// `options` asks for. Returns the sum of the row losses; throws, naming `op`, if a logit is
+// row_fn(tile, r, row) -> SoftmaxRowResult for each row, give ignored rows 0, and write what
+// `options` asks for (the row losses, the gradient). Returns the sum of the row losses; throws, naming `op`, if a logit is
 // NaN or infinite. The sum is not finite, with finite logits, exactly when float overflowed
 // (z_j - m beyond -FLT_MAX, or a loss beyond FLT_MAX): the caller then takes its reference::
 // form, in double. row_fn is inlined into a branch-free loop over the tile's rows, so it
@@ -209,11 +210,10 @@ double softmax_loss_forward(const char* op, const Tensor& logits, const ClassLay
     const float* z = logits.data();
     const float* class_weights = options.class_weights;
     float* out = options.per_row_losses;
-    const SoftmaxSaved* saved = options.saved;
     double sum = sum_over_tiles(layout, [&](SoftmaxTile& tile, int64_t row0, int n) {
         load_tile(z, layout, row0, n, targets, ignore_index, tile);
         softmax_tile_stats(tile, options.dot_weights);
-        alignas(64) float loss[kTileRows], prob_coef[kTileRows], target_grad[kTileRows], log_sum[kTileRows];
+        alignas(64) float loss[kTileRows], prob_coef[kTileRows], target_grad[kTileRows], sum_exp[kTileRows];
         alignas(64) float weight[kTileRows];
         for (int r = 0; r < kTileRows; ++r) {
             int t = tile.target[r];
@@ -221,8 +221,9 @@ double softmax_loss_forward(const char* op, const Tensor& logits, const ClassLay
         }
         for (int r = 0; r < kTileRows; ++r) {
             float S = tile.exp_target[r] + tile.exp_others[r];
-            log_sum[r] = fast_log(S);
-            SoftmaxRow row{weight[r], log_sum[r], log_p_target(tile, r, log_sum[r]), tile.exp_target[r] / S,
+            float log_sum = fast_log(S);
+            sum_exp[r] = S;
+            SoftmaxRow row{weight[r], log_sum, log_p_target(tile, r, log_sum), tile.exp_target[r] / S,
                            tile.exp_others[r] / S};
             SoftmaxRowResult res = row_fn(tile, r, row);
             bool valid = tile.target[r] >= 0;
@@ -233,7 +234,7 @@ double softmax_loss_forward(const char* op, const Tensor& logits, const ClassLay
         // The nan_probe terms are 0, or NaN when a logit is: then the sum tells.
         double tile_sum = block_sum(loss, n) + block_sum(tile.nan_probe, n);
         if (out) std::copy(loss, loss + n, out + row0);
-        if (saved) saved->store(tile, row0, n, log_sum, prob_coef, target_grad);
+        if (options.grad) tile_gradient(tile, row0, n, prob_coef, target_grad, sum_exp, layout, options);
         return tile_sum;
     });
     if (!std::isfinite(sum)) check_finite(op, "logits", logits);
