@@ -4,6 +4,7 @@
 #   make test             build and run all tests; ends with "tests: N passed, M failed"
 #   make test SANITIZE=1  the same under AddressSanitizer + UBSan, in build-asan/
 #   make demo             the imbalanced-MNIST study (examples/imbalanced_mnist.cpp)
+#   make demo-dense       the dense-detection study (examples/dense_digits.cpp), <= 5 minutes
 #   make bench            focalgrad's own benchmarks, one table
 #   make format           clang-format every tracked .cpp and .h (.ci/run checks it)
 #   make lib              the library only (and the package files for using it uninstalled)
@@ -90,7 +91,7 @@ ifeq ($(filter clean,$(MAKECMDGOALS)),)
 endif
 LDLIBS = $(BLAS_LIBS) -lz -pthread $(SAN_LD)
 
-.PHONY: all lib test demo bench clean setup format
+.PHONY: all lib test demo demo-dense bench clean setup format
 .DEFAULT_GOAL := all
 
 all: $(LIB) $(PROGRAMS)
@@ -139,8 +140,12 @@ test: $(TEST_BIN) $(PROGRAMS)
 demo: $(BIN)/imbalanced_mnist
 	@DEMO_BIN=$(BIN)/imbalanced_mnist bash scripts/demo.sh $(ARGS)
 
+# The dense-detection study's default subset, with the same MNIST / Fashion-MNIST fallback.
+demo-dense: $(BIN)/dense_digits
+	@DEMO_BIN=$(BIN)/dense_digits bash scripts/demo.sh $(ARGS)
+
 # focalgrad's own benchmarks as one table (the peers' comparison is `make bench-peers`).
-BENCH_PROGRAMS := bench_core bench_losses bench_train bench_demo_rss
+BENCH_PROGRAMS := bench_core bench_losses bench_train bench_dense bench_demo_rss
 bench: $(addprefix $(BIN)/,$(BENCH_PROGRAMS)) $(BIN)/imbalanced_mnist
 	@echo "make bench: $$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $$(nproc) cores;" \
 	    "build flags $(OPT); load average $$(cut -d' ' -f1-3 /proc/loadavg); MNIST_DIR=$${MNIST_DIR:-<not set>}"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# demo.sh — what `make demo` runs: the imbalanced-MNIST study with its defaults.
+# demo.sh — what `make demo` runs: the imbalanced-MNIST study with its defaults (and what
+# `make demo-dense` runs: DEMO_BIN=build/bin/dense_digits, the dense-detection study).
 # Finds MNIST (--data, $MNIST_DIR, datasets/mnist/), else tries to download it into
 # datasets/mnist/ (scripts/get_mnist.sh), else says so in one line and runs the same
 # study on Fashion-MNIST from the Debian package dataset-fashion-mnist (installed here
