@@ -16,6 +16,7 @@
 #include <focalgrad/core/parallel.h>
 #include <focalgrad/core/random.h>
 #include <focalgrad/core/state.h>
+#include <focalgrad/core/tape_graph.h>
 #include <focalgrad/core/tensor.h>
 #include <focalgrad/core/version.h>
 #include <focalgrad/data/csv.h>

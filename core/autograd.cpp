@@ -13,11 +13,13 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <utility>
 #include <vector>
 
 #include <focalgrad/core/autograd.h>
 #include <focalgrad/core/error.h>
 #include <focalgrad/core/parallel.h>
+#include <focalgrad/core/tape_graph.h>
 
 namespace focalgrad {
 
@@ -46,6 +48,7 @@ struct Tape {
     size_t sweep_at = kFirstSweep;
     const Node* running = nullptr;  // node whose backward closure is running
     size_t running_pos = 0;
+    TapeRecorder* recorder = nullptr;  // also sees every node pushed (core/tape_graph.h)
 
     uint64_t tape_of(uint64_t node_id) const { return node_id >> kTapeIdShift; }
 
@@ -136,8 +139,11 @@ void push_node(const char* op, const Tensor* begin, const Tensor* end, Tensor& y
         if (x->defined()) node.inputs[node.n_inputs++] = &x->impl();
     y.impl().requires_grad = true;
     y.impl().creator = node.id;
+    if (t.recorder) t.recorder->add(op, begin, end, y);
     if (t.nodes.size() >= t.sweep_at) t.sweep();
 }
+
+TapeRecorder* set_tape_recorder(TapeRecorder* recorder) { return std::exchange(tape().recorder, recorder); }
 
 }  // namespace detail
 

@@ -3,7 +3,8 @@
 // backward closure holding what the forward saved. Creation order is a valid
 // topological order (an op can only consume tensors that already exist), so
 // backward(loss) seeds d(loss) = 1 and replays the tape in reverse, calling each node
-// whose output received a gradient. Then the tape is cleared. See docs/autograd.md.
+// whose output received a gradient. Then the tape is cleared. See docs/autograd.md;
+// core/tape_graph.h keeps a copy of the graph (TapeRecorder) and draws it.
 // Not here: higher-order gradients (backward closures are not recorded), retain_graph.
 #pragma once
 
@@ -120,7 +121,12 @@ private:
 };
 
 // ---- Recording (used by ops) -----------------------------------------------------
+class TapeRecorder;  // core/tape_graph.h
+
 namespace detail {
+// While a TapeRecorder is alive, push_node also hands it every node (one predictable
+// branch when none is). Returns the previous recorder, which the new one restores.
+TapeRecorder* set_tape_recorder(TapeRecorder* recorder);
 bool should_record(const Tensor* begin, const Tensor* end);
 void check_output(const char* op, const Tensor& y);
 void push_node(const char* op, const Tensor* begin, const Tensor* end, Tensor& y, BackwardFn&& fn);

@@ -252,6 +252,16 @@ Tensor Tensor::grad() const {
     return Tensor(impl().grad);
 }
 
+Tensor& Tensor::set_name(const std::string& name) {
+    impl().name = name.empty() ? nullptr : std::make_unique<std::string>(name);
+    return *this;
+}
+
+const std::string& Tensor::name() const {
+    static const std::string unnamed;
+    return impl().name ? *impl().name : unnamed;
+}
+
 void Tensor::backward() const { focalgrad::backward(*this); }
 void Tensor::backward(const Tensor& dy) const { focalgrad::backward(*this, dy); }
 

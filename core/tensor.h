@@ -9,6 +9,7 @@
 #include <initializer_list>
 #include <iosfwd>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include <focalgrad/core/random.h>
@@ -78,9 +79,10 @@ struct TensorImpl {
     std::shared_ptr<Storage> storage;
     float* data = nullptr;  // storage->data, cached
     bool requires_grad = false;
-    bool retains_grad = false;         // keep the gradient of a non-leaf after backward
-    uint64_t creator = 0;              // id of the tape node that made it; 0 for a leaf
-    std::shared_ptr<TensorImpl> grad;  // d(loss)/d(this), same shape; null until backward
+    bool retains_grad = false;          // keep the gradient of a non-leaf after backward
+    uint64_t creator = 0;               // id of the tape node that made it; 0 for a leaf
+    std::shared_ptr<TensorImpl> grad;   // d(loss)/d(this), same shape; null until backward
+    std::unique_ptr<std::string> name;  // null unless named: unnamed tensors pay nothing
 };
 
 // ---- Tensor ----------------------------------------------------------------------
@@ -128,6 +130,12 @@ public:
     void retain_grad() { impl().retains_grad = true; }
     void backward() const;                  // scalar output: seeds d(this) = 1
     void backward(const Tensor& dy) const;  // any output: seeds d(this) = dy
+
+    // A name, for pictures of the tape (core/tape_graph.h). Modules name their parameters
+    // as named_parameters() does ("fc1.weight"); any tensor can be named. Views, clones
+    // and op results start unnamed.
+    Tensor& set_name(const std::string& name);
+    const std::string& name() const;  // "" when unnamed
 
     Tensor detach() const;  // shares the data, cut off from autograd
     // The same data under another shape with as many elements, cut off from autograd

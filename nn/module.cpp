@@ -87,6 +87,7 @@ Tensor Module::register_parameter(const std::string& name, Tensor t) {
     FG_CHECK(t.defined() && t.is_leaf(), describe(), ": parameter '", name,
              "' must be a defined leaf tensor (detach() a computed one)");
     t.set_requires_grad(true);
+    t.set_name(name);
     params_.emplace_back(name, t);
     return t;
 }
@@ -95,6 +96,7 @@ Tensor Module::register_buffer(const std::string& name, Tensor t) {
     check_new_name(name);
     FG_CHECK(t.defined() && t.is_leaf() && !t.requires_grad(), describe(), ": buffer '", name,
              "' must be a defined leaf tensor that does not require grad");
+    t.set_name(name);
     buffers_.emplace_back(name, t);
     return t;
 }
@@ -102,6 +104,11 @@ Tensor Module::register_buffer(const std::string& name, Tensor t) {
 void Module::add_child(const std::string& name, std::shared_ptr<Module> module) {
     check_new_name(name);
     FG_CHECK(module != nullptr, describe(), ": child module '", name, "' is null");
+    // The child's parameters and buffers take their names as seen from here ("fc1." +
+    // "weight"); a parent registering this module later prefixes them again, so the names
+    // always match named_parameters() and named_buffers() of the outermost module.
+    for (auto& [param_name, param] : module->named_parameters()) param.set_name(name + "." + param_name);
+    for (auto& [buffer_name, buffer] : module->named_buffers()) buffer.set_name(name + "." + buffer_name);
     children_.emplace_back(name, std::move(module));
 }
 

@@ -1,7 +1,8 @@
 // module.h — the Module base class: a forward function plus named parameters, buffers
 // and child modules, as in torch.nn.Module. Parameters and buffers get stable
 // hierarchical names ("0.weight", "encoder.2.running_mean") from the order of
-// registration: the names checkpoints are keyed by.
+// registration: the names checkpoints are keyed by, and the tensors' own names
+// (Tensor::name, shown in pictures of the tape).
 // Not here: hooks, multi-input forward, moving to devices. Modules are not copyable (a copy would silently share parameters):
 // move them, or hold them by shared_ptr.
 //
