@@ -191,10 +191,11 @@ bool max_pool_2x2(const float* plane, int64_t W, int64_t Ho, int64_t Wo, float* 
 void max_pool_2x2_backward(const float* dy, const float* where, int64_t H, int64_t W, int64_t Ho, int64_t Wo,
                            float* dx) {
     for (int64_t oh = 0; oh < Ho; ++oh) {
-        float* r0 = dx + 2 * oh * W;
-        float* r1 = r0 + W;
-        const float* g = dy + oh * Wo;
-        const float* at = where + oh * Wo;
+        // __restrict: without it gcc does not vectorise the four interleaved stores.
+        float* __restrict r0 = dx + 2 * oh * W;
+        float* __restrict r1 = r0 + W;
+        const float* __restrict g = dy + oh * Wo;
+        const float* __restrict at = where + oh * Wo;
         const float row_start = float(2 * oh * W), below = float(W);
         for (int64_t ow = 0; ow < Wo; ++ow) {
             const float offset = at[ow] - (row_start + float(int32_t(2 * ow)));  // 0, 1, W or W + 1: exact
@@ -345,7 +346,7 @@ Tensor conv2d(const Tensor& x, const Tensor& W, const Tensor& b, int64_t stride,
             ScratchSets scratch(chunks, [&] {
                 return std::vector<Tensor>{
                     relu || pooled ? Tensor::empty(Shape{g.O, P}) : Tensor(),
-                    pooled ? Tensor::empty(Shape{Pp}) : Tensor(),
+                    pooled && relu ? Tensor::empty(Shape{g.O * Pp}) : Tensor(),
                     need_dW ? cols_buffer(g) : Tensor(),
                     need_dW ? lowering_scratch(g) : Tensor(),
                     need_dx ? (transposed ? cols_buffer(gt) : cols_buffer(g)) : Tensor(),
@@ -358,18 +359,20 @@ Tensor conv2d(const Tensor& x, const Tensor& W, const Tensor& b, int64_t stride,
                     for (int64_t n = first; n < last; ++n) {
                         const float* dYn = pdy + n * OP;  // [O, P]
                         if (pooled) {  // dz = relu's mask at each window's maximum (the pooled value), 0 elsewhere
-                            for (int64_t o = 0; o < g.O; ++o) {
-                                const int64_t at = (n * g.O + o) * Pp;
-                                const float* dp = pdy + at;
-                                if (relu) {
-                                    for (int64_t q = 0; q < Pp; ++q)
-                                        s[kDpool][q] = relu_backward(dp[q], py[at + q]);
-                                    dp = s[kDpool];
-                                }
-                                max_pool_2x2_backward(dp, where.data() + at, g.Ho, g.Wo, Hp, Wp,
-                                                      s[kDz] + o * P);
+                            const float* dp = pdy + n * g.O * Pp;  // [O, Hp, Wp]
+                            if (relu) {  // through locals: s[] is a call the loop could not hoist
+                                float* __restrict masked = s[kDpool];
+                                const float* __restrict dpn = dp;
+                                const float* __restrict yn = py + n * g.O * Pp;
+                                for (int64_t q = 0; q < g.O * Pp; ++q)
+                                    masked[q] = relu_backward(dpn[q], yn[q]);
+                                dp = masked;
                             }
-                            dYn = s[kDz];
+                            float* dz = s[kDz];
+                            for (int64_t o = 0; o < g.O; ++o)
+                                max_pool_2x2_backward(dp + o * Pp, where.data() + (n * g.O + o) * Pp, g.Ho,
+                                                      g.Wo, Hp, Wp, dz + o * P);
+                            dYn = dz;
                         } else if (relu) {
                             float* __restrict mask = s[kDz];
                             const float* __restrict yn = py + n * OP;
