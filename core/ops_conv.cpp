@@ -209,6 +209,46 @@ void max_pool_2x2_backward(const float* dy, const float* where, int64_t H, int64
     if (H > 2 * Ho) std::fill_n(dx + (H - 1) * W, W, 0.0f);  // odd H: nor is the last row
 }
 
+// max_pool_2x2 over `planes` consecutive Ho x Wo planes with Wo even, in two passes that
+// vectorise even when the rows are short (7 windows of a 14 x 14 plane leave max_pool_2x2
+// with scalar code): first every horizontal pair (a, b) of the whole buffer, one flat loop,
+// into its maximum and whether b won (`half`: 2 x planes Ho Wo / 2 floats); then each row
+// pair's two results, top and bottom. The first maximum in the order a, b, c, d wins, as
+// in max_pool_2x2: max(max(a, b), max(c, d)) with ties to the left and to the top is the
+// same choice. Returns whether a NaN was seen, and then writes nothing (the caller redoes
+// the planes NaN-aware).
+bool max_pool_2x2_planes(const float* __restrict z, int64_t planes, int64_t Ho, int64_t Wo,
+                         float* __restrict half, float* __restrict out, float* __restrict where) {
+    const int64_t pairs = planes * Ho * Wo / 2, Wp = Wo / 2, Hp = Ho / 2;
+    float* __restrict hmax = half;            // [planes, Ho, Wp]
+    float* __restrict hright = half + pairs;  // 1 where b won, else 0
+    int nan_seen = 0;
+    for (int64_t k = 0; k < pairs; ++k) {
+        const float a = z[2 * k], b = z[2 * k + 1];
+        nan_seen |= (a != a) | (b != b);
+        const bool take = b > a;
+        hmax[k] = fastmath::select(take, b, a);
+        hright[k] = fastmath::select(take, 1.0f, 0.0f);
+    }
+    if (nan_seen) return true;
+    const float below = float(Wo);
+    for (int64_t u = 0; u < planes; ++u)
+        for (int64_t oh = 0; oh < Hp; ++oh) {
+            const int64_t top = (u * Ho + 2 * oh) * Wp, bottom = top + Wp;
+            float* o = out + (u * Hp + oh) * Wp;
+            float* at = where ? where + (u * Hp + oh) * Wp : nullptr;
+            const float row_start = float(2 * oh * Wo);
+            for (int64_t ow = 0; ow < Wp; ++ow) {
+                const bool take = hmax[bottom + ow] > hmax[top + ow];
+                o[ow] = fastmath::select(take, hmax[bottom + ow], hmax[top + ow]);
+                if (at)
+                    at[ow] = row_start + float(int32_t(2 * ow)) +
+                             fastmath::select(take, below + hright[bottom + ow], hright[top + ow]);
+            }
+        }
+    return false;
+}
+
 // One plane's max pooling as max_pool2d computes it: the 2x2 stride-2 kernel where it
 // applies, else the general one, and the NaN-aware general one when a NaN was seen.
 void pool_plane(const float* plane, int64_t W, int64_t kernel, int64_t stride, int64_t Ho, int64_t Wo,
@@ -283,9 +323,11 @@ Tensor conv2d(const Tensor& x, const Tensor& W, const Tensor& b, int64_t stride,
     const float* pW = W.data();
     const float* pb = b.defined() ? b.data() : nullptr;
     float* py = y.data();
-    enum { kCols, kLowering, kZ };  // each chunk's scratch: cols_n, lower()'s, Z_n before pooling
+    // Each chunk's scratch: cols_n, lower()'s, Z_n before pooling, the pooling's first pass.
+    enum { kCols, kLowering, kZ, kHalf };
     ScratchSets scratch(chunks, [&] {
         return std::vector<Tensor>{cols_buffer(g), lowering_scratch(g),
+                                   pooled ? Tensor::empty(Shape{g.O, P}) : Tensor(),
                                    pooled ? Tensor::empty(Shape{g.O, P}) : Tensor()};
     });
     parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
@@ -294,18 +336,22 @@ Tensor conv2d(const Tensor& x, const Tensor& W, const Tensor& b, int64_t stride,
             lower(px + n * CHW, g, s[kLowering], s[kCols]);
             float* Zn = pooled ? s[kZ] : py + n * g.O * P;  // [O, P]
             gemm(false, false, g.O, P, K, 1.0f, pW, K, s[kCols], P, 0.0f, Zn, P);
-            for (int64_t o = 0; o < g.O;
-                 ++o) {  // the bias, the activation, the pooling, while Z_n is in cache
+            for (int64_t o = 0; o < g.O; ++o) {  // the bias and the activation, while Z_n is in cache
                 const float bias = pb ? pb[o] : 0.0f;
                 float* row = Zn + o * P;
                 if (relu)
                     for (int64_t p = 0; p < P; ++p) row[p] = relu_value(row[p] + bias);
                 else if (pb)
                     for (int64_t p = 0; p < P; ++p) row[p] += bias;
-                if (pooled)
-                    pool_plane(row, g.Wo, 2, 2, Hp, Wp, py + (n * g.O + o) * Pp,
-                               keep_where ? where.data() + (n * g.O + o) * Pp : nullptr);
             }
+            if (!pooled) continue;
+            float* yn = py + n * g.O * Pp;
+            float* wn = keep_where ? where.data() + n * g.O * Pp : nullptr;
+            // All O planes at once when the rows pair up; plane by plane (and NaN-aware where a
+            // NaN was seen) otherwise, with the same result.
+            if (g.Wo % 2 == 0 && !max_pool_2x2_planes(Zn, g.O, g.Ho, g.Wo, s[kHalf], yn, wn)) continue;
+            for (int64_t o = 0; o < g.O; ++o)
+                pool_plane(Zn + o * P, g.Wo, 2, 2, Hp, Wp, yn + o * Pp, wn ? wn + o * Pp : nullptr);
         }
     });
 
