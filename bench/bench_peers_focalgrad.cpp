@@ -21,16 +21,19 @@ void emit(const char* peer, const char* workload, double value, const char* unit
     std::fflush(stdout);
 }
 
+// An MLP epoch, or with `hidden` empty the CNN of examples/mnist_cnn.
 void epoch(const char* name, const std::vector<int64_t>& hidden, int64_t batch, bool quick) {
     bool real = false;
     Dataset data = training_images(&real);
-    auto mlp = bench_mlp(hidden, 0);
-    EpochResult r = time_epochs(*mlp, data, batch, true, 3, 20, quick ? 50 : 0);
-    std::string arch = "MLP 784";
+    const bool cnn = hidden.empty();
+    auto model = cnn ? bench_cnn(0) : bench_mlp(hidden, 0);
+    EpochResult r = time_epochs(*model, data, batch, !cnn, 3, 20, quick ? 50 : 0);
+    std::string arch = cnn ? "CNN of examples/mnist_cnn" : "MLP 784";
     for (int64_t h : hidden) arch += "-" + std::to_string(h);
+    if (!cnn) arch += "-10";
     emit("focalgrad", name, r.seconds, "s",
-         str(arch, "-10, batch ", batch, ", median of 3 epochs; last-epoch mean loss ", r.loss,
-             real ? "" : "; random images: MNIST not found"));
+         str(arch, ", batch ", batch, ", median of 3 epochs", quick ? " of 50 batches" : "",
+             "; last-epoch mean loss ", r.loss, real ? "" : "; random images: MNIST not found"));
     if (std::string(name) == "mlp_epoch")
         emit("sgemm_floor", name, gemm_floor_seconds(r.gemms, 3), "s",
              "the epoch's gemm calls replayed alone through focalgrad's gemm");
@@ -75,6 +78,19 @@ int main(int argc, char** argv) {
                              [&](const Tensor& z, const std::vector<int>& y) { return focal_loss(z, y, o); });
         emit("focalgrad", "focal_fused_1m", t * 1e3, "ms",
              "fused focal_loss (gamma 2) forward+backward on [1000000, 10]");
+    }
+    if (only.empty() || only == "cnn_epoch") epoch("cnn_epoch", {}, 64, quick);
+    if (only.empty() || only == "sigmoid_focal_1m") {
+        // torchvision's defaults (alpha 0.25, gamma 2, mean) on 0/1 targets, as the peers.
+        Generator g(1);
+        Tensor targets = Tensor::empty({1000000, 10});  // [N, C]
+        for (int64_t i = 0; i < targets.numel(); ++i) targets.data()[i] = float(g.below(2));
+        double t = time_loss(1000000, 10, reps, [&](const Tensor& z, const std::vector<int>&) {
+            return sigmoid_focal_loss(z, targets);
+        });
+        emit("focalgrad", "sigmoid_focal_1m", t * 1e3, "ms",
+             "fused sigmoid_focal_loss (alpha 0.25, gamma 2, mean) forward+backward on [1000000, 10], 0/1 "
+             "targets");
     }
     if (only.empty() || only == "ce_fused_1m") {
         double t = time_loss(1000000, 10, reps,

@@ -1,7 +1,7 @@
 // libtorch_peer.cpp — the libtorch (C++ API) side of focalgrad's peer comparison (issue 7).
 // The same workloads, seeds and JSON output as bench/peers/torch_peer.py: two MNIST MLP
-// epochs, composed focal and fused cross-entropy forward+backward on 1M x 10 logits, one
-// small recorded op, and (with --rss, alone in its process) peak memory of a training
+// epochs and one of examples/mnist_cnn's CNN, composed focal, torchvision's sigmoid focal
+// and fused cross-entropy forward+backward on 1M x 10 logits, one small recorded op, and (with --rss, alone in its process) peak memory of a training
 // epoch. Leaves out data loaders, GPUs and accuracy; keep it in step with the Python peer.
 // Built by `make bench-peers` (mk/peers.mk), never by the plain `make`.
 #include <sys/resource.h>
@@ -23,8 +23,8 @@ namespace F = torch::nn::functional;
 
 namespace {
 
-const char* const kWorkloads[] = {"mlp_epoch", "small_mlp_epoch", "focal_composed_1m", "ce_fused_1m",
-                                  "small_op_us"};
+const char* const kWorkloads[] = {"mlp_epoch",        "small_mlp_epoch", "cnn_epoch",  "focal_composed_1m",
+                                  "sigmoid_focal_1m", "ce_fused_1m",     "small_op_us"};
 const std::string kRssWorkload = "peak_rss_mb";
 
 // Fixed seeds, the same in the Python peer: parameter init, then one shuffle per epoch.
@@ -155,6 +155,17 @@ torch::nn::Sequential make_mlp(const std::vector<int64_t>& sizes) {
     return model;
 }
 
+// examples/mnist_cnn's network: conv 3x3 (1 -> 16, pad 1), ReLU, 2x2 max-pool, conv 3x3
+// (16 -> 32, pad 1), ReLU, 2x2 max-pool, Linear(32 * 7 * 7 -> 10). Input [N, 1, 28, 28].
+torch::nn::Sequential make_cnn() {
+    namespace nn = torch::nn;
+    torch::manual_seed(kInitSeed);
+    return nn::Sequential(nn::Conv2d(nn::Conv2dOptions(1, 16, 3).padding(1)), nn::ReLU(),
+                          nn::MaxPool2d(nn::MaxPool2dOptions(2)),
+                          nn::Conv2d(nn::Conv2dOptions(16, 32, 3).padding(1)), nn::ReLU(),
+                          nn::MaxPool2d(nn::MaxPool2dOptions(2)), nn::Flatten(), nn::Linear(32 * 7 * 7, 10));
+}
+
 torch::optim::SGD make_sgd(torch::nn::Sequential& model) {
     return torch::optim::SGD(model->parameters(), torch::optim::SGDOptions(kLr).momentum(kMomentum));
 }
@@ -182,9 +193,10 @@ double train_epoch(torch::nn::Sequential& model, torch::optim::SGD& opt, const t
     return total / double(n);
 }
 
+// sizes: the MLP's layer widths, or empty for the CNN (x is then [N, 1, 28, 28]).
 void bench_epoch(const std::string& workload, const std::vector<int64_t>& sizes, int64_t batch,
                  const torch::Tensor& x, const torch::Tensor& y, int epochs) {
-    torch::nn::Sequential model = make_mlp(sizes);
+    torch::nn::Sequential model = sizes.empty() ? make_cnn() : make_mlp(sizes);
     torch::optim::SGD opt = make_sgd(model);
     for (int64_t step = 0; step < kWarmupSteps; ++step)  // the first batches in file order, untimed
         train_step(model, opt, x.slice(0, step * batch, (step + 1) * batch),
@@ -201,8 +213,9 @@ void bench_epoch(const std::string& workload, const std::vector<int64_t>& sizes,
     for (size_t i = 0; i < sizes.size(); ++i) arch += (i ? "-" : "") + std::to_string(sizes[i]);
     for (size_t i = 0; i < times.size(); ++i) list += (i ? ", " : "") + format("%.3f", times[i]);
     emit(workload, median(times), "s",
-         "MLP " + arch + ", batch " + std::to_string(batch) + ", median of " + std::to_string(epochs) +
-             " epochs (" + list + " s); last-epoch mean loss " + format("%.4f", loss));
+         (sizes.empty() ? std::string("CNN of examples/mnist_cnn") : "MLP " + arch) + ", batch " +
+             std::to_string(batch) + ", median of " + std::to_string(epochs) + " epochs (" + list +
+             " s); last-epoch mean loss " + format("%.4f", loss));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -217,15 +230,30 @@ torch::Tensor focal_composed(const torch::Tensor& logits, const torch::Tensor& t
     return (-weight * logp_t).mean();
 }
 
+// torchvision.ops.sigmoid_focal_loss (reduction "mean"), op for op:
+// FL = mean -alpha_t (1 - p_t)^gamma log p_t, on [N, C] logits and 0/1 targets.
+torch::Tensor sigmoid_focal_torchvision(const torch::Tensor& logits, const torch::Tensor& targets) {
+    const double alpha = 0.25;
+    torch::Tensor p = torch::sigmoid(logits);
+    torch::Tensor ce = F::binary_cross_entropy_with_logits(
+        logits, targets, F::BinaryCrossEntropyWithLogitsFuncOptions().reduction(torch::kNone));
+    torch::Tensor p_t = p * targets + (1 - p) * (1 - targets);
+    torch::Tensor loss = ce * (1 - p_t).pow(kGamma);
+    torch::Tensor alpha_t = alpha * targets + (1 - alpha) * (1 - targets);
+    return (alpha_t * loss).mean();
+}
+
 torch::Tensor cross_entropy(const torch::Tensor& logits, const torch::Tensor& targets) {
     return F::cross_entropy(logits, targets);
 }
 
+// binary: [N, C] 0/1 float targets (each 1 with probability 1/2), else N class indices.
 template <class LossFn>
-void bench_loss(const std::string& workload, LossFn loss_fn, int reps, int warmup) {
+void bench_loss(const std::string& workload, LossFn loss_fn, int reps, int warmup, bool binary = false) {
     torch::manual_seed(kInitSeed);
-    torch::Tensor logits = torch::randn({kLossRows, kLossClasses}, torch::requires_grad());  // [N, C]
-    torch::Tensor targets = torch::randint(0, kLossClasses, {kLossRows}, torch::kLong);      // [N]
+    torch::Tensor logits = torch::randn({kLossRows, kLossClasses}, torch::requires_grad());          // [N, C]
+    torch::Tensor targets = binary ? torch::randint(0, 2, {kLossRows, kLossClasses}, torch::kFloat)  // [N, C]
+                                   : torch::randint(0, kLossClasses, {kLossRows}, torch::kLong);     // [N]
     std::vector<double> times;
     double value = NAN;
     for (int rep = 0; rep < warmup + reps; ++rep) {
@@ -282,8 +310,9 @@ void peak_rss() {
 void usage_and_exit(int code) {
     std::fprintf(code ? stderr : stdout,
                  "usage: libtorch_peer [--only NAME] [--quick] [--rss]\n"
-                 "  --only NAME  run one workload: mlp_epoch, small_mlp_epoch, focal_composed_1m,\n"
-                 "               ce_fused_1m, small_op_us, peak_rss_mb\n"
+                 "  --only NAME  run one workload: mlp_epoch, small_mlp_epoch, cnn_epoch,\n"
+                 "               focal_composed_1m, sigmoid_focal_1m, ce_fused_1m, small_op_us,\n"
+                 "               peak_rss_mb\n"
                  "  --quick      fewer repetitions (development)\n"
                  "  --rss        measure peak RSS of one MNIST training epoch, and nothing else\n"
                  "MNIST is read from $MNIST_DIR.\n");
@@ -329,12 +358,16 @@ int main(int argc, char** argv) {
         }
         const int epochs = quick ? 1 : 3, loss_reps = quick ? 3 : 10, op_batches = quick ? 30 : 300;
 
-        if (wanted("mlp_epoch") || wanted("small_mlp_epoch")) {
+        if (wanted("mlp_epoch") || wanted("small_mlp_epoch") || wanted("cnn_epoch")) {
             auto [x, y] = load_mnist_train();
             if (wanted("mlp_epoch")) bench_epoch("mlp_epoch", {784, 256, 128, 10}, 128, x, y, epochs);
             if (wanted("small_mlp_epoch")) bench_epoch("small_mlp_epoch", {784, 32, 10}, 32, x, y, epochs);
+            if (wanted("cnn_epoch"))
+                bench_epoch("cnn_epoch", {}, 64, x.view({-1, 1, kSide, kSide}), y, epochs);
         }
         if (wanted("focal_composed_1m")) bench_loss("focal_composed_1m", focal_composed, loss_reps, 2);
+        if (wanted("sigmoid_focal_1m"))
+            bench_loss("sigmoid_focal_1m", sigmoid_focal_torchvision, loss_reps, 2, /*binary=*/true);
         if (wanted("ce_fused_1m")) bench_loss("ce_fused_1m", cross_entropy, loss_reps, 2);
         if (wanted("small_op_us")) bench_small_op(op_batches);
     } catch (const std::exception& e) {

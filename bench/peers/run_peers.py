@@ -35,8 +35,11 @@ ROWS = [
     ("mlp_epoch", "MNIST epoch, MLP 784-256-128-10, batch 128",
      [("libtorch", 0.35), ("sgemm_floor", 1.6)]),
     ("small_mlp_epoch", "MNIST epoch, MLP 784-32-10, batch 32", [("libtorch", 0.3)]),
+    ("cnn_epoch", "MNIST epoch, CNN of examples/mnist_cnn, batch 64", [("libtorch", 0.4)]),
     ("focal_composed_1m", "focal loss fwd+bwd, 1M \u00d7 10 (focalgrad fused, peers composed)",
      [("libtorch", 0.25)]),
+    ("sigmoid_focal_1m", "sigmoid focal loss fwd+bwd, 1M \u00d7 10 (focalgrad fused, peers torchvision's "
+     "formula)", []),
     ("ce_fused_1m", "cross-entropy fwd+bwd, 1M \u00d7 10", []),
     ("small_op_us", "one small op with grad recording (x * x, 4 elements)", [("libtorch", 0.15)]),
     ("peak_rss_mb", "peak RSS, one full-MNIST MLP epoch (separate process)", [("pytorch", 0.3)]),
@@ -343,7 +346,7 @@ def main():
             return 2
         env[name] = value
     args.env = {setting.partition("=")[0] for setting in args.env}
-    needs_mnist = args.only in (None, "mlp_epoch", "small_mlp_epoch", "peak_rss_mb")
+    needs_mnist = args.only in (None, "mlp_epoch", "small_mlp_epoch", "cnn_epoch", "peak_rss_mb")
     if needs_mnist and not env.get("MNIST_DIR"):
         log("error: MNIST_DIR is not set; point it at the directory with the four MNIST .gz IDX files "
             "(for example MNIST_DIR=/work/shared/data/mnist)")

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """torch_peer.py - the PyTorch side of focalgrad's peer comparison (issue 7).
 
-Runs the shared workloads (two MNIST MLP epochs, composed focal and fused cross-entropy
-forward+backward on 1M x 10 logits, one small recorded op) on the CPU with 2 threads and
+Runs the shared workloads (two MNIST MLP epochs and one of examples/mnist_cnn's CNN, composed
+focal, torchvision's sigmoid focal and fused cross-entropy forward+backward on 1M x 10
+logits, one small recorded op) on the CPU with 2 threads and
 prints one JSON line per workload. Peak memory is measured only with --rss, in a process
 that does nothing else. It leaves out data loaders, GPUs and accuracy: only the time
 (and a training loss, as a sanity value) matters here. bench/peers/libtorch_peer.cpp is
@@ -23,7 +24,8 @@ import torch
 import torch.nn.functional as F
 
 PEER = "pytorch"
-WORKLOADS = ["mlp_epoch", "small_mlp_epoch", "focal_composed_1m", "ce_fused_1m", "small_op_us"]
+WORKLOADS = ["mlp_epoch", "small_mlp_epoch", "cnn_epoch", "focal_composed_1m", "sigmoid_focal_1m",
+             "ce_fused_1m", "small_op_us"]
 RSS_WORKLOAD = "peak_rss_mb"
 
 TRAIN_IMAGES = "train-images-idx3-ubyte.gz"
@@ -102,6 +104,16 @@ def make_mlp(sizes):
     return torch.nn.Sequential(*layers)
 
 
+def make_cnn():
+    """examples/mnist_cnn's network: conv 3x3 (1 -> 16, pad 1), ReLU, 2x2 max-pool, conv 3x3
+    (16 -> 32, pad 1), ReLU, 2x2 max-pool, Linear(32 * 7 * 7 -> 10). Input [N, 1, 28, 28]."""
+    torch.manual_seed(INIT_SEED)
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(1, 16, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(16, 32, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(), torch.nn.Linear(32 * 7 * 7, 10))
+
+
 def train_step(model, opt, xb, yb):
     opt.zero_grad(set_to_none=True)
     loss = F.cross_entropy(model(xb), yb)
@@ -123,7 +135,8 @@ def train_epoch(model, opt, x, y, batch, gen):
 
 
 def bench_epoch(workload, sizes, batch, x, y, epochs):
-    model = make_mlp(sizes)
+    """sizes: the MLP's layer widths, or None for the CNN (x is then [N, 1, 28, 28])."""
+    model = make_mlp(sizes) if sizes else make_cnn()
     opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
     for step in range(WARMUP_STEPS):  # the first batches in file order, untimed
         train_step(model, opt, x[step * batch:(step + 1) * batch], y[step * batch:(step + 1) * batch])
@@ -133,9 +146,9 @@ def bench_epoch(workload, sizes, batch, x, y, epochs):
         start = time.perf_counter()
         loss = train_epoch(model, opt, x, y, batch, gen)
         times.append(time.perf_counter() - start)
-    arch = "-".join(map(str, sizes))
+    arch = f"MLP {'-'.join(map(str, sizes))}" if sizes else "CNN of examples/mnist_cnn"
     emit(workload, statistics.median(times), "s",
-         f"MLP {arch}, batch {batch}, median of {epochs} epochs "
+         f"{arch}, batch {batch}, median of {epochs} epochs "
          f"({', '.join(f'{t:.3f}' for t in times)} s); last-epoch mean loss {loss:.4f}")
 
 
@@ -154,10 +167,25 @@ def focal_composed(logits, targets):
     return (-weight * logp_t).mean()
 
 
-def bench_loss(workload, loss_fn, reps, warmup):
+def sigmoid_focal_torchvision(logits, targets, alpha=0.25, gamma=GAMMA):
+    # torchvision.ops.sigmoid_focal_loss (reduction "mean"), op for op:
+    # FL = mean -alpha_t (1 - p_t)^gamma log p_t, on [N, C] logits and 0/1 targets.
+    p = torch.sigmoid(logits)
+    ce = F.binary_cross_entropy_with_logits(logits, targets, reduction="none")
+    p_t = p * targets + (1 - p) * (1 - targets)
+    loss = ce * ((1 - p_t) ** gamma)
+    alpha_t = alpha * targets + (1 - alpha) * (1 - targets)
+    return (alpha_t * loss).mean()
+
+
+def bench_loss(workload, loss_fn, reps, warmup, binary=False):
+    """binary: [N, C] 0/1 float targets (each 1 with probability 1/2), else N class indices."""
     torch.manual_seed(INIT_SEED)
     logits = torch.randn(LOSS_ROWS, LOSS_CLASSES, requires_grad=True)  # [N, C]
-    targets = torch.randint(0, LOSS_CLASSES, (LOSS_ROWS,))             # [N]
+    if binary:
+        targets = torch.randint(0, 2, (LOSS_ROWS, LOSS_CLASSES)).float()  # [N, C]
+    else:
+        targets = torch.randint(0, LOSS_CLASSES, (LOSS_ROWS,))  # [N]
     times, value = [], float("nan")
     for rep in range(warmup + reps):
         logits.grad = None  # a fresh gradient every run, freed outside the timed region
@@ -224,15 +252,19 @@ def main():
     wanted = [args.only] if args.only else WORKLOADS
     epochs, loss_reps, op_batches = (1, 3, 30) if args.quick else (3, 10, 300)
 
-    if "mlp_epoch" in wanted or "small_mlp_epoch" in wanted:
+    if {"mlp_epoch", "small_mlp_epoch", "cnn_epoch"} & set(wanted):
         x, y = load_mnist_train()
         if "mlp_epoch" in wanted:
             bench_epoch("mlp_epoch", [784, 256, 128, 10], 128, x, y, epochs)
         if "small_mlp_epoch" in wanted:
             bench_epoch("small_mlp_epoch", [784, 32, 10], 32, x, y, epochs)
+        if "cnn_epoch" in wanted:
+            bench_epoch("cnn_epoch", None, 64, x.view(-1, 1, SIDE, SIDE), y, epochs)
         del x, y
     if "focal_composed_1m" in wanted:
         bench_loss("focal_composed_1m", focal_composed, loss_reps, 2)
+    if "sigmoid_focal_1m" in wanted:
+        bench_loss("sigmoid_focal_1m", sigmoid_focal_torchvision, loss_reps, 2, binary=True)
     if "ce_fused_1m" in wanted:
         bench_loss("ce_fused_1m", F.cross_entropy, loss_reps, 2)
     if "small_op_us" in wanted:
