@@ -36,7 +36,7 @@ void epoch(const char* name, const std::vector<int64_t>& hidden, int64_t batch, 
     emit("focalgrad", name, r.seconds, "s",
          str(arch, ", batch ", batch, ", median of ", epochs, " epoch(s)", "; last-epoch mean loss ", r.loss,
              real ? "" : "; random images: MNIST not found"));
-    if (std::string(name) == "mlp_epoch")
+    if (!cnn)
         emit("sgemm_floor", name, gemm_floor_seconds(r.gemms, 3), "s",
              "the epoch's gemm calls replayed alone through focalgrad's gemm");
 }
