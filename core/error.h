@@ -10,6 +10,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace focalgrad {
@@ -31,6 +32,25 @@ std::string str(Parts&&... parts) {
 struct OutOfMemory : Error {
     explicit OutOfMemory(const std::string& message) : Error(message) {}
 };
+
+// Text read from a file, as an error message shows it: control bytes and the backslash as
+// \xNN, so that a corrupt file's bytes can neither cut a message short (a NUL printed with
+// "%s") nor reach a terminal raw; cut to its first `max` bytes, "..." marking the cut.
+inline std::string printable(std::string_view text, size_t max) {
+    std::string out;
+    for (size_t i = 0; i < text.size() && i < max; ++i) {
+        const unsigned char c = static_cast<unsigned char>(text[i]);
+        if (c < 0x20 || c == 0x7f || c == '\\') {
+            char buf[5];
+            std::snprintf(buf, sizeof buf, "\\x%02x", c);
+            out += buf;
+        } else {
+            out += char(c);
+        }
+    }
+    if (text.size() > max) out += "...";
+    return out;
+}
 
 // 1440028800036 -> "1.4 TB" (decimal units, as `df -H` and `free --si` print them).
 inline std::string byte_size(double bytes) {

@@ -21,24 +21,8 @@ namespace {
 constexpr int64_t kMaxFileBytes = int64_t(1) << 30;  // a table worth training a toy model on
 constexpr int kMaxIntegerLabel = 1000;
 
-// A cell as messages show it: control bytes and the backslash as \xNN, cut to 40 bytes,
-// so a binary file's bytes neither cut a message short nor reach a terminal raw.
-std::string shown(std::string_view text) {
-    const size_t kShown = 40;
-    std::string out;
-    for (size_t i = 0; i < text.size() && i < kShown; ++i) {
-        const unsigned char c = static_cast<unsigned char>(text[i]);
-        if (c < 0x20 || c == 0x7f || c == '\\') {
-            char buf[5];
-            std::snprintf(buf, sizeof buf, "\\x%02x", c);
-            out += buf;
-        } else {
-            out += char(c);
-        }
-    }
-    if (text.size() > kShown) out += "...";
-    return out;
-}
+// A cell as messages show it (printable: control bytes escaped), cut to 40 bytes.
+std::string shown(std::string_view text) { return printable(text, 40); }
 
 std::string_view trim(std::string_view s) {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);

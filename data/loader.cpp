@@ -126,12 +126,11 @@ PixelStats pixel_stats(const Dataset& data, const std::vector<int64_t>& indices)
 
 namespace {
 
-// make_batch with the converter for options.normalize already built: a DataLoader builds
-// its converter once, not once per batch.
-Batch assemble_batch(const Dataset& data, const int64_t* indices, int64_t count, const LoaderOptions& options,
-                     const detail::PixelConverter& converter) {
+// A batch's indices and labels, each index checked; x is for the caller to fill. Both kinds
+// of dataset hold `labels` and answer check_index.
+template <class Data>
+Batch batch_labels(const Data& data, const int64_t* indices, int64_t count) {
     FG_CHECK(count >= 1, "make_batch: a batch needs at least one item, got ", count);
-    const int64_t D = data.image_size();
     Batch batch;
     batch.indices.assign(indices, indices + count);
     batch.y.resize(size_t(count));
@@ -139,6 +138,15 @@ Batch assemble_batch(const Dataset& data, const int64_t* indices, int64_t count,
         check_index(data, indices[b], "make_batch");
         batch.y[size_t(b)] = data.labels[size_t(indices[b])];
     }
+    return batch;
+}
+
+// make_batch with the converter for options.normalize already built: a DataLoader builds
+// its converter once, not once per batch.
+Batch assemble_batch(const Dataset& data, const int64_t* indices, int64_t count, const LoaderOptions& options,
+                     const detail::PixelConverter& converter) {
+    const int64_t D = data.image_size();
+    Batch batch = batch_labels(data, indices, count);
 
     Shape shape = options.flatten ? Shape{count, D} : Shape{count, 1, data.rows, data.cols};
     batch.x = Tensor::empty(shape);  // [B, D] or [B, 1, H, W]
@@ -166,15 +174,8 @@ Batch assemble_batch(const Dataset& data, const int64_t* indices, int64_t count,
 // Float datasets are small (tables, toy image folders): the plain formula is fast enough.
 Batch assemble_batch(const TensorDataset& data, const int64_t* indices, int64_t count,
                      const LoaderOptions& options) {
-    FG_CHECK(count >= 1, "make_batch: a batch needs at least one item, got ", count);
     const int64_t D = data.item_size();
-    Batch batch;
-    batch.indices.assign(indices, indices + count);
-    batch.y.resize(size_t(count));
-    for (int64_t b = 0; b < count; ++b) {
-        check_index(data, indices[b], "make_batch");
-        batch.y[size_t(b)] = data.labels[size_t(indices[b])];
-    }
+    Batch batch = batch_labels(data, indices, count);
     Shape shape{count};
     if (options.flatten) {
         shape.push_back(D);

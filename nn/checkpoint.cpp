@@ -61,24 +61,11 @@ uint32_t crc32_of(const unsigned char* p, size_t n, uint32_t crc = 0) {
     return crc;
 }
 
-// A name read from the file, as error messages show it: a corrupt name must not cut the
-// message short where it is printed with "%s" (a NUL) or garble a terminal (control
-// bytes), so those and the backslash are written \xNN; a long one is cut to 64 bytes.
+// A name read from the file, as error messages show it (printable: control bytes escaped);
+// a long one is cut to 64 bytes, with its length.
 std::string shown_name(const std::string& name) {
     const size_t kShown = 64;
-    std::string out;
-    for (size_t i = 0; i < name.size() && i < kShown; ++i) {
-        const unsigned char c = static_cast<unsigned char>(name[i]);
-        if (c < 0x20 || c == 0x7f || c == '\\') {
-            char buf[5];
-            std::snprintf(buf, sizeof buf, "\\x%02x", c);
-            out += buf;
-        } else {
-            out += char(c);
-        }
-    }
-    if (name.size() > kShown) out += str("... (", name.size(), " bytes)");
-    return out;
+    return printable(name, kShown) + (name.size() > kShown ? str(" (", name.size(), " bytes)") : "");
 }
 
 bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }

@@ -13,7 +13,9 @@
 #include <cstring>
 #include <doctest/doctest.h>
 #include <filesystem>
+#include <fstream>
 #include <initializer_list>
+#include <iterator>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -25,6 +27,40 @@
 namespace fgtest {
 
 extern std::string g_bin_dir;  // where the test binary and the example programs are
+
+// The names of the entries of directory `dir`, sorted.
+inline std::vector<std::string> entry_names(const std::string& dir) {
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(dir))
+        names.push_back(e.path().filename().string());
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+// The whole content of a file ("" if it cannot be read).
+inline std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+inline std::vector<unsigned char> read_bytes(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// Writes `bytes` to `path` as they are (a plain write: for making test inputs).
+inline void write_bytes(const std::string& path, const std::vector<unsigned char>& bytes) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+}
+
+// What a shell command did: its exit status (-1 if it did not exit normally) and its
+// stdout and stderr together. It runs in the checkout (two levels above g_bin_dir).
+struct Outcome {
+    int status;
+    std::string output;
+};
+Outcome run_command(const std::string& command);
 
 // A fresh directory under the system temp dir, removed with everything in it at scope end.
 class TempDir {
@@ -43,13 +79,7 @@ public:
     const std::string& path() const { return path_; }
     std::string operator/(const std::string& name) const { return path_ + "/" + name; }
     // The names of the entries, sorted.
-    std::vector<std::string> entries() const {
-        std::vector<std::string> names;
-        for (const auto& e : std::filesystem::directory_iterator(path_))
-            names.push_back(e.path().filename().string());
-        std::sort(names.begin(), names.end());
-        return names;
-    }
+    std::vector<std::string> entries() const { return entry_names(path_); }
 
 private:
     std::string path_;
@@ -75,13 +105,7 @@ public:
     bool mounted() const { return mounted_; }
     std::string operator/(const std::string& name) const { return path_ + "/" + name; }
     // The names of the entries, sorted.
-    std::vector<std::string> entries() const {
-        std::vector<std::string> names;
-        for (const auto& e : std::filesystem::directory_iterator(path_))
-            names.push_back(e.path().filename().string());
-        std::sort(names.begin(), names.end());
-        return names;
-    }
+    std::vector<std::string> entries() const { return entry_names(path_); }
 
 private:
     std::string path_;

@@ -2,14 +2,31 @@
 //   tests: N passed, M failed
 // printed last. A run in which no test executed is a failure.
 #define DOCTEST_CONFIG_IMPLEMENT
+#include <sys/wait.h>
+
 #include <cstdio>
 #include <doctest/doctest.h>
 #include <string>
+
+#include "helpers.h"
 
 namespace fgtest {
 // The directory of this binary (build/bin or build-asan/bin): where the example programs
 // that tests/test_examples_cli.cpp runs are.
 std::string g_bin_dir = ".";
+
+Outcome run_command(const std::string& command) {
+    const std::string full = "cd " + g_bin_dir + "/../.. && " + command + " 2>&1";
+    Outcome o{-1, ""};
+    FILE* p = ::popen(full.c_str(), "r");
+    REQUIRE(p != nullptr);
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) o.output.append(buf, n);
+    const int status = ::pclose(p);
+    if (WIFEXITED(status)) o.status = WEXITSTATUS(status);
+    return o;
+}
 }  // namespace fgtest
 
 namespace {

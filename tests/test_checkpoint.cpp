@@ -30,15 +30,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::vector<unsigned char> read_bytes(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void write_bytes(const std::string& path, const std::vector<unsigned char>& bytes) {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
-}
+using fgtest::read_bytes;
+using fgtest::write_bytes;
 
 std::unique_ptr<Sequential> small_model(uint64_t seed, int64_t hidden = 3, bool bias = true) {
     Generator gen(seed);

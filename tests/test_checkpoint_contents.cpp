@@ -24,15 +24,8 @@ using namespace focalgrad;
 
 namespace {
 
-std::vector<unsigned char> read_bytes(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void write_bytes(const std::string& path, const std::vector<unsigned char>& bytes) {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
-}
+using fgtest::read_bytes;
+using fgtest::write_bytes;
 
 // Every layer type, with non-default settings where there are any.
 std::shared_ptr<Sequential> every_layer(uint64_t seed) {

@@ -21,12 +21,7 @@ using fgtest::Json;
 
 namespace {
 
-std::string slurp(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
+using fgtest::read_file;
 
 void check_stat(const Json& s) {
     REQUIRE(s.kind == Json::Kind::Object);
@@ -51,19 +46,19 @@ TEST_CASE("imbalanced_mnist writes the table, CSV, JSON (documented schema) and 
         out.path() + " > " + out.path() + "/stdout.txt 2>&1";
     int status = std::system(command.c_str());
     bool succeeded = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    REQUIRE_MESSAGE(succeeded, slurp(out / "stdout.txt"));
+    REQUIRE_MESSAGE(succeeded, read_file(out / "stdout.txt"));
 
-    std::string stdout_text = slurp(out / "stdout.txt");
+    std::string stdout_text = read_file(out / "stdout.txt");
     fgtest::check_contains(stdout_text, {"| loss | accuracy", "| ce |", "| balanced_focal |", "| ce+pc |",
                                          "minority gain over ce"});
-    std::string md = slurp(out / "imbalanced_mnist.md");
+    std::string md = read_file(out / "imbalanced_mnist.md");
     fgtest::check_contains(md, {"Produced by:", "--prior-correction", "| balanced_focal+pc |"});
-    std::string csv = slurp(out / "imbalanced_mnist.csv");
+    std::string csv = read_file(out / "imbalanced_mnist.csv");
     CHECK(csv.rfind("loss,seed,per_class_recall_0,", 0) == 0);
     CHECK(std::count(csv.begin(), csv.end(), '\n') ==
           1 + 2 * 2 * 2);  // header + 2 losses x (plain, +pc) x 2 seeds
 
-    fgtest::Xml svg = fgtest::XmlParser(slurp(out / "imbalanced_mnist.svg")).parse();
+    fgtest::Xml svg = fgtest::XmlParser(read_file(out / "imbalanced_mnist.svg")).parse();
     std::vector<std::string> legend;
     for (const fgtest::Xml* t : svg.find("text", "legend-label")) legend.push_back(t->text);
     CHECK(legend == std::vector<std::string>{"ce", "ce+pc", "balanced_focal", "balanced_focal+pc",
@@ -72,7 +67,7 @@ TEST_CASE("imbalanced_mnist writes the table, CSV, JSON (documented schema) and 
     for (const fgtest::Xml* t : svg.find("text", "tick-label x")) classes.push_back(t->text);
     CHECK(classes == std::vector<std::string>{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"});
 
-    Json j = fgtest::JsonParser(slurp(out / "imbalanced_mnist.json")).parse();
+    Json j = fgtest::JsonParser(read_file(out / "imbalanced_mnist.json")).parse();
     CHECK(j["dataset"].text == "MNIST");
     CHECK(j["command"].text.find("--prior-correction") != std::string::npos);
     CHECK(j["imbalance"].kind == Json::Kind::String);

@@ -13,12 +13,7 @@
 
 namespace {
 
-std::string slurp(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
+using fgtest::read_file;
 
 void write(const std::string& path, const std::string& text) {
     std::ofstream(path, std::ios::binary) << text;
@@ -36,7 +31,7 @@ Result extract(const fgtest::TempDir& dir, const std::string& markdown) {
         std::filesystem::absolute(fgtest::g_bin_dir + "/../../scripts/doc_blocks.sh").string();
     std::string command = "cd " + dir.path() + " && bash " + script + " extract out guide.md 2> stderr.txt";
     int status = std::system(command.c_str());
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(dir / "stderr.txt")};
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_file(dir / "stderr.txt")};
 }
 
 }  // namespace
@@ -71,11 +66,11 @@ TEST_CASE("doc_blocks extract: programs, their output, fragments, excerpts and i
         "```\n";
     Result r = extract(dir, doc);
     REQUIRE_MESSAGE(r.status == 0, r.stderr_text);
-    CHECK(slurp(dir / "out/guide-1.cpp") == "#line 3 \"guide.md\"\nint main() { return 0; }\n");
-    CHECK(slurp(dir / "out/guide-1.out") == "hello\n");
-    CHECK(slurp(dir / "out/guide-2.cpp") == "#line 18 \"guide.md\"\nvoid f() {\n    int i = 0;\n}\n");
+    CHECK(read_file(dir / "out/guide-1.cpp") == "#line 3 \"guide.md\"\nint main() { return 0; }\n");
+    CHECK(read_file(dir / "out/guide-1.out") == "hello\n");
+    CHECK(read_file(dir / "out/guide-2.cpp") == "#line 18 \"guide.md\"\nvoid f() {\n    int i = 0;\n}\n");
     CHECK(!std::ifstream(dir / "out/guide-2.out").good());
-    CHECK(slurp(dir / "out/blocks.mk") ==
+    CHECK(read_file(dir / "out/blocks.mk") ==
           "DOC_BLOCKS := out/guide-1 out/guide-2\n"
           "out/guide-1.ok: out/guide-1.out\n");
 
@@ -84,7 +79,7 @@ TEST_CASE("doc_blocks extract: programs, their output, fragments, excerpts and i
     fragment.replace(fragment.find("   ```cpp\n"), 10, "   ```cpp fragment\n");
     REQUIRE(extract(dir, fragment).status == 0);
     CHECK(!std::ifstream(dir / "out/guide-2.cpp").good());
-    CHECK(slurp(dir / "out/blocks.mk") == "DOC_BLOCKS := out/guide-1\nout/guide-1.ok: out/guide-1.out\n");
+    CHECK(read_file(dir / "out/blocks.mk") == "DOC_BLOCKS := out/guide-1\nout/guide-1.ok: out/guide-1.out\n");
 }
 
 TEST_CASE("doc_blocks extract: every broken convention is refused, naming the doc and the line") {

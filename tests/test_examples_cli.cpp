@@ -27,23 +27,8 @@
 
 namespace {
 
-struct Outcome {
-    int status;          // exit status, or -1 if the program did not exit normally
-    std::string output;  // stdout and stderr together
-};
-
-Outcome run(const std::string& command) {
-    std::string full = "cd " + fgtest::g_bin_dir + "/../.. && " + command + " 2>&1";
-    Outcome o{-1, ""};
-    FILE* p = ::popen(full.c_str(), "r");
-    REQUIRE(p != nullptr);
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) o.output.append(buf, n);
-    int status = ::pclose(p);
-    if (WIFEXITED(status)) o.status = WEXITSTATUS(status);
-    return o;
-}
+using fgtest::Outcome;
+Outcome run(const std::string& command) { return fgtest::run_command(command); }
 
 void check_refused(const std::string& program, const std::string& flags,
                    std::initializer_list<std::string> message) {

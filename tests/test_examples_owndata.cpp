@@ -28,32 +28,14 @@
 
 namespace {
 
+using fgtest::read_file;
+
 namespace fs = std::filesystem;
 
-struct Outcome {
-    int status;  // exit status, or -1 if the program did not exit normally
-    std::string output;
-};
-
-Outcome run(const std::string& command) {
-    std::string full = "cd " + fgtest::g_bin_dir + "/../.. && " + command + " 2>&1";
-    Outcome o{-1, ""};
-    FILE* p = ::popen(full.c_str(), "r");
-    REQUIRE(p != nullptr);
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) o.output.append(buf, n);
-    int status = ::pclose(p);
-    if (WIFEXITED(status)) o.status = WEXITSTATUS(status);
-    return o;
-}
+using fgtest::Outcome;
+Outcome run(const std::string& command) { return fgtest::run_command(command); }
 
 std::string bin(const std::string& program) { return fgtest::g_bin_dir + "/" + program; }
-
-std::string read_text(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 // The number after `label` in the output ("training accuracy 99.17 %" -> 99.17), or -1.
 double number_after(const std::string& output, const std::string& label) {
@@ -73,7 +55,7 @@ void check_refused(const std::string& program, const std::string& flags,
 
 // Each line of a history CSV: whole (7 fields), epochs 1, 2, ... in order.
 int64_t check_history_csv(const std::string& path) {
-    std::string text = read_text(path);
+    std::string text = read_file(path);
     REQUIRE(!text.empty());
     CHECK(text.back() == '\n');
     int64_t lines = 0;
@@ -121,11 +103,11 @@ TEST_CASE("train_csv on the bundled spirals: >= 97 % training accuracy, and its 
                                       "validation confusion matrix", "arm 0", "arm 2"});
     for (const char* picture : {"decision_boundary.svg", "curves.svg", "confusion.svg"}) {
         CAPTURE(picture);
-        std::string svg = read_text(dir / picture);
+        std::string svg = read_file(dir / picture);
         CHECK(svg.find("<svg") != std::string::npos);
         CHECK(svg.find("</svg>") != std::string::npos);
     }
-    CHECK(read_text(dir / "decision_boundary.svg").find("<image") != std::string::npos);  // the class map
+    CHECK(read_file(dir / "decision_boundary.svg").find("<image") != std::string::npos);  // the class map
     CHECK(check_history_csv(dir / "history.csv") == 100);
 
     // predict classifies rows with the best checkpoint alone, by class name: points on the
@@ -219,7 +201,7 @@ TEST_CASE("train_csv killed with SIGKILL leaves whole files, and --resume finish
     // Wait for a few epochs (each writes the CSV, the JSON, the chart and two checkpoints).
     auto start = std::chrono::steady_clock::now();
     while (std::chrono::steady_clock::now() - start < std::chrono::seconds(120)) {
-        std::string csv = read_text(out + "/history.csv");
+        std::string csv = read_file(out + "/history.csv");
         if (std::count(csv.begin(), csv.end(), '\n') >= 6) break;
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
@@ -230,21 +212,21 @@ TEST_CASE("train_csv killed with SIGKILL leaves whole files, and --resume finish
     // What it left: whole CSV lines, a JSON file that parses, checkpoints that load.
     const int64_t logged = check_history_csv(out + "/history.csv");
     CHECK(logged >= 5);
-    fgtest::Json j = fgtest::JsonParser(read_text(out + "/history.json")).parse();
+    fgtest::Json j = fgtest::JsonParser(read_file(out + "/history.json")).parse();
     CHECK(j["finished"].boolean == false);
     CHECK(int64_t(j["epochs"].items.size()) >= logged - 1);
     focalgrad::Checkpoint last = focalgrad::read_checkpoint(out + "/last.fgc");
     const int64_t done = focalgrad::state_integer(last.state, "trainer.epochs_done", "test");
     CHECK(done >= logged);
     CHECK(done <= logged + 1);  // killed between the checkpoint and the log line at most
-    CHECK(read_text(out + "/curves.svg").find("</svg>") != std::string::npos);
+    CHECK(read_file(out + "/curves.svg").find("</svg>") != std::string::npos);
 
     // --resume continues from the checkpoint and rewrites the log from its history.
     Outcome o = run(bin("train_csv") + " --quiet --threads 1 --points 50 --resume --epochs " +
                     std::to_string(done + 3) + " --out " + out);
     REQUIRE_MESSAGE(o.status == 0, o.output);
     CHECK(check_history_csv(out + "/history.csv") == done + 3);
-    fgtest::Json finished = fgtest::JsonParser(read_text(out + "/history.json")).parse();
+    fgtest::Json finished = fgtest::JsonParser(read_file(out + "/history.json")).parse();
     CHECK(finished["finished"].boolean);
     CHECK(int64_t(finished["epochs"].items.size()) == done + 3);
 }

@@ -51,6 +51,8 @@ using namespace focalgrad;
 
 namespace {
 
+using fgtest::read_file;
+
 // A character device with the numbers of /dev/null (1, 3), made at `path`; false, with a
 // message saying why the caller skips, when this process may not make one.
 bool make_char_device(const std::string& path) {
@@ -80,11 +82,6 @@ Sequential tiny_model(uint64_t seed = 1, int64_t width = 3) {
 std::vector<std::string> names_sorted(std::vector<std::string> names) {
     std::sort(names.begin(), names.end());
     return names;
-}
-
-std::string read_all(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 // Every parameter's values, to compare a loaded model with the one saved.
@@ -243,7 +240,7 @@ TEST_CASE("an atomic write through a symbolic link replaces the file it names an
     struct stat st;
     REQUIRE(::lstat(link.c_str(), &st) == 0);
     CHECK(S_ISLNK(st.st_mode));
-    CHECK(read_all(real) == "new");
+    CHECK(read_file(real) == "new");
     CHECK(dir.entries() == std::vector<std::string>{"link.txt", "real.txt"});
 
     const std::string dangling = dir / "dangling.txt";
@@ -326,7 +323,7 @@ TEST_CASE("a save past the file-size limit (ulimit -f, SIGXFSZ) says File too la
     const std::string path = dir / "model.ckpt";
     Sequential small = tiny_model(1, 3), big = tiny_model(2, 400);  // about 150 bytes, and 4.8 KB
     save(small, path);
-    const std::string old_bytes = read_all(path);
+    const std::string old_bytes = read_file(path);
     std::string report;
     // In a child: SIGXFSZ at its default action ends the process that gets it.
     int status = in_child(
@@ -343,7 +340,7 @@ TEST_CASE("a save past the file-size limit (ulimit -f, SIGXFSZ) says File too la
     fgtest::check_contains(
         report, {"save: writing '" + path + ".tmp.", "File too large",
                  "(the file-size limit, ulimit -f, is 4096 bytes)", "'" + path + "' was left as it was"});
-    CHECK(read_all(path) == old_bytes);
+    CHECK(read_file(path) == old_bytes);
     CHECK(dir.entries() == std::vector<std::string>{"model.ckpt"});
 }
 
@@ -354,7 +351,7 @@ TEST_CASE("a save to a full disk (a small tmpfs) says No space left on device an
     const std::string path = fs / "model.ckpt";
     Sequential small = tiny_model(1, 3), big = tiny_model(2, 4000);  // 48 KB
     save(small, path);
-    const std::string old_bytes = read_all(path);
+    const std::string old_bytes = read_file(path);
     // Fill what is left but 8 KB: the big save runs out part-way.
     {
         std::ofstream filler(fs / "filler", std::ios::binary);
@@ -364,7 +361,7 @@ TEST_CASE("a save to a full disk (a small tmpfs) says No space left on device an
     }
     std::filesystem::resize_file(fs / "filler", std::filesystem::file_size(fs / "filler") - 8192);
     CHECK_ERROR(save(big, path), "save: ", "No space left on device", "'" + path + "' was left as it was");
-    CHECK(read_all(path) == old_bytes);
+    CHECK(read_file(path) == old_bytes);
     CHECK(fs.entries() == std::vector<std::string>{"filler", "model.ckpt"});
     Sequential back = tiny_model(5, 3);
     load(back, path);
@@ -542,7 +539,7 @@ TEST_CASE("AtomicFileSet: a full disk while writing a set replaces none of its f
                            {"report: writing '" + (fs / "r.csv") + ".tmp.", "No space left on device",
                             "; nothing was replaced: " + (fs / "r.md") + ", " + (fs / "r.csv") + ", " +
                                 (fs / "r.json") + ", " + (fs / "r.svg") + " are as they were"});
-    for (const std::string& name : names) CHECK(read_all(fs / name) == "old " + name);
+    for (const std::string& name : names) CHECK(read_file(fs / name) == "old " + name);
     std::vector<std::string> expected = names;
     expected.push_back("filler");
     std::sort(expected.begin(), expected.end());
@@ -554,7 +551,7 @@ TEST_CASE("AtomicFileSet: a full disk while writing a set replaces none of its f
     // With room, the whole set is replaced.
     std::filesystem::remove(fs / "filler");
     set.commit();
-    for (const std::string& name : names) CHECK(read_all(fs / name) == std::string(3000, 'n'));
+    for (const std::string& name : names) CHECK(read_file(fs / name) == std::string(3000, 'n'));
     CHECK(fs.entries() == names_sorted(names));
 }
 
@@ -613,11 +610,11 @@ TEST_CASE(
                            {"CsvLog: appending the line of epoch " + std::to_string(logged + 1) + " (",
                             " bytes) to '" + path + "' failed: No space left on device",
                             "; the file still ends after its last whole record"});
-    CHECK(read_all(path) == expected);
+    CHECK(read_file(path) == expected);
     // With room again, the log goes on from its last whole line.
     std::filesystem::remove(fs / "filler");
     log.append(log_record(logged + 1));
-    CHECK(read_all(path) == log_text(logged + 1));
+    CHECK(read_file(path) == log_text(logged + 1));
 }
 
 TEST_CASE(
@@ -648,7 +645,7 @@ TEST_CASE(
                      path + "' failed: File too large",
                  "(the file-size limit, ulimit -f, is " + std::to_string(limit) + " bytes)",
                  "the file still ends after its last whole record"});
-    CHECK(read_all(path) == log_text(1));
+    CHECK(read_file(path) == log_text(1));
     CHECK(dir.entries() == std::vector<std::string>{"history.csv"});
 }
 
@@ -688,7 +685,7 @@ TEST_CASE("kill -9 while a log is appended to: it holds the header and whole lin
         CAPTURE(round);
         REQUIRE_MESSAGE(appending, "the child failed before its first line, with status ", status);
         CHECK(WIFSIGNALED(status));
-        const std::string text = read_all(path);
+        const std::string text = read_file(path);
         const int64_t lines = int64_t(std::count(text.begin(), text.end(), '\n')) - 1;
         CHECK(lines >= 1);
         CHECK(text == log_text(lines));

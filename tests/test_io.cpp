@@ -13,29 +13,24 @@
 using namespace focalgrad;
 
 namespace {
-std::string read_all(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
+using fgtest::read_file;
 }  // namespace
 
 TEST_CASE("write_file_atomic replaces the file, or leaves the old one whole") {
     fgtest::TempDir tmp;
     std::string dir = tmp.path(), path = dir + "/out.txt";
     write_file_atomic(path, std::string("first version"), "test");
-    CHECK(read_all(path) == "first version");
+    CHECK(read_file(path) == "first version");
     for (int64_t cut : {0, 1, 5, 12}) {
         detail::set_write_fault_after_bytes(cut);
         CHECK_ERROR(write_file_atomic(path, std::string("second, longer version"), "test"), "test",
                     "No space left", "was left as it was");
         detail::set_write_fault_after_bytes(-1);
-        CHECK(read_all(path) == "first version");
+        CHECK(read_file(path) == "first version");
         CHECK(tmp.entries() == std::vector<std::string>{"out.txt"});  // the temporary is gone
     }
     write_file_atomic(path, std::string("second"), "test");
-    CHECK(read_all(path) == "second");
+    CHECK(read_file(path) == "second");
     CHECK_ERROR(write_file_atomic(dir + "/missing/out.txt", std::string("x"), "test"), "test",
                 "cannot create", "missing");
 }

@@ -12,12 +12,7 @@
 
 namespace {
 
-std::string slurp(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
+using fgtest::read_file;
 
 }  // namespace
 
@@ -26,7 +21,7 @@ TEST_CASE("loss_figures: the worked example's shares, the table of docs/losses.m
     const std::string command =
         fgtest::g_bin_dir + "/loss_figures --out " + out.path() + " > " + (out / "stdout.txt") + " 2>&1";
     const int status = std::system(command.c_str());
-    const std::string printed = slurp(out / "stdout.txt");
+    const std::string printed = read_file(out / "stdout.txt");
     REQUIRE_MESSAGE((WIFEXITED(status) && WEXITSTATUS(status) == 0), printed);
 
     const size_t start = printed.find("| positives' share"), end = printed.find("\n\nwrote");
@@ -34,13 +29,13 @@ TEST_CASE("loss_figures: the worked example's shares, the table of docs/losses.m
     REQUIRE(end != std::string::npos);
     const std::string table = printed.substr(start, end - start + 1);
     fgtest::check_contains(table, {"| γ = 0 (cross-entropy) | 0.0058 |", "| γ = 2 | 0.6783 | 0.4127 |"});
-    const std::string doc = slurp(fgtest::g_bin_dir + "/../../docs/losses.md");
+    const std::string doc = read_file(fgtest::g_bin_dir + "/../../docs/losses.md");
     CHECK_MESSAGE(doc.find(table) != std::string::npos,
                   "docs/losses.md no longer shows the table loss_figures prints; paste it in:\n", table);
 
     for (const char* name : {"focal_loss.svg", "focal_loss_gradient.svg"}) {
         CAPTURE(name);
-        fgtest::Xml svg = fgtest::XmlParser(slurp(out / name)).parse();
+        fgtest::Xml svg = fgtest::XmlParser(read_file(out / name)).parse();
         std::vector<std::string> legend;
         for (const fgtest::Xml* t : svg.find("text", "legend-label")) legend.push_back(t->text);
         CHECK(legend ==

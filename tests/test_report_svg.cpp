@@ -18,12 +18,7 @@ using fgtest::Xml;
 
 namespace {
 
-std::string read_all(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
+using fgtest::read_file;
 
 std::vector<uint8_t> from_base64(const std::string& text) {
     auto digit = [](char c) -> int {
@@ -216,12 +211,12 @@ TEST_CASE("save_svg writes atomically: a failed write leaves the old file whole"
     Svg first(10, 10);
     first.text(1, 1, "first", Font{});
     save_svg(path, first);
-    CHECK(read_all(path) == first.str());
+    CHECK(read_file(path) == first.str());
     Svg second(20, 20);
     second.text(1, 1, "second", Font{});
     detail::set_write_fault_after_bytes(30);
     CHECK_ERROR(save_svg(path, second), "save_svg", "No space left");
     detail::set_write_fault_after_bytes(-1);
-    CHECK(read_all(path) == first.str());
+    CHECK(read_file(path) == first.str());
     CHECK(tmp.entries() == std::vector<std::string>{"chart.svg"});
 }

@@ -29,10 +29,7 @@ using namespace focalgrad;
 
 namespace {
 
-std::string read_text(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+using fgtest::read_file;
 
 Tensor ce(const Tensor& z, const std::vector<int>& y) { return cross_entropy(z, y); }
 
@@ -214,13 +211,13 @@ TEST_CASE("Trainer: CSV, JSON and chart after every epoch; the best checkpoint; 
     o.on_epoch = [&](const EpochRecord& r) {
         ++epochs_seen;
         // After each epoch the files are there, whole, with this epoch in them.
-        std::string csv = read_text(dir / "history.csv");
+        std::string csv = read_file(dir / "history.csv");
         CHECK(std::count(csv.begin(), csv.end(), '\n') == r.epoch + 1);
         CHECK(csv.rfind(history_csv_header(), 0) == 0);
-        fgtest::Json j = fgtest::JsonParser(read_text(dir / "history.json")).parse();
+        fgtest::Json j = fgtest::JsonParser(read_file(dir / "history.json")).parse();
         CHECK(j["epochs"].items.size() == size_t(r.epoch));
         CHECK(j["finished"].boolean == false);
-        CHECK(read_text(dir / "curves.svg").find("</svg>") != std::string::npos);
+        CHECK(read_file(dir / "curves.svg").find("</svg>") != std::string::npos);
         if (r.val_accuracy > best_seen) {
             best_seen = r.val_accuracy;
             best_bits = bits(*model);
@@ -242,9 +239,9 @@ TEST_CASE("Trainer: CSV, JSON and chart after every epoch; the best checkpoint; 
         CHECK(r.seconds >= 0);
     }
     // The CSV's lines are the records, the JSON says how the run ended.
-    std::string csv = read_text(dir / "history.csv");
+    std::string csv = read_file(dir / "history.csv");
     CHECK(csv.find(history_csv_line(res.history[1])) != std::string::npos);
-    fgtest::Json j = fgtest::JsonParser(read_text(dir / "history.json")).parse();
+    fgtest::Json j = fgtest::JsonParser(read_file(dir / "history.json")).parse();
     CHECK(j["finished"].boolean);
     CHECK(j["stopped_early"].boolean);
     CHECK(j["monitor"].text == "val_accuracy");
