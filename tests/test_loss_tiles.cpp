@@ -13,7 +13,8 @@
 using namespace focalgrad;
 using internal::kTileRows;
 
-TEST_CASE("gather_rows and scatter_rows copy exactly the tile's rows, for C = 1 ... 20, [N, C] and [N, C, d]") {
+TEST_CASE(
+    "gather_rows and scatter_rows copy exactly the tile's rows, for C = 1 ... 20, [N, C] and [N, C, d]") {
     for (int64_t positions : {1, 3})
         for (int64_t C = 1; C <= 20; ++C) {
             ClassLayout layout;

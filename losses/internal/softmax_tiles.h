@@ -42,7 +42,7 @@ struct SoftmaxTile {
 
     int64_t classes;
     Tensor buffer;                                // [C, kTileRows], from the tensor pool
-    float* z;                                     // buffer.data(): z, then e^(z - m) (softmax_tile_stats)
+    float* z;                                     // buffer.data(): z, then z - m (softmax_tile_stats)
     alignas(64) int target[kTileRows];            // class index, or -1 (ignored or padding)
     alignas(64) float max[kTileRows];             // m = max_j z_j
     alignas(64) float shifted_target[kTileRows];  // z_t - m
@@ -65,7 +65,7 @@ void load_tile(const float* logits, const ClassLayout& layout, int64_t row0, int
 // 1 - p_t without cancellation:
 //   S = exp_target + exp_others,  p_t = exp_target / S,  1 - p_t = exp_others / S.
 // dot_weights (u, C entries) asks for shifted_dot = Σ_j u_j (z_j - m) as well; null skips it.
-// Each z_j in the tile is replaced by its e^(z_j - m), from which the gradient takes p_j.
+// Each z_j in the tile is replaced by z_j - m, from which the gradient takes p_j.
 inline void softmax_tile_stats(SoftmaxTile& tile, const float* dot_weights) {
     const int64_t C = tile.classes;
     float* m = tile.max;
@@ -94,7 +94,7 @@ inline void softmax_tile_stats(SoftmaxTile& tile, const float* dot_weights) {
             tile.exp_others[r] += fastmath::select(is_target, 0.0f, e);
             tile.shifted_target[r] += fastmath::select(is_target, d, 0.0f);
             tile.nan_probe[r] += 0.0f * d;  // NaN if a logit is NaN or inf, or d overflowed
-            zj[r] = e;
+            zj[r] = d;
         }
     }
 }
@@ -122,8 +122,8 @@ inline float log_p_target(const SoftmaxTile& tile, int r, float log_sum) {
 // ones); spread_i is 0 on ignored rows, and 0 everywhere for losses without smoothing.
 // target_grad is apart because prob_coef p_t - ... would lose 1 - p_t to cancellation.
 // The forward computes it with g_i's scale in (known before dy is: 1 / denominator for a
-// mean), in the tile, where p_ij = e^(z_ij - m_i) / S_i is at hand: the logits are read
-// once and each e^z computed once. The backward multiplies in dy (scale_by_upstream).
+// mean), in the tile, while the row's z - m and log S are at hand: the logits are read once,
+// nothing per row is kept, and the backward only multiplies in dy (scale_by_upstream).
 
 // grad *= dy_i on the entries of row i (per_row: Reduction::None), or *= dy[0] on all
 // (nothing to do for dy = 1); grad is laid out like the logits.
@@ -170,27 +170,31 @@ struct SoftmaxForward {
     const float* spread_weights = nullptr;  // u, C entries; null = all 1
 };
 
-// Writes the gradient of a tile's rows (see "The gradient"), from the e^(z - m) that
-// softmax_tile_stats left in it and each row's prob_coef, target_grad and S, into
-// options.grad: computed class-major in the tile itself, then copied out.
+// Writes the gradient of a tile's rows (see "The gradient"), from the z - m that
+// softmax_tile_stats left in it and each row's prob_coef, target_grad and log S, into
+// options.grad: computed class-major in the tile itself, then copied out. p_j is
+// e^((z_j - m) - log S), a second exp rather than e^(z_j - m) / S, and g multiplies prob_coef
+// and spread before p and u: the bits of the recomputing backward this replaced, so that
+// trained models (the demo's JSON) stay the same.
 inline void tile_gradient(SoftmaxTile& tile, int64_t row0, int n, const float* prob_coef,
-                          const float* target_grad, const float* sum_exp, const ClassLayout& layout,
+                          const float* target_grad, const float* log_sum, const ClassLayout& layout,
                           const SoftmaxForward& options) {
-    alignas(64) float coef[kTileRows], spread[kTileRows];
-    const float scale = options.grad_scale;
+    alignas(64) float g_coef[kTileRows], g_spread[kTileRows];
+    const float g = options.grad_scale;
     for (int r = 0; r < kTileRows; ++r) {
-        coef[r] = scale * prob_coef[r] / sum_exp[r];  // times e^(z_j - m): scale prob_coef p_j
-        spread[r] = fastmath::select(tile.target[r] >= 0, scale * options.spread, 0.0f);
+        g_coef[r] = g * prob_coef[r];
+        g_spread[r] = fastmath::select(tile.target[r] >= 0, g * options.spread, 0.0f);
     }
     const float* u = options.spread_weights;
     for (int64_t j = 0; j < tile.classes; ++j) {
-        float* ej = &tile.z[size_t(j) * kTileRows];
+        float* dj = &tile.z[size_t(j) * kTileRows];  // z_j - m, becoming dz_j
         const float uj = u ? u[j] : 1.0f;
-        for (int r = 0; r < kTileRows; ++r) ej[r] = coef[r] * ej[r] - spread[r] * uj;
+        for (int r = 0; r < kTileRows; ++r)
+            dj[r] = g_coef[r] * fast_exp(dj[r] - log_sum[r]) - g_spread[r] * uj;
     }
     for (int r = 0; r < n; ++r) {
         const int t = tile.target[r];
-        if (t >= 0) tile.z[size_t(t) * kTileRows + size_t(r)] = scale * target_grad[r];
+        if (t >= 0) tile.z[size_t(t) * kTileRows + size_t(r)] = g * target_grad[r];
     }
     scatter_rows(tile.z, layout, row0, n, options.grad);
 }
@@ -213,7 +217,7 @@ double softmax_loss_forward(const char* op, const Tensor& logits, const ClassLay
     double sum = sum_over_tiles(layout, [&](SoftmaxTile& tile, int64_t row0, int n) {
         load_tile(z, layout, row0, n, targets, ignore_index, tile);
         softmax_tile_stats(tile, options.dot_weights);
-        alignas(64) float loss[kTileRows], prob_coef[kTileRows], target_grad[kTileRows], sum_exp[kTileRows];
+        alignas(64) float loss[kTileRows], prob_coef[kTileRows], target_grad[kTileRows], log_sum[kTileRows];
         alignas(64) float weight[kTileRows];
         for (int r = 0; r < kTileRows; ++r) {
             int t = tile.target[r];
@@ -221,9 +225,8 @@ double softmax_loss_forward(const char* op, const Tensor& logits, const ClassLay
         }
         for (int r = 0; r < kTileRows; ++r) {
             float S = tile.exp_target[r] + tile.exp_others[r];
-            float log_sum = fast_log(S);
-            sum_exp[r] = S;
-            SoftmaxRow row{weight[r], log_sum, log_p_target(tile, r, log_sum), tile.exp_target[r] / S,
+            log_sum[r] = fast_log(S);
+            SoftmaxRow row{weight[r], log_sum[r], log_p_target(tile, r, log_sum[r]), tile.exp_target[r] / S,
                            tile.exp_others[r] / S};
             SoftmaxRowResult res = row_fn(tile, r, row);
             bool valid = tile.target[r] >= 0;
@@ -234,7 +237,7 @@ double softmax_loss_forward(const char* op, const Tensor& logits, const ClassLay
         // The nan_probe terms are 0, or NaN when a logit is: then the sum tells.
         double tile_sum = block_sum(loss, n) + block_sum(tile.nan_probe, n);
         if (out) std::copy(loss, loss + n, out + row0);
-        if (options.grad) tile_gradient(tile, row0, n, prob_coef, target_grad, sum_exp, layout, options);
+        if (options.grad) tile_gradient(tile, row0, n, prob_coef, target_grad, log_sum, layout, options);
         return tile_sum;
     });
     if (!std::isfinite(sum)) check_finite(op, "logits", logits);
