@@ -103,7 +103,7 @@ TEST_CASE("dense_digits: a tiny study writes the table, COCO JSON files and figu
                                                     "dense_digits.json", "dense_digits.md", "figure4.svg",
                                                     "loss_share.svg"});
     std::string csv = slurp(out / "dense_digits.csv");
-    CHECK(csv.rfind("configuration,seed,ap,ap50,ap75,lr,", 0) == 0);
+    CHECK(csv.rfind("configuration,seed,ap,ap50,ap75,class_agnostic_ap50,lr,", 0) == 0);
     CHECK(std::count(csv.begin(), csv.end(), '\n') == 1 + 3 * 2);
 
     Json j = fgtest::JsonParser(slurp(out / "dense_digits.json")).parse();
@@ -115,6 +115,7 @@ TEST_CASE("dense_digits: a tiny study writes the table, COCO JSON files and figu
     for (const Json& r : j["runs"].items) {
         CHECK(r["ap"].number >= 0);
         CHECK(r["ap50"].number >= r["ap"].number);
+        CHECK(r["class_agnostic_ap50"].number >= 0);
         CHECK(r["positive_share"].number >= 0);
         CHECK(r["positive_share"].number <= 1);
     }
