@@ -1,6 +1,6 @@
 // bench_dense.cpp — how fast does examples/dense_digits train, and how much of a step is the
 // classification loss? Times the training step of its detector (64 x 64 canvases, 2,304
-// anchors x 10 classes, batch 32: forward, targets, sigmoid focal loss γ = 2 and smooth L1,
+// anchors x 10 classes, batch 16: forward, targets, sigmoid focal loss γ = 2 and smooth L1,
 // backward, SGD) and, on the same batch's logits, the classification loss's forward and
 // backward alone; prints canvases per second and the loss's share of the step.
 //   build/bin/bench_dense [--quick]     (--quick: fewer repetitions)
@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
     TinyRetinaNet net({16, 32, 64}, grid.per_cell(), set.num_classes(), gen);
     net.set_prior(0.01);
     SGD opt(net.parameters(), 0.01, 0.9, 0, 1e-4);
-    const int64_t batch = 32;
+    const int64_t batch = 16;  // examples/dense_digits's default
     int64_t next = 0;
     auto batch_indices = [&] {
         std::vector<int64_t> idx;
@@ -86,7 +86,7 @@ int main(int argc, char** argv) {
         },
         reps * 2, 2);
     table_row(
-        str("dense_digits training step, batch 32, ", num_threads(), " threads (share in the focal loss)"),
+        str("dense_digits training step, batch 16, ", num_threads(), " threads (share in the focal loss)"),
         fmt("%.0f canvases/s", double(batch) / step),
         str(fmt("step %.1f ms, ", step * 1e3), fmt("loss fwd+bwd %.1f ms", loss * 1e3)),
         fmt("%.0f %% in the loss", 100 * loss / step), "");
