@@ -80,9 +80,9 @@ TEST_CASE("--help prints the flags and exits 0") {
 // Every example, with every flag spelling that used to be ignored or misreported. Each
 // command names a data directory that does not exist, so a flag that is ignored shows up
 // as that error (and never as minutes of training).
-const char* const kPrograms[] = {"imbalanced_mnist", "mnist_mlp",    "mnist_cnn",
-                                 "predict",          "custom_loss",  "digit_canvases",
-                                 "train_csv",        "train_images", "dense_digits"};
+const char* const kPrograms[] = {"imbalanced_mnist", "mnist_mlp",      "mnist_cnn", "predict",
+                                 "custom_loss",      "digit_canvases", "train_csv", "train_images",
+                                 "dense_digits",     "loss_figures"};
 const std::string kNoData = " --data /nonexistent/focalgrad-data";
 
 TEST_CASE("-h is --help in every example: it prints the flags and the version, and exits 0") {
