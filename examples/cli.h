@@ -83,6 +83,14 @@ public:
         return true;
     }
 
+    // Whether --name is on the command line, with whatever value; takes nothing (a getter
+    // for it must still be called).
+    bool given(const std::string& name) const {
+        for (const Token& t : tokens_)
+            if (t.text == "--" + name) return true;
+        return false;
+    }
+
     // A comma-separated list of integers in order, repeats allowed, e.g. --hidden 256,256.
     std::vector<int64_t> integers(const std::string& name, const std::string& fallback,
                                   const std::string& help, int64_t lo, int64_t hi) {

@@ -13,6 +13,7 @@
 //   build/bin/dense_digits                          # the default study (make demo-dense)
 //   build/bin/dense_digits --configs bce_no_prior,bce_all_anchors --seeds 0,1
 //   build/bin/dense_digits --grid table1            # Table 1 with a per-configuration lr sweep
+//   build/bin/dense_digits --grid table1 --configs bce,focal_g2_a0.25   # the sweep for two rows
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -121,7 +122,10 @@ Config parse(int argc, char** argv) {
                            "abce_A (A = 0.25, 0.5, 0.75, 0.9, 0.99), focal_g0.5_a0.5, focal_gG_a0.25 "
                            "(G = 1, 2, 5), ohem, ohem_1:3",
                            names);
-    std::string grid = args.str("grid", "none", "none, or table1: every configuration with an lr sweep");
+    const bool configs_given = args.given("configs");
+    std::string grid = args.str("grid", "none",
+                                "none, or table1: every configuration (or those --configs names) "
+                                "with an lr sweep");
     c.seeds = args.distinct_integers("seeds", "0,1", "seeds (each: initialisation and batch order)", 0,
                                      int64_t(1) << 40);
     c.train = args.integer("train", 2000, "training canvases (from MNIST training digits)", 1, 1000000);
@@ -163,7 +167,7 @@ Config parse(int argc, char** argv) {
         std::exit(0);
     }
     c.table1 = grid == "table1";
-    if (c.table1) c.methods = names;
+    if (c.table1 && !configs_given) c.methods = names;
     c.threads = cli::start_threads(threads);
     return c;
 }
