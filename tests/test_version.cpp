@@ -1,5 +1,6 @@
 // test_version.cpp — the version is written once (core/version.h) and everything agrees with
-// it: the numeric macros, the library's version(), and the newest entry of CHANGELOG.md.
+// it: the numeric macros, the library's version(), and the newest released entry of
+// CHANGELOG.md.
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -19,7 +20,7 @@ TEST_CASE("FOCALGRAD_VERSION is MAJOR.MINOR.PATCH and the library reports the sa
     CHECK(std::string(focalgrad::version()) == FOCALGRAD_VERSION);
 }
 
-TEST_CASE("the newest entry of CHANGELOG.md is FOCALGRAD_VERSION") {
+TEST_CASE("the newest released entry of CHANGELOG.md is FOCALGRAD_VERSION") {
     // The checkout, found from the working directory upwards (make test runs from its root).
     fs::path root;
     std::error_code ec;
@@ -33,8 +34,9 @@ TEST_CASE("the newest entry of CHANGELOG.md is FOCALGRAD_VERSION") {
     REQUIRE_MESSAGE(!root.empty(), "run from inside the checkout: CHANGELOG.md not found");
     std::ifstream in(root / "CHANGELOG.md");
     std::string line, newest;
+    // "## Unreleased" (changes since the newest version, not yet released) may come first.
     while (std::getline(in, line))
-        if (line.rfind("## ", 0) == 0) {
+        if (line.rfind("## ", 0) == 0 && line != "## Unreleased") {
             newest = line.substr(3, line.find(' ', 3) - 3);  // "## 0.1.0 — date" -> "0.1.0"
             break;
         }
