@@ -5,7 +5,7 @@
 #   make test SANITIZE=1  the same under AddressSanitizer + UBSan, in build-asan/
 #   make demo             the imbalanced-MNIST study (examples/imbalanced_mnist.cpp)
 #   make demo-dense       the dense-detection study (examples/dense_digits.cpp), <= 5 minutes
-#   make bench            focalgrad's own benchmarks, one table
+#   make bench            focalgrad's own benchmarks, one table (with a NATIVE=1 column)
 #   make format           clang-format every tracked .cpp and .h (.ci/run checks it)
 #   make lib              the library only (and the package files for using it uninstalled)
 #   make install PREFIX=  the library, headers, focalgrad.pc, CMake config (mk/install.mk);
@@ -145,15 +145,24 @@ demo-dense: $(BIN)/dense_digits
 	@DEMO_BIN=$(BIN)/dense_digits bash scripts/demo.sh $(ARGS)
 
 # focalgrad's own benchmarks as one table (the peers' comparison is `make bench-peers`).
+# In the default build, on a CPU to which -march=native gives more than x86-64-v3 (AVX-512,
+# say), the table gets a NATIVE=1 column: the same programs built in build-native/, run
+# right after (BENCH_NATIVE=0 leaves it out).
 BENCH_PROGRAMS := bench_core bench_losses bench_train bench_dense bench_demo_rss
+BENCH_NATIVE ?= 1
+isa_macros = echo | $(CXX) $(1) -dM -E - 2>/dev/null | grep -E '__(SSE|AVX|FMA|AMX)' | sort
+bench_native_column = $(and $(filter 1000,$(BENCH_NATIVE)$(NATIVE)$(PORTABLE)$(SANITIZE)),$(shell \
+    [ "$$($(call isa_macros,-march=native))" != "$$($(call isa_macros,-march=x86-64-v3))" ] && echo 1))
 bench: $(addprefix $(BIN)/,$(BENCH_PROGRAMS)) $(BIN)/imbalanced_mnist
 	@echo "make bench: $$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $$(nproc) cores;" \
-	    "build flags $(OPT); load average $$(cut -d' ' -f1-3 /proc/loadavg); MNIST_DIR=$${MNIST_DIR:-<not set>}"
+	    "build flags $(OPT)$(if $(bench_native_column), (NATIVE=1 column: -O3 -march=native));" \
+	    "load average $$(cut -d' ' -f1-3 /proc/loadavg); MNIST_DIR=$${MNIST_DIR:-<not set>}"
 	@echo "Every ratio is to a floor measured in this run (docs/performance.md, \"The floors\")."
 	@echo
-	@echo "| benchmark | measured | floor or reference | ratio | target |"
-	@echo "|---|---|---|---|---|"
-	@set -e; for b in $(BENCH_PROGRAMS); do $(BIN)/$$b --no-header $(ARGS); done
+	@set -e; if [ -n "$(bench_native_column)" ]; then \
+	    $(MAKE) --no-print-directory NATIVE=1 $(addprefix build-native/bin/,$(BENCH_PROGRAMS) imbalanced_mnist) >&2; \
+	    bash scripts/bench.sh $(BIN) build-native/bin -- $(BENCH_PROGRAMS) -- $(ARGS); \
+	else bash scripts/bench.sh $(BIN) -- $(BENCH_PROGRAMS) -- $(ARGS); fi
 	@echo
 	@echo "make bench: done; load average $$(cut -d' ' -f1-3 /proc/loadavg)"
 
