@@ -1,5 +1,7 @@
 // sgd.cpp — stochastic gradient descent with momentum, dampening, Nesterov momentum and
-// weight decay, exactly as torch.optim.SGD (the update rule is in optimizer.h).
+// weight decay, as torch.optim.SGD (the update rule is in optimizer.h), except that a
+// momentum value below the smallest normal float is stored as 0 (see SGD::step).
+#include <cfloat>
 #include <cmath>
 
 #include <focalgrad/core/autograd.h>
@@ -43,6 +45,14 @@ void SGD::step() {
             });
             continue;
         }
+        // A weight whose gradient is exactly 0 (the weights of a ReLU unit that is dead on
+        // every sample of the batch) has its momentum shrink by mu per step, down through
+        // the subnormal floats, below 1.2e-38: ~150 steps at mu = 0.9 before it reaches 0.
+        // On x86 every vector instruction that reads or makes a subnormal takes a microcode
+        // assist of ~100 cycles, which made this update 2-4x slower in the MLP 784-32-10
+        // (docs/performance.md). So b is stored as 0 once |b| < FLT_MIN. The weights do not
+        // change: lr * b < lr * 2^-126 is below half an ulp of any weight of size above
+        // lr * 2^-102, and b that small added to a later momentum is below half its ulp too.
         bool first = !momentum_buffer_[k].defined();
         if (first) momentum_buffer_[k] = Tensor::empty(p.shape());
         float* buf = momentum_buffer_[k].data();
@@ -50,6 +60,7 @@ void SGD::step() {
             for (int64_t i = begin; i < end; ++i) {
                 float d = g[i] + wd * w[i];
                 float b = first ? d : mu * buf[i] + keep * d;
+                b = std::fabs(b) < FLT_MIN ? 0.0f : b;
                 buf[i] = b;
                 w[i] -= lr * (nest ? d + mu * b : b);
             }

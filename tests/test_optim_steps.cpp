@@ -7,6 +7,7 @@
 // rounding of a small gradient far beyond the rounding of the update itself.
 // Also: parameters without a gradient are skipped, steps never touch the tape, and bad
 // hyper-parameters are refused.
+#include <cfloat>
 #include <cmath>
 #include <functional>
 #include <vector>
@@ -220,4 +221,42 @@ TEST_CASE("Optimizers refuse bad hyper-parameters and parameter lists with clear
     CHECK_ERROR(opt.set_lr(INFINITY), "SGD", "invalid learning rate inf");
     opt.set_lr(0.0);  // a schedule may end at 0
     CHECK(opt.lr() == 0.0);
+}
+
+TEST_CASE(
+    "SGD: momentum below the smallest normal float is stored as 0; the weights stay those of the rule") {
+    // Gradients from 1e-36 to 1e-2 once, then exactly 0 (a dead ReLU unit's weights): the
+    // momentum shrinks by 0.9 per step and passes below FLT_MIN (1.2e-38) for the smallest.
+    const int64_t n = 35;
+    Tensor p = Tensor::empty({n}).set_requires_grad();
+    std::vector<double> w(static_cast<size_t>(n)), g(static_cast<size_t>(n)), buf(static_cast<size_t>(n));
+    Generator gen(7);
+    for (int64_t i = 0; i < n; ++i) {
+        p.data()[i] = gen.uniform(-1.0f, 1.0f);
+        w[size_t(i)] = p.data()[i];
+        g[size_t(i)] = std::pow(10.0, -36.0 + double(i));
+    }
+    const double lr = 0.1, mu = 0.9;
+    SGD opt({p}, lr, mu);
+    for (int t = 1; t <= 60; ++t) {
+        opt.zero_grad();
+        Tensor coef = Tensor::empty({n});  // loss = sum(coef * p): its gradient is coef
+        for (int64_t i = 0; i < n; ++i) coef.data()[i] = t == 1 ? float(g[size_t(i)]) : 0.0f;
+        sum(coef * p).backward();
+        opt.step();
+        Tensor momentum = state_tensor(opt.state_dict(), "momentum_buffer.0", "test");
+        for (int64_t i = 0; i < n; ++i) {
+            const double d = t == 1 ? double(float(g[size_t(i)])) : 0.0;
+            buf[size_t(i)] = t == 1 ? d : mu * buf[size_t(i)];
+            w[size_t(i)] -= lr * buf[size_t(i)];
+            CAPTURE(t);
+            CAPTURE(i);
+            REQUIRE(std::fabs(p.data()[i] - w[size_t(i)]) <= 1e-6 * std::fabs(w[size_t(i)]) + 5e-7);
+            const float m = momentum.data()[i];
+            if (std::fabs(buf[size_t(i)]) < FLT_MIN * 0.99)
+                REQUIRE(m == 0.0f);
+            else if (std::fabs(buf[size_t(i)]) >= FLT_MIN * 1.01)
+                REQUIRE(std::fabs(m - buf[size_t(i)]) <= 1e-5 * std::fabs(buf[size_t(i)]));
+        }
+    }
 }
