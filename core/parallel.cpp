@@ -6,6 +6,11 @@
 // so the chunks go to whichever threads are running. The caller returns when every
 // chunk has finished; it never waits for a thread that took no chunk.
 //
+// A BackgroundTask waits in a queue of its own; an idle worker takes the oldest one when
+// no loop is published (loops come first: a caller is waiting for them). Whoever moves a
+// task from "waiting" to "running" runs it, the worker or the waiting caller, so each
+// task runs exactly once, and a caller never waits for a worker that has not started it.
+//
 // Idle workers spin for a few tens of microseconds (the next loop of a training step
 // usually comes sooner) and then sleep on a condition variable. Sleeping matters on a
 // shared machine: a thread that spins while another program wants its core steals the
@@ -20,6 +25,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
+#include <deque>
 #include <exception>
 #include <memory>
 #include <mutex>
@@ -109,6 +115,34 @@ struct Job {
     }
 };
 
+}  // namespace
+
+namespace detail {
+
+struct BackgroundState {
+    std::function<void()> task;
+    std::atomic<int> stage{0};  // 0 waiting, 1 running, 2 done
+    std::exception_ptr error;
+
+    // Runs the task if nobody has started it yet; false if somebody has.
+    bool run_if_waiting() {
+        int waiting = 0;
+        if (!stage.compare_exchange_strong(waiting, 1, std::memory_order_acq_rel)) return false;
+        try {
+            task();
+        } catch (...) {
+            error = std::current_exception();
+        }
+        task = nullptr;  // releases what it captured now, not when the last handle goes
+        stage.store(2, std::memory_order_release);
+        return true;
+    }
+};
+
+}  // namespace detail
+
+namespace {
+
 class Pool {
 public:
     explicit Pool(int threads) { start(threads); }
@@ -148,6 +182,18 @@ public:
         if (job->error) std::rethrow_exception(job->error);
     }
 
+    // Queues a background task for the workers; false when there are none to take it.
+    bool submit(std::shared_ptr<detail::BackgroundState> task) {
+        if (workers_.empty()) return false;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            background_.push_back(std::move(task));
+            background_count_.fetch_add(1, std::memory_order_release);
+        }
+        if (sleeping_.load(std::memory_order_acquire) > 0) wake_.notify_one();
+        return true;
+    }
+
 private:
     void start(int threads) {
         stopping_ = false;
@@ -180,21 +226,33 @@ private:
 
     void worker(int self, uint64_t seen) {
         t_in_parallel = true;
+        auto news = [&] {
+            return generation_.load(std::memory_order_acquire) != seen ||
+                   background_count_.load(std::memory_order_acquire) > 0;
+        };
         for (;;) {
-            spin_until([&] { return generation_.load(std::memory_order_acquire) != seen; });
+            spin_until(news);
             std::shared_ptr<Job> job;
+            std::shared_ptr<detail::BackgroundState> task;
             {
                 std::unique_lock<std::mutex> lock(mutex_);
-                if (generation_.load(std::memory_order_acquire) == seen) {
+                if (!news()) {
                     sleeping_.fetch_add(1, std::memory_order_acq_rel);
-                    wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
+                    wake_.wait(lock, news);
                     sleeping_.fetch_sub(1, std::memory_order_acq_rel);
                 }
-                seen = generation_.load(std::memory_order_acquire);
-                if (stopping_) return;
-                job = job_;  // the newest job; older ones were finished by their callers
+                if (generation_.load(std::memory_order_acquire) != seen) {
+                    seen = generation_.load(std::memory_order_acquire);
+                    if (stopping_) return;
+                    job = job_;  // the newest job; older ones were finished by their callers
+                } else {
+                    task = std::move(background_.front());
+                    background_.pop_front();
+                    background_count_.fetch_sub(1, std::memory_order_release);
+                }
             }
             if (job) job->work(self);
+            if (task) task->run_if_waiting();  // a task its caller ran already is dropped
         }
     }
 
@@ -203,7 +261,9 @@ private:
     std::shared_ptr<Job> job_;             // guarded by mutex_
     std::atomic<uint64_t> generation_{0};  // bumped for every job (and for stop)
     std::atomic<int> sleeping_{0};
-    bool stopping_ = false;  // guarded by mutex_
+    bool stopping_ = false;                                            // guarded by mutex_
+    std::deque<std::shared_ptr<detail::BackgroundState>> background_;  // guarded by mutex_
+    std::atomic<int64_t> background_count_{0};                         // its length
     std::vector<std::thread> workers_;
 };
 
@@ -250,6 +310,42 @@ int available_cores() {
     if (::sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
     unsigned hw = std::thread::hardware_concurrency();
     return hw ? int(hw) : 1;
+}
+
+BackgroundTask::BackgroundTask(std::function<void()> task)
+    : state_(std::make_shared<detail::BackgroundState>()) {
+    state_->task = std::move(task);
+    // Inside a loop body or another background task it simply runs at wait(), as nested
+    // loops run serially.
+    if (!t_in_parallel) pool().submit(state_);
+}
+
+BackgroundTask::~BackgroundTask() {
+    try {
+        wait();
+    } catch (...) {  // a destructor must not throw; wait() first to see the error
+    }
+}
+
+BackgroundTask::BackgroundTask(BackgroundTask&& o) noexcept = default;
+
+BackgroundTask& BackgroundTask::operator=(BackgroundTask&& o) {
+    if (this != &o) {
+        wait();
+        state_ = std::move(o.state_);
+    }
+    return *this;
+}
+
+void BackgroundTask::wait() {
+    if (!state_) return;
+    std::shared_ptr<detail::BackgroundState> state = std::move(state_);
+    if (!state->run_if_waiting()) {  // a worker has it: wait for the end
+        auto done = [&] { return state->stage.load(std::memory_order_acquire) == 2; };
+        if (!spin_until(done))
+            while (!done()) std::this_thread::yield();
+    }
+    if (state->error) std::rethrow_exception(state->error);
 }
 
 namespace detail {

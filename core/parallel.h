@@ -8,6 +8,8 @@
 // span of the data loop after loop, so it stays in that core's cache) and then takes
 // what is left of the others' (a core shared with another program slows one chunk, not
 // the whole loop). Why a pool of our own and not OpenMP: docs/performance.md.
+// BackgroundTask hands one task to an idle thread of the same pool while the caller goes
+// on (a loader assembling the next batch during this training step).
 // Not here: nested parallelism (a parallel loop inside another runs serially).
 #pragma once
 
@@ -15,6 +17,8 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <vector>
 
 namespace focalgrad {
@@ -39,6 +43,31 @@ int available_cores();
 // Elements per chunk for cheap elementwise work: below this, waking threads costs more
 // than it saves.
 constexpr int64_t kGrain = 32768;
+
+namespace detail {
+struct BackgroundState;  // parallel.cpp
+}  // namespace detail
+
+// A task run by an idle pool thread while the caller does other work; wait() returns once
+// it has run. If no pool thread has started it by then (all busy, or a pool of 1 thread),
+// wait() runs it on the calling thread: a busy pool makes the task serial, never late. A
+// pool thread runs it as a loop body: parallel loops inside it run serially. Whatever it
+// writes should be allocated by the caller, before: buffers are pooled per thread
+// (core/memory.h), and one allocated on a pool thread and freed on the caller's would
+// move from the one pool to the other at every call.
+class BackgroundTask {
+public:
+    BackgroundTask() = default;  // no task: wait() returns at once
+    explicit BackgroundTask(std::function<void()> task);
+    ~BackgroundTask();  // waits (an exception of the task is then dropped)
+    BackgroundTask(BackgroundTask&&) noexcept;
+    BackgroundTask& operator=(BackgroundTask&&);  // waits for the task it replaces
+
+    void wait();  // rethrows what the task threw; later calls return at once
+
+private:
+    std::shared_ptr<detail::BackgroundState> state_;
+};
 
 namespace detail {
 // Runs task(ctx, c) for every c in [0, chunks), on the pool's threads and the caller's,

@@ -141,17 +141,19 @@ Batch batch_labels(const Data& data, const int64_t* indices, int64_t count) {
     return batch;
 }
 
-// make_batch with the converter for options.normalize already built: a DataLoader builds
-// its converter once, not once per batch.
-Batch assemble_batch(const Dataset& data, const int64_t* indices, int64_t count, const LoaderOptions& options,
-                     const detail::PixelConverter& converter) {
-    const int64_t D = data.image_size();
+// A batch's indices, labels and x of shape [B, D] or [B, 1, H, W], its values not yet
+// written: made on the thread that will free it, whose buffer pool x comes from.
+Batch empty_batch(const Dataset& data, const int64_t* indices, int64_t count, const LoaderOptions& options) {
     Batch batch = batch_labels(data, indices, count);
+    const int64_t D = data.image_size();
+    batch.x = Tensor::empty(options.flatten ? Shape{count, D} : Shape{count, 1, data.rows, data.cols});
+    return batch;
+}
 
-    Shape shape = options.flatten ? Shape{count, D} : Shape{count, 1, data.rows, data.cols};
-    batch.x = Tensor::empty(shape);  // [B, D] or [B, 1, H, W]
-    float* x = batch.x.data();
-    const int64_t* idx = batch.indices.data();
+// x[b] = the converted pixels of image idx[b], for b < count (indices already checked).
+void fill_images(const Dataset& data, const int64_t* idx, int64_t count, float* x,
+                 const detail::PixelConverter& converter) {
+    const int64_t D = data.image_size();
     // Rows are independent: chunks of whole images, about kConvertGrain pixels each.
     parallel_for(count, std::max<int64_t>(1, kConvertGrain / D), [&](int64_t begin, int64_t end) {
         // The images of a shuffled batch lie anywhere in the dataset, and the conversion
@@ -166,27 +168,30 @@ Batch assemble_batch(const Dataset& data, const int64_t* indices, int64_t count,
             converter.convert(data.image(idx[b]), x + b * D, D);
         }
     });
-    return batch;
 }
 
-// x[b, c, ...] = (v - mean[c]) / std[c] for item indices[b], computed in double and
-// rounded once, as the uint8 conversion is; without per_channel the values as stored.
-// Float datasets are small (tables, toy image folders): the plain formula is fast enough.
-Batch assemble_batch(const TensorDataset& data, const int64_t* indices, int64_t count,
-                     const LoaderOptions& options) {
-    const int64_t D = data.item_size();
+// The same for a TensorDataset: [B, D] or [B, C, H, W].
+Batch empty_batch(const TensorDataset& data, const int64_t* indices, int64_t count,
+                  const LoaderOptions& options) {
     Batch batch = batch_labels(data, indices, count);
     Shape shape{count};
     if (options.flatten) {
-        shape.push_back(D);
+        shape.push_back(data.item_size());
     } else {
         for (int64_t s : data.item_shape) shape.push_back(s);
     }
-    batch.x = Tensor::empty(shape);  // [B, D] or [B, C, H, W]
-    float* x = batch.x.data();
+    batch.x = Tensor::empty(shape);
+    return batch;
+}
+
+// x[b, c, ...] = (v - mean[c]) / std[c] for item idx[b], computed in double and rounded
+// once, as the uint8 conversion is; without per_channel the values as stored.
+// Float datasets are small (tables, toy image folders): the plain formula is fast enough.
+void fill_items(const TensorDataset& data, const int64_t* idx, int64_t count, float* x,
+                const LoaderOptions& options) {
+    const int64_t D = data.item_size();
     const std::vector<PixelStats>& stats = options.per_channel;
     const int64_t C = data.channels(), plane = D / C;  // values per channel
-    const int64_t* idx = batch.indices.data();
     parallel_for(count, std::max<int64_t>(1, kConvertGrain / D), [&](int64_t begin, int64_t end) {
         for (int64_t b = begin; b < end; ++b) {
             const float* src = data.item(idx[b]);
@@ -203,7 +208,6 @@ Batch assemble_batch(const TensorDataset& data, const int64_t* indices, int64_t 
             }
         }
     });
-    return batch;
 }
 
 }  // namespace
@@ -211,14 +215,18 @@ Batch assemble_batch(const TensorDataset& data, const int64_t* indices, int64_t 
 Batch make_batch(const Dataset& data, const int64_t* indices, int64_t count, const LoaderOptions& options) {
     check_dataset(data, "make_batch");
     check_options(options, "make_batch");
-    return assemble_batch(data, indices, count, options, detail::PixelConverter(options.normalize));
+    Batch batch = empty_batch(data, indices, count, options);
+    fill_images(data, batch.indices.data(), count, batch.x.data(), detail::PixelConverter(options.normalize));
+    return batch;
 }
 
 Batch make_batch(const TensorDataset& data, const int64_t* indices, int64_t count,
                  const LoaderOptions& options) {
     check_dataset(data, "make_batch");
     check_tensor_options(data, options, "make_batch");
-    return assemble_batch(data, indices, count, options);
+    Batch batch = empty_batch(data, indices, count, options);
+    fill_items(data, batch.indices.data(), count, batch.x.data(), options);
+    return batch;
 }
 
 namespace {
@@ -267,9 +275,16 @@ void DataLoader::init() {
         sampler_ = std::make_unique<BalancedSampler>(data_ ? data_->labels : tensors_->labels, indices_);
 }
 
-Batch DataLoader::make(const int64_t* indices, int64_t count) const {
-    return data_ ? assemble_batch(*data_, indices, count, options_, *converter_)
-                 : assemble_batch(*tensors_, indices, count, options_);
+Batch DataLoader::empty(const int64_t* indices, int64_t count) const {
+    return data_ ? empty_batch(*data_, indices, count, options_)
+                 : empty_batch(*tensors_, indices, count, options_);
+}
+
+void DataLoader::fill(const int64_t* indices, int64_t count, float* x) const {
+    if (data_)
+        fill_images(*data_, indices, count, x, *converter_);
+    else
+        fill_items(*tensors_, indices, count, x, options_);
 }
 
 int64_t DataLoader::num_batches() const { return (size() + options_.batch_size - 1) / options_.batch_size; }
@@ -285,22 +300,45 @@ std::vector<int64_t> DataLoader::epoch_order(int64_t epoch) const {
     return order;
 }
 
-Batch DataLoader::Epoch::batch(int64_t b) const {
-    FG_CHECK(b >= 0 && b < num_batches(), "DataLoader: batch ", b, " is out of range (", num_batches(),
-             " batches per epoch)");
+Batch DataLoader::Epoch::empty(int64_t b) const {
     const int64_t B = loader_->options_.batch_size;
     const int64_t begin = b * B;
     const int64_t count = std::min<int64_t>(B, int64_t(order_.size()) - begin);
-    return loader_->make(order_.data() + begin, count);
+    return loader_->empty(order_.data() + begin, count);
+}
+
+Batch DataLoader::Epoch::batch(int64_t b) const {
+    FG_CHECK(b >= 0 && b < num_batches(), "DataLoader: batch ", b, " is out of range (", num_batches(),
+             " batches per epoch)");
+    Batch batch = empty(b);
+    loader_->fill(batch.indices.data(), int64_t(batch.y.size()), batch.x.data());
+    return batch;
 }
 
 DataLoader::Epoch::Iterator::Iterator(const Epoch* epoch, int64_t b) : epoch_(epoch), b_(b) {
     if (b_ < epoch_->num_batches()) batch_ = epoch_->batch(b_);
+    start_next();
+}
+
+// Batch b_ + 1 is assembled by an idle pool thread while the caller trains on batch b_.
+// Its x is allocated here, on the caller's thread, which frees it; the task only writes
+// the pixels, through pointers into buffers that stay put when the iterator moves.
+void DataLoader::Epoch::Iterator::start_next() {
+    if (b_ + 1 >= epoch_->num_batches()) return;
+    next_ = epoch_->empty(b_ + 1);
+    const DataLoader* loader = epoch_->loader_;
+    const int64_t* indices = next_.indices.data();
+    const int64_t count = int64_t(next_.y.size());
+    float* x = next_.x.data();
+    filling_ = BackgroundTask([loader, indices, count, x] { loader->fill(indices, count, x); });
 }
 
 DataLoader::Epoch::Iterator& DataLoader::Epoch::Iterator::operator++() {
     ++b_;
-    batch_ = b_ < epoch_->num_batches() ? epoch_->batch(b_) : Batch{};
+    filling_.wait();
+    batch_ = std::move(next_);  // the old batch goes back to the pool first: next_ reuses it
+    next_ = Batch{};
+    start_next();
     return *this;
 }
 

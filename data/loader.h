@@ -3,13 +3,15 @@
 // (data/tensor_dataset.h: CSV tables, image folders), in a seeded order that changes
 // every epoch: a permutation, or class-balanced oversampling (data/sampling.h).
 // Shapes: B batch, H x W image, D features (H * W for MNIST), C channels.
-// Not here: augmentation, background prefetching threads.
+// While a training step runs on one batch, an idle thread of the pool (core/parallel.h)
+// assembles the next. Not here: augmentation, prefetching more than one batch ahead.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <vector>
 
+#include <focalgrad/core/parallel.h>
 #include <focalgrad/core/tensor.h>
 #include <focalgrad/data/mnist.h>
 
@@ -93,6 +95,8 @@ public:
 
     // One epoch's batches, made one at a time as the loop advances:
     //   for (const Batch& batch : loader.epoch(e)) { ... }
+    // Batch b + 1 is assembled on an idle pool thread while the loop body runs on batch b
+    // (the same values as batch(b + 1); on the caller's thread when no other is free).
     // An Epoch refers to its loader, so it is used while the loader lives.
     class Epoch {
     public:
@@ -107,9 +111,12 @@ public:
         private:
             friend class Epoch;
             Iterator(const Epoch* epoch, int64_t b);
+            void start_next();  // starts assembling batch b_ + 1 into next_
             const Epoch* epoch_;
             int64_t b_;
             Batch batch_;
+            Batch next_;              // batch b_ + 1, while filling_ writes its x
+            BackgroundTask filling_;  // last: destroyed (waited for) before next_
         };
 
         Iterator begin() const { return Iterator(this, 0); }
@@ -120,6 +127,7 @@ public:
 
     private:
         friend class DataLoader;
+        Batch empty(int64_t b) const;  // batch b with x allocated, not yet written
         Epoch(const DataLoader* loader, std::vector<int64_t> order)
             : loader_(loader), order_(std::move(order)) {}
         const DataLoader* loader_;
@@ -133,7 +141,10 @@ public:
 
 private:
     void init();  // checks the options and indices, builds the converter and the sampler
-    Batch make(const int64_t* indices, int64_t count) const;
+    // A batch in two parts: indices, labels and an unwritten x on the calling thread, then
+    // the values of x, which any thread may write.
+    Batch empty(const int64_t* indices, int64_t count) const;
+    void fill(const int64_t* indices, int64_t count, float* x) const;
 
     const Dataset* data_ = nullptr;  // one of the two is set
     const TensorDataset* tensors_ = nullptr;

@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 #include <numeric>
 
+#include <focalgrad/core/memory.h>
 #include <focalgrad/core/parallel.h>
 #include <focalgrad/data/loader.h>
 
@@ -155,6 +156,43 @@ TEST_CASE("make_batch: large batches convert in parallel with the same result on
     Batch one = make_batch(d, idx.data(), 1500, opt);
     set_num_threads(threads);
     CHECK(one.x.to_vector() == many.x.to_vector());
+}
+
+TEST_CASE("DataLoader: batches assembled in the background equal batch(b), on 1, 2 and 3 threads") {
+    // While the loop body runs on batch b, a pool thread assembles batch b + 1; a body that
+    // keeps the pool busy with loops of its own makes the caller assemble some batches itself.
+    Dataset d = synthetic(300, 28, 28);
+    LoaderOptions opt;
+    opt.batch_size = 32;
+    opt.normalize = kMnistStats;
+    DataLoader loader(d, opt);
+    int threads = num_threads();
+    for (int t : {1, 2, 3}) {
+        set_num_threads(t);
+        CAPTURE(t);
+        DataLoader::Epoch epoch = loader.epoch(t);
+        int64_t b = 0;
+        for (const Batch& batch : epoch) {
+            Batch alone = epoch.batch(b++);
+            CHECK(batch.indices == alone.indices);
+            CHECK(batch.y == alone.y);
+            CHECK(batch.x.to_vector() == alone.x.to_vector());
+            check_batch_contents(d, batch, kMnistStats);
+            std::vector<float> busy(100000);
+            parallel_for(int64_t(busy.size()), 1000, [&](int64_t lo, int64_t hi) {
+                for (int64_t i = lo; i < hi; ++i) busy[size_t(i)] = float(i);
+            });
+        }
+        CHECK(b == loader.num_batches());
+        // Leaving an epoch early waits for the batch being assembled, which is then freed.
+        const int64_t live = live_buffer_count();
+        for (const Batch& batch : loader.epoch(0)) {
+            (void)batch;
+            break;
+        }
+        CHECK(live_buffer_count() == live);
+    }
+    set_num_threads(threads);
 }
 
 TEST_CASE("DataLoader and make_batch reject bad arguments") {

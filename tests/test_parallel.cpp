@@ -99,3 +99,60 @@ TEST_CASE("resizing between loops, nested loops, and loops from two threads at o
     CHECK(a == 300 * 1225);
     CHECK(b == 300 * 1225);
 }
+
+TEST_CASE("BackgroundTask: runs exactly once, by a pool thread or by wait(), on any thread count") {
+    ThreadCount restore;
+    for (int threads : {1, 2, 3}) {
+        set_num_threads(threads);
+        CAPTURE(threads);
+        std::atomic<int> runs{0};
+        std::vector<int> out(100, 0);
+        {
+            // Tasks started one after another while the caller runs loops of its own, as a
+            // loader's next batch is assembled during a training step.
+            std::vector<BackgroundTask> tasks;
+            for (int k = 0; k < 100; ++k) {
+                tasks.emplace_back([&, k] {
+                    out[size_t(k)] = k * k;
+                    ++runs;
+                });
+                std::atomic<int64_t> total{0};
+                parallel_for(64, 1, [&](int64_t begin, int64_t) { total += begin; });
+                REQUIRE(total == 2016);
+            }
+            for (int k = 0; k < 50; ++k) {
+                tasks[size_t(k)].wait();
+                CHECK(out[size_t(k)] == k * k);  // what the task wrote is visible after wait()
+                tasks[size_t(k)].wait();         // a second wait returns at once
+            }
+        }  // the other 50 are waited for by their destructors
+        CHECK(runs == 100);
+        for (int k = 0; k < 100; ++k) CHECK(out[size_t(k)] == k * k);
+    }
+}
+
+TEST_CASE("BackgroundTask: an exception reaches wait(); moves and nesting keep one run each") {
+    ThreadCount restore;
+    set_num_threads(2);
+    BackgroundTask failing([] { throw std::runtime_error("task failed"); });
+    CHECK_THROWS_WITH_AS(failing.wait(), "task failed", std::runtime_error);
+    failing.wait();  // the error was reported once
+
+    std::atomic<int> runs{0};
+    BackgroundTask a([&] { ++runs; });
+    BackgroundTask b(std::move(a));
+    a.wait();  // moved from: nothing to wait for
+    BackgroundTask c([&] { ++runs; });
+    c = std::move(b);  // waits for c's own task first
+    CHECK(runs >= 1);
+    c.wait();
+    CHECK(runs == 2);
+
+    // Started inside a loop body, a task runs at wait(), as nested loops run serially.
+    std::atomic<int> nested{0};
+    parallel_for(4, 1, [&](int64_t, int64_t) {
+        BackgroundTask inner([&] { ++nested; });
+        inner.wait();
+    });
+    CHECK(nested == 4);
+}
