@@ -3,6 +3,8 @@
 // against its floor measured in the same run (docs/performance.md, "The floors"):
 //   MLP 784-256-128-10, batch 128, on 1 and 2 threads   the epoch's own gemm calls replayed
 //   MLP 784-32-10, batch 32 (loader included)           alone on warm buffers (GEMM floor)
+//   each MLP row is followed by its step split into phases (loader wait, forward,
+//   backward, update) against its products alone
 //   CNN of examples/mnist_cnn, batch 64                 its flop count at the sgemm rate
 //                                                       of a 512 x 512 product
 // Targets (issue 16): big MLP <= 1.3x on 2 threads, small MLP <= 2.0x, CNN <= 1.5x.
@@ -43,6 +45,7 @@ int main(int argc, char** argv) {
         table_row(str("MLP 784-256-128-10 epoch, batch 128, ", threads, " thread(s)"),
                   fmt("%.3f s", r.seconds), fmt("GEMM floor %.3f s", floor), fmt("%.2fx floor", ratio),
                   threads == 2 ? target_cell(ratio, 1.3) : "");
+        table_row(describe_phases(r, floor), "", "", "", "");
     }
     set_num_threads(std::max(saved, 2));
     const int threads = num_threads();
@@ -55,8 +58,9 @@ int main(int argc, char** argv) {
         table_row(str("MLP 784-32-10 epoch, batch 32, ", threads, " threads, loader included"),
                   fmt("%.3f s", r.seconds), fmt("GEMM floor %.3f s", floor), fmt("%.2fx floor", ratio),
                   target_cell(ratio, 2.0));
-        table_row("  of which: the loader alone (batch assembly, same epoch)", fmt("%.3f s", loader), "",
-                  fmt("%.2fx floor", loader / floor), "");
+        table_row(describe_phases(r, floor), "", "", "", "");
+        table_row("  the loader alone (batch assembly, same epoch; during the step on 2 threads)",
+                  fmt("%.3f s", loader), "", fmt("%.2fx floor", loader / floor), "");
     }
     {
         // The CNN's floor: its flops at the throughput of a large, efficient sgemm. Fixed by
