@@ -10,6 +10,7 @@
 // no loop is published (loops come first: a caller is waiting for them). Whoever moves a
 // task from "waiting" to "running" runs it, the worker or the waiting caller, so each
 // task runs exactly once, and a caller never waits for a worker that has not started it.
+// A worker goes back to sleep right after a background task, without spinning.
 //
 // Idle workers spin for a few tens of microseconds (the next loop of a training step
 // usually comes sooner) and then sleep on a condition variable. Sleeping matters on a
@@ -230,8 +231,9 @@ private:
             return generation_.load(std::memory_order_acquire) != seen ||
                    background_count_.load(std::memory_order_acquire) > 0;
         };
+        bool spin = true;
         for (;;) {
-            spin_until(news);
+            if (spin) spin_until(news);
             std::shared_ptr<Job> job;
             std::shared_ptr<detail::BackgroundState> task;
             {
@@ -253,6 +255,11 @@ private:
             }
             if (job) job->work(self);
             if (task) task->run_if_waiting();  // a task its caller ran already is dropped
+            // After a background task, sleep at once rather than spin: they come one per
+            // training step, so a worker spinning after each never slept, and on a busy
+            // machine it took the caller's time slices (MLP 784-32-10 epoch at load 3:
+            // 4.3x its floor spinning, 2.5x sleeping, 2.5x with no background task at all).
+            spin = !task;
         }
     }
 
