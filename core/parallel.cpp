@@ -121,23 +121,30 @@ struct Job {
 namespace detail {
 
 struct BackgroundState {
-    std::function<void()> task;
-    std::atomic<int> stage{0};  // 0 waiting, 1 running, 2 done
-    std::exception_ptr error;
+    std::function<void(int64_t)> task;
+    int64_t chunks = 0;
+    std::atomic<int64_t> next{0};  // the next chunk to hand out
+    std::atomic<int64_t> done{0};  // chunks finished
+    std::mutex error_mutex;
+    std::exception_ptr error;  // the first chunk's exception
 
-    // Runs the task if nobody has started it yet; false if somebody has.
-    bool run_if_waiting() {
-        int waiting = 0;
-        if (!stage.compare_exchange_strong(waiting, 1, std::memory_order_acq_rel)) return false;
-        try {
-            task();
-        } catch (...) {
-            error = std::current_exception();
+    // Runs chunks until none is left to start (then true) or stop() says to leave (false).
+    template <class Stop>
+    bool run(Stop stop) {
+        while (!stop()) {
+            const int64_t c = next.fetch_add(1, std::memory_order_acq_rel);
+            if (c >= chunks) return true;
+            try {
+                task(c);
+            } catch (...) {
+                std::lock_guard<std::mutex> lock(error_mutex);
+                if (!error) error = std::current_exception();
+            }
+            done.fetch_add(1, std::memory_order_release);
         }
-        task = nullptr;  // releases what it captured now, not when the last handle goes
-        stage.store(2, std::memory_order_release);
-        return true;
+        return next.load(std::memory_order_acquire) >= chunks;
     }
+    bool finished() const { return done.load(std::memory_order_acquire) == chunks; }
 };
 
 }  // namespace detail
@@ -254,12 +261,23 @@ private:
                 }
             }
             if (job) job->work(self);
-            if (task) task->run_if_waiting();  // a task its caller ran already is dropped
-            // After a background task, sleep at once rather than spin: they come one per
-            // training step, so a worker spinning after each never slept, and on a busy
-            // machine it took the caller's time slices (MLP 784-32-10 epoch at load 3:
-            // 4.3x its floor spinning, 2.5x sleeping, 2.5x with no background task at all).
-            spin = !task;
+            spin = true;
+            if (task) {
+                // Chunk by chunk, leaving for any loop published meanwhile; the task goes back
+                // to the head of the queue if chunks are left.
+                const bool all_started =
+                    task->run([&] { return generation_.load(std::memory_order_acquire) != seen; });
+                if (!all_started) {
+                    std::lock_guard<std::mutex> lock(mutex_);
+                    background_.push_front(std::move(task));
+                    background_count_.fetch_add(1, std::memory_order_release);
+                }
+                // After a whole background task, sleep at once rather than spin: they come
+                // one per training step, so a worker spinning after each never slept, and on
+                // a busy machine it took the caller's time slices (MLP 784-32-10 epoch at load
+                // 3: 4.3x its floor spinning, 2.5x sleeping, 2.5x with no background task).
+                spin = !all_started;
+            }
         }
     }
 
@@ -319,13 +337,15 @@ int available_cores() {
     return hw ? int(hw) : 1;
 }
 
-BackgroundTask::BackgroundTask(std::function<void()> task)
+BackgroundTask::BackgroundTask(int64_t chunks, std::function<void(int64_t)> task)
     : state_(std::make_shared<detail::BackgroundState>()) {
     state_->task = std::move(task);
-    // Inside a loop body or another background task it simply runs at wait(), as nested
-    // loops run serially.
-    if (!t_in_parallel) pool().submit(state_);
+    state_->chunks = std::max<int64_t>(chunks, 0);
+    if (!t_in_parallel && state_->chunks > 0) pool().submit(state_);
 }
+
+BackgroundTask::BackgroundTask(std::function<void()> task)
+    : BackgroundTask(1, [task = std::move(task)](int64_t) { task(); }) {}
 
 BackgroundTask::~BackgroundTask() {
     try {
@@ -347,11 +367,11 @@ BackgroundTask& BackgroundTask::operator=(BackgroundTask&& o) {
 void BackgroundTask::wait() {
     if (!state_) return;
     std::shared_ptr<detail::BackgroundState> state = std::move(state_);
-    if (!state->run_if_waiting()) {  // a worker has it: wait for the end
-        auto done = [&] { return state->stage.load(std::memory_order_acquire) == 2; };
-        if (!spin_until(done))
-            while (!done()) std::this_thread::yield();
-    }
+    state->run([] { return false; });  // the chunks nobody has started, here
+    auto finished = [&] { return state->finished(); };
+    if (!spin_until(finished))  // the chunks a worker is running: one each at most
+        while (!finished()) std::this_thread::yield();
+    state->task = nullptr;  // what it captured is released here, on the caller's thread
     if (state->error) std::rethrow_exception(state->error);
 }
 

@@ -48,22 +48,26 @@ namespace detail {
 struct BackgroundState;  // parallel.cpp
 }  // namespace detail
 
-// A task run by an idle pool thread while the caller does other work; wait() returns once
-// it has run. If no pool thread has started it by then (all busy, or a pool of 1 thread),
-// wait() runs it on the calling thread: a busy pool makes the task serial, never late. A
-// pool thread runs it as a loop body: parallel loops inside it run serially. Whatever it
-// writes should be allocated by the caller, before: buffers are pooled per thread
-// (core/memory.h), and one allocated on a pool thread and freed on the caller's would
-// move from the one pool to the other at every call.
+// A task run by idle pool threads while the caller does other work, cut into chunks:
+// task(c) runs exactly once for every c in [0, chunks). A pool thread runs chunk after
+// chunk, and between two it leaves the task for any loop that is published (a caller is
+// waiting for the loop), coming back to it afterwards. wait() runs the chunks nobody has
+// started on the calling thread, then waits for those in progress, so a busy pool (or a
+// pool of 1 thread) makes the task serial, never late by more than a chunk. Inside a loop
+// body the whole task runs at wait(), as nested loops run serially. Whatever it writes
+// should be allocated by the caller, before: buffers are pooled per thread
+// (core/memory.h), and one allocated on a pool thread and freed on the caller's would move
+// from the one pool to the other at every call. The task is destroyed by wait().
 class BackgroundTask {
 public:
     BackgroundTask() = default;  // no task: wait() returns at once
-    explicit BackgroundTask(std::function<void()> task);
-    ~BackgroundTask();  // waits (an exception of the task is then dropped)
+    BackgroundTask(int64_t chunks, std::function<void(int64_t chunk)> task);
+    explicit BackgroundTask(std::function<void()> task);  // one chunk
+    ~BackgroundTask();                                    // waits (an exception of the task is then dropped)
     BackgroundTask(BackgroundTask&&) noexcept;
     BackgroundTask& operator=(BackgroundTask&&);  // waits for the task it replaces
 
-    void wait();  // rethrows what the task threw; later calls return at once
+    void wait();  // rethrows what a chunk threw (the first one); later calls return at once
 
 private:
     std::shared_ptr<detail::BackgroundState> state_;

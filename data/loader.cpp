@@ -57,6 +57,7 @@ namespace {
 // when the other core was taken). Only batches above ~670 MNIST images are split.
 constexpr int64_t kConvertGrain = 16 * kGrain;
 constexpr int64_t kPrefetchImages = 4;  // how far ahead the conversion asks for images
+constexpr int64_t kImagesPerChunk = 8;  // a background batch's chunk: a few microseconds
 
 void check_options(const LoaderOptions& options, const char* op) {
     FG_CHECK(options.batch_size >= 1, op, ": batch_size must be >= 1, got ", options.batch_size);
@@ -320,17 +321,21 @@ DataLoader::Epoch::Iterator::Iterator(const Epoch* epoch, int64_t b) : epoch_(ep
     start_next();
 }
 
-// Batch b_ + 1 is assembled by an idle pool thread while the caller trains on batch b_.
-// Its x is allocated here, on the caller's thread, which frees it; the task only writes
-// the pixels, through pointers into buffers that stay put when the iterator moves.
+// Batch b_ + 1 is assembled by an idle pool thread while the caller trains on batch b_,
+// kImagesPerChunk items at a time, so that the thread can leave it for the step's own
+// loops. Its x is allocated here, on the caller's thread, which frees it; the task only
+// writes the values, through pointers into buffers that stay put when the iterator moves.
 void DataLoader::Epoch::Iterator::start_next() {
     if (b_ + 1 >= epoch_->num_batches()) return;
     next_ = epoch_->empty(b_ + 1);
     const DataLoader* loader = epoch_->loader_;
     const int64_t* indices = next_.indices.data();
-    const int64_t count = int64_t(next_.y.size());
+    const int64_t count = int64_t(next_.y.size()), D = next_.x.numel() / count;
     float* x = next_.x.data();
-    filling_ = BackgroundTask([loader, indices, count, x] { loader->fill(indices, count, x); });
+    filling_ = BackgroundTask((count + kImagesPerChunk - 1) / kImagesPerChunk, [=](int64_t c) {
+        const int64_t begin = c * kImagesPerChunk, n = std::min(kImagesPerChunk, count - begin);
+        loader->fill(indices + begin, n, x + begin * D);
+    });
 }
 
 DataLoader::Epoch::Iterator& DataLoader::Epoch::Iterator::operator++() {

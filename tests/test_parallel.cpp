@@ -100,34 +100,41 @@ TEST_CASE("resizing between loops, nested loops, and loops from two threads at o
     CHECK(b == 300 * 1225);
 }
 
-TEST_CASE("BackgroundTask: runs exactly once, by a pool thread or by wait(), on any thread count") {
+TEST_CASE(
+    "BackgroundTask: every chunk runs exactly once, by pool threads or by wait(), on any thread count") {
     ThreadCount restore;
     for (int threads : {1, 2, 3}) {
         set_num_threads(threads);
         CAPTURE(threads);
-        std::atomic<int> runs{0};
-        std::vector<int> out(100, 0);
+        constexpr int kTasks = 60, kChunks = 37;
+        std::vector<std::atomic<int>> runs(size_t(kTasks * kChunks));
+        std::vector<int> out(size_t(kTasks * kChunks), 0);
         {
-            // Tasks started one after another while the caller runs loops of its own, as a
-            // loader's next batch is assembled during a training step.
+            // Tasks started one after another while the caller runs loops of its own, which
+            // the workers leave the tasks for, as a loader's next batch is assembled during a
+            // training step.
             std::vector<BackgroundTask> tasks;
-            for (int k = 0; k < 100; ++k) {
-                tasks.emplace_back([&, k] {
-                    out[size_t(k)] = k * k;
-                    ++runs;
+            for (int k = 0; k < kTasks; ++k) {
+                tasks.emplace_back(kChunks, [&, k](int64_t c) {
+                    const size_t i = size_t(k * kChunks + c);
+                    out[i] = k * 1000 + int(c);
+                    ++runs[i];
                 });
                 std::atomic<int64_t> total{0};
                 parallel_for(64, 1, [&](int64_t begin, int64_t) { total += begin; });
                 REQUIRE(total == 2016);
             }
-            for (int k = 0; k < 50; ++k) {
+            for (int k = 0; k < kTasks / 2; ++k) {
                 tasks[size_t(k)].wait();
-                CHECK(out[size_t(k)] == k * k);  // what the task wrote is visible after wait()
-                tasks[size_t(k)].wait();         // a second wait returns at once
+                for (int c = 0; c < kChunks; ++c)  // what the chunks wrote is visible after wait()
+                    CHECK(out[size_t(k * kChunks + c)] == k * 1000 + c);
+                tasks[size_t(k)].wait();  // a second wait returns at once
             }
-        }  // the other 50 are waited for by their destructors
-        CHECK(runs == 100);
-        for (int k = 0; k < 100; ++k) CHECK(out[size_t(k)] == k * k);
+        }  // the other half are waited for by their destructors
+        int wrong = 0;
+        for (size_t i = 0; i < out.size(); ++i)
+            wrong += runs[i] != 1 || out[i] != int(i / kChunks) * 1000 + int(i % kChunks);
+        CHECK(wrong == 0);
     }
 }
 
