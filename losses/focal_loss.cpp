@@ -6,9 +6,11 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <type_traits>
 
 #include <focalgrad/core/autograd.h>
 #include <focalgrad/losses/focal_loss.h>
+#include <focalgrad/losses/internal/focal_power.h>
 #include <focalgrad/losses/internal/softmax_tiles.h>
 #include <focalgrad/losses/loss_toolkit.h>
 
@@ -123,20 +125,31 @@ Tensor focal_loss(const Tensor& logits, const std::vector<int>& targets, const F
     forward.per_row_losses = per_row ? losses.data() : nullptr;
     forward.grad = grad.defined() ? grad.data() : nullptr;
     forward.grad_scale = UpstreamGrad::scale_of(options.reduction, denominator);
-    double sum = internal::softmax_loss_forward(
-        kOp, logits, layout, targets, options.ignore_index, forward,
-        [&](const internal::SoftmaxTile& tile, int r, const internal::SoftmaxRow& row) {
-            // (1 - p_t)^γ = e^(γ log(1 - p_t)), log(1 - p_t) = log exp_others - log S; at p_t = 1
-            // that is e^-inf = 0, and γ = 0 is 1 exactly (where 0 * -inf would be NaN).
-            float focal = fastmath::select(gamma == 0.0f, 1.0f,
-                                           fast_exp(gamma * (fast_log(tile.exp_others[r]) - row.log_sum)));
-            // φ = p_t log p_t / (1 - p_t) = e_t log p_t / e_others; its limit -1 when p_t = 1.
-            float phi = fastmath::select(tile.exp_others[r] > 0.0f,
-                                         tile.exp_target[r] * row.log_pt / tile.exp_others[r], -1.0f);
-            float coef = row.weight * focal * (1.0f - gamma * phi);  // α_t (1-p_t)^γ (1 - γφ)
-            return internal::SoftmaxRowResult{row.weight * focal * -row.log_pt, coef,
-                                              -coef * row.one_minus_pt};
-        });
+    // (1 - p_t)^γ: for a whole γ (γ = 2 by default) a few products (focal_power); otherwise
+    // e^(γ log(1 - p_t)), log(1 - p_t) = log exp_others - log S, which at p_t = 1 is e^-inf = 0,
+    // and γ = 0 is 1 exactly (where 0 * -inf would be NaN). A compile-time choice, so that the
+    // vectorised loop over the rows evaluates only one of the two.
+    const int whole = internal::whole_gamma(gamma);
+    auto forward_pass = [&](auto whole_gamma) {
+        return internal::softmax_loss_forward(
+            kOp, logits, layout, targets, options.ignore_index, forward,
+            [&](const internal::SoftmaxTile& tile, int r, const internal::SoftmaxRow& row) {
+                float focal;
+                if constexpr (decltype(whole_gamma)::value) {
+                    focal = internal::focal_power(row.one_minus_pt, whole);
+                } else {
+                    focal = fastmath::select(gamma == 0.0f, 1.0f,
+                                             fast_exp(gamma * (fast_log(tile.exp_others[r]) - row.log_sum)));
+                }
+                // φ = p_t log p_t / (1 - p_t) = e_t log p_t / e_others; its limit -1 when p_t = 1.
+                float phi = fastmath::select(tile.exp_others[r] > 0.0f,
+                                             tile.exp_target[r] * row.log_pt / tile.exp_others[r], -1.0f);
+                float coef = row.weight * focal * (1.0f - gamma * phi);  // α_t (1-p_t)^γ (1 - γφ)
+                return internal::SoftmaxRowResult{row.weight * focal * -row.log_pt, coef,
+                                                  -coef * row.one_minus_pt};
+            });
+    };
+    double sum = whole >= 0 ? forward_pass(std::true_type{}) : forward_pass(std::false_type{});
     // Not finite with finite logits: float overflowed (logits of one row more than FLT_MAX
     // apart, as in a diverged model, or a loss beyond 3.4e38). The reference form computes
     // in double and gives the exact loss (+inf only where it exceeds float) and a finite

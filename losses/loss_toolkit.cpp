@@ -41,14 +41,17 @@ double check_targets(const char* op, const std::vector<int>& targets, const Clas
     const int* t = targets.data();
     const int64_t C = layout.classes;
     // A bad target turns its chunk's sum into NaN; only then do we look for it. Without
-    // weights the rows that count are counted in an integer, which vectorises.
+    // weights the rows that count are counted in an integer, which vectorises: 32-bit
+    // counters, like the targets (a chunk has kGrain rows), and one unsigned comparison for
+    // 0 <= t < C.
+    const uint32_t classes = uint32_t(std::min<int64_t>(C, INT32_MAX));
     double total = parallel_sum(layout.rows(), kGrain, [&](int64_t lo, int64_t hi) {
-        int64_t bad = 0, counted = 0;
+        int32_t bad = 0, counted = 0;
         double sum = 0.0;
         for (int64_t i = lo; i < hi; ++i) {
-            bool ignored = t[i] == ignore_index, in_range = t[i] >= 0 && t[i] < C;
-            bad += !ignored && !in_range;
-            counted += !ignored && in_range;
+            int32_t ignored = t[i] == ignore_index, in_range = uint32_t(t[i]) < classes;
+            bad += (ignored | in_range) ^ 1;
+            counted += in_range & (ignored ^ 1);
         }
         if (bad) return double(NAN);
         if (!class_weights) return double(counted);

@@ -14,6 +14,7 @@
 #include <focalgrad/core/autograd.h>
 #include <focalgrad/losses/internal/block_sums.h>
 #include <focalgrad/losses/internal/elementwise.h>
+#include <focalgrad/losses/internal/focal_power.h>
 #include <focalgrad/losses/internal/sigmoid_parts.h>
 #include <focalgrad/losses/loss_toolkit.h>
 #include <focalgrad/losses/sigmoid_focal_loss.h>
@@ -117,21 +118,8 @@ struct FocalParams {
 };
 
 FocalParams focal_params(float alpha, const Tensor& class_alpha, float gamma, float tau) {
-    const bool whole = gamma <= 15.0f && gamma == std::floor(gamma) && tau == 0.0f;
     return {alpha >= 0.0f || class_alpha.defined(), gamma, tau, tau > 0.0f ? std::log(tau) : 0.0f,
-            whole ? int(gamma) : -1};
-}
-
-// q^n for a whole n in [0, 15], by squaring: q, q^2, q^4, q^8 multiplied in where n has a
-// bit. Branch-free (the bit tests are selects), so it vectorises; q^2 is one rounding, exact
-// where e^(2 log q) would be off by an ulp or two.
-inline float focal_power(float q, int n) {
-    float f = 1.0f, square = q;
-    for (int bit = 0; bit < 4; ++bit) {
-        f = fastmath::select((n >> bit) & 1, f * square, f);
-        square *= square;
-    }
-    return f;
+            tau == 0.0f ? internal::whole_gamma(gamma) : -1};
 }
 
 // For one element: the loss α_y f ℓ_CE and its derivative, and f and its derivative (the
@@ -166,7 +154,7 @@ inline FocalTerms focal_terms(float x, float y, float alpha, const FocalParams& 
     // exactly (0 * -inf would be NaN at q = 0).
     float f;
     if constexpr (kIntegerGamma) {
-        f = focal_power(q, params.integer_gamma);
+        f = internal::focal_power(q, params.integer_gamma);
     } else {
         f = fastmath::select(params.gamma == 0.0f, 1.0f,
                              fast_exp(params.gamma * (fast_log(q) - params.log_threshold)));

@@ -113,10 +113,9 @@ void scatter_rows(const float* src, const ClassLayout& layout, int64_t row0, int
 void load_tile(const float* logits, const ClassLayout& layout, int64_t row0, int n,
                const std::vector<int>& targets, int ignore_index, SoftmaxTile& tile) {
     gather_rows(logits, layout, row0, n, tile.z);
-    for (int r = 0; r < kTileRows; ++r) {
-        int t = r < n ? targets[size_t(row0 + r)] : -1;
-        tile.target[r] = t == ignore_index ? -1 : t;
-    }
+    const int* t = targets.data() + row0;
+    for (int r = 0; r < n; ++r) tile.target[r] = t[r] == ignore_index ? -1 : t[r];
+    for (int r = n; r < kTileRows; ++r) tile.target[r] = -1;
 }
 
 // ---- The backward ---------------------------------------------------------------------

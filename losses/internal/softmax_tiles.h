@@ -41,15 +41,15 @@ struct SoftmaxTile {
         : classes(classes), buffer(Tensor::empty({classes, kTileRows})), z(buffer.data()) {}
 
     int64_t classes;
-    Tensor buffer;                                // [C, kTileRows], from the tensor pool
-    float* z;                                     // buffer.data(): z, then z - m (softmax_tile_stats)
-    alignas(64) int target[kTileRows];            // class index, or -1 (ignored or padding)
-    alignas(64) float max[kTileRows];             // m = max_j z_j
-    alignas(64) float shifted_target[kTileRows];  // z_t - m
-    alignas(64) float exp_target[kTileRows];      // e^(z_t - m)
-    alignas(64) float exp_others[kTileRows];      // Σ_{j != t} e^(z_j - m)
-    alignas(64) float shifted_dot[kTileRows];     // Σ_j u_j (z_j - m), when asked for (dot_weights)
-    alignas(64) float nan_probe[kTileRows];  // Σ_j 0 (z_j - m): NaN iff a z_j or a z_j - m is not finite
+    Tensor buffer;                      // [C, kTileRows], from the tensor pool
+    float* z;                           // buffer.data(): z, then e^(z - m) (softmax_tile_stats)
+    alignas(64) int target[kTileRows];  // class index, or -1 (ignored or padding)
+    alignas(64) float max[kTileRows];   // m = max_j z_j
+    alignas(
+        64) float shifted_target[kTileRows];   // z_t - m (0 without a target); NaN if a z_j - m is not finite
+    alignas(64) float exp_target[kTileRows];   // e^(z_t - m)
+    alignas(64) float exp_others[kTileRows];   // Σ_{j != t} e^(z_j - m)
+    alignas(64) float shifted_dot[kTileRows];  // Σ_j u_j (z_j - m), when asked for (dot_weights)
 };
 
 // Copies rows [row0, row0 + n) of `src` (laid out like the logits) into dst[j * kTileRows
@@ -65,7 +65,8 @@ void load_tile(const float* logits, const ClassLayout& layout, int64_t row0, int
 // 1 - p_t without cancellation:
 //   S = exp_target + exp_others,  p_t = exp_target / S,  1 - p_t = exp_others / S.
 // dot_weights (u, C entries) asks for shifted_dot = Σ_j u_j (z_j - m) as well; null skips it.
-// Each z_j in the tile is replaced by z_j - m, from which the gradient takes p_j.
+// Each z_j in the tile is replaced by e^(z_j - m): the one exp per logit, which the gradient
+// reuses (p_j = e^(z_j - m) / S).
 inline void softmax_tile_stats(SoftmaxTile& tile, const float* dot_weights) {
     const int64_t C = tile.classes;
     float* m = tile.max;
@@ -74,10 +75,8 @@ inline void softmax_tile_stats(SoftmaxTile& tile, const float* dot_weights) {
         const float* zj = &tile.z[size_t(j) * kTileRows];
         for (int r = 0; r < kTileRows; ++r) m[r] = zj[r] > m[r] ? zj[r] : m[r];
     }
-    for (int r = 0; r < kTileRows; ++r) {
-        tile.shifted_target[r] = tile.exp_target[r] = tile.exp_others[r] = 0.0f;
-        tile.shifted_dot[r] = tile.nan_probe[r] = 0.0f;
-    }
+    for (int r = 0; r < kTileRows; ++r)
+        tile.shifted_target[r] = tile.exp_others[r] = tile.shifted_dot[r] = 0.0f;
     if (dot_weights) {
         for (int64_t j = 0; j < C; ++j) {
             const float* zj = &tile.z[size_t(j) * kTileRows];
@@ -90,24 +89,26 @@ inline void softmax_tile_stats(SoftmaxTile& tile, const float* dot_weights) {
             float d = zj[r] - m[r];  // <= 0: e^d never overflows
             float e = fast_exp(d);
             bool is_target = tile.target[r] == int(j);
-            tile.exp_target[r] += fastmath::select(is_target, e, 0.0f);
             tile.exp_others[r] += fastmath::select(is_target, 0.0f, e);
-            tile.shifted_target[r] += fastmath::select(is_target, d, 0.0f);
-            tile.nan_probe[r] += 0.0f * d;  // NaN if a logit is NaN or inf, or d overflowed
-            zj[r] = d;
+            // 0 d, a zero unless d is NaN or infinite (a logit was, or z - m overflowed): then
+            // it turns z_t - m into NaN, also on rows without a target (their sum is 0 d's only).
+            tile.shifted_target[r] += fastmath::select(is_target, d, 0.0f * d);
+            zj[r] = e;
         }
     }
+    // e^(z_t - m) again, the same bits as in the loop, for an exp per row instead of a select
+    // per logit.
+    for (int r = 0; r < kTileRows; ++r) tile.exp_target[r] = fast_exp(tile.shifted_target[r]);
 }
 
-// log p_t for the rows of a tile with stats, accurate at both ends:
-//   p_t >= 1/2 (exp_others <= exp_target):  log p_t = -log1p(exp_others / exp_target),
-//                                          exact to an ulp even when 1 - p_t is far below
-//                                          float epsilon;
-//   p_t <  1/2:                            log p_t = (z_t - m) - log S, no cancellation.
-inline float log_p_target(const SoftmaxTile& tile, int r, float log_sum) {
-    float near_one = -fast_log1p(tile.exp_others[r] / tile.exp_target[r]);
-    float far = tile.shifted_target[r] - log_sum;
-    return fastmath::select(tile.exp_others[r] <= tile.exp_target[r], near_one, far);
+// log S, accurate when the target is the row's largest logit (z_t = m, e_t = 1): then S - 1
+// is exactly exp_others, which 1 + exp_others would round away when p_t is near 1, and
+// log S = log1p(exp_others) keeps it. Otherwise log S = log1p(S - 1), which is log S to an ulp
+// (S >= 1). From it log p_t = (z_t - m) - log S is accurate at both ends: both terms are <= 0,
+// so nothing cancels, and for z_t = m it is -log1p(exp_others), exact even when 1 - p_t is far
+// below float epsilon.
+inline float accurate_log_sum(const SoftmaxTile& tile, int r, float sum) {
+    return fast_log1p(fastmath::select(tile.shifted_target[r] == 0.0f, tile.exp_others[r], sum - 1.0f));
 }
 
 // ---- The gradient --------------------------------------------------------------------
@@ -122,8 +123,8 @@ inline float log_p_target(const SoftmaxTile& tile, int r, float log_sum) {
 // ones); spread_i is 0 on ignored rows, and 0 everywhere for losses without smoothing.
 // target_grad is apart because prob_coef p_t - ... would lose 1 - p_t to cancellation.
 // The forward computes it with g_i's scale in (known before dy is: 1 / denominator for a
-// mean), in the tile, while the row's z - m and log S are at hand: the logits are read once,
-// nothing per row is kept, and the backward only multiplies in dy (scale_by_upstream).
+// mean), in the tile, while the row's e^(z - m) and 1/S are at hand: the logits are read
+// once, nothing per row is kept, and the backward only multiplies in dy (scale_by_upstream).
 
 // grad *= dy_i on the entries of row i (per_row: Reduction::None), or *= dy[0] on all
 // (nothing to do for dy = 1); grad is laid out like the logits.
@@ -150,8 +151,8 @@ double sum_over_tiles(const ClassLayout& layout, TileFn&& tile_fn) {
 // its gradient (prob_coef and target_grad, see "The gradient").
 struct SoftmaxRow {
     float weight;        // the target class's weight (1 without weights)
-    float log_sum;       // log S
-    float log_pt;        // log p_t, accurate at both ends (log_p_target)
+    float log_sum;       // log S (accurate_log_sum)
+    float log_pt;        // log p_t = (z_t - m) - log S, accurate at both ends
     float pt;            // p_t = exp_target / S
     float one_minus_pt;  // 1 - p_t = exp_others / S, without cancellation
 };
@@ -170,31 +171,28 @@ struct SoftmaxForward {
     const float* spread_weights = nullptr;  // u, C entries; null = all 1
 };
 
-// Writes the gradient of a tile's rows (see "The gradient"), from the z - m that
-// softmax_tile_stats left in it and each row's prob_coef, target_grad and log S, into
-// options.grad: computed class-major in the tile itself, then copied out. p_j is
-// e^((z_j - m) - log S), a second exp rather than e^(z_j - m) / S, and g multiplies prob_coef
-// and spread before p and u: the bits of the recomputing backward this replaced, so that
-// trained models (the demo's JSON) stay the same.
-inline void tile_gradient(SoftmaxTile& tile, int64_t row0, int n, const float* prob_coef,
-                          const float* target_grad, const float* log_sum, const ClassLayout& layout,
+// Writes the gradient of a tile's rows (see "The gradient") into options.grad, computed
+// class-major in the tile itself and then copied out. p_j = e^(z_j - m) / S takes the exp
+// that softmax_tile_stats left in the tile, so each logit costs one exp in all:
+//   dz_j = (g prob_coef / S) e^(z_j - m) - g spread u_j,   dz_t = g target_grad,
+// with the row's factor g prob_coef / S formed once (prob_coef_over_sum holds prob_coef / S).
+inline void tile_gradient(SoftmaxTile& tile, int64_t row0, int n, const float* prob_coef_over_sum,
+                          const float* target_grad, const ClassLayout& layout,
                           const SoftmaxForward& options) {
-    alignas(64) float g_coef[kTileRows], g_spread[kTileRows];
+    alignas(64) float g_coef[kTileRows], g_spread[kTileRows], g_target[kTileRows];
     const float g = options.grad_scale;
     for (int r = 0; r < kTileRows; ++r) {
-        g_coef[r] = g * prob_coef[r];
+        g_coef[r] = g * prob_coef_over_sum[r];
         g_spread[r] = fastmath::select(tile.target[r] >= 0, g * options.spread, 0.0f);
+        g_target[r] = g * target_grad[r];
     }
     const float* u = options.spread_weights;
     for (int64_t j = 0; j < tile.classes; ++j) {
-        float* dj = &tile.z[size_t(j) * kTileRows];  // z_j - m, becoming dz_j
+        float* dj = &tile.z[size_t(j) * kTileRows];  // e^(z_j - m), becoming dz_j
         const float uj = u ? u[j] : 1.0f;
         for (int r = 0; r < kTileRows; ++r)
-            dj[r] = g_coef[r] * fast_exp(dj[r] - log_sum[r]) - g_spread[r] * uj;
-    }
-    for (int r = 0; r < n; ++r) {
-        const int t = tile.target[r];
-        if (t >= 0) tile.z[size_t(t) * kTileRows + size_t(r)] = g * target_grad[r];
+            dj[r] =
+                fastmath::select(tile.target[r] == int(j), g_target[r], g_coef[r] * dj[r] - g_spread[r] * uj);
     }
     scatter_rows(tile.z, layout, row0, n, options.grad);
 }
@@ -202,11 +200,12 @@ inline void tile_gradient(SoftmaxTile& tile, int64_t row0, int n, const float* p
 // The forward pass every softmax loss shares: tile by tile (in parallel, summed in a fixed
 // order), load the logits and targets, compute the softmax statistics, call
 // row_fn(tile, r, row) -> SoftmaxRowResult for each row, give ignored rows 0, and write what
-// `options` asks for (the row losses, the gradient). Returns the sum of the row losses; throws, naming `op`, if a logit is
-// NaN or infinite. The sum is not finite, with finite logits, exactly when float overflowed
-// (z_j - m beyond -FLT_MAX, or a loss beyond FLT_MAX): the caller then takes its reference::
-// form, in double. row_fn is inlined into a branch-free loop over the tile's rows, so it
-// should be branch-free too (fastmath::select) to keep that loop vectorised.
+// `options` asks for (the row losses, the gradient). Returns the sum of the row losses;
+// throws, naming `op`, if a logit is NaN or infinite. The sum is not finite, with finite
+// logits, exactly when float overflowed (z_j - m, or a row's Σ_j (z_j - m), beyond -FLT_MAX,
+// or a loss beyond FLT_MAX): the caller then takes its reference:: form, in double. row_fn is
+// inlined into a branch-free loop over the tile's rows, so it should be branch-free too
+// (fastmath::select) to keep that loop vectorised.
 template <class RowFn>
 double softmax_loss_forward(const char* op, const Tensor& logits, const ClassLayout& layout,
                             const std::vector<int>& targets, int ignore_index, const SoftmaxForward& options,
@@ -217,27 +216,30 @@ double softmax_loss_forward(const char* op, const Tensor& logits, const ClassLay
     double sum = sum_over_tiles(layout, [&](SoftmaxTile& tile, int64_t row0, int n) {
         load_tile(z, layout, row0, n, targets, ignore_index, tile);
         softmax_tile_stats(tile, options.dot_weights);
-        alignas(64) float loss[kTileRows], prob_coef[kTileRows], target_grad[kTileRows], log_sum[kTileRows];
+        alignas(64) float loss[kTileRows], prob_coef_over_sum[kTileRows], target_grad[kTileRows];
         alignas(64) float weight[kTileRows];
-        for (int r = 0; r < kTileRows; ++r) {
-            int t = tile.target[r];
-            weight[r] = t < 0 ? 0.0f : (class_weights ? class_weights[t] : 1.0f);
+        if (class_weights) {
+            for (int r = 0; r < kTileRows; ++r)
+                weight[r] =
+                    fastmath::select(tile.target[r] >= 0, class_weights[std::max(tile.target[r], 0)], 0.0f);
+        } else {
+            for (int r = 0; r < kTileRows; ++r) weight[r] = fastmath::select(tile.target[r] >= 0, 1.0f, 0.0f);
         }
         for (int r = 0; r < kTileRows; ++r) {
-            float S = tile.exp_target[r] + tile.exp_others[r];
-            log_sum[r] = fast_log(S);
-            SoftmaxRow row{weight[r], log_sum[r], log_p_target(tile, r, log_sum[r]), tile.exp_target[r] / S,
-                           tile.exp_others[r] / S};
+            const float S = tile.exp_target[r] + tile.exp_others[r], inv_sum = 1.0f / S;
+            const float log_sum = accurate_log_sum(tile, r, S);
+            SoftmaxRow row{weight[r], log_sum, tile.shifted_target[r] - log_sum, tile.exp_target[r] * inv_sum,
+                           tile.exp_others[r] * inv_sum};
             SoftmaxRowResult res = row_fn(tile, r, row);
             bool valid = tile.target[r] >= 0;
-            loss[r] = fastmath::select(valid, res.loss, 0.0f);
-            prob_coef[r] = fastmath::select(valid, res.prob_coef, 0.0f);
+            // 0 (z_t - m) is 0, or NaN when a logit of the row is not finite: then the sum tells.
+            loss[r] = fastmath::select(valid, res.loss, 0.0f) + 0.0f * tile.shifted_target[r];
+            prob_coef_over_sum[r] = fastmath::select(valid, res.prob_coef * inv_sum, 0.0f);
             target_grad[r] = fastmath::select(valid, res.target_grad, 0.0f);
         }
-        // The nan_probe terms are 0, or NaN when a logit is: then the sum tells.
-        double tile_sum = block_sum(loss, n) + block_sum(tile.nan_probe, n);
+        double tile_sum = block_sum(loss, n);
         if (out) std::copy(loss, loss + n, out + row0);
-        if (options.grad) tile_gradient(tile, row0, n, prob_coef, target_grad, log_sum, layout, options);
+        if (options.grad) tile_gradient(tile, row0, n, prob_coef_over_sum, target_grad, layout, options);
         return tile_sum;
     });
     if (!std::isfinite(sum)) check_finite(op, "logits", logits);
