@@ -56,9 +56,69 @@ inline void transpose8(const float* src, int64_t src_stride, float* dst, int64_t
     store(4, &d[4]), store(5, &d[5]), store(6, &d[6]), store(7, &d[7]);
 }
 
-// The 8-class blocks of a row: 0, 8, 16, ..., and the last one ends at C, overlapping the one
-// before when 8 does not divide C (it copies some values twice, the same both times).
-inline int64_t block_start(int64_t j0, int64_t C) { return std::min(j0, C - 8); }
+// The 4-class version, for the last classes of a row when 8 does not divide C: 8 rows x 4
+// classes, a half-vector per row. Packing row i and row i + 4 into one register makes the
+// first two rounds of transpose8 a 4 x 4 transpose in each 128-bit half at once, which is
+// all it takes: 8 shuffles where an 8 x 8 block overlapping the one before would cost 24.
+// Applied to the 4 class vectors instead, it gives back the packed rows (the way out).
+typedef float Vec4 __attribute__((vector_size(16)));
+
+inline void transpose4_halves(Vec8& a0, Vec8& a1, Vec8& a2, Vec8& a3) {
+    const Lanes8 unpack_lo = {0, 8, 1, 9, 4, 12, 5, 13}, unpack_hi = {2, 10, 3, 11, 6, 14, 7, 15};
+    const Lanes8 pairs_lo = {0, 1, 8, 9, 4, 5, 12, 13}, pairs_hi = {2, 3, 10, 11, 6, 7, 14, 15};
+    const Vec8 b0 = __builtin_shuffle(a0, a1, unpack_lo), b1 = __builtin_shuffle(a0, a1, unpack_hi);
+    const Vec8 b2 = __builtin_shuffle(a2, a3, unpack_lo), b3 = __builtin_shuffle(a2, a3, unpack_hi);
+    a0 = __builtin_shuffle(b0, b2, pairs_lo), a1 = __builtin_shuffle(b0, b2, pairs_hi);
+    a2 = __builtin_shuffle(b1, b3, pairs_lo), a3 = __builtin_shuffle(b1, b3, pairs_hi);
+}
+
+// dst[k * dst_stride + i] = src[i * src_stride + k] for i in [0, 8), k in [0, 4).
+inline void transpose8x4(const float* src, int64_t src_stride, float* dst, int64_t dst_stride) {
+    auto rows = [&](Vec8* v, int i) {  // (row i | row i + 4), 4 classes each
+        Vec4 lo, hi;
+        std::memcpy(&lo, src + i * src_stride, sizeof(Vec4));
+        std::memcpy(&hi, src + (i + 4) * src_stride, sizeof(Vec4));
+        *v = __builtin_shufflevector(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7);
+    };
+    auto store = [&](int k, const Vec8* v) { std::memcpy(dst + k * dst_stride, v, sizeof(Vec8)); };
+    Vec8 a0, a1, a2, a3;
+    rows(&a0, 0), rows(&a1, 1), rows(&a2, 2), rows(&a3, 3);
+    transpose4_halves(a0, a1, a2, a3);  // a_k = class k of rows 0-7
+    store(0, &a0), store(1, &a1), store(2, &a2), store(3, &a3);
+}
+
+// The way back: dst[i * dst_stride + k] = src[k * src_stride + i] for i in [0, 8), k in [0, 4).
+inline void transpose4x8(const float* src, int64_t src_stride, float* dst, int64_t dst_stride) {
+    auto load = [&](Vec8* v, int k) { std::memcpy(v, src + k * src_stride, sizeof(Vec8)); };
+    auto rows = [&](int i, const Vec8* v) {  // row i gets the low half, row i + 4 the high one
+        const Vec4 lo = __builtin_shufflevector(*v, *v, 0, 1, 2, 3),
+                   hi = __builtin_shufflevector(*v, *v, 4, 5, 6, 7);
+        std::memcpy(dst + i * dst_stride, &lo, sizeof(Vec4));
+        std::memcpy(dst + (i + 4) * dst_stride, &hi, sizeof(Vec4));
+    };
+    Vec8 a0, a1, a2, a3;
+    load(&a0, 0), load(&a1, 1), load(&a2, 2), load(&a3, 3);
+    transpose4_halves(a0, a1, a2, a3);  // a_i = (row i | row i + 4)
+    rows(0, &a0), rows(1, &a1), rows(2, &a2), rows(3, &a3);
+}
+
+// How the classes of 8 rows are copied, for C >= 4: blocks of 8 classes while they fit, then
+// the rest ending at C, as one block of 8 (5-7 classes left, C >= 8) or of 4 (1-4 left, or
+// 4 < C < 8, where two blocks of 4 cover the row). A last block overlaps the one before when
+// it does not fit exactly, copying some values twice, the same both times. copy8(j) and
+// copy4(j) copy the block starting at class j.
+template <class Copy8, class Copy4>
+inline void for_class_blocks(int64_t C, Copy8&& copy8, Copy4&& copy4) {
+    int64_t j = 0;
+    for (; j + 8 <= C; j += 8) copy8(j);
+    const int64_t rest = C - j;
+    if (rest > 4 && C >= 8) {
+        copy8(C - 8);
+    } else if (rest > 0) {
+        if (rest > 4) copy4(j);
+        copy4(C - 4);
+    }
+}
 
 }  // namespace
 
@@ -67,12 +127,14 @@ void gather_rows(const float* src, const ClassLayout& layout, int64_t row0, int 
     if (positions == 1) {  // [N, C]: the n rows are one contiguous n x C block to transpose
         const float* block = src + row0 * C;
         int r = 0;
-        if (C >= 8)
+        if (C >= 4)
             for (; r + 8 <= n; r += 8)
-                for (int64_t j0 = 0; j0 < C; j0 += 8) {
-                    const int64_t j = block_start(j0, C);
-                    transpose8(block + r * C + j, C, dst + j * kTileRows + r, kTileRows);
-                }
+                for_class_blocks(
+                    C,
+                    [&](int64_t j) { transpose8(block + r * C + j, C, dst + j * kTileRows + r, kTileRows); },
+                    [&](int64_t j) {
+                        transpose8x4(block + r * C + j, C, dst + j * kTileRows + r, kTileRows);
+                    });
         for (; r < n; ++r)
             for (int64_t j = 0; j < C; ++j) dst[j * kTileRows + r] = block[r * C + j];
     } else {
@@ -92,12 +154,14 @@ void scatter_rows(const float* src, const ClassLayout& layout, int64_t row0, int
     if (positions == 1) {
         float* block = dst + row0 * C;
         int r = 0;
-        if (C >= 8)
+        if (C >= 4)
             for (; r + 8 <= n; r += 8)
-                for (int64_t j0 = 0; j0 < C; j0 += 8) {
-                    const int64_t j = block_start(j0, C);
-                    transpose8(src + j * kTileRows + r, kTileRows, block + r * C + j, C);
-                }
+                for_class_blocks(
+                    C,
+                    [&](int64_t j) { transpose8(src + j * kTileRows + r, kTileRows, block + r * C + j, C); },
+                    [&](int64_t j) {
+                        transpose4x8(src + j * kTileRows + r, kTileRows, block + r * C + j, C);
+                    });
         for (; r < n; ++r)
             for (int64_t j = 0; j < C; ++j) block[r * C + j] = src[j * kTileRows + r];
         return;
