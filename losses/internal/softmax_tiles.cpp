@@ -174,6 +174,18 @@ void scatter_rows(const float* src, const ClassLayout& layout, int64_t row0, int
     }
 }
 
+void prefetch_rows(const float* data, const ClassLayout& layout, int64_t row0, int64_t n, bool write) {
+    if (layout.positions != 1) return;
+    const int64_t end = std::min(row0 + n, layout.rows()) * layout.classes;
+    constexpr int64_t kLine = 64 / sizeof(float);  // floats per cache line
+    for (int64_t e = row0 * layout.classes; e < end; e += kLine) {
+        if (write)
+            __builtin_prefetch(data + e, 1);
+        else
+            __builtin_prefetch(data + e, 0);
+    }
+}
+
 void load_tile(const float* logits, const ClassLayout& layout, int64_t row0, int n,
                const std::vector<int>& targets, int ignore_index, SoftmaxTile& tile) {
     gather_rows(logits, layout, row0, n, tile.z);

@@ -23,6 +23,7 @@ namespace focalgrad {
 namespace internal {
 
 constexpr int kTileRows = 64;
+constexpr int kPrefetchTiles = 1;  // how many tiles ahead prefetch_rows is asked for
 
 // Rows per parallel chunk: whole tiles, about kGrain floats of logits.
 inline int64_t rows_per_chunk(int64_t classes) {
@@ -56,6 +57,12 @@ struct SoftmaxTile {
 // + r], padding rows n.. with 0; scatter_rows is the way back.
 void gather_rows(const float* src, const ClassLayout& layout, int64_t row0, int n, float* dst);
 void scatter_rows(const float* src, const ClassLayout& layout, int64_t row0, int n, float* dst);
+
+// Asks the caches for rows [row0, row0 + n) of `data` (laid out like the logits; for
+// writing when `write`), clipped to the rows there are, so that they arrive while the tile
+// before them is computed: the hardware prefetcher alone left the copies in and out
+// waiting for memory. [N, C] only; in [N, C, d1, ...] a tile's rows are C strided runs.
+void prefetch_rows(const float* data, const ClassLayout& layout, int64_t row0, int64_t n, bool write);
 
 // Loads rows [row0, row0 + n) of the logits and their targets (-1 for ignore_index).
 void load_tile(const float* logits, const ClassLayout& layout, int64_t row0, int n,
@@ -214,6 +221,9 @@ double softmax_loss_forward(const char* op, const Tensor& logits, const ClassLay
     const float* class_weights = options.class_weights;
     float* out = options.per_row_losses;
     double sum = sum_over_tiles(layout, [&](SoftmaxTile& tile, int64_t row0, int n) {
+        prefetch_rows(z, layout, row0 + kPrefetchTiles * kTileRows, kTileRows, false);
+        if (options.grad)
+            prefetch_rows(options.grad, layout, row0 + kPrefetchTiles * kTileRows, kTileRows, true);
         load_tile(z, layout, row0, n, targets, ignore_index, tile);
         softmax_tile_stats(tile, options.dot_weights);
         alignas(64) float loss[kTileRows], prob_coef_over_sum[kTileRows], target_grad[kTileRows];
