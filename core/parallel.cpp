@@ -46,6 +46,10 @@ namespace {
 // code between the loops of a training step, short enough not to steal much from other
 // programs when the machine is shared.
 constexpr std::chrono::microseconds kSpinTime{200};
+// After a background task with no loop running around it, a worker spins only this long:
+// about one small training step (the MLP 784-32-10's takes ~40 us), so that the next
+// step's task finds it awake, but not between steps that are far apart.
+constexpr std::chrono::microseconds kBackgroundSpinTime{40};
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -57,10 +61,10 @@ inline void cpu_relax() {
 
 thread_local bool t_in_parallel = false;  // set inside a loop: nested loops run serially
 
-// Spins until done() or kSpinTime has passed; returns done().
+// Spins until done() or how_long has passed; returns done().
 template <class Done>
-bool spin_until(Done done) {
-    auto deadline = std::chrono::steady_clock::now() + kSpinTime;
+bool spin_until(Done done, std::chrono::microseconds how_long = kSpinTime) {
+    auto deadline = std::chrono::steady_clock::now() + how_long;
     for (;;) {
         for (int i = 0; i < 64; ++i) {
             if (done()) return true;
@@ -238,10 +242,10 @@ private:
             return generation_.load(std::memory_order_acquire) != seen ||
                    background_count_.load(std::memory_order_acquire) > 0;
         };
-        bool spin = true;
+        auto spin = kSpinTime;                                    // how long to spin before sleeping
         auto last_job = std::chrono::steady_clock::time_point{};  // when the last loop ended
         for (;;) {
-            if (spin) spin_until(news);
+            spin_until(news, spin);
             std::shared_ptr<Job> job;
             std::shared_ptr<detail::BackgroundState> task;
             {
@@ -265,7 +269,7 @@ private:
                 job->work(self);
                 last_job = std::chrono::steady_clock::now();
             }
-            spin = true;
+            spin = kSpinTime;
             if (task) {
                 // Chunk by chunk, leaving for any loop published meanwhile; the task goes back
                 // to the head of the queue if chunks are left.
@@ -276,13 +280,17 @@ private:
                     background_.push_front(std::move(task));
                     background_count_.fetch_add(1, std::memory_order_release);
                 }
-                // After a whole background task, spin only if a loop ended less than kSpinTime
-                // ago (more are coming: a step of parallel products); otherwise sleep at
-                // once. Background tasks come one per training step, so a worker spinning
-                // after each never slept, and on a busy machine it took the caller's time
-                // slices (MLP 784-32-10 epoch at load 3: 4.3x its floor spinning, 2.5x
-                // sleeping, 2.5x with no background task).
-                spin = !all_started || std::chrono::steady_clock::now() - last_job < kSpinTime;
+                // After a whole background task, spin the usual time only if a loop ended
+                // less than kSpinTime ago (more are coming: a step of parallel products);
+                // otherwise spin kBackgroundSpinTime, then sleep. Background tasks come one
+                // per training step, so a worker spinning 200 us after each never slept,
+                // and on a busy machine it took the caller's time slices (MLP 784-32-10
+                // epoch at load 3: 4.3x its floor spinning 200 us, 2.5x sleeping at once,
+                // 2.5x with no background task); sleeping at once made every step pay for
+                // waking it (quiet: 1.78x against 1.51x spinning 40 us; with another
+                // process busy on one core, 2.2-2.6x both).
+                const bool loops = std::chrono::steady_clock::now() - last_job < kSpinTime;
+                spin = !all_started || loops ? kSpinTime : kBackgroundSpinTime;
             }
         }
     }
