@@ -57,7 +57,7 @@ namespace {
 // when the other core was taken). Only batches above ~670 MNIST images are split.
 constexpr int64_t kConvertGrain = 16 * kGrain;
 constexpr int64_t kPrefetchImages = 4;  // how far ahead the conversion asks for images
-constexpr int64_t kImagesPerChunk = 8;  // a background batch's chunk: a few microseconds
+constexpr int64_t kImagesPerChunk = 4;  // a background batch's chunk: a few microseconds
 
 void check_options(const LoaderOptions& options, const char* op) {
     FG_CHECK(options.batch_size >= 1, op, ": batch_size must be >= 1, got ", options.batch_size);
