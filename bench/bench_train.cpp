@@ -1,5 +1,6 @@
 // bench_train.cpp — does a training epoch cost little beyond its matrix products?
 // One MNIST epoch (SGD momentum 0.9, cross-entropy, shuffled batches) of each workload,
+// the median of 3 epochs for the MLPs,
 // against its floor measured in the same run (docs/performance.md, "The floors"):
 //   MLP 784-256-128-10, batch 128, on 1 and 2 threads   the epoch's own gemm calls replayed
 //   MLP 784-32-10, batch 32 (loader included)           alone on warm buffers (GEMM floor)
@@ -39,7 +40,7 @@ int main(int argc, char** argv) {
     for (int threads : {1, 2}) {
         set_num_threads(threads);
         auto mlp = bench_mlp({256, 128}, 0);
-        EpochResult r = time_epochs(*mlp, data, 128, true, quick ? 3 : 2, 20, limit);
+        EpochResult r = time_epochs(*mlp, data, 128, true, 3, 20, limit);
         double floor = gemm_floor_seconds(r.gemms, 3);
         double ratio = r.seconds / floor;
         table_row(str("MLP 784-256-128-10 epoch, batch 128, ", threads, " thread(s)"),
@@ -51,9 +52,9 @@ int main(int argc, char** argv) {
     const int threads = num_threads();
     {
         auto small = bench_mlp({32}, 0);
-        EpochResult r = time_epochs(*small, data, 32, true, quick ? 3 : 2, 20, limit);
+        EpochResult r = time_epochs(*small, data, 32, true, 3, 20, limit);
         double floor = gemm_floor_seconds(r.gemms, 3);
-        double loader = loader_epoch_seconds(data, 32, true, quick ? 3 : 2, limit);
+        double loader = loader_epoch_seconds(data, 32, true, 3, limit);
         double ratio = r.seconds / floor;
         table_row(str("MLP 784-32-10 epoch, batch 32, ", threads, " threads, loader included"),
                   fmt("%.3f s", r.seconds), fmt("GEMM floor %.3f s", floor), fmt("%.2fx floor", ratio),
