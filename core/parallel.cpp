@@ -10,7 +10,8 @@
 // no loop is published (loops come first: a caller is waiting for them). Whoever moves a
 // task from "waiting" to "running" runs it, the worker or the waiting caller, so each
 // task runs exactly once, and a caller never waits for a worker that has not started it.
-// A worker goes back to sleep right after a background task, without spinning.
+// After a background task a worker spins the usual time only when a loop ended moments
+// ago (a step's products are under way), else briefly (kBackgroundSpinTime), then sleeps.
 //
 // Idle workers spin for a few tens of microseconds (the next loop of a training step
 // usually comes sooner) and then sleep on a condition variable. Sleeping matters on a
