@@ -1,12 +1,17 @@
 // test_loss_tiles.cpp — the class-major tile copies of the fast softmax losses
 // (losses/internal/softmax_tiles.h): gather_rows and scatter_rows move exactly the values the
 // layout's index formula names, for every number of classes around the 8 x 8 blocks of the
-// [N, C] case (C = 1 ... 20), whole and partial tiles, and strided [N, C, d] logits.
+// [N, C] case (C = 1 ... 20), whole and partial tiles, and strided [N, C, d] logits; the
+// streaming copy of large gradients, and that streaming leaves their bits as they were.
 // Not here: the losses built on them (test_loss_fast_vs_reference.cpp).
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
+#include <focalgrad/core/autograd.h>
+#include <focalgrad/core/random.h>
 #include <focalgrad/losses/internal/softmax_tiles.h>
+#include <focalgrad/losses/losses.h>
 
 #include "helpers.h"
 
@@ -51,4 +56,52 @@ TEST_CASE(
                     CHECK(wrong == 0);
                 }
         }
+}
+
+TEST_CASE("stream_floats copies exactly, at every alignment of the destination and every length to 100") {
+    std::vector<float> src(128), dst(160);
+    for (size_t e = 0; e < src.size(); ++e) src[e] = float(e) + 0.25f;
+    for (int offset = 0; offset < 17; ++offset)
+        for (int64_t n = 0; n <= 100; ++n) {
+            INFO("offset ", offset, ", n ", n);
+            for (float& v : dst) v = -1.0f;
+            internal::stream_floats(src.data(), n, dst.data() + offset);
+            internal::store_fence();
+            int wrong = 0;
+            for (int64_t e = 0; e < int64_t(dst.size()); ++e) {
+                const int64_t i = e - offset;
+                wrong += dst[size_t(e)] != (i >= 0 && i < n ? src[size_t(i)] : -1.0f);
+            }
+            CHECK(wrong == 0);
+        }
+}
+
+TEST_CASE("a gradient streamed out (above kStreamBytes) has the bits of the same rows' cached one") {
+    // Rows are independent and the Sum reduction scales nothing: the gradient of a large batch
+    // (streamed) is, row for row, the gradient of its pieces (small: plain stores).
+    const int64_t C = 10, N = internal::kStreamBytes / int64_t(sizeof(float) * C) + 1000, piece = 4096;
+    Generator gen(5);
+    Tensor x = Tensor::normal({N, C}, 0.0f, 3.0f, gen).set_requires_grad(true);  // [N, C]
+    std::vector<int> t(static_cast<size_t>(N));
+    for (auto& v : t) v = int(gen.below(uint32_t(C)));
+    FocalLossOptions focal;
+    focal.reduction = Reduction::Sum;
+    CrossEntropyOptions ce;
+    ce.reduction = Reduction::Sum;
+    for (int which = 0; which < 2; ++which) {
+        INFO("loss ", which == 0 ? "cross_entropy" : "focal_loss");
+        x.zero_grad();
+        (which == 0 ? cross_entropy(x, t, ce) : focal_loss(x, t, focal)).backward();
+        int64_t wrong = 0;
+        for (int64_t r0 = 0; r0 < N; r0 += piece) {
+            const int64_t n = std::min(piece, N - r0);
+            Tensor part = Tensor::empty({n, C});
+            std::copy(x.data() + r0 * C, x.data() + (r0 + n) * C, part.data());
+            part.set_requires_grad(true);
+            std::vector<int> part_t(t.begin() + r0, t.begin() + r0 + n);
+            (which == 0 ? cross_entropy(part, part_t, ce) : focal_loss(part, part_t, focal)).backward();
+            for (int64_t e = 0; e < n * C; ++e) wrong += part.grad().data()[e] != x.grad().data()[r0 * C + e];
+        }
+        CHECK(wrong == 0);
+    }
 }

@@ -1,6 +1,10 @@
 // softmax_tiles.cpp — the tile copies (8 x 8 transposes in registers) and the backward's
 // scaling, for the fast softmax losses.
+#include <cstdint>
 #include <cstring>
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
 
 #include <focalgrad/losses/internal/softmax_tiles.h>
 
@@ -184,6 +188,28 @@ void prefetch_rows(const float* data, const ClassLayout& layout, int64_t row0, i
         else
             __builtin_prefetch(data + e, 0);
     }
+}
+
+void stream_floats(const float* src, int64_t n, float* dst) {
+#if defined(__SSE2__)
+    int64_t i = 0;
+    for (; i < n && (reinterpret_cast<uintptr_t>(dst + i) & 63) != 0; ++i) dst[i] = src[i];
+    const int64_t lines_end = i + ((n - i) & ~int64_t(15));  // 16 floats to a line
+#if defined(__AVX__)
+    for (; i < lines_end; i += 8) _mm256_stream_ps(dst + i, _mm256_loadu_ps(src + i));
+#else
+    for (; i < lines_end; i += 4) _mm_stream_ps(dst + i, _mm_loadu_ps(src + i));
+#endif
+    for (; i < n; ++i) dst[i] = src[i];
+#else
+    std::memcpy(dst, src, size_t(n) * sizeof(float));
+#endif
+}
+
+void store_fence() {
+#if defined(__SSE2__)
+    _mm_sfence();
+#endif
 }
 
 void load_tile(const float* logits, const ClassLayout& layout, int64_t row0, int n,

@@ -39,11 +39,15 @@ inline int64_t rows_per_chunk(int64_t classes) {
 // (often 10) classes of one row. Padding rows r >= n hold z = 0 and target -1.
 struct SoftmaxTile {
     explicit SoftmaxTile(int64_t classes)
-        : classes(classes), buffer(Tensor::empty({classes, kTileRows})), z(buffer.data()) {}
+        : classes(classes),
+          buffer(Tensor::empty({2, classes, kTileRows})),
+          z(buffer.data()),
+          rows(z + classes * kTileRows) {}
 
     int64_t classes;
-    Tensor buffer;                      // [C, kTileRows], from the tensor pool
+    Tensor buffer;                      // [2, C, kTileRows], from the tensor pool
     float* z;                           // buffer.data(): z, then e^(z - m) (softmax_tile_stats)
+    float* rows;                        // [kTileRows, C]: the gradient's rows before streaming out
     alignas(64) int target[kTileRows];  // class index, or -1 (ignored or padding)
     alignas(64) float max[kTileRows];   // m = max_j z_j
     alignas(
@@ -63,6 +67,18 @@ void scatter_rows(const float* src, const ClassLayout& layout, int64_t row0, int
 // before them is computed: the hardware prefetcher alone left the copies in and out
 // waiting for memory. [N, C] only; in [N, C, d1, ...] a tile's rows are C strided runs.
 void prefetch_rows(const float* data, const ClassLayout& layout, int64_t row0, int64_t n, bool write);
+
+// A gradient larger than this many bytes is written with non-temporal (streaming) stores:
+// it goes to memory anyway, and a plain store first reads each of its cold lines (a 40 MB
+// gradient costs 40 MB of reads more). Smaller ones stay in the cache for the next op.
+constexpr int64_t kStreamBytes = int64_t(8) << 20;
+
+// dst[i] = src[i] for i < n, the whole 64-byte lines of dst with non-temporal stores where
+// the instruction set has them (SSE2, AVX), plain stores for the partial lines at its ends
+// and elsewhere. store_fence() orders them before anything a later reader does: each thread
+// calls it when its part is written.
+void stream_floats(const float* src, int64_t n, float* dst);
+void store_fence();
 
 // Loads rows [row0, row0 + n) of the logits and their targets (-1 for ignore_index).
 void load_tile(const float* logits, const ClassLayout& layout, int64_t row0, int n,
@@ -149,6 +165,7 @@ double sum_over_tiles(const ClassLayout& layout, TileFn&& tile_fn) {
         double sum = 0.0;
         for (int64_t r0 = lo; r0 < hi; r0 += kTileRows)
             sum += tile_fn(tile, r0, int(std::min<int64_t>(kTileRows, hi - r0)));
+        store_fence();  // the streamed gradient (stream_floats), if any
         return sum;
     });
 }
@@ -173,6 +190,7 @@ struct SoftmaxForward {
     const float* dot_weights = nullptr;     // C entries: asks the tile for shifted_dot; null skips it
     float* per_row_losses = nullptr;        // one float per row, written when not null (Reduction::None)
     float* grad = nullptr;                  // laid out like the logits: the gradient above, when not null
+    bool stream_grad = false;               // grad written with streaming stores (kStreamBytes)
     float grad_scale = 1.0f;                // the scale of g_i (UpstreamGrad::scale_of)
     float spread = 0.0f;                    // spread_i on the rows that count
     const float* spread_weights = nullptr;  // u, C entries; null = all 1
@@ -201,7 +219,12 @@ inline void tile_gradient(SoftmaxTile& tile, int64_t row0, int n, const float* p
             dj[r] =
                 fastmath::select(tile.target[r] == int(j), g_target[r], g_coef[r] * dj[r] - g_spread[r] * uj);
     }
-    scatter_rows(tile.z, layout, row0, n, options.grad);
+    if (options.stream_grad) {  // [N, C] only: the tile's rows are one block of n C floats
+        scatter_rows(tile.z, layout, 0, n, tile.rows);
+        stream_floats(tile.rows, n * tile.classes, options.grad + row0 * tile.classes);
+    } else {
+        scatter_rows(tile.z, layout, row0, n, options.grad);
+    }
 }
 
 // The forward pass every softmax loss shares: tile by tile (in parallel, summed in a fixed
@@ -220,9 +243,12 @@ double softmax_loss_forward(const char* op, const Tensor& logits, const ClassLay
     const float* z = logits.data();
     const float* class_weights = options.class_weights;
     float* out = options.per_row_losses;
+    SoftmaxForward opts = options;
+    opts.stream_grad =
+        options.grad && layout.positions == 1 && logits.numel() * int64_t(sizeof(float)) > kStreamBytes;
     double sum = sum_over_tiles(layout, [&](SoftmaxTile& tile, int64_t row0, int n) {
         prefetch_rows(z, layout, row0 + kPrefetchTiles * kTileRows, kTileRows, false);
-        if (options.grad)
+        if (options.grad && !opts.stream_grad)
             prefetch_rows(options.grad, layout, row0 + kPrefetchTiles * kTileRows, kTileRows, true);
         load_tile(z, layout, row0, n, targets, ignore_index, tile);
         softmax_tile_stats(tile, options.dot_weights);
@@ -249,7 +275,7 @@ double softmax_loss_forward(const char* op, const Tensor& logits, const ClassLay
         }
         double tile_sum = block_sum(loss, n);
         if (out) std::copy(loss, loss + n, out + row0);
-        if (options.grad) tile_gradient(tile, row0, n, prob_coef_over_sum, target_grad, layout, options);
+        if (options.grad) tile_gradient(tile, row0, n, prob_coef_over_sum, target_grad, layout, opts);
         return tile_sum;
     });
     if (!std::isfinite(sum)) check_finite(op, "logits", logits);
