@@ -209,26 +209,43 @@ void max_pool_2x2_backward(const float* dy, const float* where, int64_t H, int64
     if (H > 2 * Ho) std::fill_n(dx + (H - 1) * W, W, 0.0f);  // odd H: nor is the last row
 }
 
-// max_pool_2x2 over `planes` consecutive Ho x Wo planes with Wo even, in two passes that
-// vectorise even when the rows are short (7 windows of a 14 x 14 plane leave max_pool_2x2
-// with scalar code): first every horizontal pair (a, b) of the whole buffer, one flat loop,
+// The activation conv2d applies to z = W cols before pooling: v = relu(z + bias), z + bias,
+// or z, written as conv2d's unpooled path writes it, so that both give the same bits.
+template <bool Relu, bool Bias>
+inline float activate(float z, float bias) {
+    return Relu ? relu_value(z + bias) : Bias ? z + bias : z;
+}
+
+// conv2d's fused 2x2 pooling of `planes` consecutive Ho x Wo planes of z = W cols, with Wo
+// even, in two passes that vectorise even when the rows are short (7 windows of a 14 x 14
+// plane would leave a loop over windows with scalar code): first every horizontal pair
+// (a, b) of a plane, one flat loop that also adds the plane's bias and applies the relu,
 // into its maximum and whether b won (`half`: 2 x planes Ho Wo / 2 floats); then each row
 // pair's two results, top and bottom. The first maximum in the order a, b, c, d wins, as
 // in max_pool_2x2: max(max(a, b), max(c, d)) with ties to the left and to the top is the
-// same choice. Returns whether a NaN was seen, and then writes nothing (the caller redoes
-// the planes NaN-aware).
-bool max_pool_2x2_planes(const float* __restrict z, int64_t planes, int64_t Ho, int64_t Wo,
-                         float* __restrict half, float* __restrict out, float* __restrict where) {
-    const int64_t pairs = planes * Ho * Wo / 2, Wp = Wo / 2, Hp = Ho / 2;
+// same choice. where[u, oh, ow] is the offset of the window's maximum from its top-left
+// corner: 0, 1, Wo or Wo + 1. Returns whether a NaN was seen, and then writes nothing (the
+// caller redoes the planes NaN-aware).
+template <bool Relu, bool Bias>
+bool activate_pool_2x2_planes(const float* __restrict z, const float* __restrict bias, int64_t planes,
+                              int64_t Ho, int64_t Wo, float* __restrict half, float* __restrict out,
+                              float* __restrict where) {
+    const int64_t plane_pairs = Ho * Wo / 2, pairs = planes * plane_pairs, Wp = Wo / 2, Hp = Ho / 2;
     float* __restrict hmax = half;            // [planes, Ho, Wp]
     float* __restrict hright = half + pairs;  // 1 where b won, else 0
     int nan_seen = 0;
-    for (int64_t k = 0; k < pairs; ++k) {
-        const float a = z[2 * k], b = z[2 * k + 1];
-        nan_seen |= (a != a) | (b != b);
-        const bool take = b > a;
-        hmax[k] = fastmath::select(take, b, a);
-        hright[k] = fastmath::select(take, 1.0f, 0.0f);
+    for (int64_t u = 0; u < planes; ++u) {
+        const float bu = Bias ? bias[u] : 0.0f;
+        const float* __restrict zu = z + 2 * u * plane_pairs;
+        float* __restrict mu = hmax + u * plane_pairs;
+        float* __restrict ru = hright + u * plane_pairs;
+        for (int64_t k = 0; k < plane_pairs; ++k) {
+            const float a = activate<Relu, Bias>(zu[2 * k], bu), b = activate<Relu, Bias>(zu[2 * k + 1], bu);
+            nan_seen |= (a != a) | (b != b);
+            const bool take = b > a;
+            mu[k] = fastmath::select(take, b, a);
+            ru[k] = fastmath::select(take, 1.0f, 0.0f);
+        }
     }
     if (nan_seen) return true;
     const float below = float(Wo);
@@ -237,16 +254,60 @@ bool max_pool_2x2_planes(const float* __restrict z, int64_t planes, int64_t Ho, 
             const int64_t top = (u * Ho + 2 * oh) * Wp, bottom = top + Wp;
             float* o = out + (u * Hp + oh) * Wp;
             float* at = where ? where + (u * Hp + oh) * Wp : nullptr;
-            const float row_start = float(2 * oh * Wo);
             for (int64_t ow = 0; ow < Wp; ++ow) {
                 const bool take = hmax[bottom + ow] > hmax[top + ow];
                 o[ow] = fastmath::select(take, hmax[bottom + ow], hmax[top + ow]);
-                if (at)
-                    at[ow] = row_start + float(int32_t(2 * ow)) +
-                             fastmath::select(take, below + hright[bottom + ow], hright[top + ow]);
+                if (at) at[ow] = fastmath::select(take, below + hright[bottom + ow], hright[top + ow]);
             }
         }
     return false;
+}
+
+// The backward of conv2d's fused relu and 2x2 pooling for one image's O planes: dz is dy
+// (through relu's mask at the pooled value y, if relu) where a window had its maximum and
+// 0 elsewhere; rows and columns no window covers get 0. With Wo even, in two passes that
+// vectorise on short rows, like the forward: every window's four values, one flat loop,
+// into its top pair (`top`, [O Hp, Wo]) and its bottom pair (`bottom`, the same); then each
+// plane's rows copied into place. `where` holds the offsets activate_pool_2x2_planes writes.
+void unpool_2x2_planes(const float* __restrict dy, const float* __restrict y, const float* __restrict where,
+                       int64_t planes, int64_t Ho, int64_t Wo, float* __restrict top,
+                       float* __restrict bottom, float* __restrict dz) {
+    const int64_t Hp = Ho / 2, Wp = Wo / 2, windows = planes * Hp * Wp;
+    const float below = float(Wo);
+    if (Wo % 2 != 0) {  // odd Wo: window by window, the last column 0
+        for (int64_t u = 0; u < planes; ++u) {
+            for (int64_t oh = 0; oh < Hp; ++oh) {
+                float* r0 = dz + (u * Ho + 2 * oh) * Wo;
+                float* r1 = r0 + Wo;
+                for (int64_t ow = 0; ow < Wp; ++ow) {
+                    const int64_t q = (u * Hp + oh) * Wp + ow;
+                    const float g = y ? relu_backward(dy[q], y[q]) : dy[q], offset = where[q];
+                    r0[2 * ow] = fastmath::select(offset == 0.0f, g, 0.0f);
+                    r0[2 * ow + 1] = fastmath::select(offset == 1.0f, g, 0.0f);
+                    r1[2 * ow] = fastmath::select(offset == below, g, 0.0f);
+                    r1[2 * ow + 1] = fastmath::select(offset == below + 1.0f, g, 0.0f);
+                }
+                r0[Wo - 1] = r1[Wo - 1] = 0.0f;
+            }
+            if (Ho > 2 * Hp) std::fill_n(dz + (u * Ho + Ho - 1) * Wo, Wo, 0.0f);
+        }
+        return;
+    }
+    for (int64_t q = 0; q < windows; ++q) {
+        const float g = y ? relu_backward(dy[q], y[q]) : dy[q], offset = where[q];
+        top[2 * q] = fastmath::select(offset == 0.0f, g, 0.0f);
+        top[2 * q + 1] = fastmath::select(offset == 1.0f, g, 0.0f);
+        bottom[2 * q] = fastmath::select(offset == below, g, 0.0f);
+        bottom[2 * q + 1] = fastmath::select(offset == below + 1.0f, g, 0.0f);
+    }
+    for (int64_t u = 0; u < planes; ++u) {
+        for (int64_t oh = 0; oh < Hp; ++oh) {
+            const int64_t m = u * Hp + oh;
+            std::copy_n(top + m * Wo, Wo, dz + (u * Ho + 2 * oh) * Wo);
+            std::copy_n(bottom + m * Wo, Wo, dz + (u * Ho + 2 * oh + 1) * Wo);
+        }
+        if (Ho > 2 * Hp) std::fill_n(dz + (u * Ho + Ho - 1) * Wo, Wo, 0.0f);
+    }
 }
 
 // One plane's max pooling as max_pool2d computes it: the 2x2 stride-2 kernel where it
@@ -315,7 +376,8 @@ Tensor conv2d(const Tensor& x, const Tensor& W, const Tensor& b, int64_t stride,
     const int64_t Hp = g.Ho / 2, Wp = g.Wo / 2, Pp = Hp * Wp;  // the pooled output, if pooled
 
     // With pooling, Z_n goes to a scratch buffer and only its pooled planes to y; where[n, o]
-    // holds the index of each window's maximum within its Ho x Wo plane, as in max_pool2d.
+    // holds the offset of each window's maximum from the window's top-left corner in its
+    // Ho x Wo plane (0, 1, Wo or Wo + 1), which backward compares with without arithmetic.
     Tensor y = pooled ? buffer(Shape{g.N, g.O, Hp, Wp}) : buffer(Shape{g.N, g.O, g.Ho, g.Wo});
     const bool keep_where = pooled && needs_grad({x, W, b});
     Tensor where = keep_where ? buffer(y.shape()) : Tensor();
@@ -336,6 +398,17 @@ Tensor conv2d(const Tensor& x, const Tensor& W, const Tensor& b, int64_t stride,
             lower(px + n * CHW, g, s[kLowering], s[kCols]);
             float* Zn = pooled ? s[kZ] : py + n * g.O * P;  // [O, P]
             gemm(false, false, g.O, P, K, 1.0f, pW, K, s[kCols], P, 0.0f, Zn, P);
+            float* yn = py + n * g.O * Pp;
+            float* wn = keep_where ? where.data() + n * g.O * Pp : nullptr;
+            // The bias, the activation and the pooling in one pass over all O planes when the
+            // rows pair up and no NaN was seen; else in steps, with the same result.
+            if (pooled && g.Wo % 2 == 0) {
+                auto fused =
+                    relu ? (pb ? activate_pool_2x2_planes<true, true> : activate_pool_2x2_planes<true, false>)
+                         : (pb ? activate_pool_2x2_planes<false, true>
+                               : activate_pool_2x2_planes<false, false>);
+                if (!fused(Zn, pb, g.O, g.Ho, g.Wo, s[kHalf], yn, wn)) continue;
+            }
             for (int64_t o = 0; o < g.O; ++o) {  // the bias and the activation, while Z_n is in cache
                 const float bias = pb ? pb[o] : 0.0f;
                 float* row = Zn + o * P;
@@ -345,128 +418,119 @@ Tensor conv2d(const Tensor& x, const Tensor& W, const Tensor& b, int64_t stride,
                     for (int64_t p = 0; p < P; ++p) row[p] += bias;
             }
             if (!pooled) continue;
-            float* yn = py + n * g.O * Pp;
-            float* wn = keep_where ? where.data() + n * g.O * Pp : nullptr;
-            // All O planes at once when the rows pair up; plane by plane (and NaN-aware where a
-            // NaN was seen) otherwise, with the same result.
-            if (g.Wo % 2 == 0 && !max_pool_2x2_planes(Zn, g.O, g.Ho, g.Wo, s[kHalf], yn, wn)) continue;
-            for (int64_t o = 0; o < g.O; ++o)
+            for (int64_t o = 0; o < g.O; ++o) {  // plane by plane, NaN-aware where a NaN was seen
                 pool_plane(Zn + o * P, g.Wo, 2, 2, Hp, Wp, yn + o * Pp, wn ? wn + o * Pp : nullptr);
+                if (wn)  // pool_plane's flat indices as offsets from each window's top-left corner
+                    for (int64_t q = 0; q < Pp; ++q)
+                        wn[o * Pp + q] -= float(2 * (q / Wp) * g.Wo + 2 * (q % Wp));
+            }
         }
     });
 
     static const char* const kNames[2][2] = {{"conv2d", "conv2d_maxpool"},
                                              {"conv2d_relu", "conv2d_relu_maxpool"}};
-    record(
-        kNames[relu][pooled], {x, W, b}, y,
-        [x, W, b, g, per_chunk, chunks, relu, where](const Tensor& dy_out, const Tensor& y) {
-            const int64_t K = g.K(), P = g.P(), CHW = g.C * g.H * g.W, OP = g.O * P;
-            const bool pooled = where.defined();
-            const int64_t Hp = g.Ho / 2, Wp = g.Wo / 2, Pp = Hp * Wp;
-            const bool need_dW = W.requires_grad(), need_db = b.defined() && b.requires_grad();
-            const bool need_dx = x.requires_grad();
-            // dx as the convolution of dy with the flipped kernel: dy[n] [O, Ho, Wo] is its input.
-            const bool transposed = g.stride == 1 && g.kH == g.kW && g.pad <= g.kH - 1;
-            const ConvGeometry gt{g.N, g.O, g.Ho, g.Wo, g.C, g.kH, g.kW, 1, g.kH - 1 - g.pad, g.H, g.W};
-            Tensor flipped;  // W~ [C, O kH kW]
-            if (need_dx && transposed) {
-                flipped = Tensor::empty(Shape{g.C, g.O * g.kH * g.kW});
-                for (int64_t o = 0; o < g.O; ++o)
-                    for (int64_t c = 0; c < g.C; ++c)
-                        for (int64_t i = 0; i < g.kH; ++i)
-                            for (int64_t j = 0; j < g.kW; ++j)
-                                flipped.data()[c * gt.K() + (o * g.kH + i) * g.kW + j] =
-                                    W.data()[((o * g.C + c) * g.kH + g.kH - 1 - i) * g.kW + g.kW - 1 - j];
-            }
-            // One partial sum of dW^T [K, O] and of db [O] per chunk, added in chunk order below.
-            Tensor dWt_parts = need_dW ? Tensor::empty(Shape{chunks, K, g.O}) : Tensor();
-            std::vector<double> db_parts(size_t(need_db ? chunks * g.O : 0), 0.0);
-            Tensor dx = need_dx ? Tensor::empty(x.shape()) : Tensor();
-            const float* px = x.data();
-            const float* pW = W.data();
-            const float* pdy = dy_out.data();
-            const float* py = y.data();
-            // Each chunk's scratch: dY_n (dy[n] through the pooling's routing and relu's mask,
-            // when fused), dp through relu's mask, cols_n and lower()'s, dcols_n and lower()'s.
-            enum { kDz, kDpool, kCols, kLowering, kDcols, kDlowering };
-            ScratchSets scratch(chunks, [&] {
-                return std::vector<Tensor>{
-                    relu || pooled ? Tensor::empty(Shape{g.O, P}) : Tensor(),
-                    pooled && relu ? Tensor::empty(Shape{g.O * Pp}) : Tensor(),
-                    need_dW ? cols_buffer(g) : Tensor(),
-                    need_dW ? lowering_scratch(g) : Tensor(),
-                    need_dx ? (transposed ? cols_buffer(gt) : cols_buffer(g)) : Tensor(),
-                    need_dx && transposed ? lowering_scratch(gt) : Tensor()};
-            });
-            parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
-                ScratchSets::Lease s = scratch.borrow();
-                for (int64_t c = c0; c < c1; ++c) {
-                    const int64_t first = c * per_chunk, last = std::min(g.N, first + per_chunk);
-                    for (int64_t n = first; n < last; ++n) {
-                        const float* dYn = pdy + n * OP;  // [O, P]
-                        if (pooled) {  // dz = relu's mask at each window's maximum (the pooled value), 0 elsewhere
-                            const float* dp = pdy + n * g.O * Pp;  // [O, Hp, Wp]
-                            if (relu) {  // through locals: s[] is a call the loop could not hoist
-                                float* __restrict masked = s[kDpool];
-                                const float* __restrict dpn = dp;
-                                const float* __restrict yn = py + n * g.O * Pp;
-                                for (int64_t q = 0; q < g.O * Pp; ++q)
-                                    masked[q] = relu_backward(dpn[q], yn[q]);
-                                dp = masked;
-                            }
-                            float* dz = s[kDz];
-                            for (int64_t o = 0; o < g.O; ++o)
-                                max_pool_2x2_backward(dp + o * Pp, where.data() + (n * g.O + o) * Pp, g.Ho,
-                                                      g.Wo, Hp, Wp, dz + o * P);
-                            dYn = dz;
-                        } else if (relu) {
-                            float* __restrict mask = s[kDz];
-                            const float* __restrict yn = py + n * OP;
-                            for (int64_t q = 0; q < OP; ++q) mask[q] = relu_backward(dYn[q], yn[q]);
-                            dYn = mask;
-                        }
-                        if (need_db)
-                            for (int64_t o = 0; o < g.O; ++o)
-                                db_parts[size_t(c * g.O + o)] += sum_lanes(dYn + o * P, P);
-                        if (need_dW) {  // dW^T[K, O] += cols_n[K, P] dY_n^T[P, O]
-                            lower(px + n * CHW, g, s[kLowering], s[kCols]);
-                            gemm(false, true, K, g.O, P, 1.0f, s[kCols], P, dYn, P, n == first ? 0.0f : 1.0f,
-                                 dWt_parts.data() + c * K * g.O, g.O);
-                        }
-                        if (need_dx && transposed) {  // dx[n][C, H W] = W~[C, O kH kW] im2col(dy[n])
-                            lower(dYn, gt, s[kDlowering], s[kDcols]);
-                            gemm(false, false, g.C, g.H * g.W, gt.K(), 1.0f, flipped.data(), gt.K(),
-                                 s[kDcols], g.H * g.W, 0.0f, dx.data() + n * CHW, g.H * g.W);
-                        } else if (
-                            need_dx) {  // dcols_n[K, P] = W^T[K, O] dY_n[O, P];  dx[n] = col2im(dcols_n)
-                            gemm(true, false, K, P, g.O, 1.0f, pW, K, dYn, P, 0.0f, s[kDcols], P);
-                            col2im(s[kDcols], g, dx.data() + n * CHW);
-                        }
-                    }
-                }
-            });
-            if (need_db) {
-                Tensor db = Tensor::empty(b.shape());
-                for (int64_t o = 0; o < g.O; ++o) {
-                    double s = 0.0;
-                    for (int64_t c = 0; c < chunks; ++c) s += db_parts[size_t(c * g.O + o)];
-                    db.data()[o] = float(s);
-                }
-                accumulate_grad(b, std::move(db));
-            }
-            if (need_dW) {  // dW[o, k] = sum over chunks of dW^T[k, o], in chunk order
-                float* __restrict total = dWt_parts.data();  // chunk 0's part, then the running sum
-                for (int64_t c = 1; c < chunks; ++c) {
-                    const float* __restrict part = dWt_parts.data() + c * K * g.O;
-                    for (int64_t i = 0; i < K * g.O; ++i) total[i] += part[i];
-                }
-                Tensor dW = Tensor::empty(W.shape());
-                for (int64_t o = 0; o < g.O; ++o)
-                    for (int64_t k = 0; k < K; ++k) dW.data()[o * K + k] = total[k * g.O + o];
-                accumulate_grad(W, std::move(dW));
-            }
-            if (need_dx) accumulate_grad(x, std::move(dx));
-        });
+    record(kNames[relu][pooled], {x, W, b}, y,
+           [x, W, b, g, per_chunk, chunks, relu, where](const Tensor& dy_out, const Tensor& y) {
+               const int64_t K = g.K(), P = g.P(), CHW = g.C * g.H * g.W, OP = g.O * P;
+               const bool pooled = where.defined();
+               const int64_t Hp = g.Ho / 2, Wp = g.Wo / 2, Pp = Hp * Wp;
+               const bool need_dW = W.requires_grad(), need_db = b.defined() && b.requires_grad();
+               const bool need_dx = x.requires_grad();
+               // dx as the convolution of dy with the flipped kernel: dy[n] [O, Ho, Wo] is its input.
+               const bool transposed = g.stride == 1 && g.kH == g.kW && g.pad <= g.kH - 1;
+               const ConvGeometry gt{g.N, g.O, g.Ho, g.Wo, g.C, g.kH, g.kW, 1, g.kH - 1 - g.pad, g.H, g.W};
+               Tensor flipped;  // W~ [C, O kH kW]
+               if (need_dx && transposed) {
+                   flipped = Tensor::empty(Shape{g.C, g.O * g.kH * g.kW});
+                   for (int64_t o = 0; o < g.O; ++o)
+                       for (int64_t c = 0; c < g.C; ++c)
+                           for (int64_t i = 0; i < g.kH; ++i)
+                               for (int64_t j = 0; j < g.kW; ++j)
+                                   flipped.data()[c * gt.K() + (o * g.kH + i) * g.kW + j] =
+                                       W.data()[((o * g.C + c) * g.kH + g.kH - 1 - i) * g.kW + g.kW - 1 - j];
+               }
+               // One partial sum of dW^T [K, O] and of db [O] per chunk, added in chunk order below.
+               Tensor dWt_parts = need_dW ? Tensor::empty(Shape{chunks, K, g.O}) : Tensor();
+               std::vector<double> db_parts(size_t(need_db ? chunks * g.O : 0), 0.0);
+               Tensor dx = need_dx ? Tensor::empty(x.shape()) : Tensor();
+               const float* px = x.data();
+               const float* pW = W.data();
+               const float* pdy = dy_out.data();
+               const float* py = y.data();
+               // Each chunk's scratch: dY_n (dy[n] through the pooling's routing and relu's mask,
+               // when fused), the pooling backward's top and bottom pairs, cols_n and lower()'s,
+               // dcols_n and lower()'s.
+               enum { kDz, kTop, kBottom, kCols, kLowering, kDcols, kDlowering };
+               ScratchSets scratch(chunks, [&] {
+                   return std::vector<Tensor>{
+                       relu || pooled ? Tensor::empty(Shape{g.O, P}) : Tensor(),
+                       pooled ? Tensor::empty(Shape{g.O * Hp * g.Wo}) : Tensor(),
+                       pooled ? Tensor::empty(Shape{g.O * Hp * g.Wo}) : Tensor(),
+                       need_dW ? cols_buffer(g) : Tensor(),
+                       need_dW ? lowering_scratch(g) : Tensor(),
+                       need_dx ? (transposed ? cols_buffer(gt) : cols_buffer(g)) : Tensor(),
+                       need_dx && transposed ? lowering_scratch(gt) : Tensor()};
+               });
+               parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
+                   ScratchSets::Lease s = scratch.borrow();
+                   for (int64_t c = c0; c < c1; ++c) {
+                       const int64_t first = c * per_chunk, last = std::min(g.N, first + per_chunk);
+                       for (int64_t n = first; n < last; ++n) {
+                           const float* dYn = pdy + n * OP;  // [O, P]
+                           if (pooled) {  // dz = dy through relu's mask at each window's maximum, 0 elsewhere
+                               float* dz = s[kDz];
+                               unpool_2x2_planes(pdy + n * g.O * Pp, relu ? py + n * g.O * Pp : nullptr,
+                                                 where.data() + n * g.O * Pp, g.O, g.Ho, g.Wo, s[kTop],
+                                                 s[kBottom], dz);
+                               dYn = dz;
+                           } else if (relu) {
+                               float* __restrict mask = s[kDz];
+                               const float* __restrict yn = py + n * OP;
+                               for (int64_t q = 0; q < OP; ++q) mask[q] = relu_backward(dYn[q], yn[q]);
+                               dYn = mask;
+                           }
+                           if (need_db)
+                               for (int64_t o = 0; o < g.O; ++o)
+                                   db_parts[size_t(c * g.O + o)] += sum_lanes(dYn + o * P, P);
+                           if (need_dW) {  // dW^T[K, O] += cols_n[K, P] dY_n^T[P, O]
+                               lower(px + n * CHW, g, s[kLowering], s[kCols]);
+                               gemm(false, true, K, g.O, P, 1.0f, s[kCols], P, dYn, P,
+                                    n == first ? 0.0f : 1.0f, dWt_parts.data() + c * K * g.O, g.O);
+                           }
+                           if (need_dx && transposed) {  // dx[n][C, H W] = W~[C, O kH kW] im2col(dy[n])
+                               lower(dYn, gt, s[kDlowering], s[kDcols]);
+                               gemm(false, false, g.C, g.H * g.W, gt.K(), 1.0f, flipped.data(), gt.K(),
+                                    s[kDcols], g.H * g.W, 0.0f, dx.data() + n * CHW, g.H * g.W);
+                           } else if (
+                               need_dx) {  // dcols_n[K, P] = W^T[K, O] dY_n[O, P];  dx[n] = col2im(dcols_n)
+                               gemm(true, false, K, P, g.O, 1.0f, pW, K, dYn, P, 0.0f, s[kDcols], P);
+                               col2im(s[kDcols], g, dx.data() + n * CHW);
+                           }
+                       }
+                   }
+               });
+               if (need_db) {
+                   Tensor db = Tensor::empty(b.shape());
+                   for (int64_t o = 0; o < g.O; ++o) {
+                       double s = 0.0;
+                       for (int64_t c = 0; c < chunks; ++c) s += db_parts[size_t(c * g.O + o)];
+                       db.data()[o] = float(s);
+                   }
+                   accumulate_grad(b, std::move(db));
+               }
+               if (need_dW) {  // dW[o, k] = sum over chunks of dW^T[k, o], in chunk order
+                   float* __restrict total = dWt_parts.data();  // chunk 0's part, then the running sum
+                   for (int64_t c = 1; c < chunks; ++c) {
+                       const float* __restrict part = dWt_parts.data() + c * K * g.O;
+                       for (int64_t i = 0; i < K * g.O; ++i) total[i] += part[i];
+                   }
+                   Tensor dW = Tensor::empty(W.shape());
+                   for (int64_t o = 0; o < g.O; ++o)
+                       for (int64_t k = 0; k < K; ++k) dW.data()[o * K + k] = total[k * g.O + o];
+                   accumulate_grad(W, std::move(dW));
+               }
+               if (need_dx) accumulate_grad(x, std::move(dx));
+           });
     return y;
 }
 

@@ -68,6 +68,13 @@ Tensor distinct_values(const Shape& shape, uint64_t seed) {
     return Tensor::from(v, shape);
 }
 
+// Whole numbers drawn uniformly from lo .. hi: convolutions of them tie often.
+Tensor whole_numbers(const Shape& shape, int lo, int hi, Generator& gen) {
+    Tensor t = Tensor::uniform(shape, float(lo), float(hi + 1), gen);
+    for (int64_t i = 0; i < t.numel(); ++i) t.data()[i] = std::min(float(hi), std::floor(t.data()[i]));
+    return t;
+}
+
 }  // namespace
 
 TEST_CASE("conv2d: forward equals the direct definition, for every stride/padding/bias") {
@@ -361,4 +368,59 @@ TEST_CASE("conv2d with a fused relu (and 2x2 pooling) gives the unfused ops' bit
                 REQUIRE(runs[0].size() == runs[1].size());
                 CHECK(std::memcmp(runs[0].data(), runs[1].data(), runs[0].size() * sizeof(float)) == 0);
             }
+}
+
+TEST_CASE(
+    "conv2d's fused bias, relu and pooling pass: the unfused ops' bits on odd shapes, ties, 1-3 threads") {
+    // Odd and even output widths (the flat two-pass kernels need Wo even; odd Wo takes the
+    // window-by-window path), odd output heights, with and without bias, stride 1 and 2,
+    // inputs in whole numbers (so that many windows hold ties, and many relu outputs are 0),
+    // batches large enough for several chunks; every thread count gives the same bits.
+    struct Case {
+        int64_t N, C, H, W, O, stride, pad;
+    };
+    const Case cases[] = {{9, 2, 9, 8, 3, 1, 1},    {9, 3, 7, 9, 4, 1, 1},   {20, 16, 14, 14, 8, 1, 1},
+                          {3, 1, 28, 28, 16, 1, 1}, {6, 2, 11, 13, 3, 2, 1}, {5, 2, 8, 10, 3, 1, 0}};
+    Generator gen(25);
+    const int before = num_threads();
+    for (const Case& k : cases)
+        for (bool with_bias : {false, true})
+            for (Activation act : {Activation::none, Activation::relu}) {
+                CAPTURE(k.H);
+                CAPTURE(k.W);
+                CAPTURE(k.stride);
+                CAPTURE(with_bias);
+                CAPTURE(int(act));
+                Tensor x = whole_numbers({k.N, k.C, k.H, k.W}, -2, 2, gen);
+                Tensor W = whole_numbers({k.O, k.C, 3, 3}, -1, 1, gen);
+                Tensor b = with_bias ? whole_numbers({k.O}, -2, 2, gen) : Tensor();
+                auto unfused = [&](const Tensor& xs, const Tensor& Ws, const Tensor& bs) {
+                    Tensor z = conv2d(xs, Ws, bs, k.stride, k.pad);
+                    if (act == Activation::relu) z = relu(z);
+                    return max_pool2d(z, 2, 2);
+                };
+                Tensor dy = Tensor::randn(unfused(x, W, b).shape(), gen);
+                auto run = [&](bool fused) {
+                    Tensor xs = x.clone().set_requires_grad(), Ws = W.clone().set_requires_grad();
+                    Tensor bs = with_bias ? b.clone().set_requires_grad() : Tensor();
+                    Tensor y = fused ? conv2d(xs, Ws, bs, k.stride, k.pad, act, 2) : unfused(xs, Ws, bs);
+                    y.backward(dy);
+                    std::vector<float> bits = y.to_vector();
+                    for (const Tensor& t : {xs.grad(), Ws.grad()})
+                        for (float v : t.to_vector()) bits.push_back(v);
+                    if (with_bias)
+                        for (float v : bs.grad().to_vector()) bits.push_back(v);
+                    return bits;
+                };
+                set_num_threads(1);
+                const std::vector<float> reference = run(false);
+                for (int threads : {1, 2, 3}) {
+                    CAPTURE(threads);
+                    set_num_threads(threads);
+                    const std::vector<float> fast = run(true);
+                    REQUIRE(fast.size() == reference.size());
+                    CHECK(std::memcmp(fast.data(), reference.data(), fast.size() * sizeof(float)) == 0);
+                }
+            }
+    set_num_threads(before);
 }
