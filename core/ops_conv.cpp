@@ -10,6 +10,7 @@
 // kH x kW kernel, Ho x Wo output image, K = C kH kW (one receptive field), P = Ho Wo.
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <mutex>
 #include <utility>
@@ -209,6 +210,17 @@ void max_pool_2x2_backward(const float* dy, const float* where, int64_t H, int64
     if (H > 2 * Ho) std::fill_n(dx + (H - 1) * W, W, 0.0f);  // odd H: nor is the last row
 }
 
+// The fused pooling's loops run in whole blocks of this many floats (a vector of 8 under
+// AVX2), past the end of a row into the next one, which is written afterwards: its
+// scratch buffers have this many floats of slack.
+constexpr int64_t kPoolSlack = 8;
+
+// dst[0 .. n) = src[0 .. n) in whole blocks: up to kPoolSlack - 1 floats past n are read and
+// written too (the caller writes the next row afterwards, or the buffers have slack).
+void copy_blocks(const float* __restrict src, int64_t n, float* __restrict dst) {
+    for (int64_t b = 0; b < n; b += kPoolSlack) std::memcpy(dst + b, src + b, kPoolSlack * sizeof(float));
+}
+
 // The activation conv2d applies to z = W cols before pooling: v = relu(z + bias), z + bias,
 // or z, written as conv2d's unpooled path writes it, so that both give the same bits.
 template <bool Relu, bool Bias>
@@ -248,17 +260,34 @@ bool activate_pool_2x2_planes(const float* __restrict z, const float* __restrict
         }
     }
     if (nan_seen) return true;
+    // Each row pair in blocks of 8 windows (one vector each): the block past a row's end
+    // spills into the next row pairs' outputs, which are written afterwards; reads past the
+    // end of `half` stay in its kPoolSlack. Near the end of the image's outputs, where a
+    // block would spill out of them, the rest goes window by window.
     const float below = float(Wo);
+    auto windows = [&](int64_t u, int64_t oh, int64_t ow, int64_t n) {  // windows ow .. ow + n of a row pair
+        const int64_t top = (u * Ho + 2 * oh) * Wp + ow, bottom = top + Wp, m = u * Hp + oh;
+        float* __restrict o = out + m * Wp + ow;
+        for (int64_t l = 0; l < n; ++l) {
+            const bool take = hmax[bottom + l] > hmax[top + l];
+            o[l] = fastmath::select(take, hmax[bottom + l], hmax[top + l]);
+        }
+        if (where) {
+            float* __restrict at = where + m * Wp + ow;
+            for (int64_t l = 0; l < n; ++l) {
+                const bool take = hmax[bottom + l] > hmax[top + l];
+                at[l] = fastmath::select(take, below + hright[bottom + l], hright[top + l]);
+            }
+        }
+    };
+    const int64_t outputs = planes * Hp * Wp;
     for (int64_t u = 0; u < planes; ++u)
         for (int64_t oh = 0; oh < Hp; ++oh) {
-            const int64_t top = (u * Ho + 2 * oh) * Wp, bottom = top + Wp;
-            float* o = out + (u * Hp + oh) * Wp;
-            float* at = where ? where + (u * Hp + oh) * Wp : nullptr;
-            for (int64_t ow = 0; ow < Wp; ++ow) {
-                const bool take = hmax[bottom + ow] > hmax[top + ow];
-                o[ow] = fastmath::select(take, hmax[bottom + ow], hmax[top + ow]);
-                if (at) at[ow] = fastmath::select(take, below + hright[bottom + ow], hright[top + ow]);
-            }
+            const int64_t m = u * Hp + oh;
+            int64_t ow = 0;
+            for (; ow < Wp && m * Wp + ow + kPoolSlack <= outputs; ow += kPoolSlack)
+                windows(u, oh, ow, kPoolSlack);
+            if (ow < Wp) windows(u, oh, ow, Wp - ow);
         }
     return false;
 }
@@ -268,7 +297,9 @@ bool activate_pool_2x2_planes(const float* __restrict z, const float* __restrict
 // 0 elsewhere; rows and columns no window covers get 0. With Wo even, in two passes that
 // vectorise on short rows, like the forward: every window's four values, one flat loop,
 // into its top pair (`top`, [O Hp, Wo]) and its bottom pair (`bottom`, the same); then each
-// plane's rows copied into place. `where` holds the offsets activate_pool_2x2_planes writes.
+// plane's rows copied into place in whole blocks (copy_blocks: each row's last block spills
+// into the next row, written afterwards; `top`, `bottom` and `dz` have kPoolSlack floats of
+// slack). `where` holds the offsets activate_pool_2x2_planes writes.
 void unpool_2x2_planes(const float* __restrict dy, const float* __restrict y, const float* __restrict where,
                        int64_t planes, int64_t Ho, int64_t Wo, float* __restrict top,
                        float* __restrict bottom, float* __restrict dz) {
@@ -303,8 +334,8 @@ void unpool_2x2_planes(const float* __restrict dy, const float* __restrict y, co
     for (int64_t u = 0; u < planes; ++u) {
         for (int64_t oh = 0; oh < Hp; ++oh) {
             const int64_t m = u * Hp + oh;
-            std::copy_n(top + m * Wo, Wo, dz + (u * Ho + 2 * oh) * Wo);
-            std::copy_n(bottom + m * Wo, Wo, dz + (u * Ho + 2 * oh + 1) * Wo);
+            copy_blocks(top + m * Wo, Wo, dz + (u * Ho + 2 * oh) * Wo);
+            copy_blocks(bottom + m * Wo, Wo, dz + (u * Ho + 2 * oh + 1) * Wo);
         }
         if (Ho > 2 * Hp) std::fill_n(dz + (u * Ho + Ho - 1) * Wo, Wo, 0.0f);
     }
@@ -390,7 +421,7 @@ Tensor conv2d(const Tensor& x, const Tensor& W, const Tensor& b, int64_t stride,
     ScratchSets scratch(chunks, [&] {
         return std::vector<Tensor>{cols_buffer(g), lowering_scratch(g),
                                    pooled ? Tensor::empty(Shape{g.O, P}) : Tensor(),
-                                   pooled ? Tensor::empty(Shape{g.O, P}) : Tensor()};
+                                   pooled ? Tensor::empty(Shape{g.O * P + kPoolSlack}) : Tensor()};
     });
     parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
         ScratchSets::Lease s = scratch.borrow();
@@ -463,9 +494,9 @@ Tensor conv2d(const Tensor& x, const Tensor& W, const Tensor& b, int64_t stride,
                enum { kDz, kTop, kBottom, kCols, kLowering, kDcols, kDlowering };
                ScratchSets scratch(chunks, [&] {
                    return std::vector<Tensor>{
-                       relu || pooled ? Tensor::empty(Shape{g.O, P}) : Tensor(),
-                       pooled ? Tensor::empty(Shape{g.O * Hp * g.Wo}) : Tensor(),
-                       pooled ? Tensor::empty(Shape{g.O * Hp * g.Wo}) : Tensor(),
+                       relu || pooled ? Tensor::empty(Shape{g.O * P + kPoolSlack}) : Tensor(),
+                       pooled ? Tensor::empty(Shape{g.O * Hp * g.Wo + kPoolSlack}) : Tensor(),
+                       pooled ? Tensor::empty(Shape{g.O * Hp * g.Wo + kPoolSlack}) : Tensor(),
                        need_dW ? cols_buffer(g) : Tensor(),
                        need_dW ? lowering_scratch(g) : Tensor(),
                        need_dx ? (transposed ? cols_buffer(gt) : cols_buffer(g)) : Tensor(),

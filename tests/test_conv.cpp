@@ -373,14 +373,16 @@ TEST_CASE("conv2d with a fused relu (and 2x2 pooling) gives the unfused ops' bit
 TEST_CASE(
     "conv2d's fused bias, relu and pooling pass: the unfused ops' bits on odd shapes, ties, 1-3 threads") {
     // Odd and even output widths (the flat two-pass kernels need Wo even; odd Wo takes the
-    // window-by-window path), odd output heights, with and without bias, stride 1 and 2,
+    // window-by-window path), rows of 1 to 17 windows (the blocks of 8 and their ends),
+    // odd output heights, with and without bias, stride 1 and 2,
     // inputs in whole numbers (so that many windows hold ties, and many relu outputs are 0),
     // batches large enough for several chunks; every thread count gives the same bits.
     struct Case {
         int64_t N, C, H, W, O, stride, pad;
     };
     const Case cases[] = {{9, 2, 9, 8, 3, 1, 1},    {9, 3, 7, 9, 4, 1, 1},   {20, 16, 14, 14, 8, 1, 1},
-                          {3, 1, 28, 28, 16, 1, 1}, {6, 2, 11, 13, 3, 2, 1}, {5, 2, 8, 10, 3, 1, 0}};
+                          {3, 1, 28, 28, 16, 1, 1}, {6, 2, 11, 13, 3, 2, 1}, {5, 2, 8, 10, 3, 1, 0},
+                          {7, 2, 5, 4, 3, 1, 1},    {5, 2, 3, 2, 3, 1, 1},   {4, 3, 6, 34, 5, 1, 1}};
     Generator gen(25);
     const int before = num_threads();
     for (const Case& k : cases)
