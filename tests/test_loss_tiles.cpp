@@ -2,10 +2,13 @@
 // (losses/internal/softmax_tiles.h): gather_rows and scatter_rows move exactly the values the
 // layout's index formula names, for every number of classes around the 8 x 8 blocks of the
 // [N, C] case (C = 1 ... 20), whole and partial tiles, and strided [N, C, d] logits; the
-// streaming copy of large gradients, and that streaming leaves their bits as they were.
+// streaming copy of large gradients, and that streaming leaves their bits as they were; the
+// register form of the tile statistics against its plain loops, bit for bit.
 // Not here: the losses built on them (test_loss_fast_vs_reference.cpp).
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include <focalgrad/core/autograd.h>
@@ -104,4 +107,70 @@ TEST_CASE("a gradient streamed out (above kStreamBytes) has the bits of the same
         }
         CHECK(wrong == 0);
     }
+}
+
+namespace {
+uint32_t bits(float x) {
+    uint32_t u;
+    std::memcpy(&u, &x, sizeof u);
+    return u;
+}
+}  // namespace
+
+TEST_CASE("exp8_nonpositive gives fast_exp's bits for x <= 0 and NaN (a sweep of all non-positive floats)") {
+    // Every 61st bit pattern from -0 down to -NaN's, and +0, -inf, NaN themselves.
+    std::vector<float> xs = {0.0f, -0.0f, -INFINITY, NAN, -NAN, -104.0f, -105.0f, -106.0f, -87.3f, -88.8f};
+    for (uint64_t u = 0x80000000u; u <= 0xffffffffu; u += 61) {
+        float x;
+        const uint32_t u32 = uint32_t(u);
+        std::memcpy(&x, &u32, sizeof x);
+        xs.push_back(x);
+    }
+    while (xs.size() % 8) xs.push_back(-1.0f);
+    int64_t wrong = 0;
+    for (size_t i = 0; i < xs.size(); i += 8) {
+        alignas(32) float e[8];
+        internal::store8(e, internal::exp8_nonpositive(internal::load8(&xs[i])));
+        for (int l = 0; l < 8; ++l) {
+            const float want = fast_exp(xs[i + size_t(l)]);
+            wrong += std::isnan(want) ? !std::isnan(e[l]) : bits(e[l]) != bits(want);
+        }
+    }
+    CHECK(wrong == 0);
+}
+
+TEST_CASE("softmax_tile_stats gives the bits of its plain form softmax_tile_stats_loops, any C, odd logits") {
+    Generator gen(11);
+    const float odd[] = {NAN,    INFINITY, -INFINITY, 1e30f,  -1e30f, 3e38f,
+                         -3e38f, 88.0f,    -104.0f,   1e-40f, 0.0f,   -0.0f};
+    for (int64_t C : {1, 2, 3, 5, 8, 10, 13, 17, 100})
+        for (int kind = 0; kind < 3; ++kind)
+            for (bool dot : {false, true}) {
+                INFO("C ", C, ", kind ", kind, ", dot weights ", dot);
+                internal::SoftmaxTile a(C), b(C);
+                std::vector<float> u(static_cast<size_t>(C));
+                for (auto& w : u) w = 0.5f + gen.uniform();
+                for (int64_t e = 0; e < C * kTileRows; ++e) {
+                    float v = 4.0f * gen.normal();
+                    if (kind == 1 && gen.below(4) == 0) v = odd[gen.below(12)];
+                    if (kind == 2) v = (gen.below(2) ? 1e3f : 1.0f) * v;
+                    a.z[e] = b.z[e] = v;
+                }
+                for (int r = 0; r < kTileRows; ++r)
+                    a.target[r] = b.target[r] = int(gen.below(uint32_t(C + 1))) - 1;
+                internal::softmax_tile_stats_loops(a, dot ? u.data() : nullptr);
+                internal::softmax_tile_stats(b, dot ? u.data() : nullptr);
+                int wrong = 0;
+                auto same = [&](const float* x, const float* y, int64_t n) {
+                    for (int64_t i = 0; i < n; ++i)
+                        wrong += bits(x[i]) != bits(y[i]) && !(x[i] != x[i] && y[i] != y[i]);
+                };
+                same(a.z, b.z, C * kTileRows);
+                same(a.max, b.max, kTileRows);
+                same(a.shifted_target, b.shifted_target, kTileRows);
+                same(a.exp_target, b.exp_target, kTileRows);
+                same(a.exp_others, b.exp_others, kTileRows);
+                same(a.shifted_dot, b.shifted_dot, kTileRows);
+                CHECK(wrong == 0);
+            }
 }

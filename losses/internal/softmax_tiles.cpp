@@ -19,7 +19,6 @@ namespace {
 // at a time through registers: eight 8-float loads, 24 shuffles, eight 8-float stores,
 // where a float-by-float copy costs 64 loads and 64 stores. gcc's vector extensions, not
 // intrinsics: the same code is AVX2 in the default build and SSE in PORTABLE=1.
-typedef float Vec8 __attribute__((vector_size(32)));
 typedef int Lanes8 __attribute__((vector_size(32)));
 
 // dst[k * dst_stride + i] = src[i * src_stride + k] for i, k in [0, 8). The three rounds of
@@ -196,9 +195,17 @@ void stream_floats(const float* src, int64_t n, float* dst) {
     for (; i < n && (reinterpret_cast<uintptr_t>(dst + i) & 63) != 0; ++i) dst[i] = src[i];
     const int64_t lines_end = i + ((n - i) & ~int64_t(15));  // 16 floats to a line
 #if defined(__AVX__)
-    for (; i < lines_end; i += 8) _mm256_stream_ps(dst + i, _mm256_loadu_ps(src + i));
+    for (; i < lines_end; i += 16) {
+        _mm256_stream_ps(dst + i, _mm256_loadu_ps(src + i));
+        _mm256_stream_ps(dst + i + 8, _mm256_loadu_ps(src + i + 8));
+    }
 #else
-    for (; i < lines_end; i += 4) _mm_stream_ps(dst + i, _mm_loadu_ps(src + i));
+    for (; i < lines_end; i += 16) {
+        _mm_stream_ps(dst + i, _mm_loadu_ps(src + i));
+        _mm_stream_ps(dst + i + 4, _mm_loadu_ps(src + i + 4));
+        _mm_stream_ps(dst + i + 8, _mm_loadu_ps(src + i + 8));
+        _mm_stream_ps(dst + i + 12, _mm_loadu_ps(src + i + 12));
+    }
 #endif
     for (; i < n; ++i) dst[i] = src[i];
 #else

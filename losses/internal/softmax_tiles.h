@@ -17,6 +17,7 @@
 #include <focalgrad/core/parallel.h>
 #include <focalgrad/core/tensor.h>
 #include <focalgrad/losses/internal/block_sums.h>
+#include <focalgrad/losses/internal/simd8.h>
 #include <focalgrad/losses/loss_toolkit.h>
 
 namespace focalgrad {
@@ -90,7 +91,9 @@ void load_tile(const float* logits, const ClassLayout& layout, int64_t row0, int
 // dot_weights (u, C entries) asks for shifted_dot = Σ_j u_j (z_j - m) as well; null skips it.
 // Each z_j in the tile is replaced by e^(z_j - m): the one exp per logit, which the gradient
 // reuses (p_j = e^(z_j - m) / S).
-inline void softmax_tile_stats(SoftmaxTile& tile, const float* dot_weights) {
+// The plain form, loop by loop over the tile (gcc vectorises each loop over its 64 rows):
+// softmax_tile_stats below gives its bits, and tests/test_loss_tiles.cpp holds them together.
+inline void softmax_tile_stats_loops(SoftmaxTile& tile, const float* dot_weights) {
     const int64_t C = tile.classes;
     float* m = tile.max;
     for (int r = 0; r < kTileRows; ++r) m[r] = tile.z[size_t(r)];
@@ -121,6 +124,41 @@ inline void softmax_tile_stats(SoftmaxTile& tile, const float* dot_weights) {
     }
     // e^(z_t - m) again, the same bits as in the loop, for an exp per row instead of a select
     // per logit.
+    for (int r = 0; r < kTileRows; ++r) tile.exp_target[r] = fast_exp(tile.shifted_target[r]);
+}
+
+// The same, eight rows at a time with the max and the sums in registers across the classes
+// (simd8.h), the same operations in the same order: gcc keeps the plain loops' sums in memory,
+// and their max in a pass of its own. z_j - m <= 0 (or NaN), so fast_exp's upper clamp is
+// left out (exp8_nonpositive).
+inline void softmax_tile_stats(SoftmaxTile& tile, const float* dot_weights) {
+    const int64_t C = tile.classes;
+    for (int r8 = 0; r8 < kTileRows; r8 += 8) {
+        float* z = tile.z + r8;  // class j of these rows: z[j * kTileRows], 8 floats
+        Vec8 m8 = load8(z);
+        for (int64_t j = 1; j < C; ++j) {
+            const Vec8 zj = load8(z + j * kTileRows);
+            m8 = zj > m8 ? zj : m8;
+        }
+        store8(tile.max + r8, m8);
+        Vec8 dot = splat8(0.0f);
+        if (dot_weights)
+            for (int64_t j = 0; j < C; ++j) dot += splat8(dot_weights[j]) * (load8(z + j * kTileRows) - m8);
+        store8(tile.shifted_dot + r8, dot);
+        const Int8 t8 = load8(tile.target + r8);
+        Vec8 others = splat8(0.0f), shifted = splat8(0.0f);
+        Int8 j8 = Int8{} + 0;
+        for (int64_t j = 0; j < C; ++j, j8 += 1) {
+            const Vec8 d = load8(z + j * kTileRows) - m8;
+            const Vec8 e = exp8_nonpositive(d);
+            const Int8 is_target = t8 == j8;
+            others += is_target ? splat8(0.0f) : e;
+            shifted += is_target ? d : splat8(0.0f) * d;  // the NaN probe, as above
+            store8(z + j * kTileRows, e);
+        }
+        store8(tile.exp_others + r8, others);
+        store8(tile.shifted_target + r8, shifted);
+    }
     for (int r = 0; r < kTileRows; ++r) tile.exp_target[r] = fast_exp(tile.shifted_target[r]);
 }
 
