@@ -136,6 +136,7 @@ inline void softmax_tile_stats(SoftmaxTile& tile, const float* dot_weights) {
     for (int r8 = 0; r8 < kTileRows; r8 += 8) {
         float* z = tile.z + r8;  // class j of these rows: z[j * kTileRows], 8 floats
         Vec8 m8 = load8(z);
+#pragma GCC unroll 4
         for (int64_t j = 1; j < C; ++j) {
             const Vec8 zj = load8(z + j * kTileRows);
             m8 = zj > m8 ? zj : m8;
@@ -148,12 +149,15 @@ inline void softmax_tile_stats(SoftmaxTile& tile, const float* dot_weights) {
         const Int8 t8 = load8(tile.target + r8);
         Vec8 others = splat8(0.0f), shifted = splat8(0.0f);
         Int8 j8 = Int8{} + 0;
+#pragma GCC unroll 2
         for (int64_t j = 0; j < C; ++j, j8 += 1) {
             const Vec8 d = load8(z + j * kTileRows) - m8;
             const Vec8 e = exp8_nonpositive(d);
             const Int8 is_target = t8 == j8;
             others += is_target ? splat8(0.0f) : e;
-            shifted += is_target ? d : splat8(0.0f) * d;  // the NaN probe, as above
+            // The NaN probe as above, d - d for 0 d: +0 where 0 d is ±0 (the sum starts at +0 and
+            // is never -0, so the sign of a zero added does not show), NaN where it is NaN.
+            shifted += is_target ? d : d - d;
             store8(z + j * kTileRows, e);
         }
         store8(tile.exp_others + r8, others);
