@@ -123,23 +123,45 @@ inline void for_class_blocks(int64_t C, Copy8&& copy8, Copy4&& copy4) {
     }
 }
 
+// The [N, C] copies of n rows starting at `block` (row-major, C floats a row) to and from a
+// tile. kC > 0 fixes C at compile time (kFixedClasses, softmax_tiles.h), which leaves the class blocks' offsets constants and
+// the block loop without its run-time dispatch; kC = 0 reads it from `classes`. The same moves
+// either way.
+template <int kC>
+void gather_matrix(const float* block, int64_t classes, int n, float* dst) {
+    const int64_t C = kC > 0 ? kC : classes;
+    int r = 0;
+    if (C >= 4)
+        for (; r + 8 <= n; r += 8)
+            for_class_blocks(
+                C, [&](int64_t j) { transpose8(block + r * C + j, C, dst + j * kTileRows + r, kTileRows); },
+                [&](int64_t j) { transpose8x4(block + r * C + j, C, dst + j * kTileRows + r, kTileRows); });
+    for (; r < n; ++r)
+        for (int64_t j = 0; j < C; ++j) dst[j * kTileRows + r] = block[r * C + j];
+}
+
+template <int kC>
+void scatter_matrix(const float* src, int64_t classes, int n, float* block) {
+    const int64_t C = kC > 0 ? kC : classes;
+    int r = 0;
+    if (C >= 4)
+        for (; r + 8 <= n; r += 8)
+            for_class_blocks(
+                C, [&](int64_t j) { transpose8(src + j * kTileRows + r, kTileRows, block + r * C + j, C); },
+                [&](int64_t j) { transpose4x8(src + j * kTileRows + r, kTileRows, block + r * C + j, C); });
+    for (; r < n; ++r)
+        for (int64_t j = 0; j < C; ++j) block[r * C + j] = src[j * kTileRows + r];
+}
+
 }  // namespace
 
 void gather_rows(const float* src, const ClassLayout& layout, int64_t row0, int n, float* dst) {
     const int64_t C = layout.classes, positions = layout.positions;
     if (positions == 1) {  // [N, C]: the n rows are one contiguous n x C block to transpose
-        const float* block = src + row0 * C;
-        int r = 0;
-        if (C >= 4)
-            for (; r + 8 <= n; r += 8)
-                for_class_blocks(
-                    C,
-                    [&](int64_t j) { transpose8(block + r * C + j, C, dst + j * kTileRows + r, kTileRows); },
-                    [&](int64_t j) {
-                        transpose8x4(block + r * C + j, C, dst + j * kTileRows + r, kTileRows);
-                    });
-        for (; r < n; ++r)
-            for (int64_t j = 0; j < C; ++j) dst[j * kTileRows + r] = block[r * C + j];
+        if (C == kFixedClasses)
+            gather_matrix<kFixedClasses>(src + row0 * C, C, n, dst);
+        else
+            gather_matrix<0>(src + row0 * C, C, n, dst);
     } else {
         int64_t sample = row0 / positions, k = row0 % positions;
         for (int r = 0; r < n; ++r) {
@@ -148,25 +170,18 @@ void gather_rows(const float* src, const ClassLayout& layout, int64_t row0, int 
             if (++k == positions) k = 0, ++sample;
         }
     }
-    for (int64_t j = 0; j < C; ++j)
-        for (int r = n; r < kTileRows; ++r) dst[j * kTileRows + r] = 0.0f;
+    if (n < kTileRows)
+        for (int64_t j = 0; j < C; ++j)
+            for (int r = n; r < kTileRows; ++r) dst[j * kTileRows + r] = 0.0f;
 }
 
 void scatter_rows(const float* src, const ClassLayout& layout, int64_t row0, int n, float* dst) {
     const int64_t C = layout.classes, positions = layout.positions;
     if (positions == 1) {
-        float* block = dst + row0 * C;
-        int r = 0;
-        if (C >= 4)
-            for (; r + 8 <= n; r += 8)
-                for_class_blocks(
-                    C,
-                    [&](int64_t j) { transpose8(src + j * kTileRows + r, kTileRows, block + r * C + j, C); },
-                    [&](int64_t j) {
-                        transpose4x8(src + j * kTileRows + r, kTileRows, block + r * C + j, C);
-                    });
-        for (; r < n; ++r)
-            for (int64_t j = 0; j < C; ++j) block[r * C + j] = src[j * kTileRows + r];
+        if (C == kFixedClasses)
+            scatter_matrix<kFixedClasses>(src, C, n, dst + row0 * C);
+        else
+            scatter_matrix<0>(src, C, n, dst + row0 * C);
         return;
     }
     int64_t sample = row0 / positions, k = row0 % positions;
@@ -195,6 +210,12 @@ void stream_floats(const float* src, int64_t n, float* dst) {
     for (; i < n && (reinterpret_cast<uintptr_t>(dst + i) & 63) != 0; ++i) dst[i] = src[i];
     const int64_t lines_end = i + ((n - i) & ~int64_t(15));  // 16 floats to a line
 #if defined(__AVX__)
+    for (; i + 32 <= lines_end; i += 32) {  // two lines an iteration
+        _mm256_stream_ps(dst + i, _mm256_loadu_ps(src + i));
+        _mm256_stream_ps(dst + i + 8, _mm256_loadu_ps(src + i + 8));
+        _mm256_stream_ps(dst + i + 16, _mm256_loadu_ps(src + i + 16));
+        _mm256_stream_ps(dst + i + 24, _mm256_loadu_ps(src + i + 24));
+    }
     for (; i < lines_end; i += 16) {
         _mm256_stream_ps(dst + i, _mm256_loadu_ps(src + i));
         _mm256_stream_ps(dst + i + 8, _mm256_loadu_ps(src + i + 8));

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include <focalgrad/core/fastmath.h>
@@ -131,8 +132,13 @@ inline void softmax_tile_stats_loops(SoftmaxTile& tile, const float* dot_weights
 // (simd8.h), the same operations in the same order: gcc keeps the plain loops' sums in memory,
 // and their max in a pass of its own. z_j - m <= 0 (or NaN), so fast_exp's upper clamp is
 // left out (exp8_nonpositive).
-inline void softmax_tile_stats(SoftmaxTile& tile, const float* dot_weights) {
-    const int64_t C = tile.classes;
+// kC > 0 fixes C at compile time (softmax_tile_stats picks it for C = kFixedClasses): the
+// class loops then unroll completely, the same operations in the same order.
+constexpr int kFixedClasses = 10;  // MNIST, CIFAR-10, the benchmarks' loss rows
+
+template <int kC>
+inline void softmax_tile_stats_c(SoftmaxTile& tile, const float* dot_weights) {
+    const int64_t C = kC > 0 ? kC : tile.classes;
     for (int r8 = 0; r8 < kTileRows; r8 += 8) {
         float* z = tile.z + r8;  // class j of these rows: z[j * kTileRows], 8 floats
         Vec8 m8 = load8(z);
@@ -164,6 +170,13 @@ inline void softmax_tile_stats(SoftmaxTile& tile, const float* dot_weights) {
         store8(tile.shifted_target + r8, shifted);
     }
     for (int r = 0; r < kTileRows; ++r) tile.exp_target[r] = fast_exp(tile.shifted_target[r]);
+}
+
+inline void softmax_tile_stats(SoftmaxTile& tile, const float* dot_weights) {
+    if (tile.classes == kFixedClasses)
+        softmax_tile_stats_c<kFixedClasses>(tile, dot_weights);
+    else
+        softmax_tile_stats_c<0>(tile, dot_weights);
 }
 
 // log S, accurate when the target is the row's largest logit (z_t = m, e_t = 1): then S - 1
@@ -254,13 +267,23 @@ inline void tile_gradient(SoftmaxTile& tile, int64_t row0, int n, const float* p
         g_target[r] = g * target_grad[r];
     }
     const float* u = options.spread_weights;
-    for (int64_t j = 0; j < tile.classes; ++j) {
-        float* dj = &tile.z[size_t(j) * kTileRows];  // e^(z_j - m), becoming dz_j
-        const float uj = u ? u[j] : 1.0f;
-        for (int r = 0; r < kTileRows; ++r)
-            dj[r] =
-                fastmath::select(tile.target[r] == int(j), g_target[r], g_coef[r] * dj[r] - g_spread[r] * uj);
-    }
+    // dz_j over the tile's classes, C fixed at compile time when it is kFixedClasses (as in
+    // softmax_tile_stats).
+    auto class_loop = [&](auto fixed_classes) {
+        constexpr int kC = decltype(fixed_classes)::value;
+        const int64_t C = kC > 0 ? kC : tile.classes;
+        for (int64_t j = 0; j < C; ++j) {
+            float* dj = &tile.z[size_t(j) * kTileRows];  // e^(z_j - m), becoming dz_j
+            const float uj = u ? u[j] : 1.0f;
+            for (int r = 0; r < kTileRows; ++r)
+                dj[r] = fastmath::select(tile.target[r] == int(j), g_target[r],
+                                         g_coef[r] * dj[r] - g_spread[r] * uj);
+        }
+    };
+    if (tile.classes == kFixedClasses)
+        class_loop(std::integral_constant<int, kFixedClasses>{});
+    else
+        class_loop(std::integral_constant<int, 0>{});
     if (options.stream_grad) {  // [N, C] only: the tile's rows are one block of n C floats
         scatter_rows(tile.z, layout, 0, n, tile.rows);
         stream_floats(tile.rows, n * tile.classes, options.grad + row0 * tile.classes);
