@@ -15,7 +15,8 @@
 
 namespace focalgrad {
 
-float* alloc_floats(int64_t n);         // uninitialised; 64-byte aligned from 128 floats up; n may be 0
+float* alloc_floats(int64_t n);         // uninitialised; n may be 0; aligned to 16 bytes up to 128
+                                        // floats, to 64 above, to 2 MiB from 8 MiB up
 void free_floats(float* p, int64_t n);  // n must be what alloc_floats was given
 
 int64_t live_buffer_count();               // buffers allocated and not yet freed (all threads)

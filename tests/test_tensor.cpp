@@ -1,6 +1,7 @@
 // test_tensor.cpp — Tensor factories, shapes (0-d and zero-size), accessors, printing,
 // the seeded generator, and the buffer pool.
 #include <cmath>
+#include <cstdint>
 #include <sstream>
 
 #include <focalgrad/core/memory.h>
@@ -155,6 +156,28 @@ TEST_CASE("the buffer pool reuses freed buffers and counts live ones") {
     CHECK(pooled_bytes() >= (int64_t(1) << 18));
     release_pool();
     CHECK(pooled_bytes() == 0);
+}
+
+TEST_CASE("buffers of 8 MiB and more start on a 2 MiB boundary (huge pages); smaller ones on 64 bytes") {
+    const int64_t huge = int64_t(2) << 20;
+    for (int64_t n : {int64_t(2) << 20, (int64_t(2) << 20) + 3, int64_t(5) << 20}) {  // 8, 8+, 20 MiB
+        Tensor a = Tensor::empty({n});
+        CHECK(reinterpret_cast<uintptr_t>(a.data()) % uintptr_t(huge) == 0);
+        a.data()[0] = 1.0f;  // the whole buffer is usable, to its last float
+        a.data()[n - 1] = 2.0f;
+        CHECK(a.data()[n - 1] == 2.0f);
+        const float* p = a.data();
+        a = Tensor();
+        Tensor b = Tensor::empty({n});  // pooled and reused like any other size
+        CHECK(b.data() == p);
+    }
+    for (int64_t n : {int64_t(129), int64_t(1) << 16, (int64_t(2) << 20) - 16}) {  // just below 8 MiB too
+        Tensor a = Tensor::empty({n});
+        CHECK(reinterpret_cast<uintptr_t>(a.data()) % 64 == 0);
+    }
+    Tensor small = Tensor::empty({128});  // 512 bytes: a small block
+    CHECK(reinterpret_cast<uintptr_t>(small.data()) % 16 == 0);
+    release_pool();
 }
 
 TEST_CASE("shape arithmetic is checked: a product past kMaxNumel is an Error naming the op and the shape") {
