@@ -87,7 +87,7 @@ Pool* pool() {
 // huge pages take 512 times fewer: that matters for buffers the pool does not keep (above
 // its limit), which are new mappings on every call (a 400 MB gradient is 100,000 faults of
 // 4 KiB pages). Streaming through a huge page also needs one TLB entry instead of 512.
-// From 8 MiB up, so the rounding to whole pages wastes at most a fifth. Where huge pages
+// From 8 MiB up, so the rounding to whole pages adds at most a quarter. Where huge pages
 // are off, madvise fails and nothing changes.
 void* alloc_huge(int64_t bytes) {
     const int64_t whole = (bytes + kHugePage - 1) / kHugePage * kHugePage;

@@ -124,9 +124,9 @@ inline void for_class_blocks(int64_t C, Copy8&& copy8, Copy4&& copy4) {
 }
 
 // The [N, C] copies of n rows starting at `block` (row-major, C floats a row) to and from a
-// tile. kC > 0 fixes C at compile time (kFixedClasses, softmax_tiles.h), which leaves the class blocks' offsets constants and
-// the block loop without its run-time dispatch; kC = 0 reads it from `classes`. The same moves
-// either way.
+// tile. kC > 0 fixes C at compile time (with_fixed_classes, softmax_tiles.h), which leaves
+// the class blocks' offsets constants and the block loop without its run-time dispatch;
+// kC = 0 reads it from `classes`. The same moves either way.
 template <int kC>
 void gather_matrix(const float* block, int64_t classes, int n, float* dst) {
     const int64_t C = kC > 0 ? kC : classes;
@@ -158,10 +158,8 @@ void scatter_matrix(const float* src, int64_t classes, int n, float* block) {
 void gather_rows(const float* src, const ClassLayout& layout, int64_t row0, int n, float* dst) {
     const int64_t C = layout.classes, positions = layout.positions;
     if (positions == 1) {  // [N, C]: the n rows are one contiguous n x C block to transpose
-        if (C == kFixedClasses)
-            gather_matrix<kFixedClasses>(src + row0 * C, C, n, dst);
-        else
-            gather_matrix<0>(src + row0 * C, C, n, dst);
+        with_fixed_classes(
+            C, [&](auto fixed) { gather_matrix<decltype(fixed)::value>(src + row0 * C, C, n, dst); });
     } else {
         int64_t sample = row0 / positions, k = row0 % positions;
         for (int r = 0; r < n; ++r) {
@@ -178,10 +176,8 @@ void gather_rows(const float* src, const ClassLayout& layout, int64_t row0, int 
 void scatter_rows(const float* src, const ClassLayout& layout, int64_t row0, int n, float* dst) {
     const int64_t C = layout.classes, positions = layout.positions;
     if (positions == 1) {
-        if (C == kFixedClasses)
-            scatter_matrix<kFixedClasses>(src, C, n, dst + row0 * C);
-        else
-            scatter_matrix<0>(src, C, n, dst + row0 * C);
+        with_fixed_classes(
+            C, [&](auto fixed) { scatter_matrix<decltype(fixed)::value>(src, C, n, dst + row0 * C); });
         return;
     }
     int64_t sample = row0 / positions, k = row0 % positions;

@@ -136,6 +136,16 @@ inline void softmax_tile_stats_loops(SoftmaxTile& tile, const float* dot_weights
 // class loops then unroll completely, the same operations in the same order.
 constexpr int kFixedClasses = 10;  // MNIST, CIFAR-10, the benchmarks' loss rows
 
+// The one place that picks the class count's form: f(std::integral_constant<int, 10>) when
+// C = kFixedClasses, f(std::integral_constant<int, 0>) (C read at run time) otherwise.
+template <class F>
+inline void with_fixed_classes(int64_t C, F&& f) {
+    if (C == kFixedClasses)
+        f(std::integral_constant<int, kFixedClasses>{});
+    else
+        f(std::integral_constant<int, 0>{});
+}
+
 template <int kC>
 inline void softmax_tile_stats_c(SoftmaxTile& tile, const float* dot_weights) {
     const int64_t C = kC > 0 ? kC : tile.classes;
@@ -173,10 +183,8 @@ inline void softmax_tile_stats_c(SoftmaxTile& tile, const float* dot_weights) {
 }
 
 inline void softmax_tile_stats(SoftmaxTile& tile, const float* dot_weights) {
-    if (tile.classes == kFixedClasses)
-        softmax_tile_stats_c<kFixedClasses>(tile, dot_weights);
-    else
-        softmax_tile_stats_c<0>(tile, dot_weights);
+    with_fixed_classes(tile.classes,
+                       [&](auto fixed) { softmax_tile_stats_c<decltype(fixed)::value>(tile, dot_weights); });
 }
 
 // log S, accurate when the target is the row's largest logit (z_t = m, e_t = 1): then S - 1
@@ -269,8 +277,8 @@ inline void tile_gradient(SoftmaxTile& tile, int64_t row0, int n, const float* p
     const float* u = options.spread_weights;
     // dz_j over the tile's classes, C fixed at compile time when it is kFixedClasses (as in
     // softmax_tile_stats).
-    auto class_loop = [&](auto fixed_classes) {
-        constexpr int kC = decltype(fixed_classes)::value;
+    with_fixed_classes(tile.classes, [&](auto fixed) {
+        constexpr int kC = decltype(fixed)::value;
         const int64_t C = kC > 0 ? kC : tile.classes;
         for (int64_t j = 0; j < C; ++j) {
             float* dj = &tile.z[size_t(j) * kTileRows];  // e^(z_j - m), becoming dz_j
@@ -279,11 +287,7 @@ inline void tile_gradient(SoftmaxTile& tile, int64_t row0, int n, const float* p
                 dj[r] = fastmath::select(tile.target[r] == int(j), g_target[r],
                                          g_coef[r] * dj[r] - g_spread[r] * uj);
         }
-    };
-    if (tile.classes == kFixedClasses)
-        class_loop(std::integral_constant<int, kFixedClasses>{});
-    else
-        class_loop(std::integral_constant<int, 0>{});
+    });
     if (options.stream_grad) {  // [N, C] only: the tile's rows are one block of n C floats
         scatter_rows(tile.z, layout, 0, n, tile.rows);
         stream_floats(tile.rows, n * tile.classes, options.grad + row0 * tile.classes);
