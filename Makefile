@@ -44,15 +44,20 @@ else
   FLAVOR :=
 endif
 
+# OPT is the library's and the programs' optimisation; TEST_OPT that of the tests' own code
+# (see "The tests' own code" below).
 ifeq ($(SANITIZE),1)
   BUILD    := build$(FLAVOR)-asan
-  OPT      := -O1 -g -fno-omit-frame-pointer $(ARCH) -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all
+  SAN      := -g -fno-omit-frame-pointer -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all
+  OPT      := -O1 $(ARCH) $(SAN)
+  TEST_OPT := -O0 $(ARCH) $(SAN)
   SAN_LD   := -fsanitize=address,undefined,float-cast-overflow
   # Leak checking on.
   RUN_ENV  := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1
 else
   BUILD    := build$(FLAVOR)
   OPT      := -O3 $(ARCH)
+  TEST_OPT := -O1 $(ARCH)
   SAN_LD   :=
   RUN_ENV  :=
 endif
@@ -71,6 +76,7 @@ CXX      ?= g++
 # and a user's own core/ or data/ folder can never shadow a focalgrad header.
 INCLUDE  := $(BUILD)/include
 CXXFLAGS := -std=c++17 $(OPT) -pthread -Wall -Wextra -I$(INCLUDE) -MMD -MP
+TEST_CXXFLAGS := $(subst $(OPT),$(TEST_OPT),$(CXXFLAGS))
 LIB      := $(BUILD)/libfocalgrad.a
 BIN      := $(BUILD)/bin
 
@@ -128,12 +134,36 @@ $(BIN)/$(notdir $(1:.cpp=)): $(BUILD)/obj/$(1:.cpp=.o) $(LIB)
 endef
 $(foreach src,$(PROG_SRC),$(eval $(call program_rule,$(src))))
 
+# The tests' own code is compiled with less optimisation than the code it tests: at -O3 the
+# 68 test files were over half of a clean build's compile time (doctest's assertions expand
+# to a lot of code for the optimiser), for no gain, since what runs long in a test is the
+# library, which keeps its flags. The exception: tests of inline header code (fast_exp and
+# friends, the loss tiles) compile that code into the test itself, so they keep the
+# library's flags and check exactly what the library runs.
+# The other test files also share one precompiled tests/helpers.h (doctest, <filesystem>,
+# the tensor headers): parsing it was about 2 s of every one of them. A test file that
+# includes helpers.h itself then finds it already included.
+TESTS_OF_INLINE_CODE := tests/test_fastmath.cpp tests/test_loss_tiles.cpp
+TEST_PCH     := $(BUILD)/pch/test_helpers.h
+TEST_OBJ_PCH := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(filter-out $(TESTS_OF_INLINE_CODE),$(TEST_SRC)))
+$(TEST_OBJ_PCH): CXXFLAGS := $(TEST_CXXFLAGS) -include $(TEST_PCH) -Winvalid-pch
+$(TEST_OBJ_PCH): $(TEST_PCH).gch
+
+$(TEST_PCH): | $(INCLUDE)/focalgrad
+	@mkdir -p $(@D)
+	@echo '#include "$(CURDIR)/tests/helpers.h"' > $@
+$(TEST_PCH).gch: $(TEST_PCH) $(CONFIG)
+	$(CXX) $(TEST_CXXFLAGS) $(BLAS_CFLAGS) -MF $@.d -MT $@ -x c++-header $< -o $@
+
 $(TEST_BIN): $(TEST_OBJ) $(LIB)
 	@mkdir -p $(@D)
 	$(CXX) $(CXXFLAGS) $(TEST_OBJ) $(LIB) $(LDLIBS) -o $@
 
-# The example programs are built first: tests/test_examples_cli.cpp runs them.
-test: $(TEST_BIN) $(PROGRAMS)
+# The example programs are built first: tests/test_examples_cli.cpp runs them. So are the
+# benchmarks, so that a test run catches one that no longer compiles; but not under the
+# sanitizers, where nothing runs them and they were a sixth of the compile time.
+EXAMPLE_PROGRAMS := $(addprefix $(BIN)/,$(notdir $(basename $(wildcard examples/*.cpp))))
+test: $(TEST_BIN) $(if $(filter 1,$(SANITIZE)),$(EXAMPLE_PROGRAMS),$(PROGRAMS))
 	@$(RUN_ENV) $(TEST_BIN)
 
 # Only the demo's own program: a first `make demo` compiles no benchmark or test.
@@ -172,7 +202,7 @@ format:
 clean:
 	rm -rf build $(wildcard build-*)
 
--include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(PROG_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(PROG_OBJ:.o=.d) $(TEST_PCH).gch.d
 
 # Optional targets (fuzzing, peer benchmarks) live in their own fragments.
 include $(wildcard mk/*.mk)

@@ -20,6 +20,9 @@ EX_BIN   := $(BUILD)/exercises
 EX_OBJ   := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(EX_TESTS) $(EX_NAMES:%=exercises/%.cpp) \
                 $(EX_NAMES:%=exercises/solutions/%.cpp) $(EX_WRONG:%=exercises/wrong/%.cpp))
 
+# Compiled like the tests (Makefile, "The tests' own code"): the library is what they call.
+$(EX_OBJ): CXXFLAGS := $(TEST_CXXFLAGS)
+
 # $(1) = ex1_tanh, $(2) = yours | solution | wrong, $(3) = the source of that version.
 define exercise_binary
 $(EX_BIN)/$(1)_$(2): $(BUILD)/obj/exercises/$(1)_test.o $(BUILD)/obj/$(3:.cpp=.o) $(BUILD)/obj/tests/main.o $(LIB)
