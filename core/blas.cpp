@@ -12,6 +12,7 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include <focalgrad/core/blas.h>
 #include <focalgrad/core/error.h>
@@ -46,9 +47,32 @@ void block_range(int64_t n, int blocks, int b, int64_t& begin, int64_t& end) {
     end = cut(b + 1);
 }
 
+// Does this CPU have AVX-512 (OpenBLAS's support_avx512() can only be true if so)?
+bool cpu_has_avx512() {
+#if defined(__x86_64__) || defined(__i386__)
+    static const bool has = __builtin_cpu_supports("avx512f");
+    return has;
+#else
+    return true;  // elsewhere: assume the worst, i.e. keep beta = 0 for OpenBLAS
+#endif
+}
+
+// OpenBLAS computes a beta = 0 product in two passes: its beta kernel writes zeros over C
+// (sgemm_beta, a slow loop: 4.5 % of a one-thread CNN run on an AVX2 AMD EPYC), then the
+// product is added into C. Zeroing C with memset and asking for beta = 1 skips the beta
+// kernel and adds the same sums to the same zeros: the same bits, for less time (the first
+// convolution's 16 x 784 x 9 product: 8.8 -> 5.0 us). Not on AVX-512 CPUs: there OpenBLAS
+// sends small row-major untransposed products with alpha = 1, beta = 0 to another kernel
+// (sgemm_direct), whose sums are its own, and beta = 1 would change those bits.
+bool zero_c_ourselves(float beta) { return beta == 0.0f && !cpu_has_avx512(); }
+
 void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
            const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
     if (M == 0 || N == 0) return;
+    if (zero_c_ourselves(beta)) {
+        for (int64_t i = 0; i < M; ++i) std::memset(C + i * ldc, 0, size_t(N) * sizeof(float));
+        beta = 1.0f;
+    }
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(M), int(N),
                 int(K), alpha, A, int(std::max<int64_t>(lda, 1)), B, int(std::max<int64_t>(ldb, 1)), beta, C,
                 int(std::max<int64_t>(ldc, 1)));

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include <focalgrad/core/autograd.h>
+#include <focalgrad/core/blas.h>
 #include <focalgrad/core/ops.h>
 #include <focalgrad/core/parallel.h>
 
@@ -55,6 +56,33 @@ TEST_CASE("matmul and linear agree with a naive triple loop on odd sizes") {
         check_product(linear(a, W, bias), ref, s.K);
         check_product(linear(a, W), naive(a.data(), W.data(), s.M, s.K, s.P, true), s.K);
     }
+}
+
+TEST_CASE("gemm with beta = 0 ignores what C held (NaN, inf), in a strided block, for every transpose") {
+    // gemm may zero C itself before calling OpenBLAS with beta = 1 (core/blas.cpp): C's old
+    // contents must not leak in, and the columns of C beyond N (ldc > N) must be left alone.
+    const int64_t M = 37, N = 21, K = 13, ldc = N + 3;
+    Tensor A = randn({M, K}, 5), B = randn({K, N}, 6);
+    Tensor At = transpose(A), Bt = transpose(B);  // [K, M] and [N, K]
+    std::vector<double> ref = naive(A.data(), B.data(), M, K, N, false);
+    for (int ta = 0; ta < 2; ++ta)
+        for (int tb = 0; tb < 2; ++tb) {
+            std::vector<float> C(size_t(M * ldc));
+            for (size_t i = 0; i < C.size(); ++i) C[i] = i % 2 ? std::nanf("") : INFINITY;
+            gemm(ta, tb, M, N, K, 1.0f, ta ? At.data() : A.data(), ta ? M : K, tb ? Bt.data() : B.data(),
+                 tb ? K : N, 0.0f, C.data(), ldc);
+            for (int64_t i = 0; i < M; ++i)
+                for (int64_t j = 0; j < ldc; ++j) {
+                    float c = C[size_t(i * ldc + j)];
+                    if (j >= N) {  // outside the product: untouched
+                        CHECK(((i * ldc + j) % 2 ? std::isnan(c) : std::isinf(c)));
+                        continue;
+                    }
+                    double r = ref[size_t(i * N + j)];
+                    CHECK_MESSAGE(std::fabs(c - r) <= 1e-5 * (std::fabs(r) + std::sqrt(double(K))), "ta=", ta,
+                                  " tb=", tb, " C[", i, ", ", j, "] = ", c, " vs ", r);
+                }
+        }
 }
 
 TEST_CASE("batched matmul: [B,M,K]x[B,K,P] and [B,M,K]x[K,P]") {
