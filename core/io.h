@@ -91,13 +91,17 @@ private:
 
 // A file that grows by whole records (a log: a CSV line per epoch), the one kind of write
 // in focalgrad that is not atomic: a record is added at the end of the file as it is.
-// Each append() hands the whole record to one write(2), so a process killed at any moment
-// leaves whole records only. A write that fails part-way (a full disk; the file-size
-// limit, with SIGXFSZ blocked as for AtomicFile) is cut back (ftruncate) to where the
-// record began, so the file still ends after its last whole record, and append() throws
-// an Error saying so. The file must exist and be a regular file (create it with
-// write_file_atomic); a FIFO, a device, a socket or a directory there is refused before it
-// is opened. One writer at a time: the cut assumes nobody else appends meanwhile.
+// Each append() hands the whole record to one write(2); a record that would cross a 4 KiB
+// page of the file is instead written with a copy of the file that replaces it
+// (AtomicFile), because Linux can stop a write between two pages when the process is
+// killed (core/io.cpp). So a process killed at any moment leaves whole records only. A
+// write that fails part-way (a full disk; the file-size limit, with SIGXFSZ blocked as for
+// AtomicFile) is cut back (ftruncate) to where the record began, or leaves the old file in
+// place, so the file still ends after its last whole record, and append() throws an Error
+// saying so. The file must exist and be a regular file (create it with write_file_atomic);
+// a FIFO, a device, a socket or a directory there is refused before it is opened. One
+// writer at a time: the cut assumes nobody else appends meanwhile. A reader following the
+// file (`tail -F`, not `tail -f`) sees it replaced about once per 4 KiB.
 class AppendFile {
 public:
     AppendFile(const std::string& path, const char* op);
@@ -112,6 +116,8 @@ public:
     }
 
 private:
+    void append_by_replacing(const void* data, size_t n, const std::string& what, uint64_t size);
+
     std::string path_;
     const char* op_;
     int fd_ = -1;

@@ -603,13 +603,14 @@ TEST_CASE(
         ++logged;
     }
     const std::string expected = log_text(logged);
-    // The line that failed began inside a page, so part of it was written before the disk
-    // was full: the cut is what left the log whole.
+    // The line that failed crossed into a new page (the lines inside the last page took no
+    // new space), so it was written with a copy of the log, which found no room: the old
+    // log stayed in place.
     REQUIRE(expected.size() % 4096 != 0);
-    fgtest::check_contains(message,
-                           {"CsvLog: appending the line of epoch " + std::to_string(logged + 1) + " (",
-                            " bytes) to '" + path + "' failed: No space left on device",
-                            "; the file still ends after its last whole record"});
+    fgtest::check_contains(
+        message, {"CsvLog: appending the line of epoch " + std::to_string(logged + 1) + " (",
+                  " bytes) to '" + path + "' failed; the file still ends after its last whole record",
+                  "crosses a 4 KiB page", "No space left on device"});
     CHECK(read_file(path) == expected);
     // With room again, the log goes on from its last whole line.
     std::filesystem::remove(fs / "filler");
@@ -646,6 +647,35 @@ TEST_CASE(
                  "(the file-size limit, ulimit -f, is " + std::to_string(limit) + " bytes)",
                  "the file still ends after its last whole record"});
     CHECK(read_file(path) == log_text(1));
+    CHECK(dir.entries() == std::vector<std::string>{"history.csv"});
+}
+
+TEST_CASE(
+    "a log line that crosses a 4 KiB page replaces the file with a copy; one inside a page is appended") {
+    // Linux may stop a write(2) between two pages when the process is killed, so a line
+    // crossing a page boundary is written with a copy of the file (core/io.cpp): a new
+    // inode. Lines inside a page go to the same file.
+    fgtest::TempDir dir;
+    const std::string path = dir / "history.csv";
+    CsvLog log;
+    log.open(path, {});
+    auto inode = [&] {
+        struct stat st;
+        REQUIRE(::stat(path.c_str(), &st) == 0);
+        return st.st_ino;
+    };
+    int replaced = 0, appended = 0;
+    for (int64_t e = 1; e <= 300; ++e) {
+        const uint64_t before = std::filesystem::file_size(path), n = history_csv_line(log_record(e)).size();
+        const bool crosses = before / 4096 != (before + n - 1) / 4096;
+        const auto ino = inode();
+        log.append(log_record(e));
+        CHECK_MESSAGE((inode() != ino) == crosses, "epoch ", e, " at byte ", before);
+        (crosses ? replaced : appended) += 1;
+    }
+    CHECK(replaced >= 2);
+    CHECK(appended > 200);
+    CHECK(read_file(path) == log_text(300));
     CHECK(dir.entries() == std::vector<std::string>{"history.csv"});
 }
 

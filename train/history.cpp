@@ -1,4 +1,4 @@
-// history.cpp — the CSV log (AppendFile, one write per line), the JSON file and the
+// history.cpp — the CSV log (AppendFile: one write per line, whole even if killed), the JSON file and the
 // training-curve chart of history.h, and the history as checkpoint state.
 #include <algorithm>
 #include <cmath>

@@ -35,7 +35,8 @@ std::string history_csv_line(const EpochRecord& r);
 
 // A CSV log: open() rewrites the file atomically with the header and the records so far
 // (none, or those of a resumed run), then append() adds one line per epoch with a single
-// write, flushed at once: a killed run leaves whole lines only. The appends are not atomic
+// write, flushed at once (a line that crosses a 4 KiB page, with a copy of the file that
+// replaces it): a killed run leaves whole lines only. The appends are not atomic
 // (core/io.h AppendFile): one that fails part-way, on a full disk, is cut back to the
 // last whole line.
 class CsvLog {
