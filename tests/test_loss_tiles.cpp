@@ -3,7 +3,8 @@
 // layout's index formula names, for every number of classes around the 8 x 8 blocks of the
 // [N, C] case (C = 1 ... 20), whole and partial tiles, and strided [N, C, d] logits; the
 // streaming copy of large gradients, and that streaming leaves their bits as they were; the
-// register form of the tile statistics against its plain loops, bit for bit.
+// register form of the tile statistics against its plain loops, bit for bit, and the C = 10
+// form that takes them straight from the rows (load_tile_stats10) against the tile's.
 // Not here: the losses built on them (test_loss_fast_vs_reference.cpp).
 #include <algorithm>
 #include <cmath>
@@ -89,12 +90,21 @@ TEST_CASE("a gradient streamed out (above kStreamBytes) has the bits of the same
     for (auto& v : t) v = int(gen.below(uint32_t(C)));
     FocalLossOptions focal;
     focal.reduction = Reduction::Sum;
-    CrossEntropyOptions ce;
-    ce.reduction = Reduction::Sum;
-    for (int which = 0; which < 2; ++which) {
-        INFO("loss ", which == 0 ? "cross_entropy" : "focal_loss");
+    CrossEntropyOptions ce, smoothed;  // smoothed: weights and label smoothing, the spread term u_j
+    ce.reduction = smoothed.reduction = Reduction::Sum;
+    smoothed.weight = Tensor::from({0.5f, 1.0f, 2.0f, 0.25f, 1.5f, 1.0f, 3.0f, 0.75f, 1.25f, 2.5f}, {C});
+    smoothed.label_smoothing = 0.1f;
+    auto loss = [&](int which, const Tensor& z, const std::vector<int>& targets) {
+        return which == 0   ? cross_entropy(z, targets, ce)
+               : which == 1 ? focal_loss(z, targets, focal)
+                            : cross_entropy(z, targets, smoothed);
+    };
+    for (int which = 0; which < 3; ++which) {
+        INFO("loss ", which == 0   ? "cross_entropy"
+                      : which == 1 ? "focal_loss"
+                                   : "cross_entropy, weights and smoothing");
         x.zero_grad();
-        (which == 0 ? cross_entropy(x, t, ce) : focal_loss(x, t, focal)).backward();
+        loss(which, x, t).backward();
         int64_t wrong = 0;
         for (int64_t r0 = 0; r0 < N; r0 += piece) {
             const int64_t n = std::min(piece, N - r0);
@@ -102,7 +112,7 @@ TEST_CASE("a gradient streamed out (above kStreamBytes) has the bits of the same
             std::copy(x.data() + r0 * C, x.data() + (r0 + n) * C, part.data());
             part.set_requires_grad(true);
             std::vector<int> part_t(t.begin() + r0, t.begin() + r0 + n);
-            (which == 0 ? cross_entropy(part, part_t, ce) : focal_loss(part, part_t, focal)).backward();
+            loss(which, part, part_t).backward();
             for (int64_t e = 0; e < n * C; ++e) wrong += part.grad().data()[e] != x.grad().data()[r0 * C + e];
         }
         CHECK(wrong == 0);
@@ -173,4 +183,48 @@ TEST_CASE("softmax_tile_stats gives the bits of its plain form softmax_tile_stat
                 same(a.shifted_dot, b.shifted_dot, kTileRows);
                 CHECK(wrong == 0);
             }
+}
+
+TEST_CASE(
+    "load_tile_stats10 (from registers) gives the bits of load_tile and softmax_tile_stats, odd logits") {
+    Generator gen(12);
+    const float odd[] = {NAN,    INFINITY, -INFINITY, 1e30f,  -1e30f, 3e38f,
+                         -3e38f, 88.0f,    -104.0f,   1e-40f, 0.0f,   -0.0f};
+    const int64_t C = internal::kFixedClasses, N = 3 * kTileRows;
+    ClassLayout layout;
+    layout.batch = N;
+    layout.classes = C;
+    layout.positions = 1;
+    std::vector<int> targets(static_cast<size_t>(N));
+    std::vector<float> u(static_cast<size_t>(C)), logits(static_cast<size_t>(N * C));  // [N, C]
+    for (int kind = 0; kind < 3; ++kind)
+        for (bool dot : {false, true}) {
+            INFO("kind ", kind, ", dot weights ", dot);
+            for (auto& w : u) w = 0.5f + gen.uniform();
+            for (auto& v : logits) {
+                v = 4.0f * gen.normal();
+                if (kind == 1 && gen.below(4) == 0) v = odd[gen.below(12)];
+                if (kind == 2) v = (gen.below(2) ? 1e3f : 1.0f) * v;
+            }
+            for (auto& t : targets) t = int(gen.below(uint32_t(C + 1))) - 1;  // -1: ignored
+            int wrong = 0;
+            for (int64_t row0 = 0; row0 < N; row0 += kTileRows) {
+                internal::SoftmaxTile a(C), b(C);
+                internal::load_tile(logits.data(), layout, row0, kTileRows, targets, -1, a);
+                internal::softmax_tile_stats(a, dot ? u.data() : nullptr);
+                internal::load_targets(row0, kTileRows, targets, -1, b);
+                internal::load_tile_stats10(logits.data() + row0 * C, b, dot ? u.data() : nullptr);
+                auto same = [&](const float* x, const float* y, int64_t n) {
+                    for (int64_t i = 0; i < n; ++i)
+                        wrong += bits(x[i]) != bits(y[i]) && !(x[i] != x[i] && y[i] != y[i]);
+                };
+                same(a.z, b.z, C * kTileRows);
+                same(a.max, b.max, kTileRows);
+                same(a.shifted_target, b.shifted_target, kTileRows);
+                same(a.exp_target, b.exp_target, kTileRows);
+                same(a.exp_others, b.exp_others, kTileRows);
+                same(a.shifted_dot, b.shifted_dot, kTileRows);
+            }
+            CHECK(wrong == 0);
+        }
 }

@@ -1,7 +1,9 @@
-// softmax_tiles.cpp — the tile copies (8 x 8 transposes in registers) and the backward's
+// softmax_tiles.cpp — the tile copies (8 x 8 transposes in registers), the gradient written
+// out of the tile (streamed from registers for C = 10) and the backward's
 // scaling, for the fast softmax losses.
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #if defined(__SSE2__)
 #include <immintrin.h>
 #endif
@@ -19,7 +21,6 @@ namespace {
 // at a time through registers: eight 8-float loads, 24 shuffles, eight 8-float stores,
 // where a float-by-float copy costs 64 loads and 64 stores. gcc's vector extensions, not
 // intrinsics: the same code is AVX2 in the default build and SSE in PORTABLE=1.
-typedef int Lanes8 __attribute__((vector_size(32)));
 
 // dst[k * dst_stride + i] = src[i * src_stride + k] for i, k in [0, 8). The three rounds of
 // shuffles are the textbook AVX ones (unpack, shuffle, permute of 128-bit halves); each mask
@@ -61,19 +62,11 @@ inline void transpose8(const float* src, int64_t src_stride, float* dst, int64_t
 
 // The 4-class version, for the last classes of a row when 8 does not divide C: 8 rows x 4
 // classes, a half-vector per row. Packing row i and row i + 4 into one register makes the
-// first two rounds of transpose8 a 4 x 4 transpose in each 128-bit half at once, which is
-// all it takes: 8 shuffles where an 8 x 8 block overlapping the one before would cost 24.
-// Applied to the 4 class vectors instead, it gives back the packed rows (the way out).
+// first two rounds of transpose8 a 4 x 4 transpose in each 128-bit half at once
+// (transpose4_halves, simd8.h), which is all it takes: 8 shuffles where an 8 x 8 block
+// overlapping the one before would cost 24. Applied to the 4 class vectors instead, it gives
+// back the packed rows (the way out).
 typedef float Vec4 __attribute__((vector_size(16)));
-
-inline void transpose4_halves(Vec8& a0, Vec8& a1, Vec8& a2, Vec8& a3) {
-    const Lanes8 unpack_lo = {0, 8, 1, 9, 4, 12, 5, 13}, unpack_hi = {2, 10, 3, 11, 6, 14, 7, 15};
-    const Lanes8 pairs_lo = {0, 1, 8, 9, 4, 5, 12, 13}, pairs_hi = {2, 3, 10, 11, 6, 7, 14, 15};
-    const Vec8 b0 = __builtin_shuffle(a0, a1, unpack_lo), b1 = __builtin_shuffle(a0, a1, unpack_hi);
-    const Vec8 b2 = __builtin_shuffle(a2, a3, unpack_lo), b3 = __builtin_shuffle(a2, a3, unpack_hi);
-    a0 = __builtin_shuffle(b0, b2, pairs_lo), a1 = __builtin_shuffle(b0, b2, pairs_hi);
-    a2 = __builtin_shuffle(b1, b3, pairs_lo), a3 = __builtin_shuffle(b1, b3, pairs_hi);
-}
 
 // dst[k * dst_stride + i] = src[i * src_stride + k] for i in [0, 8), k in [0, 4).
 inline void transpose8x4(const float* src, int64_t src_stride, float* dst, int64_t dst_stride) {
@@ -188,6 +181,61 @@ void scatter_rows(const float* src, const ClassLayout& layout, int64_t row0, int
     }
 }
 
+// ---- The gradient ---------------------------------------------------------------------
+
+void tile_gradient(SoftmaxTile& tile, int64_t row0, int n, const float* prob_coef_over_sum,
+                   const float* target_grad, const ClassLayout& layout, const SoftmaxForward& options) {
+    alignas(64) float g_coef[kTileRows], g_spread[kTileRows], g_target[kTileRows];
+    const float g = options.grad_scale;
+    for (int r = 0; r < kTileRows; ++r) {
+        g_coef[r] = g * prob_coef_over_sum[r];
+        g_spread[r] = fastmath::select(tile.target[r] >= 0, g * options.spread, 0.0f);
+        g_target[r] = g * target_grad[r];
+    }
+    const float* u = options.spread_weights;
+    // dz_j of rows r8 ... r8 + 7; weighted: u is given (otherwise u_j = 1, and g spread u_j is
+    // g spread itself, the product by 1 left out).
+    auto dz8 = [&](int r8, int64_t j, auto weighted) {
+        const Vec8 e = load8(tile.z + j * kTileRows + r8);  // e^(z_j - m)
+        const Int8 is_target = load8(tile.target + r8) == (Int8{} + int(j));
+        Vec8 spread = load8(g_spread + r8);
+        if constexpr (decltype(weighted)::value) spread *= splat8(u[j]);
+        // (g prob_coef / S) e^(z_j - m) - g spread u_j, fused as gcc fuses the plain loop's form.
+        return is_target ? load8(g_target + r8) : fms8(load8(g_coef + r8), e, spread);
+    };
+    auto with_weights = [&](auto&& f) { u ? f(std::true_type{}) : f(std::false_type{}); };
+    float* rows_out = options.grad + row0 * tile.classes;  // [N, C] only, when streaming
+    if (options.stream_grad && tile.classes == kFixedClasses && n == kTileRows &&
+        reinterpret_cast<uintptr_t>(rows_out) % 64 == 0) {
+        with_weights([&](auto weighted) {
+            for (int r8 = 0; r8 < kTileRows; r8 += 8) {
+                Vec8 dz[kFixedClasses];
+#pragma GCC unroll 10
+                for (int j = 0; j < kFixedClasses; ++j) dz[j] = dz8(r8, j, weighted);
+                stream_rows10(dz, rows_out + r8 * kFixedClasses);
+            }
+        });
+        return;
+    }
+    // dz_j over the tile's classes, C fixed at compile time when it is kFixedClasses (as in
+    // softmax_tile_stats).
+    with_fixed_classes(tile.classes, [&](auto fixed) {
+        constexpr int kC = decltype(fixed)::value;
+        const int64_t C = kC > 0 ? kC : tile.classes;
+        with_weights([&](auto weighted) {
+            for (int64_t j = 0; j < C; ++j)
+                for (int r8 = 0; r8 < kTileRows; r8 += 8)
+                    store8(tile.z + j * kTileRows + r8, dz8(r8, j, weighted));
+        });
+    });
+    if (options.stream_grad) {  // the tile's rows are one block of n C floats
+        scatter_rows(tile.z, layout, 0, n, tile.rows);
+        stream_floats(tile.rows, n * tile.classes, rows_out);
+    } else {
+        scatter_rows(tile.z, layout, row0, n, options.grad);
+    }
+}
+
 void prefetch_rows(const float* data, const ClassLayout& layout, int64_t row0, int64_t n, bool write) {
     if (layout.positions != 1) return;
     const int64_t end = std::min(row0 + n, layout.rows()) * layout.classes;
@@ -239,6 +287,10 @@ void store_fence() {
 void load_tile(const float* logits, const ClassLayout& layout, int64_t row0, int n,
                const std::vector<int>& targets, int ignore_index, SoftmaxTile& tile) {
     gather_rows(logits, layout, row0, n, tile.z);
+    load_targets(row0, n, targets, ignore_index, tile);
+}
+
+void load_targets(int64_t row0, int n, const std::vector<int>& targets, int ignore_index, SoftmaxTile& tile) {
     const int* t = targets.data() + row0;
     for (int r = 0; r < n; ++r) tile.target[r] = t[r] == ignore_index ? -1 : t[r];
     for (int r = n; r < kTileRows; ++r) tile.target[r] = -1;

@@ -85,6 +85,8 @@ void store_fence();
 // Loads rows [row0, row0 + n) of the logits and their targets (-1 for ignore_index).
 void load_tile(const float* logits, const ClassLayout& layout, int64_t row0, int n,
                const std::vector<int>& targets, int ignore_index, SoftmaxTile& tile);
+// Only the targets (load_tile's second half).
+void load_targets(int64_t row0, int n, const std::vector<int>& targets, int ignore_index, SoftmaxTile& tile);
 
 // The softmax statistics of a loaded tile, from which each loss computes log p_t and
 // 1 - p_t without cancellation:
@@ -135,6 +137,7 @@ inline void softmax_tile_stats_loops(SoftmaxTile& tile, const float* dot_weights
 // kC > 0 fixes C at compile time (softmax_tile_stats picks it for C = kFixedClasses): the
 // class loops then unroll completely, the same operations in the same order.
 constexpr int kFixedClasses = 10;  // MNIST, CIFAR-10, the benchmarks' loss rows
+static_assert(kFixedClasses == 10, "load_rows10 and stream_rows10 (simd8.h) are written for 10 classes");
 
 // The one place that picks the class count's form: f(std::integral_constant<int, 10>) when
 // C = kFixedClasses, f(std::integral_constant<int, 0>) (C read at run time) otherwise.
@@ -146,38 +149,60 @@ inline void with_fixed_classes(int64_t C, F&& f) {
         f(std::integral_constant<int, 0>{});
 }
 
+// The statistics of rows r8 ... r8 + 7, class j of them given by z_of(j) (8 floats): from
+// the tile (softmax_tile_stats_c), or from registers (load_tile_stats10). The class loops
+// unroll by 10, completely for C = 10: the register form needs each z_of(j) at a constant j,
+// or gcc keeps the ten vectors on the stack.
+template <int kC, class ZOf>
+inline void tile_stats8(SoftmaxTile& tile, int r8, const float* dot_weights, ZOf&& z_of) {
+    const int64_t C = kC > 0 ? kC : tile.classes;
+    float* z = tile.z + r8;  // class j of these rows: z[j * kTileRows], 8 floats
+    Vec8 m8 = z_of(0);
+#pragma GCC unroll 10
+    for (int64_t j = 1; j < C; ++j) {
+        const Vec8 zj = z_of(j);
+        m8 = zj > m8 ? zj : m8;
+    }
+    store8(tile.max + r8, m8);
+    Vec8 dot = splat8(0.0f);
+    if (dot_weights)
+        for (int64_t j = 0; j < C; ++j) dot += splat8(dot_weights[j]) * (z_of(j) - m8);
+    store8(tile.shifted_dot + r8, dot);
+    const Int8 t8 = load8(tile.target + r8);
+    Vec8 others = splat8(0.0f), shifted = splat8(0.0f);
+    Int8 j8 = Int8{} + 0;
+#pragma GCC unroll 10
+    for (int64_t j = 0; j < C; ++j, j8 += 1) {
+        const Vec8 d = z_of(j) - m8;
+        const Vec8 e = exp8_nonpositive(d);
+        const Int8 is_target = t8 == j8;
+        others += is_target ? splat8(0.0f) : e;
+        // The NaN probe as above, d - d for 0 d: +0 where 0 d is ±0 (the sum starts at +0 and
+        // is never -0, so the sign of a zero added does not show), NaN where it is NaN.
+        shifted += is_target ? d : d - d;
+        store8(z + j * kTileRows, e);
+    }
+    store8(tile.exp_others + r8, others);
+    store8(tile.shifted_target + r8, shifted);
+}
+
 template <int kC>
 inline void softmax_tile_stats_c(SoftmaxTile& tile, const float* dot_weights) {
-    const int64_t C = kC > 0 ? kC : tile.classes;
+    for (int r8 = 0; r8 < kTileRows; r8 += 8)
+        tile_stats8<kC>(tile, r8, dot_weights, [&](int64_t j) { return load8(tile.z + j * kTileRows + r8); });
+    for (int r = 0; r < kTileRows; ++r) tile.exp_target[r] = fast_exp(tile.shifted_target[r]);
+}
+
+// load_tile and softmax_tile_stats at once for a whole tile of [N, C] logits with C = 10
+// (rows: its first row's logits): each eight rows go from memory into the ten class vectors
+// (load_rows10) and their statistics are taken from those registers, the logits not stored
+// into the tile and loaded back twice (for the max, for the exps). The same operations on
+// the same values, so the same bits. The targets must be loaded already (load_targets).
+inline void load_tile_stats10(const float* rows, SoftmaxTile& tile, const float* dot_weights) {
     for (int r8 = 0; r8 < kTileRows; r8 += 8) {
-        float* z = tile.z + r8;  // class j of these rows: z[j * kTileRows], 8 floats
-        Vec8 m8 = load8(z);
-#pragma GCC unroll 4
-        for (int64_t j = 1; j < C; ++j) {
-            const Vec8 zj = load8(z + j * kTileRows);
-            m8 = zj > m8 ? zj : m8;
-        }
-        store8(tile.max + r8, m8);
-        Vec8 dot = splat8(0.0f);
-        if (dot_weights)
-            for (int64_t j = 0; j < C; ++j) dot += splat8(dot_weights[j]) * (load8(z + j * kTileRows) - m8);
-        store8(tile.shifted_dot + r8, dot);
-        const Int8 t8 = load8(tile.target + r8);
-        Vec8 others = splat8(0.0f), shifted = splat8(0.0f);
-        Int8 j8 = Int8{} + 0;
-#pragma GCC unroll 2
-        for (int64_t j = 0; j < C; ++j, j8 += 1) {
-            const Vec8 d = load8(z + j * kTileRows) - m8;
-            const Vec8 e = exp8_nonpositive(d);
-            const Int8 is_target = t8 == j8;
-            others += is_target ? splat8(0.0f) : e;
-            // The NaN probe as above, d - d for 0 d: +0 where 0 d is ±0 (the sum starts at +0 and
-            // is never -0, so the sign of a zero added does not show), NaN where it is NaN.
-            shifted += is_target ? d : d - d;
-            store8(z + j * kTileRows, e);
-        }
-        store8(tile.exp_others + r8, others);
-        store8(tile.shifted_target + r8, shifted);
+        Vec8 z[kFixedClasses];
+        load_rows10(rows + r8 * kFixedClasses, z);
+        tile_stats8<kFixedClasses>(tile, r8, dot_weights, [&](int64_t j) { return z[j]; });
     }
     for (int r = 0; r < kTileRows; ++r) tile.exp_target[r] = fast_exp(tile.shifted_target[r]);
 }
@@ -259,42 +284,16 @@ struct SoftmaxForward {
     const float* spread_weights = nullptr;  // u, C entries; null = all 1
 };
 
-// Writes the gradient of a tile's rows (see "The gradient") into options.grad, computed
-// class-major in the tile itself and then copied out. p_j = e^(z_j - m) / S takes the exp
-// that softmax_tile_stats left in the tile, so each logit costs one exp in all:
+// Writes the gradient of a tile's rows (see "The gradient") into options.grad. p_j =
+// e^(z_j - m) / S takes the exp that softmax_tile_stats left in the tile, so each logit costs
+// one exp in all:
 //   dz_j = (g prob_coef / S) e^(z_j - m) - g spread u_j,   dz_t = g target_grad,
 // with the row's factor g prob_coef / S formed once (prob_coef_over_sum holds prob_coef / S).
-inline void tile_gradient(SoftmaxTile& tile, int64_t row0, int n, const float* prob_coef_over_sum,
-                          const float* target_grad, const ClassLayout& layout,
-                          const SoftmaxForward& options) {
-    alignas(64) float g_coef[kTileRows], g_spread[kTileRows], g_target[kTileRows];
-    const float g = options.grad_scale;
-    for (int r = 0; r < kTileRows; ++r) {
-        g_coef[r] = g * prob_coef_over_sum[r];
-        g_spread[r] = fastmath::select(tile.target[r] >= 0, g * options.spread, 0.0f);
-        g_target[r] = g * target_grad[r];
-    }
-    const float* u = options.spread_weights;
-    // dz_j over the tile's classes, C fixed at compile time when it is kFixedClasses (as in
-    // softmax_tile_stats).
-    with_fixed_classes(tile.classes, [&](auto fixed) {
-        constexpr int kC = decltype(fixed)::value;
-        const int64_t C = kC > 0 ? kC : tile.classes;
-        for (int64_t j = 0; j < C; ++j) {
-            float* dj = &tile.z[size_t(j) * kTileRows];  // e^(z_j - m), becoming dz_j
-            const float uj = u ? u[j] : 1.0f;
-            for (int r = 0; r < kTileRows; ++r)
-                dj[r] = fastmath::select(tile.target[r] == int(j), g_target[r],
-                                         g_coef[r] * dj[r] - g_spread[r] * uj);
-        }
-    });
-    if (options.stream_grad) {  // [N, C] only: the tile's rows are one block of n C floats
-        scatter_rows(tile.z, layout, 0, n, tile.rows);
-        stream_floats(tile.rows, n * tile.classes, options.grad + row0 * tile.classes);
-    } else {
-        scatter_rows(tile.z, layout, row0, n, options.grad);
-    }
-}
+// Computed eight rows at a time (dz8); for a whole streamed tile of C = 10 the rows go
+// straight from the registers to memory (stream_rows10), otherwise the tile's classes are
+// overwritten with dz_j and copied out (scatter_rows, and stream_floats when streaming).
+void tile_gradient(SoftmaxTile& tile, int64_t row0, int n, const float* prob_coef_over_sum,
+                   const float* target_grad, const ClassLayout& layout, const SoftmaxForward& options);
 
 // The forward pass every softmax loss shares: tile by tile (in parallel, summed in a fixed
 // order), load the logits and targets, compute the softmax statistics, call
@@ -319,8 +318,13 @@ double softmax_loss_forward(const char* op, const Tensor& logits, const ClassLay
         prefetch_rows(z, layout, row0 + kPrefetchTiles * kTileRows, kTileRows, false);
         if (options.grad && !opts.stream_grad)
             prefetch_rows(options.grad, layout, row0 + kPrefetchTiles * kTileRows, kTileRows, true);
-        load_tile(z, layout, row0, n, targets, ignore_index, tile);
-        softmax_tile_stats(tile, options.dot_weights);
+        if (layout.positions == 1 && layout.classes == kFixedClasses && n == kTileRows) {
+            load_targets(row0, n, targets, ignore_index, tile);
+            load_tile_stats10(z + row0 * kFixedClasses, tile, options.dot_weights);
+        } else {
+            load_tile(z, layout, row0, n, targets, ignore_index, tile);
+            softmax_tile_stats(tile, options.dot_weights);
+        }
         alignas(64) float loss[kTileRows], prob_coef_over_sum[kTileRows], target_grad[kTileRows];
         alignas(64) float weight[kTileRows];
         if (class_weights) {
