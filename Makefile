@@ -77,8 +77,9 @@ CXX      ?= g++
 # source includes <focalgrad/core/ops.h>, exactly as a user of the installed library does,
 # and a user's own core/ or data/ folder can never shadow a focalgrad header.
 INCLUDE  := $(BUILD)/include
-CXXFLAGS := -std=c++17 $(OPT) -pthread -Wall -Wextra -I$(INCLUDE) -MMD -MP
-TEST_CXXFLAGS := $(subst $(OPT),$(TEST_OPT),$(CXXFLAGS))
+CXXFLAGS_REST := -pthread -Wall -Wextra -I$(INCLUDE) -MMD -MP
+CXXFLAGS      := -std=c++17 $(OPT) $(CXXFLAGS_REST)
+TEST_CXXFLAGS := -std=c++17 $(TEST_OPT) $(CXXFLAGS_REST)
 LIB      := $(BUILD)/libfocalgrad.a
 BIN      := $(BUILD)/bin
 

@@ -125,6 +125,34 @@ uint32_t bits(float x) {
     std::memcpy(&u, &x, sizeof u);
     return u;
 }
+
+// A logit for the statistics tests: kind 0 normal, kind 1 with a quarter of odd values
+// (NaN, infinities, overflow to the exp's edges, a denormal, signed zeros), kind 2 normal
+// with half of them scaled by 1000.
+float test_logit(Generator& gen, int kind) {
+    static const float odd[] = {NAN,    INFINITY, -INFINITY, 1e30f,  -1e30f, 3e38f,
+                                -3e38f, 88.0f,    -104.0f,   1e-40f, 0.0f,   -0.0f};
+    float v = 4.0f * gen.normal();
+    if (kind == 1 && gen.below(4) == 0) v = odd[gen.below(12)];
+    if (kind == 2) v = (gen.below(2) ? 1e3f : 1.0f) * v;
+    return v;
+}
+
+// How many of the two tiles' statistics (and exps left in z) differ in their bits; any
+// NaN equals any NaN.
+int differing_stats(const internal::SoftmaxTile& a, const internal::SoftmaxTile& b, int64_t C) {
+    int wrong = 0;
+    auto same = [&](const float* x, const float* y, int64_t n) {
+        for (int64_t i = 0; i < n; ++i) wrong += bits(x[i]) != bits(y[i]) && !(x[i] != x[i] && y[i] != y[i]);
+    };
+    same(a.z, b.z, C * kTileRows);
+    same(a.max, b.max, kTileRows);
+    same(a.shifted_target, b.shifted_target, kTileRows);
+    same(a.exp_target, b.exp_target, kTileRows);
+    same(a.exp_others, b.exp_others, kTileRows);
+    same(a.shifted_dot, b.shifted_dot, kTileRows);
+    return wrong;
+}
 }  // namespace
 
 TEST_CASE("exp8_nonpositive gives fast_exp's bits for x <= 0 and NaN (a sweep of all non-positive floats)") {
@@ -151,8 +179,6 @@ TEST_CASE("exp8_nonpositive gives fast_exp's bits for x <= 0 and NaN (a sweep of
 
 TEST_CASE("softmax_tile_stats gives the bits of its plain form softmax_tile_stats_loops, any C, odd logits") {
     Generator gen(11);
-    const float odd[] = {NAN,    INFINITY, -INFINITY, 1e30f,  -1e30f, 3e38f,
-                         -3e38f, 88.0f,    -104.0f,   1e-40f, 0.0f,   -0.0f};
     for (int64_t C : {1, 2, 3, 5, 8, 10, 13, 17, 100})
         for (int kind = 0; kind < 3; ++kind)
             for (bool dot : {false, true}) {
@@ -160,36 +186,18 @@ TEST_CASE("softmax_tile_stats gives the bits of its plain form softmax_tile_stat
                 internal::SoftmaxTile a(C), b(C);
                 std::vector<float> u(static_cast<size_t>(C));
                 for (auto& w : u) w = 0.5f + gen.uniform();
-                for (int64_t e = 0; e < C * kTileRows; ++e) {
-                    float v = 4.0f * gen.normal();
-                    if (kind == 1 && gen.below(4) == 0) v = odd[gen.below(12)];
-                    if (kind == 2) v = (gen.below(2) ? 1e3f : 1.0f) * v;
-                    a.z[e] = b.z[e] = v;
-                }
+                for (int64_t e = 0; e < C * kTileRows; ++e) a.z[e] = b.z[e] = test_logit(gen, kind);
                 for (int r = 0; r < kTileRows; ++r)
                     a.target[r] = b.target[r] = int(gen.below(uint32_t(C + 1))) - 1;
                 internal::softmax_tile_stats_loops(a, dot ? u.data() : nullptr);
                 internal::softmax_tile_stats(b, dot ? u.data() : nullptr);
-                int wrong = 0;
-                auto same = [&](const float* x, const float* y, int64_t n) {
-                    for (int64_t i = 0; i < n; ++i)
-                        wrong += bits(x[i]) != bits(y[i]) && !(x[i] != x[i] && y[i] != y[i]);
-                };
-                same(a.z, b.z, C * kTileRows);
-                same(a.max, b.max, kTileRows);
-                same(a.shifted_target, b.shifted_target, kTileRows);
-                same(a.exp_target, b.exp_target, kTileRows);
-                same(a.exp_others, b.exp_others, kTileRows);
-                same(a.shifted_dot, b.shifted_dot, kTileRows);
-                CHECK(wrong == 0);
+                CHECK(differing_stats(a, b, C) == 0);
             }
 }
 
 TEST_CASE(
     "load_tile_stats10 (from registers) gives the bits of load_tile and softmax_tile_stats, odd logits") {
     Generator gen(12);
-    const float odd[] = {NAN,    INFINITY, -INFINITY, 1e30f,  -1e30f, 3e38f,
-                         -3e38f, 88.0f,    -104.0f,   1e-40f, 0.0f,   -0.0f};
     const int64_t C = internal::kFixedClasses, N = 3 * kTileRows;
     ClassLayout layout;
     layout.batch = N;
@@ -201,11 +209,7 @@ TEST_CASE(
         for (bool dot : {false, true}) {
             INFO("kind ", kind, ", dot weights ", dot);
             for (auto& w : u) w = 0.5f + gen.uniform();
-            for (auto& v : logits) {
-                v = 4.0f * gen.normal();
-                if (kind == 1 && gen.below(4) == 0) v = odd[gen.below(12)];
-                if (kind == 2) v = (gen.below(2) ? 1e3f : 1.0f) * v;
-            }
+            for (auto& v : logits) v = test_logit(gen, kind);
             for (auto& t : targets) t = int(gen.below(uint32_t(C + 1))) - 1;  // -1: ignored
             int wrong = 0;
             for (int64_t row0 = 0; row0 < N; row0 += kTileRows) {
@@ -214,16 +218,7 @@ TEST_CASE(
                 internal::softmax_tile_stats(a, dot ? u.data() : nullptr);
                 internal::load_targets(row0, kTileRows, targets, -1, b);
                 internal::load_tile_stats10(logits.data() + row0 * C, b, dot ? u.data() : nullptr);
-                auto same = [&](const float* x, const float* y, int64_t n) {
-                    for (int64_t i = 0; i < n; ++i)
-                        wrong += bits(x[i]) != bits(y[i]) && !(x[i] != x[i] && y[i] != y[i]);
-                };
-                same(a.z, b.z, C * kTileRows);
-                same(a.max, b.max, kTileRows);
-                same(a.shifted_target, b.shifted_target, kTileRows);
-                same(a.exp_target, b.exp_target, kTileRows);
-                same(a.exp_others, b.exp_others, kTileRows);
-                same(a.shifted_dot, b.shifted_dot, kTileRows);
+                wrong += differing_stats(a, b, C);
             }
             CHECK(wrong == 0);
         }
