@@ -14,6 +14,7 @@
 #include <focalgrad/core/autograd.h>
 #include <focalgrad/core/blas.h>
 #include <focalgrad/core/error.h>
+#include <focalgrad/core/internal/conv_gemm.h>
 #include <focalgrad/core/ops.h>
 #include <focalgrad/data/loader.h>
 #include <focalgrad/data/mnist.h>
@@ -187,8 +188,12 @@ inline double gemm_floor_seconds(const std::vector<GemmCall>& calls, int reps) {
     return median_seconds(
         [&] {
             for (const GemmCall& g : calls)
-                gemm(g.trans_a, g.trans_b, g.M, g.N, g.K, 1.0f, A.data(), g.trans_a ? g.M : g.K, B.data(),
-                     g.trans_b ? g.K : g.N, g.beta, C.data(), g.N);
+                if (g.conv_kernel)
+                    focalgrad::detail::conv_gemm(g.M, g.N, g.K, A.data(), g.K, B.data(), g.N, g.beta != 0.0f,
+                                                 C.data(), g.N);
+                else
+                    gemm(g.trans_a, g.trans_b, g.M, g.N, g.K, 1.0f, A.data(), g.trans_a ? g.M : g.K, B.data(),
+                         g.trans_b ? g.K : g.N, g.beta, C.data(), g.N);
         },
         reps, 1);
 }

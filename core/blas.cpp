@@ -85,6 +85,9 @@ struct SingleThreadedBlas {
 }  // namespace
 
 void set_gemm_trace(std::vector<GemmCall>* trace) { t_trace = trace; }
+void detail::trace_gemm(const GemmCall& call) {
+    if (t_trace) t_trace->push_back(call);
+}
 
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
           int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {

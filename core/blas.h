@@ -35,7 +35,11 @@ struct GemmCall {
     bool trans_a, trans_b;
     int64_t M, N, K;
     float beta;
+    bool conv_kernel = false;  // conv2d's own product (core/internal/conv_gemm.h), not OpenBLAS's
 };
 void set_gemm_trace(std::vector<GemmCall>* trace);  // nullptr turns tracing off
+namespace detail {
+void trace_gemm(const GemmCall& call);  // adds to the trace, if one is set (conv_gemm's calls)
+}
 
 }  // namespace focalgrad

@@ -1,9 +1,10 @@
 // ops_conv.cpp — 2-D convolution and max pooling over [N, C, H, W] images.
 // conv2d lowers the convolution to matrix products image by image (im2col): every
-// receptive field of image n becomes a column of cols_n, so y[n] = W cols_n is one sgemm
-// straight into the output; its backward is two more products per image and col2im, the
-// adjoint of im2col. max_pool2d records where each maximum was and routes the gradient
-// back there.
+// receptive field of image n becomes a column of cols_n, so y[n] = W cols_n is one product
+// straight into the output (conv_gemm, core/internal/conv_gemm.h); its backward is two more
+// products per image (dW from cols_n and dy[n]; dx as the convolution of dy[n] with the
+// flipped kernel, or col2im, the adjoint of im2col, for strides above 1). max_pool2d records
+// where each maximum was and routes the gradient back there.
 // Not here: dilation, groups, asymmetric padding or stride, average pooling, pool padding.
 //
 // Shape legend: N batch, C input channels, O output channels, H x W input image,
@@ -20,6 +21,7 @@
 #include <focalgrad/core/blas.h>
 #include <focalgrad/core/fastmath.h>
 #include <focalgrad/core/im2col.h>
+#include <focalgrad/core/internal/conv_gemm.h>
 #include <focalgrad/core/kernels.h>
 #include <focalgrad/core/ops.h>
 
@@ -92,6 +94,17 @@ private:
     std::vector<std::vector<Tensor>> sets_;
     std::vector<size_t> free_;
 };
+
+// dst[c, r] = src[r, c] for src [rows, cols]: dW's product takes dY_n as its [P, O] operand.
+// Eight rows of src at a time, so that each row of dst is written eight floats at once.
+void transpose(const float* __restrict src, int64_t rows, int64_t cols, float* __restrict dst) {
+    int64_t r = 0;
+    for (; r + 8 <= rows; r += 8)
+        for (int64_t c = 0; c < cols; ++c)
+            for (int64_t k = 0; k < 8; ++k) dst[c * rows + r + k] = src[(r + k) * cols + c];
+    for (; r < rows; ++r)
+        for (int64_t c = 0; c < cols; ++c) dst[c * rows + r] = src[r * cols + c];
+}
 
 // The sum of p[0 .. n) in double, in eight interleaved lanes (a single chain of dependent
 // adds would wait on each add's latency), lanes added in a fixed order.
@@ -398,6 +411,9 @@ void pool_plane(const float* plane, int64_t W, int64_t kernel, int64_t stride, i
 // Each image's cols live in a scratch buffer the size of one image's (in L2 for small
 // images), and backward recomputes them rather than keeping the whole batch's: an
 // im2col from cache costs less than writing cols for the batch and reading it back.
+// The products are conv_gemm's (one chain of multiply-adds per output, in k order), dW's
+// as dW^T += cols_n dY_n^T with dY_n transposed first, all but col2im's W^T dY_n, which
+// stays OpenBLAS's (strides above 1 only).
 Tensor conv2d(const Tensor& x, const Tensor& W, const Tensor& b, int64_t stride, int64_t padding,
               Activation activation, int64_t pool) {
     FG_CHECK(x.dim() == 4, "conv2d: input must be [N, C, H, W], got ", x.shape());
@@ -462,7 +478,7 @@ Tensor conv2d(const Tensor& x, const Tensor& W, const Tensor& b, int64_t stride,
         for (int64_t n = c0 * per_chunk; n < std::min(g.N, c1 * per_chunk); ++n) {
             lower(px + n * CHW, g, s[kLowering], s[kCols]);
             float* Zn = pooled ? s[kZ] : py + n * g.O * P;  // [O, P]
-            gemm(false, false, g.O, P, K, 1.0f, pW, K, s[kCols], P, 0.0f, Zn, P);
+            conv_gemm(g.O, P, K, pW, K, s[kCols], P, false, Zn, P);
             float* yn = py + n * g.O * Pp;
             float* wn = keep_where ? where.data() + n * g.O * Pp : nullptr;
             // The bias, the activation and the pooling in one pass over all O planes when the
@@ -524,8 +540,8 @@ Tensor conv2d(const Tensor& x, const Tensor& W, const Tensor& b, int64_t stride,
                const float* py = y.data();
                // Each chunk's scratch: dY_n (dy[n] through the pooling's routing and relu's mask,
                // when fused), the pooling backward's top and bottom pairs, cols_n and lower()'s,
-               // dcols_n and lower()'s.
-               enum { kDz, kTop, kBottom, kCols, kLowering, kDcols, kDlowering };
+               // dcols_n and lower()'s, dY_n transposed for dW's product.
+               enum { kDz, kTop, kBottom, kCols, kLowering, kDcols, kDlowering, kDyT };
                ScratchSets scratch(chunks, [&] {
                    return std::vector<Tensor>{
                        relu || pooled ? Tensor::empty(Shape{g.O * P + kPoolSlack}) : Tensor(),
@@ -534,7 +550,8 @@ Tensor conv2d(const Tensor& x, const Tensor& W, const Tensor& b, int64_t stride,
                        need_dW ? cols_buffer(g) : Tensor(),
                        need_dW ? lowering_scratch(g) : Tensor(),
                        need_dx ? (transposed ? cols_buffer(gt) : cols_buffer(g)) : Tensor(),
-                       need_dx && transposed ? lowering_scratch(gt) : Tensor()};
+                       need_dx && transposed ? lowering_scratch(gt) : Tensor(),
+                       need_dW ? Tensor::empty(Shape{P, g.O}) : Tensor()};
                });
                parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
                    ScratchSets::Lease s = scratch.borrow();
@@ -557,13 +574,14 @@ Tensor conv2d(const Tensor& x, const Tensor& W, const Tensor& b, int64_t stride,
                            if (need_db) add_row_sums(dYn, g.O, P, db_parts.data() + c * g.O);
                            if (need_dW) {  // dW^T[K, O] += cols_n[K, P] dY_n^T[P, O]
                                lower(px + n * CHW, g, s[kLowering], s[kCols]);
-                               gemm(false, true, K, g.O, P, 1.0f, s[kCols], P, dYn, P,
-                                    n == first ? 0.0f : 1.0f, dWt_parts.data() + c * K * g.O, g.O);
+                               transpose(dYn, g.O, P, s[kDyT]);
+                               conv_gemm(K, g.O, P, s[kCols], P, s[kDyT], g.O, n != first,
+                                         dWt_parts.data() + c * K * g.O, g.O);
                            }
                            if (need_dx && transposed) {  // dx[n][C, H W] = W~[C, O kH kW] im2col(dy[n])
                                lower(dYn, gt, s[kDlowering], s[kDcols]);
-                               gemm(false, false, g.C, g.H * g.W, gt.K(), 1.0f, flipped.data(), gt.K(),
-                                    s[kDcols], g.H * g.W, 0.0f, dx.data() + n * CHW, g.H * g.W);
+                               conv_gemm(g.C, g.H * g.W, gt.K(), flipped.data(), gt.K(), s[kDcols], g.H * g.W,
+                                         false, dx.data() + n * CHW, g.H * g.W);
                            } else if (
                                need_dx) {  // dcols_n[K, P] = W^T[K, O] dY_n[O, P];  dx[n] = col2im(dcols_n)
                                gemm(true, false, K, P, g.O, 1.0f, pW, K, dYn, P, 0.0f, s[kDcols], P);

@@ -1,6 +1,5 @@
-// simd8.h — internal to the losses, not installed: eight floats as one value (gcc's vector
-// extensions: AVX in the default build, two SSE registers in PORTABLE=1, whatever the target
-// has elsewhere), for the softmax tiles' loops that keep their sums in registers across the
+// simd8.h — internal to the losses, not installed: eight floats as one value
+// (core/internal/vec8.h), for the softmax tiles' loops that keep their sums in registers across the
 // classes, which gcc does not do for the plain loops, and the moves of eight rows of ten
 // classes between memory and class vectors (C = 10). It holds no math of its own:
 // exp8_nonpositive is fast_exp (core/fastmath.h) operation for operation, lane by lane, and
@@ -11,6 +10,7 @@
 #include <cstring>
 
 #include <focalgrad/core/fastmath.h>
+#include <focalgrad/core/internal/vec8.h>
 
 #if defined(__SSE2__)
 #include <immintrin.h>
@@ -19,23 +19,14 @@
 namespace focalgrad {
 namespace internal {
 
-typedef float Vec8 __attribute__((vector_size(32)));
 typedef int32_t Int8 __attribute__((vector_size(32)));
 typedef uint32_t Uint8 __attribute__((vector_size(32)));
 
-// Loads and stores through memcpy: one unaligned vector move each, no aliasing questions.
-inline Vec8 load8(const float* p) {
-    Vec8 v;
-    std::memcpy(&v, p, sizeof v);
-    return v;
-}
 inline Int8 load8(const int* p) {
     Int8 v;
     std::memcpy(&v, p, sizeof v);
     return v;
 }
-inline void store8(float* p, Vec8 v) { std::memcpy(p, &v, sizeof v); }
-inline Vec8 splat8(float x) { return Vec8{x, x, x, x, x, x, x, x}; }  // not 0 + x: -0 stays -0
 
 // store8 with a non-temporal (streaming) store, for p on a 32-byte boundary: the line goes to
 // memory without being read first (_mm256_stream_ps; two _mm_stream_ps in PORTABLE=1; a
@@ -69,16 +60,6 @@ inline void transpose4_halves(Vec8& a0, Vec8& a1, Vec8& a2, Vec8& a3) {
     const Vec8 b2 = __builtin_shuffle(a2, a3, unpack_lo), b3 = __builtin_shuffle(a2, a3, unpack_hi);
     a0 = __builtin_shuffle(b0, b2, pairs_lo), a1 = __builtin_shuffle(b0, b2, pairs_hi);
     a2 = __builtin_shuffle(b1, b3, pairs_lo), a3 = __builtin_shuffle(b1, b3, pairs_hi);
-}
-
-// fastmath::fma lane by lane: one rounding with FMA, a * b + c (two roundings) without, as the
-// scalar form compiles (-std=c++17 contracts nothing).
-inline Vec8 fma8(Vec8 a, Vec8 b, Vec8 c) {
-#if defined(__FMA__)
-    return _mm256_fmadd_ps(a, b, c);
-#else
-    return a * b + c;
-#endif
 }
 
 // fastmath::fma(-a, b, c) lane by lane (the negation is exact).

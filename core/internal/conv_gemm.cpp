@@ -1,0 +1,156 @@
+// conv_gemm.cpp — conv2d's small products (the math: conv_gemm.h).
+#include <type_traits>
+
+#include <focalgrad/core/blas.h>
+#include <focalgrad/core/fastmath.h>
+#include <focalgrad/core/internal/conv_gemm.h>
+#include <focalgrad/core/internal/vec8.h>
+
+#if defined(__AVX__)
+#include <immintrin.h>
+#endif
+
+namespace focalgrad::detail {
+
+using internal::fma8;
+using internal::load8;
+using internal::splat8;
+using internal::store8;
+using internal::Vec8;
+
+void conv_gemm_reference(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
+                         int64_t ldb, bool accumulate, float* C, int64_t ldc) {
+    for (int64_t i = 0; i < M; ++i)
+        for (int64_t j = 0; j < N; ++j) {
+            float c = accumulate ? C[i * ldc + j] : 0.0f;
+            for (int64_t k = 0; k < K; ++k) c = fastmath::fma(A[i * lda + k], B[k * ldb + j], c);
+            C[i * ldc + j] = c;
+        }
+}
+
+namespace {
+
+// The first `width` (1-7) lanes of a vector, for the last strip of columns: loads read nothing
+// past p[width - 1] and give 0 in the other lanes, stores write only those lanes. AVX's masked
+// moves, one instruction each; lane by lane without AVX.
+struct FirstLanes {
+    int64_t width;
+#if defined(__AVX__)
+    __m256i mask;
+    explicit FirstLanes(int64_t w) : width(w) {
+        typedef int32_t Int8 __attribute__((vector_size(32)));
+        const Int8 lane = {0, 1, 2, 3, 4, 5, 6, 7};
+        mask = __m256i(lane < int32_t(w));  // -1 in the lanes below w, 0 in the others
+    }
+    Vec8 load(const float* p) const { return _mm256_maskload_ps(p, mask); }
+    void store(float* p, Vec8 v) const { _mm256_maskstore_ps(p, mask, __m256(v)); }
+#else
+    explicit FirstLanes(int64_t w) : width(w) {}
+    Vec8 load(const float* p) const {
+        Vec8 v{};
+        for (int64_t q = 0; q < width; ++q) v[q] = p[q];
+        return v;
+    }
+    void store(float* p, Vec8 v) const {
+        for (int64_t q = 0; q < width; ++q) p[q] = v[q];
+    }
+#endif
+};
+
+// R rows x 8 V columns of C, the R x V sums in registers for the whole k loop: per k, V vectors
+// of B's row k and R broadcasts of A's column k make R V fused multiply-adds.
+template <int R, int V>
+inline void tile(int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb, bool accumulate,
+                 float* C, int64_t ldc) {
+    Vec8 c[R][V];
+    for (int r = 0; r < R; ++r)
+        for (int v = 0; v < V; ++v) c[r][v] = accumulate ? load8(C + r * ldc + 8 * v) : Vec8{};
+    for (int64_t k = 0; k < K; ++k) {
+        Vec8 b[V];
+        for (int v = 0; v < V; ++v) b[v] = load8(B + k * ldb + 8 * v);
+        for (int r = 0; r < R; ++r) {
+            const Vec8 a = splat8(A[r * lda + k]);
+            for (int v = 0; v < V; ++v) c[r][v] = fma8(a, b[v], c[r][v]);
+        }
+    }
+    for (int r = 0; r < R; ++r)
+        for (int v = 0; v < V; ++v) store8(C + r * ldc + 8 * v, c[r][v]);
+}
+
+// The same for the last 1-7 columns: R rows x lanes.width columns.
+template <int R>
+inline void tile_last(int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
+                      const FirstLanes& lanes, bool accumulate, float* C, int64_t ldc) {
+    Vec8 c[R];
+    for (int r = 0; r < R; ++r) c[r] = accumulate ? lanes.load(C + r * ldc) : Vec8{};
+    for (int64_t k = 0; k < K; ++k) {
+        const Vec8 b = lanes.load(B + k * ldb);
+        for (int r = 0; r < R; ++r) c[r] = fma8(splat8(A[r * lda + k]), b, c[r]);
+    }
+    for (int r = 0; r < R; ++r) lanes.store(C + r * ldc, c[r]);
+}
+
+// Runs `tile_of_rows(i, rows)` over all M rows: tiles of R rows, then one tile of the rows
+// left (first a tile of 4 when R = 6 leaves 4 or 5). tile_of_rows takes the row count as a
+// std::integral_constant, so each tile height is its own compiled loop.
+template <int R, class TileOfRows>
+inline void over_rows(int64_t M, TileOfRows tile_of_rows) {
+    int64_t i = 0;
+    for (; i + R <= M; i += R) tile_of_rows(i, std::integral_constant<int, R>{});
+    if (R > 4 && M - i >= 4) {
+        tile_of_rows(i, std::integral_constant<int, 4>{});
+        i += 4;
+    }
+    switch (M - i) {
+        case 3: tile_of_rows(i, std::integral_constant<int, 3>{}); break;
+        case 2: tile_of_rows(i, std::integral_constant<int, 2>{}); break;
+        case 1: tile_of_rows(i, std::integral_constant<int, 1>{}); break;
+        default: break;
+    }
+}
+
+// All columns in strips of 8 V, then one of 16 and one of 8 if they fit, then the last 1-7;
+// each strip over all rows in tiles of R (a strip of B stays in L1 while the rows pass).
+template <int R, int V>
+void strips(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
+            bool accumulate, float* C, int64_t ldc) {
+    int64_t j = 0;
+    auto full = [&](auto vectors) {  // one strip of 8 vectors columns from column j
+        constexpr int kV = decltype(vectors)::value;
+        over_rows<R>(M, [&](int64_t i, auto rows) {
+            tile<decltype(rows)::value, kV>(K, A + i * lda, lda, B + j, ldb, accumulate, C + i * ldc + j,
+                                            ldc);
+        });
+        j += 8 * kV;
+    };
+    while (j + 8 * V <= N) full(std::integral_constant<int, V>{});
+    if (V > 2 && j + 16 <= N) full(std::integral_constant<int, 2>{});
+    if (V > 1 && j + 8 <= N) full(std::integral_constant<int, 1>{});
+    if (j < N) {
+        const FirstLanes lanes(N - j);
+        over_rows<R>(M, [&](int64_t i, auto rows) {
+            tile_last<decltype(rows)::value>(K, A + i * lda, lda, B + j, ldb, lanes, accumulate,
+                                             C + i * ldc + j, ldc);
+        });
+    }
+}
+
+}  // namespace
+
+// Twelve sums in registers, which is what keeps both FMA units busy (each multiply-add waits
+// four cycles for its sum): a 6 x 16 tile (2 loads of B and 6 broadcasts of A per k) or a
+// 4 x 24 one (3 and 4). 4 x 24 when the rows do not come in sixes and the columns fill
+// strips of 24 (conv2d's forward, O = 16 or 32 rows of P = 196 or 784 columns), 6 x 16
+// otherwise (dW's K rows of O = 16 or 32 columns). A strip of B (K x 24 floats: 14 KB for
+// K = 144) stays in L1 while all the rows of A pass over it. The tiling changes only the speed:
+// every output is the same chain whatever tile computes it.
+void conv_gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
+               bool accumulate, float* C, int64_t ldc) {
+    trace_gemm({false, false, M, N, K, accumulate ? 1.0f : 0.0f, true});
+    if (M % 6 != 0 && N >= 24)
+        strips<4, 3>(M, N, K, A, lda, B, ldb, accumulate, C, ldc);
+    else
+        strips<6, 2>(M, N, K, A, lda, B, ldb, accumulate, C, ldc);
+}
+
+}  // namespace focalgrad::detail

@@ -1,0 +1,31 @@
+// conv_gemm.h — internal to conv2d (core/ops_conv.cpp), not installed: the matrix product of
+// its image-sized steps, written here rather than taken from OpenBLAS. These products are
+// small (the second convolution of examples/mnist_cnn: 32 x 196 x 144, 0.9 M multiply-adds)
+// and OpenBLAS runs them at 60-85 % of its large-matrix rate, below 50 % when K = 9 (measured
+// on an AVX2 AMD EPYC). They fit in cache, so register tiles of 12 sums (6 x 16 or 4 x 24
+// outputs) read straight from the row-major operands, without packing, do better.
+//
+// The math, row-major, every output one chain of multiply-adds in k order:
+//   C[i, j] = sum over k of A[i, k] B[k, j]
+//   accumulate = false:  c = 0;        for k = 0 .. K-1:  c = fma(A[i, k], B[k, j], c)
+//   accumulate = true:   c = C[i, j];  for k = 0 .. K-1:  c = fma(A[i, k], B[k, j], c)
+// with fastmath::fma (fused with FMA, a * b + c without). So the bits depend only on the build
+// flavour, not on the CPU, the thread count or how the product is tiled: conv_gemm_reference
+// is that loop, and tests/test_conv_gemm.cpp holds the two equal bit for bit. (The chain has no
+// backward of its own: conv2d's gradients are more of these products.)
+//
+// Shapes: A [M, K] rows lda apart, B [K, N] rows ldb apart, C [M, N] rows ldc apart.
+#pragma once
+
+#include <cstdint>
+
+namespace focalgrad::detail {
+
+void conv_gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
+               bool accumulate, float* C, int64_t ldc);
+
+// The same chains one output at a time: the plain form conv_gemm is tested against.
+void conv_gemm_reference(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
+                         int64_t ldb, bool accumulate, float* C, int64_t ldc);
+
+}  // namespace focalgrad::detail
