@@ -1,5 +1,5 @@
-// bench_util.h — timing helpers shared by the benchmark programs: median wall time of
-// repeated runs, and a markdown table row printer so that `make bench` output reads as
+// bench_util.h — timing helpers shared by the benchmark programs: median (workloads) and
+// shortest (floors) wall time of repeated runs, and a markdown table row printer so that `make bench` output reads as
 // one table. Machines are shared and noisy: compare ratios from the same run.
 #pragma once
 
@@ -28,6 +28,22 @@ double median_seconds(F&& f, int reps, int warmup = 1) {
     }
     std::sort(t.begin(), t.end());
     return t[t.size() / 2];
+}
+
+// The shortest of `reps` timings of f(), in seconds, after `warmup` untimed calls: what the
+// floors take (bench/floors.h), so that a slow moment of a shared machine can only raise a
+// workload's ratio to its floor, never lower it.
+template <class F>
+double best_seconds(F&& f, int reps, int warmup = 1) {
+    for (int i = 0; i < warmup; ++i) f();
+    double best = 0.0;
+    for (int i = 0; i < reps; ++i) {
+        double start = now_seconds();
+        f();
+        const double t = now_seconds() - start;
+        if (i == 0 || t < best) best = t;
+    }
+    return best;
 }
 
 // `make bench` runs every benchmark with --no-header and prints the header once, so the

@@ -6,6 +6,8 @@
 //   gemm_gflops      sgemm throughput through focalgrad's gemm on a square product;
 //   training_flops   the multiply-adds a training step of a model must do (forward, dW, and
 //                    dx for every layer but the first), from the layers' sizes alone.
+// Each floor is the shortest of its repetitions (best_seconds), the workloads' times their
+// median: noise on a shared machine can only make a ratio worse.
 // Not here: the replayed GEMM floor of an epoch (workloads.h), the timing of workloads.
 #pragma once
 
@@ -37,7 +39,7 @@ inline double stream_gbs(int64_t floats, int reps) {
     std::vector<float> x(size_t(floats), 1.0f), y(size_t(floats), 0.0f);
     const float* px = x.data();
     float* py = y.data();
-    double t = median_seconds(
+    double t = best_seconds(
         [&] {
             parallel_for(floats, 4 * kGrain, [=](int64_t begin, int64_t end) {
                 for (int64_t i = begin; i < end; ++i) py[i] = 0.5f * px[i] + 1.0f;
@@ -56,7 +58,7 @@ namespace detail {
 template <class F>
 double ns_per_element(int64_t elements, int reps, F f) {
     constexpr int kBlock = 1024;
-    return median_seconds(
+    return best_seconds(
                [&] {
                    parallel_for(elements, 64 * kBlock, [&](int64_t begin, int64_t end) {
                        alignas(64) float in[kBlock], out[kBlock];
@@ -89,7 +91,7 @@ inline double exp_log_ns(int64_t elements, int reps) {
 // the pool's threads), 2 n^3 flops per product.
 inline double gemm_gflops(int64_t n, int reps) {
     std::vector<float> A(size_t(n * n), 0.5f), B(size_t(n * n), 0.25f), C(size_t(n * n));
-    double t = median_seconds(
+    double t = best_seconds(
         [&] { gemm(false, false, n, n, n, 1.0f, A.data(), n, B.data(), n, 0.0f, C.data(), n); }, reps, 3);
     return 2.0 * double(n) * double(n) * double(n) / t / 1e9;
 }
