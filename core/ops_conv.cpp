@@ -95,17 +95,6 @@ private:
     std::vector<size_t> free_;
 };
 
-// dst[c, r] = src[r, c] for src [rows, cols]: dW's product takes dY_n as its [P, O] operand.
-// Eight rows of src at a time, so that each row of dst is written eight floats at once.
-void transpose(const float* __restrict src, int64_t rows, int64_t cols, float* __restrict dst) {
-    int64_t r = 0;
-    for (; r + 8 <= rows; r += 8)
-        for (int64_t c = 0; c < cols; ++c)
-            for (int64_t k = 0; k < 8; ++k) dst[c * rows + r + k] = src[(r + k) * cols + c];
-    for (; r < rows; ++r)
-        for (int64_t c = 0; c < cols; ++c) dst[c * rows + r] = src[r * cols + c];
-}
-
 // The sum of p[0 .. n) in double, in eight interleaved lanes (a single chain of dependent
 // adds would wait on each add's latency), lanes added in a fixed order.
 double sum_lanes(const float* p, int64_t n) {
