@@ -1,6 +1,7 @@
 // bench_util.h — timing helpers shared by the benchmark programs: median (workloads) and
-// shortest (floors) wall time of repeated runs, and a markdown table row printer so that `make bench` output reads as
-// one table. Machines are shared and noisy: compare ratios from the same run.
+// shortest (floors) wall time of repeated runs, and a markdown table row printer so that
+// `make bench` output reads as one table. Machines are shared and noisy: compare ratios
+// from the same run.
 #pragma once
 
 #include <algorithm>

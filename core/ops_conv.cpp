@@ -563,7 +563,7 @@ Tensor conv2d(const Tensor& x, const Tensor& W, const Tensor& b, int64_t stride,
                            if (need_db) add_row_sums(dYn, g.O, P, db_parts.data() + c * g.O);
                            if (need_dW) {  // dW^T[K, O] += cols_n[K, P] dY_n^T[P, O]
                                lower(px + n * CHW, g, s[kLowering], s[kCols]);
-                               transpose(dYn, g.O, P, s[kDyT]);
+                               transpose_floats(dYn, g.O, P, s[kDyT]);
                                conv_gemm(K, g.O, P, s[kCols], P, s[kDyT], g.O, n != first,
                                          dWt_parts.data() + c * K * g.O, g.O);
                            }

@@ -126,15 +126,15 @@ TEST_CASE("conv_gemm sums in k order, one chain per output: a hand-worked cancel
     for (float c : C24) REQUIRE(c == 0.0f);
 }
 
-TEST_CASE("transpose (8 x 8 blocks in registers) equals the plain loop on every edge") {
+TEST_CASE("transpose_floats (8 x 8 blocks in registers) equals the plain loop on every edge") {
     Generator g(11);
     int64_t cases = 0;
     for (int64_t rows : {1, 5, 8, 9, 16, 17, 32})
         for (int64_t cols : {1, 7, 8, 9, 15, 16, 196}) {
             std::vector<float> src = draw(size_t(rows * cols), g);
             std::vector<float> fast(size_t(rows * cols) + 8, 7.0f), plain = fast;  // 8 guard floats
-            detail::transpose(src.data(), rows, cols, fast.data());
-            detail::transpose_reference(src.data(), rows, cols, plain.data());
+            detail::transpose_floats(src.data(), rows, cols, fast.data());
+            detail::transpose_floats_reference(src.data(), rows, cols, plain.data());
             INFO("rows = " << rows << ", cols = " << cols);
             REQUIRE(differing(fast, plain) == 0);
             for (size_t i = size_t(rows * cols); i < fast.size(); ++i) REQUIRE(fast[i] == 7.0f);

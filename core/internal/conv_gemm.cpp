@@ -153,12 +153,12 @@ void conv_gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, con
         strips<6, 2>(M, N, K, A, lda, B, ldb, accumulate, C, ldc);
 }
 
-void transpose_reference(const float* src, int64_t rows, int64_t cols, float* dst) {
+void transpose_floats_reference(const float* src, int64_t rows, int64_t cols, float* dst) {
     for (int64_t r = 0; r < rows; ++r)
         for (int64_t c = 0; c < cols; ++c) dst[c * rows + r] = src[r * cols + c];
 }
 
-void transpose(const float* src, int64_t rows, int64_t cols, float* dst) {
+void transpose_floats(const float* src, int64_t rows, int64_t cols, float* dst) {
     const int64_t rows8 = rows - rows % 8, cols8 = cols - cols % 8;
     for (int64_t r = 0; r < rows8; r += 8)
         for (int64_t c = 0; c < cols8; c += 8) {

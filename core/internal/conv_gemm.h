@@ -29,10 +29,10 @@ void conv_gemm_reference(int64_t M, int64_t N, int64_t K, const float* A, int64_
                          int64_t ldb, bool accumulate, float* C, int64_t ldc);
 
 // dst[c, r] = src[r, c] for src [rows, cols] (rows and cols of floats, no padding): dW's
-// product takes dY_n [O, P] as its [P, O] operand. 8 x 8 blocks transposed in registers,
-// then the edges one float at a time; transpose_reference is the plain double loop, and the
-// two are tested equal.
-void transpose(const float* src, int64_t rows, int64_t cols, float* dst);
-void transpose_reference(const float* src, int64_t rows, int64_t cols, float* dst);
+// product takes dY_n [O, P] as its [P, O] operand (named apart from the tensor op transpose,
+// core/ops.h). 8 x 8 blocks transposed in registers, then the edges one float at a time;
+// transpose_floats_reference is the plain double loop, and the two are tested equal.
+void transpose_floats(const float* src, int64_t rows, int64_t cols, float* dst);
+void transpose_floats_reference(const float* src, int64_t rows, int64_t cols, float* dst);
 
 }  // namespace focalgrad::detail

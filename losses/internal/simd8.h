@@ -1,7 +1,7 @@
 // simd8.h — internal to the losses, not installed: eight floats as one value
-// (core/internal/vec8.h), for the softmax tiles' loops that keep their sums in registers across the
-// classes, which gcc does not do for the plain loops, and the moves of eight rows of ten
-// classes between memory and class vectors (C = 10). It holds no math of its own:
+// (core/internal/vec8.h), for the softmax tiles' loops that keep their sums in registers
+// across the classes, which gcc does not do for the plain loops, and the moves of eight rows
+// of ten classes between memory and class vectors (C = 10). It holds no math of its own:
 // exp8_nonpositive is fast_exp (core/fastmath.h) operation for operation, lane by lane, and
 // tests/test_loss_tiles.cpp holds the two together bit for bit.
 #pragma once
