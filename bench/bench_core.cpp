@@ -10,6 +10,7 @@
 #include <thread>
 
 #include <focalgrad/core/autograd.h>
+#include <focalgrad/core/blas.h>
 #include <focalgrad/core/ops.h>
 #include <focalgrad/core/parallel.h>
 
@@ -104,6 +105,8 @@ int main(int argc, char** argv) {
         std::printf("bench_core: %d thread(s)\n\n", num_threads());
         fgbench::table_header();
     }
+    // Which OpenBLAS kernels every product below runs on (core/blas.h).
+    fgbench::table_row("OpenBLAS kernels", blas_kernels(), "", "", "");
     bench_small_op();
     bench_gemm("512x512 by 512x512", 512, 512, 512, 50);
     bench_gemm("128x784 by 784x256", 128, 784, 256, 200);

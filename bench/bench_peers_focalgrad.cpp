@@ -1,11 +1,13 @@
 // bench_peers_focalgrad.cpp — focalgrad's side of `make bench-peers`: the workloads of
 // bench/peers/ (see run_peers.py for the contract), one JSON line per result:
 //   {"peer": "focalgrad", "workload": "mlp_epoch", "value": 0.61, "unit": "s", "detail": "..."}
-// Usage: bench_peers_focalgrad --only NAME [--quick] | --rss
+// Usage: bench_peers_focalgrad --only NAME [--quick] | --rss | --blas-kernels
+// (--blas-kernels prints the OpenBLAS kernels focalgrad runs on, core/blas.h's blas_kernels()).
 #include <cstdio>
 #include <cstring>
 #include <string>
 
+#include <focalgrad/core/blas.h>
 #include <focalgrad/core/parallel.h>
 
 #include "workloads.h"
@@ -53,8 +55,12 @@ int main(int argc, char** argv) {
             quick = true;
         else if (std::strcmp(argv[i], "--rss") == 0)
             rss = true;
-        else {
-            std::fprintf(stderr, "usage: bench_peers_focalgrad --only NAME [--quick] | --rss\n");
+        else if (std::strcmp(argv[i], "--blas-kernels") == 0) {
+            std::printf("%s\n", blas_kernels().c_str());
+            return 0;
+        } else {
+            std::fprintf(stderr,
+                         "usage: bench_peers_focalgrad --only NAME [--quick] | --rss | --blas-kernels\n");
             return 2;
         }
     }

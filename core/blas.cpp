@@ -12,7 +12,10 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <string>
 
 #include <focalgrad/core/blas.h>
 #include <focalgrad/core/error.h>
@@ -78,11 +81,69 @@ void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const
                 int(std::max<int64_t>(ldc, 1)));
 }
 
-struct SingleThreadedBlas {
-    SingleThreadedBlas() { openblas_set_num_threads(1); }
-};
+// OpenBLAS's dispatch, exported by its DYNAMIC_ARCH builds (Debian's) but not declared in
+// cblas.h: dynamic_quit forgets the chosen kernels, dynamic_init chooses again, reading
+// OPENBLAS_CORETYPE first. Weak, so that a build without them still links (both null).
+extern "C" void gotoblas_dynamic_init(void) __attribute__((weak));
+extern "C" void gotoblas_dynamic_quit(void) __attribute__((weak));
+
+// Is there AVX-512 (F, CD, BW, DQ, VL) and AVX2 + FMA? __builtin_cpu_supports also checks
+// that the OS saves the wide registers (XGETBV).
+detail::CpuVectorUnits cpu_vector_units() {
+    detail::CpuVectorUnits cpu;
+#if defined(__x86_64__)
+    cpu.avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    cpu.avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd") &&
+                 __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+                 __builtin_cpu_supports("avx512vl");
+#endif
+    return cpu;
+}
+
+std::string g_openblas_fallback;  // the kernels OpenBLAS had chosen, if they were replaced
 
 }  // namespace
+
+// OpenBLAS picks its kernels from the CPU's family and model when it is loaded, and a model
+// it does not know gets "Prescott", kernels for a 2004 CPU (SSE3): Debian 12's OpenBLAS
+// 0.3.21 does so on the Intel Xeon of family 6 model 207 (an Emerald Rapids) this was
+// measured on, where a 512 x 512 x 512 sgemm ran at 24.7 GFLOP/s on one thread, against
+// 120.6 with its SkylakeX (AVX-512) kernels and 64.4 with its Haswell (AVX2) ones. Later
+// OpenBLAS releases choose an unknown CPU's kernels from its features, as here. Never when
+// OPENBLAS_CORETYPE is set: the user's choice stands.
+const char* detail::openblas_replacement(const char* coretype_env, const char* corename, CpuVectorUnits cpu) {
+    if (coretype_env || std::strcmp(corename, "Prescott") != 0) return nullptr;
+    if (cpu.avx512 && cpu.avx2_fma) return "SkylakeX";
+    if (cpu.avx2_fma) return "Haswell";
+    return nullptr;
+}
+
+void detail::configure_openblas() {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        openblas_set_num_threads(1);
+        if (!gotoblas_dynamic_init || !gotoblas_dynamic_quit) return;
+        const char* kernels = openblas_replacement(std::getenv("OPENBLAS_CORETYPE"), openblas_get_corename(),
+                                                   cpu_vector_units());
+        if (!kernels) return;
+        // OpenBLAS's own way to choose: OPENBLAS_CORETYPE, read by dynamic_init, set only
+        // for that call, which runs before any product (gemm and the thread pool call this
+        // first), while OpenBLAS is single-threaded.
+        g_openblas_fallback = openblas_get_corename();
+        setenv("OPENBLAS_CORETYPE", kernels, 1);
+        gotoblas_dynamic_quit();
+        gotoblas_dynamic_init();
+        unsetenv("OPENBLAS_CORETYPE");
+    });
+}
+
+std::string blas_kernels() {
+    detail::configure_openblas();
+    std::string s = openblas_get_corename();
+    if (!g_openblas_fallback.empty())
+        s += " (OpenBLAS chose " + g_openblas_fallback + " for this CPU; focalgrad replaced it)";
+    return s;
+}
 
 void set_gemm_trace(std::vector<GemmCall>* trace) { t_trace = trace; }
 void detail::trace_gemm(const GemmCall& call) {
@@ -97,8 +158,7 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
           int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc,
           const GemmBlockHooks& hooks) {
-    static const SingleThreadedBlas single_threaded;  // also when gemm runs before any loop
-    (void)single_threaded;
+    detail::configure_openblas();  // also when gemm runs before any loop
     FG_CHECK(M >= 0 && N >= 0 && K >= 0 && M <= INT32_MAX && N <= INT32_MAX && K <= INT32_MAX,
              "gemm: sizes M=", M, " N=", N, " K=", K, " must be in [0, 2^31)");
     if (t_trace) t_trace->push_back({trans_a, trans_b, M, N, K, beta});

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace focalgrad {
@@ -38,8 +39,26 @@ struct GemmCall {
     bool conv_kernel = false;  // conv2d's own product (core/internal/conv_gemm.h), not OpenBLAS's
 };
 void set_gemm_trace(std::vector<GemmCall>* trace);  // nullptr turns tracing off
+
+// The OpenBLAS kernels in use, by OpenBLAS's name ("SkylakeX", "Haswell", "Zen", ...), and
+// a note if focalgrad replaced OpenBLAS's own choice: on a CPU it does not know, OpenBLAS
+// 0.3.21 runs SSE3 kernels ("Prescott"), and focalgrad switches it to the AVX2 or AVX-512
+// ones the CPU has (core/blas.cpp says when; setting OPENBLAS_CORETYPE turns this off).
+std::string blas_kernels();
+
 namespace detail {
 void trace_gemm(const GemmCall& call);  // adds to the trace, if one is set (conv_gemm's calls)
-}
+// Once per process, before the first product: OpenBLAS single-threaded, on the kernels
+// blas_kernels() names. gemm and the thread pool call it; so may a caller of raw BLAS.
+void configure_openblas();
+// The kernels to replace OpenBLAS's choice `corename` with, or nullptr to keep it: only when
+// OpenBLAS fell back to "Prescott" (SSE3) on a CPU with AVX2 + FMA, and OPENBLAS_CORETYPE
+// (`coretype_env`, null if unset) is not set.
+struct CpuVectorUnits {
+    bool avx2_fma = false;
+    bool avx512 = false;  // F, CD, BW, DQ and VL, as OpenBLAS's SkylakeX kernels need
+};
+const char* openblas_replacement(const char* coretype_env, const char* corename, CpuVectorUnits cpu);
+}  // namespace detail
 
 }  // namespace focalgrad

@@ -18,7 +18,6 @@
 // shared machine: a thread that spins while another program wants its core steals the
 // time slices the other threads of the same loop need (docs/performance.md).
 // OpenBLAS always runs single-threaded inside this partition (core/blas.cpp).
-#include <cblas.h>
 #include <sched.h>
 
 #include <algorithm>
@@ -35,6 +34,7 @@
 #include <system_error>
 #include <thread>
 
+#include <focalgrad/core/blas.h>
 #include <focalgrad/core/error.h>
 #include <focalgrad/core/parallel.h>
 
@@ -326,7 +326,7 @@ int initial_threads() {
 // OpenBLAS is made single-threaded at the same moment.
 Pool& pool(int threads = 0) {
     static Pool p([threads] {
-        openblas_set_num_threads(1);
+        detail::configure_openblas();
         return threads > 0 ? threads : initial_threads();
     }());
     return p;

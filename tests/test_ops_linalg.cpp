@@ -1,7 +1,9 @@
 // test_ops_linalg.cpp — matmul and linear against a naive triple loop in double, on odd
 // sizes, and their gradients.
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 
 #include <focalgrad/core/autograd.h>
 #include <focalgrad/core/blas.h>
@@ -186,4 +188,32 @@ TEST_CASE("linear with a fused relu gives relu(linear(...))'s bits, forward and 
         REQUIRE(runs[0].size() == runs[1].size());
         CHECK(std::memcmp(runs[0].data(), runs[1].data(), runs[0].size() * sizeof(float)) == 0);
     }
+}
+
+TEST_CASE(
+    "OpenBLAS's SSE3 fallback is replaced by the AVX2 or AVX-512 kernels the CPU has, unless the user "
+    "chose") {
+    using detail::CpuVectorUnits;
+    using detail::openblas_replacement;
+    const CpuVectorUnits none, avx2{true, false}, avx512{true, true};
+    // Only OpenBLAS's fallback for an unknown CPU is replaced, by what the CPU can run.
+    CHECK(std::string(openblas_replacement(nullptr, "Prescott", avx512)) == "SkylakeX");
+    CHECK(std::string(openblas_replacement(nullptr, "Prescott", avx2)) == "Haswell");
+    CHECK(openblas_replacement(nullptr, "Prescott", none) == nullptr);
+    // A CPU OpenBLAS knows keeps its kernels; OPENBLAS_CORETYPE set keeps the user's.
+    CHECK(openblas_replacement(nullptr, "Zen", avx2) == nullptr);
+    CHECK(openblas_replacement(nullptr, "SkylakeX", avx512) == nullptr);
+    CHECK(openblas_replacement("Prescott", "Prescott", avx512) == nullptr);
+    CHECK(openblas_replacement("", "Prescott", avx2) == nullptr);
+
+    // On this machine: never the fallback where the CPU has better, the user not choosing.
+    const std::string kernels = blas_kernels();
+    INFO("OpenBLAS kernels: ", kernels);
+#if defined(__x86_64__)
+    if (!std::getenv("OPENBLAS_CORETYPE") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        CHECK(kernels.rfind("Prescott", 0) != 0);
+#endif
+    // And the products run on them agree with the double loop.
+    const Tensor a = randn({37, 53}, 5), b = randn({53, 29}, 6);
+    check_product(matmul(a, b), naive(a.data(), b.data(), 37, 53, 29, false), 53);
 }

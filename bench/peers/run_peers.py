@@ -60,7 +60,7 @@ FOCALGRAD_ONLY = {"focal_composed_1m": "focal_fused_1m"}
 #       reuses freed memory instead of unmapping it, so large buffers are not faulted in
 #       and zeroed afresh on every allocation.
 RECORDED_ENV = ["OMP_WAIT_POLICY", "GLIBC_TUNABLES", "OMP_NUM_THREADS", "FOCALGRAD_NUM_THREADS",
-                "OPENBLAS_THREAD_TIMEOUT"]
+                "OPENBLAS_THREAD_TIMEOUT", "OPENBLAS_CORETYPE"]
 
 
 def log(message):
@@ -115,6 +115,23 @@ def parse_line(line):
         return None
     record.setdefault("detail", "")
     return record
+
+
+def same_blas_kernels(args, env):
+    """The peers' libtorch runs on the same OpenBLAS as focalgrad. Where OpenBLAS does not
+    know the CPU it falls back to SSE3 kernels, and focalgrad replaces them (core/blas.cpp);
+    the peers would keep them, and the comparison would be of kernels, not of frameworks. So
+    every program is given the kernels focalgrad chose, as OPENBLAS_CORETYPE, unless the
+    caller set it. Returns a note for RESULTS.md, or None."""
+    if "OPENBLAS_CORETYPE" in env or not Path(args.focalgrad).is_file():
+        return None
+    kernels = command_output([args.focalgrad, "--blas-kernels"])
+    if not kernels or "replaced" not in kernels:
+        return None
+    env["OPENBLAS_CORETYPE"] = kernels.split()[0]
+    log(f"OpenBLAS kernels: {kernels}; OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE']} for every program")
+    return (f"- OpenBLAS kernels: {kernels}; so every program ran with "
+            f"OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE']}, the peers on the same kernels as focalgrad")
 
 
 def programs(args):
@@ -258,6 +275,8 @@ def environment_notes(args, env):
         f"OpenBLAS {package_version('libopenblas0-pthread')}, "
         f"{gxx.splitlines()[0] if gxx else 'g++ not found'}",
     ]
+    if args.kernels_note:
+        lines.append(args.kernels_note)
     names = list(dict.fromkeys(RECORDED_ENV + sorted(args.env)))
     settings = [f"{name}={env[name]}" for name in names if name in env]
     if settings:
@@ -351,6 +370,8 @@ def main():
         log("error: MNIST_DIR is not set; point it at the directory with the four MNIST .gz IDX files "
             "(for example MNIST_DIR=/work/shared/data/mnist)")
         return 2
+
+    args.kernels_note = same_blas_kernels(args, env)
 
     load = os.getloadavg()[0]
     if load > 1.0:
