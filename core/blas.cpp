@@ -137,6 +137,15 @@ void detail::configure_openblas() {
     });
 }
 
+bool detail::openblas_avx512() {
+    static const bool avx512 = [] {
+        configure_openblas();
+        const std::string name = openblas_get_corename();
+        return name == "SkylakeX" || name == "Cooperlake" || name == "SapphireRapids";
+    }();
+    return avx512;
+}
+
 std::string blas_kernels() {
     detail::configure_openblas();
     std::string s = openblas_get_corename();

@@ -51,6 +51,8 @@ void trace_gemm(const GemmCall& call);  // adds to the trace, if one is set (con
 // Once per process, before the first product: OpenBLAS single-threaded, on the kernels
 // blas_kernels() names. gemm and the thread pool call it; so may a caller of raw BLAS.
 void configure_openblas();
+// Does OpenBLAS run its AVX-512 kernels (SkylakeX, Cooperlake, SapphireRapids)?
+bool openblas_avx512();
 // The kernels to replace OpenBLAS's choice `corename` with, or nullptr to keep it: only when
 // OpenBLAS fell back to "Prescott" (SSE3) on a CPU with AVX2 + FMA, and OPENBLAS_CORETYPE
 // (`coretype_env`, null if unset) is not set.

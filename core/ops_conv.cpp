@@ -400,8 +400,9 @@ void pool_plane(const float* plane, int64_t W, int64_t kernel, int64_t stride, i
 // Each image's cols live in a scratch buffer the size of one image's (in L2 for small
 // images), and backward recomputes them rather than keeping the whole batch's: an
 // im2col from cache costs less than writing cols for the batch and reading it back.
-// The products are conv_gemm's (one chain of multiply-adds per output, in k order), dW's
-// as dW^T += cols_n dY_n^T with dY_n transposed first, all but col2im's W^T dY_n, which
+// The products are conv_product's (conv_gemm's chains of multiply-adds in k order, or
+// OpenBLAS's AVX-512 kernels where it has them: core/internal/conv_gemm.h), dW's as
+// dW^T += cols_n dY_n^T with dY_n transposed first, all but col2im's W^T dY_n, which
 // stays OpenBLAS's (strides above 1 only).
 Tensor conv2d(const Tensor& x, const Tensor& W, const Tensor& b, int64_t stride, int64_t padding,
               Activation activation, int64_t pool) {
@@ -467,7 +468,7 @@ Tensor conv2d(const Tensor& x, const Tensor& W, const Tensor& b, int64_t stride,
         for (int64_t n = c0 * per_chunk; n < std::min(g.N, c1 * per_chunk); ++n) {
             lower(px + n * CHW, g, s[kLowering], s[kCols]);
             float* Zn = pooled ? s[kZ] : py + n * g.O * P;  // [O, P]
-            conv_gemm(g.O, P, K, pW, K, s[kCols], P, false, Zn, P);
+            conv_product(g.O, P, K, pW, K, s[kCols], P, false, Zn, P);
             float* yn = py + n * g.O * Pp;
             float* wn = keep_where ? where.data() + n * g.O * Pp : nullptr;
             // The bias, the activation and the pooling in one pass over all O planes when the
@@ -564,13 +565,13 @@ Tensor conv2d(const Tensor& x, const Tensor& W, const Tensor& b, int64_t stride,
                            if (need_dW) {  // dW^T[K, O] += cols_n[K, P] dY_n^T[P, O]
                                lower(px + n * CHW, g, s[kLowering], s[kCols]);
                                transpose_floats(dYn, g.O, P, s[kDyT]);
-                               conv_gemm(K, g.O, P, s[kCols], P, s[kDyT], g.O, n != first,
-                                         dWt_parts.data() + c * K * g.O, g.O);
+                               conv_product(K, g.O, P, s[kCols], P, s[kDyT], g.O, n != first,
+                                            dWt_parts.data() + c * K * g.O, g.O);
                            }
                            if (need_dx && transposed) {  // dx[n][C, H W] = W~[C, O kH kW] im2col(dy[n])
                                lower(dYn, gt, s[kDlowering], s[kDcols]);
-                               conv_gemm(g.C, g.H * g.W, gt.K(), flipped.data(), gt.K(), s[kDcols], g.H * g.W,
-                                         false, dx.data() + n * CHW, g.H * g.W);
+                               conv_product(g.C, g.H * g.W, gt.K(), flipped.data(), gt.K(), s[kDcols],
+                                            g.H * g.W, false, dx.data() + n * CHW, g.H * g.W);
                            } else if (
                                need_dx) {  // dcols_n[K, P] = W^T[K, O] dY_n[O, P];  dx[n] = col2im(dcols_n)
                                gemm(true, false, K, P, g.O, 1.0f, pW, K, dYn, P, 0.0f, s[kDcols], P);

@@ -8,6 +8,7 @@
 #include <limits>
 #include <vector>
 
+#include <focalgrad/core/blas.h>
 #include <focalgrad/core/fastmath.h>
 #include <focalgrad/core/internal/conv_gemm.h>
 #include <focalgrad/core/random.h>
@@ -105,6 +106,45 @@ TEST_CASE("conv_gemm_reference is the product: within the rounding bound of a do
             const double bound = 2.0 * double(K) * std::ldexp(1.0, -24) * magnitude;
             REQUIRE(std::fabs(double(C[size_t(i * N + j)]) - exact) <= bound);
         }
+}
+
+TEST_CASE(
+    "conv_product: conv_gemm's bits on AVX2 OpenBLAS kernels, the product within rounding on AVX-512 ones") {
+    Generator g(7);
+    struct Size {
+        int64_t M, N, K;
+    };
+    // The CNN's products (forward, dW) and odd edges, with strided C, both accumulate modes.
+    for (Size s : {Size{16, 784, 9}, Size{32, 196, 144}, Size{144, 32, 196}, Size{5, 13, 7}}) {
+        const int64_t ldc = s.N + 3;
+        std::vector<float> A = draw(size_t(s.M * s.K), g), B = draw(size_t(s.K * s.N), g);
+        const std::vector<float> C0 = draw(size_t(s.M * ldc), g);
+        for (bool accumulate : {false, true}) {
+            std::vector<float> C = C0, R = C0;
+            detail::conv_product(s.M, s.N, s.K, A.data(), s.K, B.data(), s.N, accumulate, C.data(), ldc);
+            conv_gemm_reference(s.M, s.N, s.K, A.data(), s.K, B.data(), s.N, accumulate, R.data(), ldc);
+            if (!detail::openblas_avx512()) {
+                CHECK(differing(C, R) == 0);
+                continue;
+            }
+            for (int64_t i = 0; i < s.M; ++i)
+                for (int64_t j = 0; j < ldc; ++j) {
+                    const size_t at = size_t(i * ldc + j);
+                    if (j >= s.N) {  // the stride's gap is left alone
+                        REQUIRE(std::memcmp(&C[at], &C0[at], sizeof(float)) == 0);
+                        continue;
+                    }
+                    double exact = accumulate ? double(C0[at]) : 0.0, magnitude = std::fabs(exact);
+                    for (int64_t k = 0; k < s.K; ++k) {
+                        const double p = double(A[size_t(i * s.K + k)]) * double(B[size_t(k * s.N + j)]);
+                        exact += p;
+                        magnitude += std::fabs(p);
+                    }
+                    const double bound = 2.0 * double(s.K + 1) * std::ldexp(1.0, -24) * magnitude;
+                    REQUIRE(std::fabs(double(C[at]) - exact) <= bound);
+                }
+        }
+    }
 }
 
 TEST_CASE("conv_gemm sums in k order, one chain per output: a hand-worked cancellation") {

@@ -28,6 +28,11 @@ void conv_gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, con
 void conv_gemm_reference(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
                          int64_t ldb, bool accumulate, float* C, int64_t ldc);
 
+// C = A B (+ C if accumulate), the same shapes: conv2d's products. conv_gemm, or OpenBLAS's
+// sgemm where OpenBLAS runs AVX-512 kernels (conv_gemm.cpp says why and what it changes).
+void conv_product(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
+                  bool accumulate, float* C, int64_t ldc);
+
 // dst[c, r] = src[r, c] for src [rows, cols] (rows and cols of floats, no padding): dW's
 // product takes dY_n [O, P] as its [P, O] operand (named apart from the tensor op transpose,
 // core/ops.h). 8 x 8 blocks transposed in registers, then the edges one float at a time;
