@@ -564,9 +564,8 @@ Tensor conv2d(const Tensor& x, const Tensor& W, const Tensor& b, int64_t stride,
                            if (need_db) add_row_sums(dYn, g.O, P, db_parts.data() + c * g.O);
                            if (need_dW) {  // dW^T[K, O] += cols_n[K, P] dY_n^T[P, O]
                                lower(px + n * CHW, g, s[kLowering], s[kCols]);
-                               transpose_floats(dYn, g.O, P, s[kDyT]);
-                               conv_product(K, g.O, P, s[kCols], P, s[kDyT], g.O, n != first,
-                                            dWt_parts.data() + c * K * g.O, g.O);
+                               conv_product_bt(K, g.O, P, s[kCols], P, dYn, s[kDyT], n != first,
+                                               dWt_parts.data() + c * K * g.O, g.O);
                            }
                            if (need_dx && transposed) {  // dx[n][C, H W] = W~[C, O kH kW] im2col(dy[n])
                                lower(dYn, gt, s[kDlowering], s[kDcols]);

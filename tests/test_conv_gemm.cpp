@@ -114,14 +114,26 @@ TEST_CASE(
     struct Size {
         int64_t M, N, K;
     };
-    // The CNN's products (forward, dW) and odd edges, with strided C, both accumulate modes.
-    for (Size s : {Size{16, 784, 9}, Size{32, 196, 144}, Size{144, 32, 196}, Size{5, 13, 7}}) {
+    // The CNN's products (forward, dW) and odd edges, with strided C, both accumulate modes;
+    // B as it is and transposed (dW's, both of conv_product_bt's ways: K >= 4 M and not).
+    for (Size s :
+         {Size{16, 784, 9}, Size{32, 196, 144}, Size{144, 32, 196}, Size{9, 16, 784}, Size{5, 13, 7}}) {
         const int64_t ldc = s.N + 3;
         std::vector<float> A = draw(size_t(s.M * s.K), g), B = draw(size_t(s.K * s.N), g);
         const std::vector<float> C0 = draw(size_t(s.M * ldc), g);
-        for (bool accumulate : {false, true}) {
+        std::vector<float> Bt(B.size()), scratch(B.size());  // conv_product_bt's B^T [N, K]
+        for (int64_t k = 0; k < s.K; ++k)
+            for (int64_t j = 0; j < s.N; ++j) Bt[size_t(j * s.K + k)] = B[size_t(k * s.N + j)];
+        for (int variant = 0; variant < 4; ++variant) {
+            const bool accumulate = variant % 2 == 1, transposed = variant >= 2;
+            CAPTURE(accumulate);
+            CAPTURE(transposed);
             std::vector<float> C = C0, R = C0;
-            detail::conv_product(s.M, s.N, s.K, A.data(), s.K, B.data(), s.N, accumulate, C.data(), ldc);
+            if (transposed)
+                detail::conv_product_bt(s.M, s.N, s.K, A.data(), s.K, Bt.data(), scratch.data(), accumulate,
+                                        C.data(), ldc);
+            else
+                detail::conv_product(s.M, s.N, s.K, A.data(), s.K, B.data(), s.N, accumulate, C.data(), ldc);
             conv_gemm_reference(s.M, s.N, s.K, A.data(), s.K, B.data(), s.N, accumulate, R.data(), ldc);
             if (!detail::openblas_avx512()) {
                 CHECK(differing(C, R) == 0);

@@ -33,6 +33,12 @@ void conv_gemm_reference(int64_t M, int64_t N, int64_t K, const float* A, int64_
 void conv_product(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
                   bool accumulate, float* C, int64_t ldc);
 
+// The same with B given as its transpose Bt [N, K] (rows K apart): dW's product, whose B is
+// dY_n transposed. Bt is transposed into scratch ([K, N]) first, except where OpenBLAS's own
+// transposed product is faster (conv_gemm.cpp).
+void conv_product_bt(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* Bt,
+                     float* scratch, bool accumulate, float* C, int64_t ldc);
+
 // dst[c, r] = src[r, c] for src [rows, cols] (rows and cols of floats, no padding): dW's
 // product takes dY_n [O, P] as its [P, O] operand (named apart from the tensor op transpose,
 // core/ops.h). 8 x 8 blocks transposed in registers, then the edges one float at a time;
