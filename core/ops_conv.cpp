@@ -22,6 +22,7 @@
 #include <focalgrad/core/fastmath.h>
 #include <focalgrad/core/im2col.h>
 #include <focalgrad/core/internal/conv_gemm.h>
+#include <focalgrad/core/internal/vec8.h>
 #include <focalgrad/core/kernels.h>
 #include <focalgrad/core/ops.h>
 
@@ -262,74 +263,92 @@ inline void copy_blocks(const float* __restrict src, int64_t n, float* __restric
         reinterpret_cast<Block*>(dst)[b] = reinterpret_cast<const Block*>(src)[b];
 }
 
+// The activation conv2d applies to z = W cols before pooling: v = relu(z + bias), z + bias,
+// or z, written as conv2d's unpooled path writes it, so that both give the same bits.
+template <bool Relu, bool Bias>
+inline float activate(float z, float bias) {
+    return Relu ? relu_value(z + bias) : Bias ? z + bias : z;
+}
+
+// Eight 2x2 windows of one row pair at once, in registers: r0 and r1 are the top and bottom
+// rows' first column of the block (16 columns each; where fewer are left, the loads run on
+// into the next rows, and the windows made of them are garbage that the caller's next
+// stores overwrite). The first maximum in the order a, b, c, d wins, as in max_pool_2x2:
+// max(max(a, b), max(c, d)) with ties to the left and to the top is the same choice.
+// Deinterleaving each row into its a's (even columns) and b's (odd) with one shuffle per
+// half (vshufps) leaves the windows in the lane order 0 1 4 5 2 3 6 7, which one permute
+// puts right before the stores. The NaN test is nan += v * 0 on z + bias (an infinity
+// counts too: the caller then redoes the planes, NaN-aware, with the same result).
+template <bool Relu, bool Bias>
+inline void pool_block8(const float* r0, const float* r1, internal::Vec8 bias, float below,
+                        internal::Vec8& nan, float* out, float* where) {
+    using internal::Lanes8;
+    using internal::Vec8;
+    const Vec8 zero = internal::splat8(0.0f), one = internal::splat8(1.0f);
+    Vec8 v[4] = {internal::load8(r0), internal::load8(r0 + 8), internal::load8(r1), internal::load8(r1 + 8)};
+    for (Vec8& x : v) {
+        if (Bias) x += bias;
+        nan = internal::fma8(x, zero, nan);
+        if (Relu) x = x > zero ? x : zero;
+    }
+    const Lanes8 even = {0, 2, 8, 10, 4, 6, 12, 14}, odd = {1, 3, 9, 11, 5, 7, 13, 15};
+    const Vec8 a = __builtin_shuffle(v[0], v[1], even), b = __builtin_shuffle(v[0], v[1], odd);
+    const Vec8 c = __builtin_shuffle(v[2], v[3], even), d = __builtin_shuffle(v[2], v[3], odd);
+    const Lanes8 b_won = b > a, d_won = d > c;
+    const Vec8 top = b_won ? b : a, bottom = d_won ? d : c;
+    const Lanes8 bottom_won = bottom > top;
+    const Lanes8 in_order = {0, 1, 4, 5, 2, 3, 6, 7};
+    internal::store8(out, __builtin_shuffle(bottom_won ? bottom : top, in_order));
+    if (where) {
+        const Vec8 top_at = b_won ? one : zero, bottom_at = internal::splat8(below) + (d_won ? one : zero);
+        internal::store8(where, __builtin_shuffle(bottom_won ? bottom_at : top_at, in_order));
+    }
+}
+
 // conv2d's fused 2x2 pooling of `planes` consecutive Ho x Wo planes of z = W cols, with Wo
-// even, in two passes that vectorise even when the rows are short (7 windows of a 14 x 14
-// plane would leave a loop over windows with scalar code): first every horizontal pair
-// (a, b) of a plane, one flat loop that also adds the plane's bias and applies the relu,
-// into its maximum and whether b won (`half`: 2 x planes Ho Wo / 2 floats); then each row
-// pair's two results, top and bottom. The first maximum in the order a, b, c, d wins, as
-// in max_pool_2x2: max(max(a, b), max(c, d)) with ties to the left and to the top is the
-// same choice. where[u, oh, ow] is the offset of the window's maximum from its top-left
-// corner: 0, 1, Wo or Wo + 1. Returns whether a NaN was seen, and then writes nothing (the
-// caller redoes the planes NaN-aware).
+// even: adds each plane's bias, applies the relu, and pools, eight windows at a time
+// (pool_block8). where[u, oh, ow] is the offset of the window's maximum from its top-left
+// corner: 0, 1, Wo or Wo + 1. A row pair's last block of fewer than 8 windows spills into
+// the next row pair's outputs, written afterwards; near the end of the image's outputs,
+// where a block would spill out of them, the rest goes window by window. Returns whether a
+// NaN (or an infinity) was seen; the caller then redoes the planes NaN-aware, overwriting
+// `out` and `where`.
 template <bool Relu, bool Bias>
 bool activate_pool_2x2_planes(const float* __restrict z, const float* __restrict bias, int64_t planes,
-                              int64_t Ho, int64_t Wo, float* __restrict half, float* __restrict out,
-                              float* __restrict where) {
-    const int64_t plane_pairs = Ho * Wo / 2, pairs = planes * plane_pairs, Wp = Wo / 2, Hp = Ho / 2;
-    float* __restrict hmax = half;            // [planes, Ho, Wp]
-    float* __restrict hright = half + pairs;  // 1 where b won, else 0
-    int nan_seen = 0;
+                              int64_t Ho, int64_t Wo, float* __restrict out, float* __restrict where) {
+    const int64_t Wp = Wo / 2, Hp = Ho / 2, outputs = planes * Hp * Wp;
+    const float below = float(Wo);
+    internal::Vec8 nan = internal::splat8(0.0f);
+    float nan_scalar = 0.0f;
     for (int64_t u = 0; u < planes; ++u) {
         const float bu = Bias ? bias[u] : 0.0f;
-        const float* __restrict zu = z + 2 * u * plane_pairs;
-        float* __restrict mu = hmax + u * plane_pairs;
-        float* __restrict ru = hright + u * plane_pairs;
-        for (int64_t k = 0; k < plane_pairs; ++k) {
-            // z + bias, then the relu: relu_value's bits where no NaN is (a NaN is redone
-            // anyway, so the relu can drop relu_value's NaN test).
-            float a = Bias ? zu[2 * k] + bu : zu[2 * k], b = Bias ? zu[2 * k + 1] + bu : zu[2 * k + 1];
-            nan_seen |= (a != a) | (b != b);
-            if (Relu) {
-                a = fastmath::select(a > 0.0f, a, 0.0f);
-                b = fastmath::select(b > 0.0f, b, 0.0f);
+        for (int64_t oh = 0; oh < Hp; ++oh) {
+            const float* r0 = z + (u * Ho + 2 * oh) * Wo;
+            const float* r1 = r0 + Wo;
+            const int64_t m = u * Hp + oh;  // the output row
+            int64_t ow = 0;
+            for (; ow < Wp && m * Wp + ow + 8 <= outputs; ow += 8)
+                pool_block8<Relu, Bias>(r0 + 2 * ow, r1 + 2 * ow, internal::splat8(bu), below, nan,
+                                        out + m * Wp + ow, where ? where + m * Wp + ow : nullptr);
+            for (; ow < Wp; ++ow) {  // window by window, as pool_block8 does it
+                const float a = activate<Relu, Bias>(r0[2 * ow], bu),
+                            b = activate<Relu, Bias>(r0[2 * ow + 1], bu);
+                const float c = activate<Relu, Bias>(r1[2 * ow], bu),
+                            d = activate<Relu, Bias>(r1[2 * ow + 1], bu);
+                nan_scalar += (a + b + c + d) * 0.0f;
+                const float top = fastmath::select(b > a, b, a), bottom = fastmath::select(d > c, d, c);
+                const bool bottom_won = bottom > top;
+                out[m * Wp + ow] = fastmath::select(bottom_won, bottom, top);
+                if (where)
+                    where[m * Wp + ow] =
+                        fastmath::select(bottom_won, below + fastmath::select(d > c, 1.0f, 0.0f),
+                                         fastmath::select(b > a, 1.0f, 0.0f));
             }
-            const bool take = b > a;
-            mu[k] = fastmath::select(take, b, a);
-            ru[k] = fastmath::select(take, 1.0f, 0.0f);
         }
     }
-    if (nan_seen) return true;
-    // Each row pair in blocks of 8 windows (one vector each): the block past a row's end
-    // spills into the next row pairs' outputs, which are written afterwards; reads past the
-    // end of `half` stay in its kPoolSlack. Near the end of the image's outputs, where a
-    // block would spill out of them, the rest goes window by window.
-    const float below = float(Wo);
-    auto windows = [&](int64_t u, int64_t oh, int64_t ow, int64_t n) {  // windows ow .. ow + n of a row pair
-        const int64_t top = (u * Ho + 2 * oh) * Wp + ow, bottom = top + Wp, m = u * Hp + oh;
-        float* __restrict o = out + m * Wp + ow;
-        for (int64_t l = 0; l < n; ++l) {
-            const bool take = hmax[bottom + l] > hmax[top + l];
-            o[l] = fastmath::select(take, hmax[bottom + l], hmax[top + l]);
-        }
-        if (where) {
-            float* __restrict at = where + m * Wp + ow;
-            for (int64_t l = 0; l < n; ++l) {
-                const bool take = hmax[bottom + l] > hmax[top + l];
-                at[l] = fastmath::select(take, below + hright[bottom + l], hright[top + l]);
-            }
-        }
-    };
-    const int64_t outputs = planes * Hp * Wp;
-    for (int64_t u = 0; u < planes; ++u)
-        for (int64_t oh = 0; oh < Hp; ++oh) {
-            const int64_t m = u * Hp + oh;
-            int64_t ow = 0;
-            for (; ow < Wp && m * Wp + ow + kPoolSlack <= outputs; ow += kPoolSlack)
-                windows(u, oh, ow, kPoolSlack);
-            if (ow < Wp) windows(u, oh, ow, Wp - ow);
-        }
-    return false;
+    bool nan_seen = nan_scalar != nan_scalar;
+    for (int l = 0; l < 8; ++l) nan_seen |= nan[l] != nan[l];
+    return nan_seen;
 }
 
 // Row oh of each plane's top and bottom pairs (`planes` x Ho / 2 rows of Wo floats each) into
@@ -481,12 +500,11 @@ Tensor conv2d(const Tensor& x, const Tensor& W, const Tensor& b, int64_t stride,
     const float* pW = W.data();
     const float* pb = b.defined() ? b.data() : nullptr;
     float* py = y.data();
-    // Each chunk's scratch: cols_n, lower()'s, Z_n before pooling, the pooling's first pass.
-    enum { kCols, kLowering, kZ, kHalf };
+    // Each chunk's scratch: cols_n, lower()'s, Z_n before pooling.
+    enum { kCols, kLowering, kZ };
     ScratchSets scratch(chunks, [&] {
         return std::vector<Tensor>{cols_buffer(g), lowering_scratch(g),
-                                   pooled ? Tensor::empty(Shape{g.O, P}) : Tensor(),
-                                   pooled ? Tensor::empty(Shape{g.O * P + kPoolSlack}) : Tensor()};
+                                   pooled ? Tensor::empty(Shape{g.O, P}) : Tensor()};
     });
     parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
         ScratchSets::Lease s = scratch.borrow();
@@ -503,7 +521,7 @@ Tensor conv2d(const Tensor& x, const Tensor& W, const Tensor& b, int64_t stride,
                     relu ? (pb ? activate_pool_2x2_planes<true, true> : activate_pool_2x2_planes<true, false>)
                          : (pb ? activate_pool_2x2_planes<false, true>
                                : activate_pool_2x2_planes<false, false>);
-                if (!fused(Zn, pb, g.O, g.Ho, g.Wo, s[kHalf], yn, wn)) continue;
+                if (!fused(Zn, pb, g.O, g.Ho, g.Wo, yn, wn)) continue;
             }
             for (int64_t o = 0; o < g.O; ++o) {  // the bias and the activation, while Z_n is in cache
                 const float bias = pb ? pb[o] : 0.0f;
