@@ -244,25 +244,6 @@ void max_pool_2x2_backward(const float* dy, const float* where, int64_t H, int64
     if (H > 2 * Ho) std::fill_n(dx + (H - 1) * W, W, 0.0f);  // odd H: nor is the last row
 }
 
-// The fused pooling's loops run in whole blocks of this many floats (a vector of 8 under
-// AVX2), past the end of a row into the next one, which is written afterwards: its
-// scratch buffers have this many floats of slack.
-constexpr int64_t kPoolSlack = 8;
-
-// dst[0 .. n) = src[0 .. n) in whole blocks: up to kPoolSlack - 1 floats past n are read and
-// written too (the caller writes the next row afterwards, or the buffers have slack). A
-// block is one vector move (a 32-byte memcpy would be two 16-byte moves: im2col.cpp).
-// Blocks > 0 fixes the block count at compile time: a loop of block moves is gcc's memcpy
-// idiom, and for the short rows of small images a call to memmove per row cost several
-// times the two or four moves (2.8 % of the CNN epoch).
-template <int Blocks>
-inline void copy_blocks(const float* __restrict src, int64_t n, float* __restrict dst) {
-    typedef float Block __attribute__((vector_size(kPoolSlack * sizeof(float)), aligned(4), may_alias));
-    const int64_t blocks = Blocks > 0 ? Blocks : (n + kPoolSlack - 1) / kPoolSlack;
-    for (int64_t b = 0; b < blocks; ++b)
-        reinterpret_cast<Block*>(dst)[b] = reinterpret_cast<const Block*>(src)[b];
-}
-
 // The activation conv2d applies to z = W cols before pooling: v = relu(z + bias), z + bias,
 // or z, written as conv2d's unpooled path writes it, so that both give the same bits.
 template <bool Relu, bool Bias>
@@ -351,36 +332,32 @@ bool activate_pool_2x2_planes(const float* __restrict z, const float* __restrict
     return nan_seen;
 }
 
-// Row oh of each plane's top and bottom pairs (`planes` x Ho / 2 rows of Wo floats each) into
-// rows 2 oh and 2 oh + 1 of dz [planes, Ho, Wo], in that order, each row's last block spilling
-// into the next; an odd Ho's last row gets 0.
-template <int Blocks>
-void interleave_rows(const float* top, const float* bottom, int64_t planes, int64_t Ho, int64_t Wo,
-                     float* dz) {
-    const int64_t Hp = Ho / 2;
-    for (int64_t u = 0; u < planes; ++u) {
-        for (int64_t oh = 0; oh < Hp; ++oh) {
-            const int64_t m = u * Hp + oh;
-            copy_blocks<Blocks>(top + m * Wo, Wo, dz + (u * Ho + 2 * oh) * Wo);
-            copy_blocks<Blocks>(bottom + m * Wo, Wo, dz + (u * Ho + 2 * oh + 1) * Wo);
-        }
-        if (Ho > 2 * Hp) std::fill_n(dz + (u * Ho + Ho - 1) * Wo, Wo, 0.0f);
-    }
+// One row of dz for eight windows, in registers: window k's gradient g[k] goes to its left
+// place where offset[k] == left, to its right place where offset[k] == left + 1, and 0 to
+// both otherwise; row[0 .. 16) = (l0 r0 l1 r1 ... l7 r7), which past a row's last window runs
+// on into the next row (written afterwards).
+inline void unpool_row8(internal::Vec8 g, internal::Vec8 offset, float left, float* row) {
+    using internal::Vec8;
+    const Vec8 zero = internal::splat8(0.0f);
+    const Vec8 l = offset == internal::splat8(left) ? g : zero;
+    const Vec8 r = offset == internal::splat8(left + 1.0f) ? g : zero;
+    const internal::Lanes8 first = {0, 8, 1, 9, 2, 10, 3, 11}, second = {4, 12, 5, 13, 6, 14, 7, 15};
+    internal::store8(row, __builtin_shuffle(l, r, first));
+    internal::store8(row + 8, __builtin_shuffle(l, r, second));
 }
 
 // The backward of conv2d's fused relu and 2x2 pooling for one image's O planes: dz is dy
 // (through relu's mask at the pooled value y, if relu) where a window had its maximum and
-// 0 elsewhere; rows and columns no window covers get 0. With Wo even, in two passes that
-// vectorise on short rows, like the forward: every window's four values, one flat loop,
-// into its top pair (`top`, [O Hp, Wo]) and its bottom pair (`bottom`, the same); then each
-// plane's rows copied into place in whole blocks (copy_blocks: each row's last block spills
-// into the next row, written afterwards; `top`, `bottom` and `dz` have kPoolSlack floats of
-// slack). `where` holds the offsets activate_pool_2x2_planes writes. If `dpooled` is not
-// null (relu only), each window's dy through relu's mask goes there too, [planes, Hp, Wp]:
-// a plane of dz sums to its plane of dpooled, a quarter of the elements to add up for db.
+// 0 elsewhere; rows and columns no window covers get 0. `where` holds the offsets
+// activate_pool_2x2_planes writes. With Wo even, eight windows at a time (unpool_row8), each
+// row pair's top row, then its bottom row, so that a block's spill into the next row is
+// overwritten; near the end of the image's windows, where a block would read past them,
+// window by window. If `dpooled` is not null (relu only), each window's dy through relu's
+// mask goes there too, [planes, Hp, Wp]: a plane of dz sums to its plane of dpooled, a
+// quarter of the elements to add up for db.
 void unpool_2x2_planes(const float* __restrict dy, const float* __restrict y, const float* __restrict where,
-                       int64_t planes, int64_t Ho, int64_t Wo, float* __restrict top,
-                       float* __restrict bottom, float* __restrict dz, float* __restrict dpooled) {
+                       int64_t planes, int64_t Ho, int64_t Wo, float* __restrict dz,
+                       float* __restrict dpooled) {
     const int64_t Hp = Ho / 2, Wp = Wo / 2, windows = planes * Hp * Wp;
     const float below = float(Wo);
     if (Wo % 2 != 0) {  // odd Wo: window by window, the last column 0
@@ -403,22 +380,36 @@ void unpool_2x2_planes(const float* __restrict dy, const float* __restrict y, co
         }
         return;
     }
-    if (dpooled && y)
-        for (int64_t q = 0; q < windows; ++q) dpooled[q] = relu_backward(dy[q], y[q]);
-    for (int64_t q = 0; q < windows; ++q) {
-        const float g = y ? relu_backward(dy[q], y[q]) : dy[q], offset = where[q];
-        top[2 * q] = fastmath::select(offset == 0.0f, g, 0.0f);
-        top[2 * q + 1] = fastmath::select(offset == 1.0f, g, 0.0f);
-        bottom[2 * q] = fastmath::select(offset == below, g, 0.0f);
-        bottom[2 * q + 1] = fastmath::select(offset == below + 1.0f, g, 0.0f);
+    using internal::Vec8;
+    const Vec8 zero = internal::splat8(0.0f);
+    for (int64_t u = 0; u < planes; ++u) {
+        for (int64_t oh = 0; oh < Hp; ++oh) {
+            const int64_t q0 = (u * Hp + oh) * Wp;  // the row pair's first window
+            for (int64_t row = 0; row < 2; ++row) {
+                float* r = dz + (u * Ho + 2 * oh + row) * Wo;
+                const float left = row == 0 ? 0.0f : below;  // the offset of this row's left place
+                int64_t ow = 0;
+                for (; ow < Wp && q0 + ow + 8 <= windows; ow += 8) {
+                    const int64_t q = q0 + ow;
+                    Vec8 g = internal::load8(dy + q);
+                    if (y) {  // relu_backward
+                        const Vec8 yq = internal::load8(y + q);
+                        g = (yq > zero) | (yq != yq) ? g : zero;
+                    }
+                    if (dpooled && row == 0) internal::store8(dpooled + q, g);
+                    unpool_row8(g, internal::load8(where + q), left, r + 2 * ow);
+                }
+                for (; ow < Wp; ++ow) {
+                    const int64_t q = q0 + ow;
+                    const float g = y ? relu_backward(dy[q], y[q]) : dy[q], offset = where[q];
+                    if (dpooled && row == 0) dpooled[q] = g;
+                    r[2 * ow] = fastmath::select(offset == left, g, 0.0f);
+                    r[2 * ow + 1] = fastmath::select(offset == left + 1.0f, g, 0.0f);
+                }
+            }
+        }
+        if (Ho > 2 * Hp) std::fill_n(dz + (u * Ho + Ho - 1) * Wo, Wo, 0.0f);
     }
-    const int64_t blocks = (Wo + kPoolSlack - 1) / kPoolSlack;
-    auto rows = blocks == 1   ? interleave_rows<1>
-                : blocks == 2 ? interleave_rows<2>
-                : blocks == 3 ? interleave_rows<3>
-                : blocks == 4 ? interleave_rows<4>
-                              : interleave_rows<0>;
-    rows(top, bottom, planes, Ho, Wo, dz);
 }
 
 // One plane's max pooling as max_pool2d computes it: the 2x2 stride-2 kernel where it
@@ -572,15 +563,12 @@ Tensor conv2d(const Tensor& x, const Tensor& W, const Tensor& b, int64_t stride,
                const float* pdy = dy_out.data();
                const float* py = y.data();
                // Each chunk's scratch: dY_n (dy[n] through the pooling's routing and relu's mask,
-               // when fused), the pooling backward's top and bottom pairs, cols_n and lower()'s,
-               // dcols_n and lower()'s, dY_n transposed for dW's product, and with pooling and
-               // relu the windows' gradients for db.
-               enum { kDz, kTop, kBottom, kCols, kLowering, kDcols, kDlowering, kDyT, kDpooled };
+               // when fused), cols_n and lower()'s, dcols_n and lower()'s, dY_n transposed for
+               // dW's product, and with pooling and relu the windows' gradients for db.
+               enum { kDz, kCols, kLowering, kDcols, kDlowering, kDyT, kDpooled };
                ScratchSets scratch(chunks, [&] {
                    return std::vector<Tensor>{
-                       relu || pooled ? Tensor::empty(Shape{g.O * P + kPoolSlack}) : Tensor(),
-                       pooled ? Tensor::empty(Shape{g.O * Hp * g.Wo + kPoolSlack}) : Tensor(),
-                       pooled ? Tensor::empty(Shape{g.O * Hp * g.Wo + kPoolSlack}) : Tensor(),
+                       relu || pooled ? Tensor::empty(Shape{g.O * P}) : Tensor(),
                        need_dW ? cols_buffer(g) : Tensor(),
                        need_dW ? lowering_scratch(g) : Tensor(),
                        need_dx ? (transposed ? cols_buffer(gt) : cols_buffer(g)) : Tensor(),
@@ -599,8 +587,7 @@ Tensor conv2d(const Tensor& x, const Tensor& W, const Tensor& b, int64_t stride,
                                const float* dyn = pdy + n * g.O * Pp;  // [O, Pp]
                                float* dpooled = relu && need_db ? s[kDpooled] : nullptr;
                                unpool_2x2_planes(dyn, relu ? py + n * g.O * Pp : nullptr,
-                                                 where.data() + n * g.O * Pp, g.O, g.Ho, g.Wo, s[kTop],
-                                                 s[kBottom], dz, dpooled);
+                                                 where.data() + n * g.O * Pp, g.O, g.Ho, g.Wo, dz, dpooled);
                                // db[o] = sum of dz's plane o = sum of its windows' gradients
                                if (need_db)
                                    add_row_sums(dpooled ? dpooled : dyn, g.O, Pp, db_parts.data() + c * g.O);
