@@ -236,14 +236,22 @@ def table(results, floors, only):
 # The machine and versions, for RESULTS.md.
 
 def cpu_model():
+    """The model name, with the family and model numbers: a virtual machine's model name
+    can be as short as "AMD EPYC", which does not tell Zen 3 from Zen 4."""
+    fields = {}
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+                if not line.strip():
+                    break  # the first processor's fields only
+                key, _, value = line.partition(":")
+                fields[key.strip()] = value.strip()
     except OSError:
         pass
-    return platform.processor() or "unknown"
+    name = fields.get("model name") or platform.processor() or "unknown"
+    if "cpu family" in fields and "model" in fields:
+        name += f" (family {fields['cpu family']}, model {fields['model']})"
+    return name
 
 
 def command_output(argv):
