@@ -137,11 +137,15 @@ void detail::configure_openblas() {
     });
 }
 
+bool detail::openblas_avx512_kernels(const char* corename) {
+    return std::strcmp(corename, "SkylakeX") == 0 || std::strcmp(corename, "Cooperlake") == 0 ||
+           std::strcmp(corename, "SapphireRapids") == 0;
+}
+
 bool detail::openblas_avx512() {
     static const bool avx512 = [] {
         configure_openblas();
-        const std::string name = openblas_get_corename();
-        return name == "SkylakeX" || name == "Cooperlake" || name == "SapphireRapids";
+        return openblas_avx512_kernels(openblas_get_corename());
     }();
     return avx512;
 }
@@ -151,6 +155,15 @@ std::string blas_kernels() {
     std::string s = openblas_get_corename();
     if (!g_openblas_fallback.empty())
         s += " (OpenBLAS chose " + g_openblas_fallback + " for this CPU; focalgrad replaced it)";
+    // The user's choice, which focalgrad keeps: said, since a machine-wide setting is easy to
+    // miss (one AMD EPYC here had OPENBLAS_CORETYPE=Haswell in every shell: 245 GFLOP/s on a
+    // 512 sgemm where its own choice, Cooperlake, gave 440).
+    if (const char* env = std::getenv("OPENBLAS_CORETYPE")) {
+        s += std::string(" (set by OPENBLAS_CORETYPE=") + env;
+        if (cpu_vector_units().avx512 && !detail::openblas_avx512_kernels(openblas_get_corename()))
+            s += "; this CPU has AVX-512, which these kernels leave unused";
+        s += ")";
+    }
     return s;
 }
 

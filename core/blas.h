@@ -43,7 +43,8 @@ void set_gemm_trace(std::vector<GemmCall>* trace);  // nullptr turns tracing off
 // The OpenBLAS kernels in use, by OpenBLAS's name ("SkylakeX", "Haswell", "Zen", ...), and
 // a note if focalgrad replaced OpenBLAS's own choice: on a CPU it does not know, OpenBLAS
 // 0.3.21 runs SSE3 kernels ("Prescott"), and focalgrad switches it to the AVX2 or AVX-512
-// ones the CPU has (core/blas.cpp says when; setting OPENBLAS_CORETYPE turns this off).
+// ones the CPU has (core/blas.cpp says when; setting OPENBLAS_CORETYPE turns this off, and
+// the string then says it was set, and whether the CPU has AVX-512 that the kernels leave unused).
 std::string blas_kernels();
 
 namespace detail {
@@ -53,6 +54,7 @@ void trace_gemm(const GemmCall& call);  // adds to the trace, if one is set (con
 void configure_openblas();
 // Does OpenBLAS run its AVX-512 kernels (SkylakeX, Cooperlake, SapphireRapids)?
 bool openblas_avx512();
+bool openblas_avx512_kernels(const char* corename);  // is `corename` one of those?
 // The kernels to replace OpenBLAS's choice `corename` with, or nullptr to keep it: only when
 // OpenBLAS fell back to "Prescott" (SSE3) on a CPU with AVX2 + FMA, and OPENBLAS_CORETYPE
 // (`coretype_env`, null if unset) is not set.

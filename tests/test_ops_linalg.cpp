@@ -213,6 +213,15 @@ TEST_CASE(
     if (!std::getenv("OPENBLAS_CORETYPE") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
         CHECK(kernels.rfind("Prescott", 0) != 0);
 #endif
+    // The user's OPENBLAS_CORETYPE is kept, and said.
+    if (const char* env = std::getenv("OPENBLAS_CORETYPE")) {
+        CHECK(kernels.find(std::string("(set by OPENBLAS_CORETYPE=") + env) != std::string::npos);
+        CHECK(kernels.find("focalgrad replaced") == std::string::npos);
+    }
+    CHECK(detail::openblas_avx512_kernels("SkylakeX"));
+    CHECK(detail::openblas_avx512_kernels("Cooperlake"));
+    CHECK(!detail::openblas_avx512_kernels("Haswell"));
+    CHECK(!detail::openblas_avx512_kernels("Zen"));
     // And the products run on them agree with the double loop.
     const Tensor a = randn({37, 53}, 5), b = randn({53, 29}, 6);
     check_product(matmul(a, b), naive(a.data(), b.data(), 37, 53, 29, false), 53);
