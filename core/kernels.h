@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include <focalgrad/core/error.h>
 #include <focalgrad/core/fastmath.h>
@@ -135,5 +136,12 @@ DimSplit split_at(const Shape& shape, int dim);
 
 // `shape` with dimension `dim` removed (keepdim = false) or set to 1 (keepdim = true).
 Shape reduced_shape(const Shape& shape, int dim, bool keepdim);
+
+namespace detail {
+// permute's copy in its plain form: an odometer over every dim, one element at a time, y's
+// dim d being x's dim p[d]. permute itself merges dims and copies blocks (core/ops_shape.cpp);
+// the tests hold the two equal.
+Tensor permuted_copy_reference(const Tensor& x, const std::vector<int>& p);
+}  // namespace detail
 
 }  // namespace focalgrad

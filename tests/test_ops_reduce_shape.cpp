@@ -1,8 +1,10 @@
 // test_ops_reduce_shape.cpp — reductions, softmax, argmax and the shape ops: forward
 // values from independent loops and gradchecks with random upstream gradients.
+#include <algorithm>
 #include <cmath>
 
 #include <focalgrad/core/autograd.h>
+#include <focalgrad/core/kernels.h>
 #include <focalgrad/core/ops.h>
 
 #include "helpers.h"
@@ -142,6 +144,44 @@ TEST_CASE("transpose and permute") {
     CHECK_ERROR(permute(y, {0, 0, 1}), "permute", "twice");
     CHECK_ERROR(permute(y, {0, 1}), "permute", "[2, 3, 4]");
     CHECK_ERROR(transpose(y), "transpose", "[2, 3, 4]");
+}
+
+TEST_CASE("permute's blocked copy equals the element-by-element odometer for every permutation") {
+    // Shapes whose dims merge (runs that stay in order), transpose in 8 x 8 blocks and across
+    // the 32 x 64 tiles, have size-1 dims, or nothing: every permutation of each.
+    const std::vector<std::vector<int64_t>> shapes = {
+        {7},        {0, 3},        {1, 1},          {5, 9},       {70, 90},        {2, 3, 4},     {3, 1, 17},
+        {4, 8, 16}, {2, 90, 5, 7}, {3, 36, 16, 16}, {1, 2, 1, 3}, {2, 3, 5, 1, 4}, {2, 33, 2, 65}};
+    int64_t checked = 0;
+    for (size_t k = 0; k < shapes.size(); ++k) {
+        const Shape shape(shapes[k], "test");
+        Tensor x = randn(shape, 40 + k);
+        std::vector<int> p(size_t(shape.size()));
+        for (size_t d = 0; d < p.size(); ++d) p[d] = int(d);
+        do {
+            std::vector<int64_t> dims(p.begin(), p.end());
+            Tensor y = permute(x, dims), want = detail::permuted_copy_reference(x, p);
+            INFO("shape " << shape << ", dims " << Shape(dims, "dims"));
+            REQUIRE(y.shape() == want.shape());
+            for (int64_t d = 0; d < y.dim(); ++d) REQUIRE(y.shape()[int(d)] == shape[p[size_t(d)]]);
+            REQUIRE(std::equal(y.data(), y.data() + y.numel(), want.data()));
+            ++checked;
+        } while (std::next_permutation(p.begin(), p.end()));
+    }
+    CHECK(checked == 1 + 2 + 2 + 2 + 2 + 6 + 6 + 6 + 24 + 24 + 24 + 120 + 24);
+    // The reference itself against at(): y[k, i, j] = x[i, j, k].
+    Tensor x = randn({3, 4, 5}, 9);
+    Tensor r = detail::permuted_copy_reference(x, {2, 0, 1});
+    for (int i = 0; i < 3; ++i)
+        for (int j = 0; j < 4; ++j)
+            for (int k = 0; k < 5; ++k) CHECK(r.at({k, i, j}) == x.at({i, j, k}));
+    // The heads' permute of dense_digits and its inverse, with the gradient: a gradcheck with
+    // a random upstream gradient runs both copies.
+    fgtest::check_gradcheck(
+        [](const std::vector<Tensor>& in) {
+            return permute(in[0], {0, 2, 3, 1});
+        },
+        {randn({2, 18, 3, 3}, 8)});
 }
 
 TEST_CASE("concat along any dim") {

@@ -1,4 +1,5 @@
 // conv_gemm.cpp — conv2d's small products (the math: conv_gemm.h).
+#include <algorithm>
 #include <type_traits>
 
 #include <focalgrad/core/blas.h>
@@ -202,15 +203,22 @@ void transpose_floats_reference(const float* src, int64_t rows, int64_t cols, fl
         for (int64_t c = 0; c < cols; ++c) dst[c * rows + r] = src[r * cols + c];
 }
 
+// The 8 x 8 blocks go tile by tile, 32 rows x 64 columns (8 KB read, 8 KB written), so that
+// each line of dst is filled while it is in L1: row by row over a whole 256 x 90 source (one
+// of dense_digits' heads, through permute), dst's 90 lines of every 8 rows were evicted
+// half-written, and the copy ran at 0.34 ns per float against 0.09 tiled.
 void transpose_floats(const float* src, int64_t rows, int64_t cols, float* dst) {
     const int64_t rows8 = rows - rows % 8, cols8 = cols - cols % 8;
-    for (int64_t r = 0; r < rows8; r += 8)
-        for (int64_t c = 0; c < cols8; c += 8) {
-            Vec8 block[8];
-            for (int k = 0; k < 8; ++k) block[k] = load8(src + (r + k) * cols + c);
-            internal::transpose8(block);
-            for (int k = 0; k < 8; ++k) store8(dst + (c + k) * rows + r, block[k]);
-        }
+    constexpr int64_t kTileRows = 32, kTileCols = 64;
+    for (int64_t r0 = 0; r0 < rows8; r0 += kTileRows)
+        for (int64_t c0 = 0; c0 < cols8; c0 += kTileCols)
+            for (int64_t r = r0; r < std::min(rows8, r0 + kTileRows); r += 8)
+                for (int64_t c = c0; c < std::min(cols8, c0 + kTileCols); c += 8) {
+                    Vec8 block[8];
+                    for (int k = 0; k < 8; ++k) block[k] = load8(src + (r + k) * cols + c);
+                    internal::transpose8(block);
+                    for (int k = 0; k < 8; ++k) store8(dst + (c + k) * rows + r, block[k]);
+                }
     for (int64_t r = 0; r < rows; ++r)  // the last cols % 8 columns, then the last rows % 8 rows
         for (int64_t c = (r < rows8 ? cols8 : 0); c < cols; ++c) dst[c * rows + r] = src[r * cols + c];
 }
