@@ -73,8 +73,8 @@ struct BinaryTerms {
     float loss, dloss;
 };
 
-inline BinaryTerms balanced_bce_terms(float x, float y, float alpha) {
-    internal::SigmoidParts s = internal::sigmoid_parts(x);
+// From the logit's sigmoid parts s (sigmoid_parts_block).
+inline BinaryTerms balanced_bce_terms(float x, float y, float alpha, const internal::SigmoidParts s) {
     float softplus_pos = std::max(x, 0.0f) + s.log1p_e;   // -log(1 - σ(x))
     float softplus_neg = std::max(-x, 0.0f) + s.log1p_e;  // -log σ(x)
     float pos = alpha * y, neg = (1.0f - alpha) * (1.0f - y);
@@ -123,7 +123,9 @@ std::array<double, 2> forward_pass(const internal::Elements& in, float* out) {
             in.alphas(begin, n, alpha);
             const float* x = in.x + begin;
             const float* y = in.y + begin;
-            for (int i = 0; i < n; ++i) loss[i] = balanced_bce_terms(x[i], y[i], alpha[i]).loss;
+            internal::SigmoidBlock parts;
+            internal::sigmoid_parts_block(x, n, parts);
+            for (int i = 0; i < n; ++i) loss[i] = balanced_bce_terms(x[i], y[i], alpha[i], parts[i]).loss;
             if constexpr (kWeighted) {
                 const float* w = in.weight + begin;
                 float* weight = values[K - 1];
@@ -143,19 +145,22 @@ void backward_pass(const internal::Elements& in, const UpstreamGrad& upstream, f
     const float scale = upstream.scale;
     parallel_for(in.count, kGrain, [&](int64_t lo, int64_t hi) {
         alignas(64) float alpha[internal::kBlock];
+        internal::SigmoidBlock parts;
         for (int64_t begin = lo; begin < hi; begin += internal::kBlock) {
             const int n = int(std::min<int64_t>(internal::kBlock, hi - begin));
             in.alphas(begin, n, alpha);
             const float* x = in.x + begin;
             const float* y = in.y + begin;
             float* d = dx + begin;
+            internal::sigmoid_parts_block(x, n, parts);
             if (upstream.per_row) {  // two loops: `per_row ? dy[i] : dy[0]` would not vectorise
                 const float* dy = upstream.dy + begin;
                 for (int i = 0; i < n; ++i)
-                    d[i] = scale * dy[i] * balanced_bce_terms(x[i], y[i], alpha[i]).dloss;
+                    d[i] = scale * dy[i] * balanced_bce_terms(x[i], y[i], alpha[i], parts[i]).dloss;
             } else {
                 const float u = scale * upstream.dy[0];
-                for (int i = 0; i < n; ++i) d[i] = u * balanced_bce_terms(x[i], y[i], alpha[i]).dloss;
+                for (int i = 0; i < n; ++i)
+                    d[i] = u * balanced_bce_terms(x[i], y[i], alpha[i], parts[i]).dloss;
             }
             if constexpr (kWeighted) {
                 const float* w = in.weight + begin;

@@ -122,8 +122,8 @@ FocalParams focal_params(float alpha, const Tensor& class_alpha, float gamma, fl
             tau == 0.0f ? internal::whole_gamma(gamma) : -1};
 }
 
-// For one element: the loss α_y f ℓ_CE and its derivative, and f and its derivative (the
-// normalized variant needs those). Every special case is a select, so loops vectorise.
+// For one element, from its sigmoid parts s (sigmoid_parts_block): the loss α_y f ℓ_CE and its
+// derivative, and f and its derivative (the normalized variant needs those). Every special case is a select, so loops vectorise.
 // kSmpPt picks SMP's p_t = e^(-ℓ_CE) (the variants) over torchvision's; a compile-time
 // choice, so that the default mode does not pay for SMP's exp and expm1. kIntegerGamma
 // takes f = q^γ from focal_power (params.integer_gamma >= 0).
@@ -132,8 +132,8 @@ struct FocalTerms {
 };
 
 template <bool kSmpPt, bool kIntegerGamma>
-inline FocalTerms focal_terms(float x, float y, float alpha, const FocalParams& params) {
-    internal::SigmoidParts s = internal::sigmoid_parts(x);
+inline FocalTerms focal_terms(float x, float y, float alpha, const FocalParams& params,
+                              const internal::SigmoidParts s) {
     // softplus(x) - x y, as a sum of non-negative terms: x (1 - y) for x >= 0, -x y below
     // (max(x, 0) - x y would cancel for x > 0 and y near 1).
     float ce = fastmath::select(x >= 0.0f, x * (1.0f - y), -x * y) + s.log1p_e;
@@ -178,8 +178,9 @@ auto with_choices(bool smp, bool weighted, bool integer_gamma, Pass&& pass) {
     return smp ? second(std::true_type{}) : second(std::false_type{});
 }
 
-// The forward loop: Σ w A with A = α_y f ℓ_CE (w A also into `out` when given), Σ w f, and
-// Σ w (the count when there are no weights). With `grad`, also w A' per element: the
+// The forward loop: Σ w A with A = α_y f ℓ_CE (w A also into `out` when given), Σ w f (for
+// SMP's p_t, which the normalized variant uses; 0 otherwise), and Σ w (the count when there
+// are no weights). With `grad`, also w A' per element: the
 // gradient of the unnormalised loss before the upstream factor, which the backward then
 // only has to scale (the inputs are read once, and the exp and log run once per element).
 struct ForwardSums {
@@ -193,23 +194,25 @@ template <bool kSmpPt, bool kWeighted, bool kIntegerGamma>
 void forward_block(const internal::Elements& in, const FocalParams params, int64_t begin, int n,
                    float (*values)[internal::kBlock], float* out, float* grad, float grad_scale) {
     float* loss = values[0];
-    float* focal = values[1];
+    float* focal = kSmpPt ? values[1] : nullptr;  // Σ w f: only the normalized variant needs it
     alignas(64) float alpha[internal::kBlock], dloss[internal::kBlock];
     in.alphas(begin, n, alpha);
     const float* x = in.x + begin;
     const float* y = in.y + begin;
+    internal::SigmoidBlock parts;
+    internal::sigmoid_parts_block(x, n, parts);
     for (int i = 0; i < n; ++i) {
-        FocalTerms terms = focal_terms<kSmpPt, kIntegerGamma>(x[i], y[i], alpha[i], params);
+        FocalTerms terms = focal_terms<kSmpPt, kIntegerGamma>(x[i], y[i], alpha[i], params, parts[i]);
         loss[i] = terms.loss;
-        focal[i] = terms.focal;
+        if constexpr (kSmpPt) focal[i] = terms.focal;
         dloss[i] = terms.dloss;
     }
     if constexpr (kWeighted) {
         const float* w = in.weight + begin;
-        float* weight = values[2];
+        float* weight = values[kSmpPt ? 2 : 1];
         for (int i = 0; i < n; ++i) {
             loss[i] *= w[i];
-            focal[i] *= w[i];
+            if constexpr (kSmpPt) focal[i] *= w[i];
             dloss[i] *= w[i];
             weight[i] = w[i];
         }
@@ -222,12 +225,12 @@ void forward_block(const internal::Elements& in, const FocalParams params, int64
 template <bool kSmpPt, bool kWeighted, bool kIntegerGamma>
 ForwardSums forward_pass(const internal::Elements& in, const FocalParams& params, float* out, float* grad,
                          float grad_scale) {
-    constexpr size_t K = kWeighted ? 3 : 2;
+    constexpr size_t K = 1 + kSmpPt + kWeighted;  // Σ w A, then Σ w f (kSmpPt), then Σ w (kWeighted)
     auto sums = internal::sum_over_blocks<K>(in.count, [&](int64_t begin, int n,
                                                            float(*values)[internal::kBlock]) {
         forward_block<kSmpPt, kWeighted, kIntegerGamma>(in, params, begin, n, values, out, grad, grad_scale);
     });
-    return {sums[0], sums[1], kWeighted ? sums[K - 1] : double(in.count)};
+    return {sums[0], kSmpPt ? sums[1] : 0.0, kWeighted ? sums[K - 1] : double(in.count)};
 }
 
 ForwardSums forward(const internal::Elements& in, const FocalParams& params, bool smp, float* out,
@@ -267,8 +270,10 @@ void backward_block(const internal::Elements& in, const FocalParams params, cons
     const float* y = in.y + begin;
     const float* w = kWeighted ? in.weight + begin : nullptr;
     float* d = dx + begin;
+    internal::SigmoidBlock parts;
+    internal::sigmoid_parts_block(x, n, parts);
     for (int i = 0; i < n; ++i) {
-        FocalTerms terms = focal_terms<kSmpPt, kIntegerGamma>(x[i], y[i], alpha[i], params);
+        FocalTerms terms = focal_terms<kSmpPt, kIntegerGamma>(x[i], y[i], alpha[i], params, parts[i]);
         const float wi = kWeighted ? w[i] : 1.0f;
         d[i] = (wi * terms.dloss * inv_z) * u[i];
         dfocal[i] = wi * terms.dfocal * inv_z;

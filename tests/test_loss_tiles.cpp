@@ -4,7 +4,8 @@
 // [N, C] case (C = 1 ... 20), whole and partial tiles, and strided [N, C, d] logits; the
 // streaming copy of large gradients, and that streaming leaves their bits as they were; the
 // register form of the tile statistics against its plain loops, bit for bit, and the C = 10
-// form that takes them straight from the rows (load_tile_stats10) against the tile's.
+// form that takes them straight from the rows (load_tile_stats10) against the tile's; and the
+// block form of the sigmoid losses' parts (sigmoid_parts_block) against the per-logit one.
 // Not here: the losses built on them (test_loss_fast_vs_reference.cpp).
 #include <algorithm>
 #include <cmath>
@@ -14,6 +15,7 @@
 
 #include <focalgrad/core/autograd.h>
 #include <focalgrad/core/random.h>
+#include <focalgrad/losses/internal/sigmoid_parts.h>
 #include <focalgrad/losses/internal/softmax_tiles.h>
 #include <focalgrad/losses/losses.h>
 
@@ -172,6 +174,37 @@ TEST_CASE("exp8_nonpositive gives fast_exp's bits for x <= 0 and NaN (a sweep of
         for (int l = 0; l < 8; ++l) {
             const float want = fast_exp(xs[i + size_t(l)]);
             wrong += std::isnan(want) ? !std::isnan(e[l]) : bits(e[l]) != bits(want);
+        }
+    }
+    CHECK(wrong == 0);
+}
+
+TEST_CASE(
+    "sigmoid_parts_block gives sigmoid_parts' bits, logit by logit (a sweep of all floats, blocks of "
+    "1-256)") {
+    // Every 127th bit pattern, both signs, and the edges: 0, inf, NaN, where e^(-|x|) leaves
+    // the normal range, and where 1 + e rounds to 1.
+    std::vector<float> xs = {0.0f,   -0.0f,  INFINITY, -INFINITY, NAN,   87.3f,
+                             -87.3f, 104.0f, -104.0f,  17.0f,     -17.0f};
+    for (uint64_t u = 0; u <= 0xffffffffu; u += 127) {
+        float x;
+        const uint32_t u32 = uint32_t(u);
+        std::memcpy(&x, &u32, sizeof x);
+        xs.push_back(x);
+    }
+    int64_t wrong = 0;
+    auto differ = [](float got, float want) {
+        return std::isnan(want) ? !std::isnan(got) : bits(got) != bits(want);
+    };
+    internal::SigmoidBlock parts;
+    int n = 1;  // block lengths cycle through 1 ... kBlock
+    for (size_t begin = 0; begin < xs.size(); begin += size_t(n), n = n % internal::kBlock + 1) {
+        n = int(std::min<size_t>(size_t(n), xs.size() - begin));
+        internal::sigmoid_parts_block(&xs[begin], n, parts);
+        for (int i = 0; i < n; ++i) {
+            const internal::SigmoidParts want = internal::sigmoid_parts(xs[begin + size_t(i)]);
+            wrong += differ(parts.p[i], want.p) + differ(parts.one_minus_p[i], want.one_minus_p) +
+                     differ(parts.log1p_e[i], want.log1p_e);
         }
     }
     CHECK(wrong == 0);
