@@ -84,10 +84,11 @@ void check_class_vector(const char* op, const char* name, const Tensor& values, 
     }
 }
 
-void check_target_tensor(const char* op, const Tensor& logits, const Tensor& targets) {
+void check_target_tensor(const char* op, const Tensor& logits, const Tensor& targets, bool values) {
     FG_CHECK(logits.defined() && targets.defined(), op, ": logits and targets must be defined");
     FG_CHECK(logits.shape() == targets.shape(), op, ": logits have shape ", logits.shape(),
              " but targets have shape ", targets.shape(), "; expected the same shape");
+    if (!values) return;
     const float* y = targets.data();
     // The comparison is false for NaN, so a NaN target fails the check too. Counted in an
     // integer, which vectorises (a double running sum would not).
@@ -102,11 +103,12 @@ void check_target_tensor(const char* op, const Tensor& logits, const Tensor& tar
                  " at flat index ", i);
 }
 
-void check_element_weights(const char* op, const Tensor& targets, const Tensor& weights) {
+void check_element_weights(const char* op, const Tensor& targets, const Tensor& weights, bool values) {
     if (!weights.defined()) return;
     FG_CHECK(weights.shape() == targets.shape(), op, ": element weights have shape ", weights.shape(),
              " but targets have shape ", targets.shape(),
              "; expected one weight per element (0 ignores an element)");
+    if (!values) return;
     const float* w = weights.data();
     // As in check_target_tensor: false for NaN too, counted in an integer.
     double bad = parallel_sum(weights.numel(), kGrain, [w](int64_t lo, int64_t hi) {

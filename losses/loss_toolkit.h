@@ -54,13 +54,16 @@ void check_class_vector(const char* op, const char* name, const Tensor& values, 
                         float upper = INFINITY);
 
 // Checks that targets have the shape of the logits and that every entry lies in [0, 1]
-// (probability targets, binary and multilabel targets).
-void check_target_tensor(const char* op, const Tensor& logits, const Tensor& targets);
+// (probability targets, binary and multilabel targets). values = false checks the shape
+// only, for a fast form whose own pass turns the loss NaN where an entry is out of range
+// (no pass over the targets of its own) and calls this again, with values, when its sum is
+// not finite. The same for check_element_weights.
+void check_target_tensor(const char* op, const Tensor& logits, const Tensor& targets, bool values = true);
 
 // Element weights of an elementwise loss: undefined (every element weighs 1), or a tensor
 // of the targets' shape with finite entries >= 0. A weight scales its element's loss; 0
 // takes the element out of the loss, out of its denominators and out of the gradient.
-void check_element_weights(const char* op, const Tensor& targets, const Tensor& weights);
+void check_element_weights(const char* op, const Tensor& targets, const Tensor& weights, bool values = true);
 
 // Throws, naming op, x's shape and the first NaN or inf element of x with its index; does
 // nothing when x is finite. The built-in losses call it only when their running sum is not

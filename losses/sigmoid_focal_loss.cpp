@@ -7,7 +7,9 @@
 // the caller), segmentation_models_pytorch's variants (normalized, reduced) and, last, SMP's
 // multiclass FocalLoss (smp_multiclass_focal_loss), again reference first.
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
+#include <limits>
 #include <memory>
 #include <utility>
 
@@ -201,9 +203,13 @@ void forward_block(const internal::Elements& in, const FocalParams params, int64
     const float* y = in.y + begin;
     internal::SigmoidBlock parts;
     internal::sigmoid_parts_block(x, n, parts);
+    // A target outside [0, 1] (or NaN) turns its loss into NaN, and so does a weight < 0 or
+    // not finite: the sum then tells the caller to check them in full (a pass over the
+    // targets of its own before this one cost 9 % of the loss).
+    constexpr float kInvalid = std::numeric_limits<float>::quiet_NaN();
     for (int i = 0; i < n; ++i) {
         FocalTerms terms = focal_terms<kSmpPt, kIntegerGamma>(x[i], y[i], alpha[i], params, parts[i]);
-        loss[i] = terms.loss;
+        loss[i] = fastmath::select((y[i] >= 0.0f) & (y[i] <= 1.0f), terms.loss, kInvalid);
         if constexpr (kSmpPt) focal[i] = terms.focal;
         dloss[i] = terms.dloss;
     }
@@ -211,7 +217,7 @@ void forward_block(const internal::Elements& in, const FocalParams params, int64
         const float* w = in.weight + begin;
         float* weight = values[kSmpPt ? 2 : 1];
         for (int i = 0; i < n; ++i) {
-            loss[i] *= w[i];
+            loss[i] = fastmath::select((w[i] >= 0.0f) & (w[i] <= FLT_MAX), loss[i] * w[i], kInvalid);
             if constexpr (kSmpPt) focal[i] *= w[i];
             dloss[i] *= w[i];
             weight[i] = w[i];
@@ -313,8 +319,9 @@ double contract(const UpstreamGrad& upstream, const Tensor& out) {
 //   normalized: ℓ / Z, Z = max(Σ w f, ε)    d/dx_j = u_j ℓ'_j / Z - w_j f'_j (Σ_e u_e ℓ_e / Z) / Z
 Tensor sigmoid_focal_loss(const Tensor& logits, const Tensor& targets,
                           const SigmoidFocalLossOptions& options) {
-    check_target_tensor(kOp, logits, targets);
-    check_element_weights(kOp, targets, options.weight);
+    // The targets' and weights' values are checked by the forward pass (forward_block).
+    check_target_tensor(kOp, logits, targets, /*values=*/false);
+    check_element_weights(kOp, targets, options.weight, /*values=*/false);
     check_options(kOp, options.alpha, options.gamma, options.reduced_threshold);
     check_class_alpha(kOp, logits, options.class_alpha);
     mean_denominator(kOp, options.reduction, options.normalizer, 0.0);  // checks the normalizer
@@ -351,8 +358,10 @@ Tensor sigmoid_focal_loss(const Tensor& logits, const Tensor& targets,
             for (int64_t i = lo; i < hi; ++i) out[i] *= inv_z;
         });
     if (!std::isfinite(sum)) {
+        check_target_tensor(kOp, logits, targets);
+        check_element_weights(kOp, targets, options.weight);
         check_finite(kOp, "logits", logits);
-        // Finite logits and still not finite: a weighted loss w ℓ beyond float (logits near
+        // Valid inputs and still not finite: a weighted loss w ℓ beyond float (logits near
         // ±3e38). The reference form computes in double: the exact loss, +inf only where the
         // output itself exceeds float.
         return reference::sigmoid_focal_loss(logits, targets, options);

@@ -8,6 +8,8 @@
 
 #include <focalgrad/core/autograd.h>
 #include <focalgrad/core/ops.h>
+#include <focalgrad/core/parallel.h>
+#include <focalgrad/core/random.h>
 #include <focalgrad/losses/balanced_cross_entropy.h>
 #include <focalgrad/losses/sigmoid_focal_loss.h>
 
@@ -275,4 +277,34 @@ TEST_CASE("sigmoid_focal_loss rejects bad arguments with clear messages") {
     Tensor xn = x.clone();
     xn.data()[5] = -INFINITY;
     CHECK_ERROR(sigmoid_focal_loss(xn, y), "sigmoid_focal_loss", "logits", "-inf", "[1, 2]");
+}
+
+// The fast form checks the targets' and weights' values inside its own pass (a bad entry
+// makes its loss NaN, and the full check then names it), so every mode of that pass must
+// catch one, wherever it lies: past the first block and the first thread's chunk, under a
+// weight of 0, with extreme logits beside it.
+TEST_CASE("sigmoid_focal_loss names a bad target or weight anywhere, in every mode of its pass") {
+    Generator gen(11);
+    const int64_t n = 3 * kGrain + 77;
+    Tensor x = Tensor::normal({n}, 0.0f, 3.0f, gen);
+    x.data()[n - 2] = 3e38f;  // beside the bad entry: the overflow path must not hide it
+    const int64_t at = n - 1;
+    for (int mode = 0; mode < 6; ++mode) {
+        SigmoidFocalLossOptions o;
+        o.reduction = mode % 3 == 0 ? Reduction::Mean : mode % 3 == 1 ? Reduction::Sum : Reduction::None;
+        o.normalized = mode >= 3;
+        o.gamma = mode == 4 ? 1.5f : 2.0f;
+        Tensor y = Tensor::zeros({n});
+        y.data()[at] = mode % 2 ? NAN : -0.25f;
+        Tensor xg = x.detach().set_requires_grad(mode % 2 == 0);
+        CHECK_ERROR(sigmoid_focal_loss(xg, y, o), "sigmoid_focal_loss", "targets", "[0, 1]",
+                    str("flat index ", at));
+        o.weight = Tensor::ones({n});
+        o.weight.data()[at] = 0.0f;  // a weight of 0 does not excuse a bad target
+        CHECK_ERROR(sigmoid_focal_loss(xg, y, o), "targets", str("flat index ", at));
+        y.data()[at] = 1.0f;
+        o.weight.data()[at] = mode % 2 ? -2.0f : INFINITY;
+        CHECK_ERROR(sigmoid_focal_loss(xg, y, o), "element weights", "finite and >= 0",
+                    str("flat index ", at));
+    }
 }
