@@ -62,13 +62,14 @@ constexpr float kLog2e = 1.44269504088896341f;    // 1 / ln 2
 
 }  // namespace fastmath
 
-// Each function below is always inlined: a loop calling it vectorises only with its body in
-// the loop, and gcc's heuristics may leave a call in a large function (one element at a time,
-// through a call, was twice as slow in the sigmoid losses' blocks).
+// For a function that loops call per element: always inlined, since a loop vectorises only
+// with the function's body in it, and gcc's heuristics may leave a call in a large function,
+// which then runs one element at a time (twice as slow in the sigmoid losses' blocks). The
+// functions below, and the losses' per-element terms.
 #if defined(__GNUC__)
-#define FOCALGRAD_FASTMATH_INLINE inline __attribute__((always_inline))
+#define FOCALGRAD_ALWAYS_INLINE inline __attribute__((always_inline))
 #else
-#define FOCALGRAD_FASTMATH_INLINE inline
+#define FOCALGRAD_ALWAYS_INLINE inline
 #endif
 
 // e^x = 2^n * e^r  with  n = round(x / ln 2)  and  r = x - n ln 2  in [-ln2/2, ln2/2].
@@ -76,7 +77,7 @@ constexpr float kLog2e = 1.44269504088896341f;    // 1 / ln 2
 // interval). 2^n is applied as two factors 2^(n/2) * 2^(n - n/2): each is a normal float
 // for every n we can meet, and only the last multiplication rounds, so results that
 // overflow become inf and results in the denormal range are rounded once, correctly.
-FOCALGRAD_FASTMATH_INLINE float fast_exp(float x) {
+FOCALGRAD_ALWAYS_INLINE float fast_exp(float x) {
     using namespace fastmath;
     // Beyond these bounds e^x is inf (above 88.73) or rounds to 0 (below -103.98). The
     // comparisons are false for NaN, so NaN passes through and poisons the result.
@@ -110,7 +111,7 @@ FOCALGRAD_FASTMATH_INLINE float fast_exp(float x) {
 //   2 atanh(s) = 2s + s R,   R = (2/3) s^2 + (2/5) s^4 + (2/7) s^6 + (2/9) s^8
 // and, since 2s = f - s f, also = f - (f^2/2 - s (f^2/2 + R)): f is exact, so only the
 // small correction term carries rounding error, which keeps the result within an ulp.
-FOCALGRAD_FASTMATH_INLINE float fast_log(float x) {
+FOCALGRAD_ALWAYS_INLINE float fast_log(float x) {
     using namespace fastmath;
     // Denormals: scale into the normal range first (x * 2^23 is exact), undo it in e.
     bool tiny = x < std::numeric_limits<float>::min();
@@ -139,7 +140,7 @@ FOCALGRAD_FASTMATH_INLINE float fast_log(float x) {
 // w = 1 + u rounds; c = (w - 1) - u is exactly that rounding error (Fast2Sum, |u| <= 1),
 // and log(1 + u) = log(w - c) = log w - c / w to first order in the tiny c. At w = 1 this
 // gives exactly u.
-FOCALGRAD_FASTMATH_INLINE float fast_log1p(float u) {
+FOCALGRAD_ALWAYS_INLINE float fast_log1p(float u) {
     float w = 1.0f + u;
     float c = (w - 1.0f) - u;
     float y = fast_log(w) - c / w;
@@ -154,7 +155,7 @@ FOCALGRAD_FASTMATH_INLINE float fast_log1p(float u) {
 // for the x' = log u that u represents, so the ratio x / log u ~ 1 corrects u's rounding.
 // |x| >= 1: u - 1 has no cancellation left to correct (and for x < -87 u is a denormal,
 // whose few digits would make log u useless).
-FOCALGRAD_FASTMATH_INLINE float fast_expm1(float x) {
+FOCALGRAD_ALWAYS_INLINE float fast_expm1(float x) {
     float q = 1.0f / 40320;
     q = fastmath::fma(q, x, 1.0f / 5040);
     q = fastmath::fma(q, x, 1.0f / 720);

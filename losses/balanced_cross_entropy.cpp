@@ -74,7 +74,8 @@ struct BinaryTerms {
 };
 
 // From the logit's sigmoid parts s (sigmoid_parts_block).
-inline BinaryTerms balanced_bce_terms(float x, float y, float alpha, const internal::SigmoidParts s) {
+FOCALGRAD_ALWAYS_INLINE BinaryTerms balanced_bce_terms(float x, float y, float alpha,
+                                                       const internal::SigmoidParts s) {
     float softplus_pos = std::max(x, 0.0f) + s.log1p_e;   // -log(1 - σ(x))
     float softplus_neg = std::max(-x, 0.0f) + s.log1p_e;  // -log σ(x)
     float pos = alpha * y, neg = (1.0f - alpha) * (1.0f - y);

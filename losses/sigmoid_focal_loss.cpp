@@ -134,8 +134,8 @@ struct FocalTerms {
 };
 
 template <bool kSmpPt, bool kIntegerGamma>
-inline FocalTerms focal_terms(float x, float y, float alpha, const FocalParams& params,
-                              const internal::SigmoidParts s) {
+FOCALGRAD_ALWAYS_INLINE FocalTerms focal_terms(float x, float y, float alpha, const FocalParams& params,
+                                               const internal::SigmoidParts s) {
     // softplus(x) - x y, as a sum of non-negative terms: x (1 - y) for x >= 0, -x y below
     // (max(x, 0) - x y would cancel for x > 0 and y near 1).
     float ce = fastmath::select(x >= 0.0f, x * (1.0f - y), -x * y) + s.log1p_e;

@@ -18,7 +18,7 @@ inline int whole_gamma(float gamma) {
 // q^n for a whole n in [0, 15], by squaring: q, q^2, q^4, q^8 multiplied in where n has a
 // bit. Branch-free (the bit tests are selects), so it vectorises; q^2 is one rounding, exact
 // where e^(2 log q) would be off by an ulp or two.
-inline float focal_power(float q, int n) {
+FOCALGRAD_ALWAYS_INLINE float focal_power(float q, int n) {
     float f = 1.0f, square = q;
     for (int bit = 0; bit < 4; ++bit) {
         f = fastmath::select((n >> bit) & 1, f * square, f);

@@ -22,7 +22,7 @@ struct SigmoidParts {
 };
 
 // The parts from x and e = e^(-|x|).
-inline SigmoidParts sigmoid_parts(float x, float e) {
+FOCALGRAD_ALWAYS_INLINE SigmoidParts sigmoid_parts(float x, float e) {
     float w = 1.0f + e;
     float big = 1.0f / w;   // σ(|x|)
     float small = e * big;  // σ(-|x|)
@@ -33,7 +33,9 @@ inline SigmoidParts sigmoid_parts(float x, float e) {
     return {fastmath::select(positive, big, small), fastmath::select(positive, small, big), log1p_e};
 }
 
-inline SigmoidParts sigmoid_parts(float x) { return sigmoid_parts(x, fast_exp(-std::fabs(x))); }
+FOCALGRAD_ALWAYS_INLINE SigmoidParts sigmoid_parts(float x) {
+    return sigmoid_parts(x, fast_exp(-std::fabs(x)));
+}
 
 // The parts of a block of n <= kBlock logits; parts[i] is sigmoid_parts(x[i]), bit for bit.
 struct SigmoidBlock {
