@@ -94,13 +94,12 @@ void check_target_tensor(const char* op, const Tensor& logits, const Tensor& tar
     // integer, which vectorises (a double running sum would not).
     double bad = parallel_sum(targets.numel(), kGrain, [y](int64_t lo, int64_t hi) {
         int64_t n = 0;
-        for (int64_t i = lo; i < hi; ++i) n += !(y[i] >= 0.0f) | !(y[i] <= 1.0f);  // | not ||: no branch
+        for (int64_t i = lo; i < hi; ++i) n += !target_in_range(y[i]);
         return double(n);
     });
     if (bad == 0.0) return;
     for (int64_t i = 0; i < targets.numel(); ++i)
-        FG_CHECK(y[i] >= 0.0f && y[i] <= 1.0f, op, ": targets must lie in [0, 1], got ", y[i],
-                 " at flat index ", i);
+        FG_CHECK(target_in_range(y[i]), op, ": targets must lie in [0, 1], got ", y[i], " at flat index ", i);
 }
 
 void check_element_weights(const char* op, const Tensor& targets, const Tensor& weights, bool values) {
@@ -113,12 +112,12 @@ void check_element_weights(const char* op, const Tensor& targets, const Tensor& 
     // As in check_target_tensor: false for NaN too, counted in an integer.
     double bad = parallel_sum(weights.numel(), kGrain, [w](int64_t lo, int64_t hi) {
         int64_t n = 0;
-        for (int64_t i = lo; i < hi; ++i) n += !(w[i] >= 0.0f) | !(w[i] <= FLT_MAX);
+        for (int64_t i = lo; i < hi; ++i) n += !weight_in_range(w[i]);
         return double(n);
     });
     if (bad == 0.0) return;
     for (int64_t i = 0; i < weights.numel(); ++i)
-        FG_CHECK(w[i] >= 0.0f && w[i] <= FLT_MAX, op, ": element weights must be finite and >= 0, got ", w[i],
+        FG_CHECK(weight_in_range(w[i]), op, ": element weights must be finite and >= 0, got ", w[i],
                  " at flat index ", i, " (0 ignores an element)");
 }
 

@@ -8,6 +8,7 @@
 // of one sample at one position; rows are numbered in the row-major order of [N, d1, ...].
 #pragma once
 
+#include <cfloat>
 #include <cmath>
 #include <cstdint>
 #include <optional>
@@ -52,6 +53,12 @@ double check_targets(const char* op, const std::vector<int>& targets, const Clas
 // A per-class option (weights, α): undefined, or [C] with finite entries in [0, upper].
 void check_class_vector(const char* op, const char* name, const Tensor& values, int64_t classes,
                         float upper = INFINITY);
+
+// What check_target_tensor and check_element_weights accept, entry by entry: a target in
+// [0, 1], a weight finite and >= 0. Both are false for NaN. `&`, not `&&`, so that a loop
+// testing every entry (a fast form's own pass) has no branch and vectorises.
+inline bool target_in_range(float y) { return (y >= 0.0f) & (y <= 1.0f); }
+inline bool weight_in_range(float w) { return (w >= 0.0f) & (w <= FLT_MAX); }
 
 // Checks that targets have the shape of the logits and that every entry lies in [0, 1]
 // (probability targets, binary and multilabel targets). values = false checks the shape

@@ -7,7 +7,6 @@
 // the caller), segmentation_models_pytorch's variants (normalized, reduced) and, last, SMP's
 // multiclass FocalLoss (smp_multiclass_focal_loss), again reference first.
 #include <algorithm>
-#include <cfloat>
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -124,8 +123,9 @@ FocalParams focal_params(float alpha, const Tensor& class_alpha, float gamma, fl
             tau == 0.0f ? internal::whole_gamma(gamma) : -1};
 }
 
-// For one element, from its sigmoid parts s (sigmoid_parts_block): the loss α_y f ℓ_CE and its
-// derivative, and f and its derivative (the normalized variant needs those). Every special case is a select, so loops vectorise.
+// For one element, from its sigmoid parts s (sigmoid_parts_block): the loss α_y f ℓ_CE and
+// its derivative, and f and its derivative (the normalized variant needs those). Every
+// special case is a select, so loops vectorise.
 // kSmpPt picks SMP's p_t = e^(-ℓ_CE) (the variants) over torchvision's; a compile-time
 // choice, so that the default mode does not pay for SMP's exp and expm1. kIntegerGamma
 // takes f = q^γ from focal_power (params.integer_gamma >= 0).
@@ -182,9 +182,9 @@ auto with_choices(bool smp, bool weighted, bool integer_gamma, Pass&& pass) {
 
 // The forward loop: Σ w A with A = α_y f ℓ_CE (w A also into `out` when given), Σ w f (for
 // SMP's p_t, which the normalized variant uses; 0 otherwise), and Σ w (the count when there
-// are no weights). With `grad`, also w A' per element: the
-// gradient of the unnormalised loss before the upstream factor, which the backward then
-// only has to scale (the inputs are read once, and the exp and log run once per element).
+// are no weights). With `grad`, also w A' per element: the gradient of the unnormalised loss
+// before the upstream factor, which the backward then only has to scale (the inputs are
+// read once, and the exp and log run once per element).
 struct ForwardSums {
     double loss, focal, weight;
 };
@@ -209,7 +209,7 @@ void forward_block(const internal::Elements& in, const FocalParams params, int64
     constexpr float kInvalid = std::numeric_limits<float>::quiet_NaN();
     for (int i = 0; i < n; ++i) {
         FocalTerms terms = focal_terms<kSmpPt, kIntegerGamma>(x[i], y[i], alpha[i], params, parts[i]);
-        loss[i] = fastmath::select((y[i] >= 0.0f) & (y[i] <= 1.0f), terms.loss, kInvalid);
+        loss[i] = fastmath::select(target_in_range(y[i]), terms.loss, kInvalid);
         if constexpr (kSmpPt) focal[i] = terms.focal;
         dloss[i] = terms.dloss;
     }
@@ -217,7 +217,7 @@ void forward_block(const internal::Elements& in, const FocalParams params, int64
         const float* w = in.weight + begin;
         float* weight = values[kSmpPt ? 2 : 1];
         for (int i = 0; i < n; ++i) {
-            loss[i] = fastmath::select((w[i] >= 0.0f) & (w[i] <= FLT_MAX), loss[i] * w[i], kInvalid);
+            loss[i] = fastmath::select(weight_in_range(w[i]), loss[i] * w[i], kInvalid);
             if constexpr (kSmpPt) focal[i] *= w[i];
             dloss[i] *= w[i];
             weight[i] = w[i];

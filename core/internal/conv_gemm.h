@@ -41,7 +41,8 @@ void conv_product_bt(int64_t M, int64_t N, int64_t K, const float* A, int64_t ld
 
 // dst[c, r] = src[r, c] for src [rows, cols] (rows and cols of floats, no padding): dW's
 // product takes dY_n [O, P] as its [P, O] operand, and permute's blocked copy
-// (core/ops_shape.cpp) is made of these (named apart from the tensor op transpose, core/ops.h). 8 x 8 blocks transposed in registers, then the edges one float at a time;
+// (core/ops_shape.cpp) is made of these (named apart from the tensor op transpose,
+// core/ops.h). 8 x 8 blocks transposed in registers, then the edges one float at a time;
 // transpose_floats_reference is the plain double loop, and the two are tested equal.
 void transpose_floats(const float* src, int64_t rows, int64_t cols, float* dst);
 void transpose_floats_reference(const float* src, int64_t rows, int64_t cols, float* dst);

@@ -1,7 +1,7 @@
 // sigmoid_parts.h — internal to the losses, not installed: σ(x), 1 - σ(x) and log(1 + e^-|x|)
 // of one logit in a branch-free form that vectorises (core/fastmath.h), and of a block of
-// logits at once, for the fast forms of the elementwise losses. No loss's math is here: their reference:: forms compute the same
-// quantities with std::exp and std::log1p in double.
+// logits at once, for the fast forms of the elementwise losses. No loss's math is here:
+// their reference:: forms compute the same quantities with std::exp and std::log1p in double.
 #pragma once
 
 #include <cmath>
